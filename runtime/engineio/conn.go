@@ -1,0 +1,473 @@
+package engineio
+
+import (
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/sio-dev/sio/runtime/engineio/eiopacket"
+)
+
+// Message is one Engine.IO message: UTF-8 text, or binary.
+type Message struct {
+	Data   []byte
+	Binary bool
+}
+
+// Receiver gets what happens on one session.
+//
+// Calls never overlap: OnMessage is called once per message, in order, and
+// OnClose once at the end, after the last OnMessage has returned. A call that
+// blocks stalls the session's reading, so hand long work to another goroutine.
+type Receiver interface {
+	// OnMessage receives one message. data is only valid until OnMessage
+	// returns; copy what must outlive the call.
+	OnMessage(data []byte, binary bool)
+	// OnClose reports the end of the session: why, and the underlying error
+	// if there was one.
+	OnClose(reason CloseReason, err error)
+}
+
+// connState is where a session is in its life.
+type connState uint8
+
+const (
+	stateOpen    connState = iota // exchanging packets
+	stateClosing                  // flushing what is queued, then closing
+	stateClosed                   // done; OnClose delivered or on its way
+)
+
+func (s connState) String() string {
+	switch s {
+	case stateOpen:
+		return "open"
+	case stateClosing:
+		return "closing"
+	case stateClosed:
+		return "closed"
+	}
+	return "unknown"
+}
+
+// closedPollLinger is how long a polling session closed by its client stays
+// findable, to answer a GET that raced the close packet.
+const closedPollLinger = time.Second
+
+// pollCloseTimeout is how long a closing polling session waits for the GET
+// that would carry its close packet (the reference uses 30s).
+const pollCloseTimeout = 30 * time.Second
+
+// Conn is one Engine.IO session, on the server or the client side.
+//
+// All methods are safe for concurrent use. Messages are queued and written by
+// at most one goroutine per connection; the caller of Send never does I/O.
+type Conn struct {
+	id       string
+	isClient bool
+	srv      *Server       // nil on the client side
+	request  *http.Request // the handshake request (server side)
+	limits   connLimits
+	recv     Receiver
+	cli      *clientPolling // client-side polling transport, nil otherwise
+
+	// recvMu serialises calls into recv, so that OnMessage calls never
+	// overlap and none comes after OnClose.
+	recvMu   sync.Mutex
+	recvDone bool
+
+	// mu guards the session state, the outbound queue, the transport in use
+	// and the heartbeat. It is never held during network I/O.
+	mu          sync.Mutex
+	state       connState
+	closeReason CloseReason // set when state leaves stateOpen
+	closeErr    error
+	transport   string
+	queue       []eiopacket.Packet
+	queuedBytes int
+	timer       *time.Timer // heartbeat, and the close deadline while closing
+	timerDue    time.Time   // when timer is meant to fire; it may run late
+	awaitPong   bool        // server side: a ping is out, the pong not yet back
+	writing     bool        // a write loop goroutine is running
+	ws          *websocket.Conn
+	// Server-side polling.
+	pollWaiting bool          // a GET is parked waiting for data
+	pollWake    chan struct{} // wakes the parked GET; buffered, capacity 1
+	posting     bool          // a POST is being read
+	probe       *websocket.Conn
+	probeNoop   bool // the probe was answered a while ago: GETs end with noop
+}
+
+// connLimits are the per-session settings taken from the server or the
+// client's handshake.
+type connLimits struct {
+	pingInterval time.Duration
+	pingTimeout  time.Duration
+	maxPending   int
+	writeTimeout time.Duration
+	maxPayload   int64
+}
+
+// ID returns the session id.
+func (c *Conn) ID() string { return c.id }
+
+// Request returns the handshake request on the server side, nil on the
+// client side. Its body has been consumed; it must not be modified.
+func (c *Conn) Request() *http.Request { return c.request }
+
+// Transport returns the name of the transport in use: TransportPolling or
+// TransportWebSocket. It changes once if the session upgrades.
+func (c *Conn) Transport() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.transport
+}
+
+// Send queues messages to be written in order, atomically with respect to
+// other Send calls. Data slices are not copied: they must not be modified
+// afterwards, which lets one encoded buffer be sent to many sessions.
+// Send returns ErrClosed once the session is closing, and ErrSlowConsumer
+// (closing the session) when the peer has fallen too far behind.
+func (c *Conn) Send(msgs ...Message) error {
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	for _, m := range msgs {
+		c.queue = append(c.queue, eiopacket.Packet{Type: eiopacket.Message, Data: m.Data, Binary: m.Binary})
+		c.queuedBytes += len(m.Data)
+	}
+	if c.queuedBytes > c.limits.maxPending {
+		c.mu.Unlock()
+		c.closeNow(ReasonTransportError, ErrSlowConsumer)
+		return ErrSlowConsumer
+	}
+	c.kickLocked()
+	c.mu.Unlock()
+	return nil
+}
+
+// Close flushes what is queued, then ends the session with reason
+// "forced close". It does not wait; the Receiver's OnClose reports the end.
+func (c *Conn) Close() error {
+	c.closeGracefully(ReasonForcedClose)
+	return nil
+}
+
+// closeGracefully moves an open session to closing: queued data still goes
+// out, then the transport closes.
+func (c *Conn) closeGracefully(reason CloseReason) {
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return
+	}
+	c.state = stateClosing
+	c.closeReason = reason
+	if c.transport == TransportPolling && !c.isClient {
+		// The close packet rides on the next GET; give up if none comes.
+		c.timer.Reset(pollCloseTimeout)
+		c.kickLocked()
+		c.mu.Unlock()
+		return
+	}
+	idle := !c.writing
+	c.mu.Unlock()
+	if idle {
+		c.finishClose()
+	}
+}
+
+// finishClose ends a closing session once its queue has drained.
+func (c *Conn) finishClose() {
+	c.mu.Lock()
+	reason, ws, cli := c.closeReason, c.ws, c.cli
+	c.mu.Unlock()
+	switch {
+	case ws != nil:
+		deadline := time.Now().Add(time.Second)
+		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), deadline)
+	case cli != nil:
+		cli.sendClosePacket(c)
+	}
+	c.closeNow(reason, nil)
+}
+
+// closeNow ends the session at once: queued data is dropped, the transport
+// is closed and OnClose is delivered. Later calls do nothing.
+func (c *Conn) closeNow(reason CloseReason, err error) {
+	c.mu.Lock()
+	if c.state == stateClosed {
+		c.mu.Unlock()
+		return
+	}
+	c.state = stateClosed
+	c.closeReason, c.closeErr = reason, err
+	c.timer.Stop()
+	ws, probe, cli := c.ws, c.probe, c.cli
+	lingers := reason == ReasonTransportClose && c.transport == TransportPolling && !c.pollWaiting
+	c.probe = nil
+	c.queue, c.queuedBytes = nil, 0
+	c.wakePollLocked()
+	c.mu.Unlock()
+
+	if ws != nil {
+		_ = ws.Close()
+	}
+	if probe != nil {
+		_ = probe.Close()
+	}
+	if cli != nil {
+		cli.stop()
+	}
+	if c.srv != nil {
+		if lingers {
+			// A client that closes a polling session often has a GET in
+			// flight that raced its close packet; keep the session long
+			// enough to end that GET with noop rather than an error.
+			time.AfterFunc(closedPollLinger, func() { c.srv.forget(c) })
+		} else {
+			c.srv.forget(c)
+		}
+	}
+	// OnClose may call back into this Conn, and must wait for an OnMessage
+	// that may be running on the read goroutine: deliver it from its own.
+	go c.deliverClose(reason, err)
+}
+
+func (c *Conn) deliverClose(reason CloseReason, err error) {
+	c.recvMu.Lock()
+	c.recvDone = true
+	recv := c.recv
+	c.recvMu.Unlock()
+	recv.OnClose(reason, err)
+	if c.srv != nil {
+		c.srv.sessionDone()
+	}
+}
+
+// deliver hands one message to the receiver unless the session has ended.
+func (c *Conn) deliver(data []byte, binary bool) {
+	c.recvMu.Lock()
+	defer c.recvMu.Unlock()
+	if !c.recvDone {
+		c.recv.OnMessage(data, binary)
+	}
+}
+
+// onPacket handles one decoded inbound packet. It reports whether the
+// session ended.
+func (c *Conn) onPacket(p eiopacket.Packet) (ended bool) {
+	switch p.Type {
+	case eiopacket.Message:
+		c.deliver(p.Data, p.Binary)
+	case eiopacket.Pong:
+		if !c.isClient {
+			c.onPong()
+		}
+	case eiopacket.Ping:
+		if !c.isClient {
+			c.closeNow(ReasonTransportError, ErrHeartbeat)
+			return true
+		}
+		c.onPing()
+	case eiopacket.Close:
+		c.closeNow(ReasonTransportClose, nil)
+		return true
+	}
+	// open, upgrade and noop carry nothing for an open session.
+	return false
+}
+
+// startHeartbeat arms the heartbeat timer: the server pings every
+// pingInterval; the client expects a ping within pingInterval+pingTimeout.
+func (c *Conn) startHeartbeat() {
+	d := c.limits.pingInterval
+	if c.isClient {
+		d += c.limits.pingTimeout
+	}
+	c.timerDue = time.Now().Add(d)
+	c.timer = time.AfterFunc(d, c.onTimer)
+}
+
+// resetTimerLocked re-arms the heartbeat timer to fire d after from.
+func (c *Conn) resetTimerLocked(from time.Time, d time.Duration) {
+	c.timerDue = from.Add(d)
+	c.timer.Reset(time.Until(c.timerDue))
+}
+
+// expiredLocked reports whether the heartbeat has already failed, even if
+// the timer has not fired yet: timers can run late on a loaded machine, and
+// a request must not revive a session whose pong deadline has passed.
+func (c *Conn) expiredLocked(now time.Time) bool {
+	if c.state != stateOpen || c.isClient {
+		return false
+	}
+	deadline := c.timerDue
+	if !c.awaitPong {
+		deadline = deadline.Add(c.limits.pingTimeout)
+	}
+	return now.After(deadline)
+}
+
+// onTimer runs when the heartbeat timer fires.
+func (c *Conn) onTimer() {
+	c.mu.Lock()
+	switch {
+	case c.state == stateClosed:
+		c.mu.Unlock()
+	case c.state == stateClosing:
+		// The close deadline passed before the queue could be flushed.
+		reason := c.closeReason
+		c.mu.Unlock()
+		c.closeNow(reason, nil)
+	case c.isClient || c.awaitPong:
+		c.mu.Unlock()
+		c.closeNow(ReasonPingTimeout, nil)
+	default:
+		c.awaitPong = true
+		// Count the timeout from when the ping was due, not from when a
+		// late timer got round to it.
+		c.resetTimerLocked(c.timerDue, c.limits.pingTimeout)
+		c.queue = append(c.queue, eiopacket.Packet{Type: eiopacket.Ping})
+		c.kickLocked()
+		c.mu.Unlock()
+	}
+}
+
+func (c *Conn) onPong() {
+	c.mu.Lock()
+	if c.state == stateOpen && c.awaitPong {
+		c.awaitPong = false
+		c.resetTimerLocked(time.Now(), c.limits.pingInterval)
+	}
+	c.mu.Unlock()
+}
+
+func (c *Conn) onPing() {
+	c.mu.Lock()
+	if c.state == stateOpen {
+		c.resetTimerLocked(time.Now(), c.limits.pingInterval+c.limits.pingTimeout)
+		c.queue = append(c.queue, eiopacket.Packet{Type: eiopacket.Pong})
+		c.kickLocked()
+	}
+	c.mu.Unlock()
+}
+
+// kickLocked gets queued packets moving: it starts the write loop for
+// push transports, or wakes the parked GET for server-side polling.
+func (c *Conn) kickLocked() {
+	if c.ws != nil || c.cli != nil {
+		if !c.writing && (c.cli == nil || !c.cli.pausing) {
+			c.writing = true
+			go c.writeLoop()
+		}
+		return
+	}
+	c.wakePollLocked()
+}
+
+func (c *Conn) wakePollLocked() {
+	if c.pollWaiting {
+		select {
+		case c.pollWake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// maxKeptQueueCap is the largest queue backing array kept between writes;
+// anything larger is dropped so an idle session stays small.
+const maxKeptQueueCap = 64
+
+// writeLoop is the one writer of a push transport. It runs while there is
+// something to write and exits when the queue is empty, so idle sessions
+// have no writer goroutine.
+func (c *Conn) writeLoop() {
+	for {
+		c.mu.Lock()
+		batch := c.queue
+		if c.cli != nil && c.cli.pausing {
+			c.stopWritingLocked()
+			c.mu.Unlock()
+			return
+		}
+		if len(batch) == 0 || c.state == stateClosed {
+			c.stopWritingLocked()
+			closing := c.state == stateClosing
+			c.mu.Unlock()
+			if closing {
+				c.finishClose()
+			}
+			return
+		}
+		c.queue, c.queuedBytes = nil, 0
+		ws, cli := c.ws, c.cli
+		c.mu.Unlock()
+
+		var err error
+		if ws != nil {
+			err = writeFrames(ws, batch, c.limits.writeTimeout)
+		} else {
+			err = cli.post(c, batch)
+		}
+		clear(batch)
+		if err != nil {
+			c.closeNow(ReasonTransportError, err)
+			c.mu.Lock()
+			c.stopWritingLocked()
+			c.mu.Unlock()
+			return
+		}
+		if cap(batch) <= maxKeptQueueCap {
+			c.mu.Lock()
+			if c.queue == nil {
+				c.queue = batch[:0]
+			}
+			c.mu.Unlock()
+		}
+	}
+}
+
+// stopWritingLocked records that the write loop is exiting, and tells a
+// client upgrade waiting for it.
+func (c *Conn) stopWritingLocked() {
+	c.writing = false
+	if c.cli != nil && c.cli.writerPaused != nil {
+		close(c.cli.writerPaused)
+		c.cli.writerPaused = nil
+	}
+}
+
+// typeChar holds each packet type's character, so a frame's first byte can
+// be written without allocating.
+var typeChar = [...]byte{'0', '1', '2', '3', '4', '5', '6'}
+
+// writeFrames writes packets as WebSocket frames: binary messages as binary
+// frames, everything else as text frames of type character plus data.
+func writeFrames(ws *websocket.Conn, packets []eiopacket.Packet, timeout time.Duration) error {
+	if err := ws.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+		return err
+	}
+	for _, p := range packets {
+		if p.Binary {
+			if err := ws.WriteMessage(websocket.BinaryMessage, p.Data); err != nil {
+				return err
+			}
+			continue
+		}
+		w, err := ws.NextWriter(websocket.TextMessage)
+		if err != nil {
+			return err
+		}
+		i := p.Type - eiopacket.Open
+		_, _ = w.Write(typeChar[i : i+1])
+		_, _ = w.Write(p.Data)
+		if err := w.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,194 @@
+package engineio
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/sio-dev/sio/runtime/engineio/eiopacket"
+)
+
+// servePoll answers a long-polling GET: it parks until there is something
+// to send, then writes every queued packet as one payload.
+func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	if c.pollWaiting {
+		c.mu.Unlock()
+		writeError(w, codeBadRequest, "")
+		c.closeNow(ReasonTransportError, ErrPollOverlap)
+		return
+	}
+	c.pollWaiting = true
+	for {
+		if c.transport != TransportPolling {
+			// The session upgraded while this GET was parked: a real
+			// client's last poll has already ended with noop, so this is
+			// a stray request, refused as the reference does.
+			c.pollWaiting = false
+			c.mu.Unlock()
+			writeError(w, codeBadRequest, "")
+			return
+		}
+		batch, closing, ok := c.takePollLocked()
+		if ok {
+			c.pollWaiting = false
+			reason := c.closeReason
+			c.mu.Unlock()
+			c.writePayload(w, r, batch)
+			if closing {
+				c.closeNow(reason, nil)
+			} else if c.state == stateClosed {
+				c.srv.forget(c) // the raced GET of a client close has been answered
+			}
+			return
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.pollWake:
+		case <-r.Context().Done():
+			c.mu.Lock()
+			c.pollWaiting = false
+			c.mu.Unlock()
+			c.closeNow(ReasonTransportError, ErrPollAborted)
+			return
+		}
+		c.mu.Lock()
+	}
+}
+
+// takePollLocked returns what a GET should carry now, if anything: the
+// queue, plus a close packet when the session is ending, or a lone noop
+// when an upgrade needs the poll to end.
+func (c *Conn) takePollLocked() (batch []eiopacket.Packet, closing, ok bool) {
+	closePacket := eiopacket.Packet{Type: eiopacket.Close}
+	switch {
+	case c.state == stateClosed && c.closeReason == ReasonTransportClose:
+		// The client closed the session; its parked GET just ends.
+		return []eiopacket.Packet{{Type: eiopacket.Noop}}, false, true
+	case c.state != stateOpen:
+		batch = append(c.queue, closePacket)
+		c.queue, c.queuedBytes = nil, 0
+		return batch, c.state == stateClosing, true
+	case len(c.queue) > 0:
+		batch = c.queue
+		c.queue, c.queuedBytes = nil, 0
+		return batch, false, true
+	case c.probeNoop:
+		return []eiopacket.Packet{{Type: eiopacket.Noop}}, false, true
+	}
+	return nil, false, false
+}
+
+// writePayload writes packets as a polling response, compressed when the
+// client accepts it and the payload is large enough.
+func (c *Conn) writePayload(w http.ResponseWriter, r *http.Request, packets []eiopacket.Packet) {
+	size := len(packets) - 1
+	for _, p := range packets {
+		size += eiopacket.RecordLen(p)
+	}
+	body := eiopacket.AppendPayload(make([]byte, 0, size), packets)
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=UTF-8")
+	opts := &c.srv.opts
+	if !opts.DisableHTTPCompression && len(body) >= opts.HTTPCompressionThreshold {
+		if enc := pickEncoding(r.Header.Get("Accept-Encoding")); enc != "" {
+			var zb bytes.Buffer
+			if compress(&zb, enc, body) == nil {
+				h.Set("Content-Encoding", enc)
+				body = zb.Bytes()
+			}
+		}
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+func pickEncoding(accept string) string {
+	for part := range strings.SplitSeq(accept, ",") {
+		name, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if name == "gzip" || name == "deflate" {
+			return name
+		}
+	}
+	return ""
+}
+
+func compress(dst io.Writer, encoding string, data []byte) error {
+	var zw io.WriteCloser
+	if encoding == "gzip" {
+		zw = gzip.NewWriter(dst)
+	} else {
+		zw, _ = flate.NewWriter(dst, flate.DefaultCompression)
+	}
+	if _, err := zw.Write(data); err != nil {
+		return err
+	}
+	return zw.Close()
+}
+
+// errEnded stops payload decoding once a packet has ended the session.
+var errEnded = errors.New("engineio: session ended")
+
+// servePost reads a polling POST and delivers its packets in order.
+func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	if c.posting {
+		c.mu.Unlock()
+		writeError(w, codeBadRequest, "")
+		c.closeNow(ReasonTransportError, ErrPollOverlap)
+		return
+	}
+	if c.state == stateClosed {
+		c.mu.Unlock()
+		writeError(w, codeUnknownSID, "")
+		return
+	}
+	c.posting = true
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.posting = false
+		c.mu.Unlock()
+	}()
+
+	limit := c.limits.maxPayload
+	if r.ContentLength > limit {
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		c.closeNow(ReasonTransportError, ErrPayloadSize)
+		return
+	}
+	buf := readBufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer putReadBuf(buf)
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1)); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		c.closeNow(ReasonTransportError, err)
+		return
+	}
+	if int64(buf.Len()) > limit {
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		c.closeNow(ReasonTransportError, ErrPayloadSize)
+		return
+	}
+	err := eiopacket.DecodePayload(buf.Bytes(), func(p eiopacket.Packet) error {
+		if c.onPacket(p) {
+			return errEnded
+		}
+		return nil
+	})
+	if err != nil && err != errEnded {
+		writeError(w, codeBadRequest, "")
+		c.closeNow(ReasonParseError, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html")
+	w.Header().Set("Content-Length", "2")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, "ok")
+}

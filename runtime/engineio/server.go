@@ -1,0 +1,340 @@
+package engineio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Handler is told of every new session.
+type Handler interface {
+	// ServeConn is called once per session, on the goroutine serving the
+	// handshake, before any of the session's messages is delivered. It
+	// returns the Receiver for the session and must not block.
+	ServeConn(c *Conn) Receiver
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(c *Conn) Receiver
+
+// ServeConn calls f(c).
+func (f HandlerFunc) ServeConn(c *Conn) Receiver { return f(c) }
+
+// Server is an Engine.IO v4 server. It is an http.Handler: mount it on any
+// mux at Options.Path. Create it with NewServer.
+type Server struct {
+	opts     Options
+	handler  Handler
+	upgrader websocket.Upgrader
+
+	// mu guards the session table and the closed flag.
+	mu       sync.Mutex
+	sessions map[string]*Conn
+	closed   bool
+	// live counts sessions whose OnClose has not returned yet; Close waits
+	// for it to reach zero.
+	live sync.WaitGroup
+}
+
+// NewServer returns a server that hands every new session to h. A nil opts
+// means the defaults.
+func NewServer(h Handler, opts *Options) *Server {
+	s := &Server{
+		opts:     opts.withDefaults(),
+		handler:  h,
+		sessions: make(map[string]*Conn),
+	}
+	s.upgrader = websocket.Upgrader{
+		ReadBufferSize:    1024,
+		WriteBufferPool:   writeBufPool,
+		EnableCompression: s.opts.PerMessageDeflate,
+		// Like the reference server, WebSocket connections are not vetted
+		// by origin; AllowRequest is the place for such a policy.
+		CheckOrigin: func(*http.Request) bool { return true },
+		Error: func(w http.ResponseWriter, _ *http.Request, _ int, _ error) {
+			writeError(w, codeBadRequest, "")
+		},
+	}
+	return s
+}
+
+// Path returns the path the server answers at, with its trailing slash.
+func (s *Server) Path() string { return s.opts.Path }
+
+// ServeHTTP answers Engine.IO requests: handshakes, polling GETs and POSTs,
+// and WebSocket connections and upgrades.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.URL.Path, s.opts.Path) {
+		http.NotFound(w, r)
+		return
+	}
+	if s.opts.CORS != nil && s.applyCORS(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	if q.Get("EIO") != "4" {
+		writeError(w, codeUnsupportedVersion, "")
+		return
+	}
+	transport := q.Get("transport")
+	if !s.opts.allows(transport) {
+		writeError(w, codeUnknownTransport, "")
+		return
+	}
+	isUpgrade := websocket.IsWebSocketUpgrade(r)
+	if (transport == TransportWebSocket) != isUpgrade {
+		writeError(w, codeBadRequest, "")
+		return
+	}
+	sid := q.Get("sid")
+	if sid == "" {
+		s.handshake(w, r, transport)
+		return
+	}
+	c := s.lookup(sid)
+	if c == nil {
+		writeError(w, codeUnknownSID, "")
+		return
+	}
+	if isUpgrade {
+		if s.opts.DisableUpgrades {
+			writeError(w, codeBadRequest, "")
+			return
+		}
+		ws, err := s.upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return // the upgrader has answered
+		}
+		s.prepareWebSocket(ws)
+		// serveProbe closes ws at once if the session has upgraded already
+		// or is upgrading on another connection, as the reference does.
+		c.serveProbe(ws)
+		return
+	}
+	if c.Transport() != TransportPolling {
+		writeError(w, codeBadRequest, "")
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		c.servePoll(w, r)
+	case http.MethodPost:
+		c.servePost(w, r)
+	default:
+		writeError(w, codeBadRequest, "")
+	}
+}
+
+func (s *Server) prepareWebSocket(ws *websocket.Conn) {
+	ws.SetReadLimit(s.opts.MaxHTTPBufferSize)
+}
+
+// handshake opens a new session on the requested transport.
+func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport string) {
+	if transport == TransportPolling && r.Method != http.MethodGet {
+		writeError(w, codeBadHandshakeMethod, "")
+		return
+	}
+	if s.opts.AllowRequest != nil {
+		if err := s.opts.AllowRequest(r); err != nil {
+			status, msg := http.StatusForbidden, err.Error()
+			if re, ok := errors.AsType[*RequestError](err); ok {
+				msg = re.Message
+				if re.Status != 0 {
+					status = re.Status
+				}
+			}
+			writeErrorStatus(w, status, codeForbidden, msg)
+			return
+		}
+	}
+	id := s.newID(r)
+	if s.opts.Cookie != nil {
+		ck := s.opts.Cookie
+		http.SetCookie(w, &http.Cookie{Name: ck.Name, Value: id, Path: ck.Path, HttpOnly: ck.HTTPOnly,
+			SameSite: ck.SameSite, Secure: ck.Secure, MaxAge: ck.MaxAge})
+	}
+	upgrades := []string{}
+	if transport == TransportPolling && !s.opts.DisableUpgrades && s.opts.allows(TransportWebSocket) {
+		upgrades = append(upgrades, TransportWebSocket)
+	}
+	open, _ := json.Marshal(struct {
+		SID          string   `json:"sid"`
+		Upgrades     []string `json:"upgrades"`
+		PingInterval int64    `json:"pingInterval"`
+		PingTimeout  int64    `json:"pingTimeout"`
+		MaxPayload   int64    `json:"maxPayload"`
+	}{id, upgrades, s.opts.PingInterval.Milliseconds(), s.opts.PingTimeout.Milliseconds(), s.opts.MaxHTTPBufferSize})
+	openPacket := append([]byte{'0'}, open...)
+
+	var ws *websocket.Conn
+	if transport == TransportWebSocket {
+		var err error
+		if ws, err = s.upgrader.Upgrade(w, r, w.Header()); err != nil {
+			return
+		}
+		s.prepareWebSocket(ws)
+	}
+	c := &Conn{
+		id:        id,
+		srv:       s,
+		request:   r.WithContext(context.WithoutCancel(r.Context())),
+		transport: transport,
+		limits: connLimits{
+			pingInterval: s.opts.PingInterval,
+			pingTimeout:  s.opts.PingTimeout,
+			maxPending:   s.opts.MaxPendingBytes,
+			writeTimeout: s.opts.WriteTimeout,
+			maxPayload:   s.opts.MaxHTTPBufferSize,
+		},
+		ws: ws,
+	}
+	if ws == nil {
+		c.pollWake = make(chan struct{}, 1)
+	} else {
+		c.writing = true // the open packet goes first, written below
+	}
+	// Hold recvMu until the receiver is set: nothing can be delivered to
+	// the session, not even its close, before ServeConn has returned.
+	c.recvMu.Lock()
+	c.startHeartbeat()
+	if !s.register(c) {
+		c.timer.Stop()
+		c.recvMu.Unlock()
+		if ws != nil {
+			_ = ws.Close()
+		} else {
+			http.Error(w, "server closed", http.StatusServiceUnavailable)
+		}
+		return
+	}
+	c.recv = s.handler.ServeConn(c)
+	c.recvMu.Unlock()
+
+	if ws == nil {
+		h := w.Header()
+		h.Set("Content-Type", "text/plain; charset=UTF-8")
+		h.Set("Content-Length", strconv.Itoa(len(openPacket)))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(openPacket)
+		return
+	}
+	_ = ws.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+	if err := ws.WriteMessage(websocket.TextMessage, openPacket); err != nil {
+		c.closeNow(ReasonTransportError, err)
+		return
+	}
+	c.mu.Lock()
+	c.writing = false
+	if len(c.queue) > 0 {
+		c.kickLocked()
+	}
+	c.mu.Unlock()
+	c.readLoop(ws)
+}
+
+func (s *Server) newID(r *http.Request) string {
+	if s.opts.GenerateID != nil {
+		return s.opts.GenerateID(r)
+	}
+	var b [15]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func (s *Server) register(c *Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	if _, dup := s.sessions[c.id]; dup {
+		return false
+	}
+	s.sessions[c.id] = c
+	s.live.Add(1)
+	return true
+}
+
+// lookup finds a session by id. A session whose heartbeat has failed is
+// closed with "ping timeout" and not returned.
+func (s *Server) lookup(id string) *Conn {
+	s.mu.Lock()
+	c := s.sessions[id]
+	s.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	expired := c.expiredLocked(time.Now())
+	c.mu.Unlock()
+	if expired {
+		c.closeNow(ReasonPingTimeout, nil)
+		return nil
+	}
+	return c
+}
+
+func (s *Server) forget(c *Conn) {
+	s.mu.Lock()
+	if s.sessions[c.id] == c {
+		delete(s.sessions, c.id)
+	}
+	s.mu.Unlock()
+}
+
+func (s *Server) sessionDone() { s.live.Done() }
+
+// Len returns the number of open sessions.
+func (s *Server) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+// Close stops accepting sessions and closes every open one with reason
+// "server shutting down", letting each flush what it has queued. It waits
+// until every session's OnClose has returned or ctx is done; in the latter
+// case the remaining sessions are cut off and ctx's error is returned.
+// Calls after the first return ErrServerClosed.
+func (s *Server) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.closed = true
+	conns := make([]*Conn, 0, len(s.sessions))
+	for _, c := range s.sessions {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+
+	for _, c := range conns {
+		c.closeGracefully(ReasonServerShutdown)
+	}
+	done := make(chan struct{})
+	go func() {
+		s.live.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range conns {
+			c.closeNow(ReasonServerShutdown, nil)
+		}
+		<-done
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,159 @@
+package engineio
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/sio-dev/sio/runtime/engineio/eiopacket"
+)
+
+// readBufPool holds buffers for inbound messages. A message is read whole
+// into one, delivered, and the buffer goes back, so an idle connection owns
+// no read buffer of its own beyond the small socket reader.
+var readBufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledReadBuf keeps an occasional huge message from pinning memory.
+const maxPooledReadBuf = 64 << 10
+
+// writeBufPool lends WebSocket write buffers only while a message is written.
+var writeBufPool = &sync.Pool{}
+
+// readLoop reads frames from ws until the session ends. It runs on the
+// goroutine that owns the connection after the upgrade.
+func (c *Conn) readLoop(ws *websocket.Conn) {
+	for {
+		mt, r, err := ws.NextReader()
+		if err != nil {
+			c.closeNow(classifyReadError(err))
+			return
+		}
+		buf := readBufPool.Get().(*bytes.Buffer)
+		buf.Reset()
+		if _, err := buf.ReadFrom(r); err != nil {
+			putReadBuf(buf)
+			c.closeNow(classifyReadError(err))
+			return
+		}
+		ended := false
+		if mt == websocket.BinaryMessage {
+			c.deliver(buf.Bytes(), true)
+		} else if p, err := eiopacket.DecodeText(buf.Bytes()); err != nil {
+			c.closeNow(ReasonParseError, err)
+			ended = true
+		} else {
+			ended = c.onPacket(p)
+		}
+		putReadBuf(buf)
+		if ended {
+			return
+		}
+	}
+}
+
+func putReadBuf(buf *bytes.Buffer) {
+	if buf.Cap() <= maxPooledReadBuf {
+		readBufPool.Put(buf)
+	}
+}
+
+// classifyReadError maps a WebSocket read failure to the reference close
+// reason: the peer going away is "transport close", anything else (a
+// frame over the size limit, a broken frame) is "transport error".
+func classifyReadError(err error) (CloseReason, error) {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return ReasonTransportClose, nil
+	}
+	return ReasonTransportError, err
+}
+
+// probeNoopDelay is how long after answering the probe a parked GET is
+// ended with noop.
+const probeNoopDelay = 50 * time.Millisecond
+
+// serveProbe runs the server side of an upgrade on a fresh WebSocket: it
+// answers "2probe" with "3probe", and on "5" moves the session onto ws
+// and becomes its read loop.
+func (c *Conn) serveProbe(ws *websocket.Conn) {
+	c.mu.Lock()
+	if c.state != stateOpen || c.transport != TransportPolling || c.probe != nil {
+		c.mu.Unlock()
+		_ = ws.Close()
+		return
+	}
+	c.probe = ws
+	c.mu.Unlock()
+	abort := func() {
+		c.mu.Lock()
+		if c.probe == ws {
+			c.probe, c.probeNoop = nil, false
+		}
+		c.mu.Unlock()
+		_ = ws.Close()
+	}
+	timeout := time.AfterFunc(c.srv.opts.UpgradeTimeout, abort)
+	defer timeout.Stop()
+	// Once the probe is answered, polling must end so that the client can
+	// pause it. Like the reference, which checks every 100ms, the parked
+	// GET gets its noop after a short delay; a client that sends "5" at once
+	// (as the conformance suite does) upgrades before that.
+	var noop *time.Timer
+	defer func() {
+		if noop != nil {
+			noop.Stop()
+		}
+	}()
+	endPoll := func() {
+		c.mu.Lock()
+		if c.probe == ws {
+			c.probeNoop = true
+			c.wakePollLocked()
+		}
+		c.mu.Unlock()
+	}
+
+	for {
+		mt, data, err := ws.ReadMessage()
+		if err != nil || mt != websocket.TextMessage {
+			abort()
+			return
+		}
+		p, err := eiopacket.DecodeText(data)
+		switch {
+		case err == nil && p.Type == eiopacket.Ping && string(p.Data) == "probe":
+			_ = ws.SetWriteDeadline(time.Now().Add(c.limits.writeTimeout))
+			if err := ws.WriteMessage(websocket.TextMessage, []byte("3probe")); err != nil {
+				abort()
+				return
+			}
+			if noop == nil {
+				noop = time.AfterFunc(probeNoopDelay, endPoll)
+			}
+		case err == nil && p.Type == eiopacket.Upgrade:
+			c.mu.Lock()
+			if c.probe != ws || c.state != stateOpen {
+				c.mu.Unlock()
+				_ = ws.Close()
+				return
+			}
+			timeout.Stop()
+			c.probe, c.probeNoop = nil, false
+			c.transport, c.ws = TransportWebSocket, ws
+			c.wakePollLocked()
+			if len(c.queue) > 0 {
+				c.kickLocked()
+			}
+			c.mu.Unlock()
+			c.readLoop(ws)
+			return
+		default:
+			abort()
+			return
+		}
+	}
+}
