@@ -172,7 +172,6 @@ func (d *dialer) newConn(h handshakeData, transport string, recv Receiver) (*Con
 			maxPayload:   h.MaxPayload,
 		},
 	}
-	c.startHeartbeat()
 	return c, nil
 }
 
@@ -219,6 +218,7 @@ func (d *dialer) dialWebSocket(ctx context.Context, recv Receiver) (*Conn, error
 		return nil, err
 	}
 	c.ws = ws
+	c.startHeartbeat()
 	go c.readLoop(ws)
 	return c, nil
 }
@@ -259,6 +259,7 @@ func (d *dialer) dialPolling(ctx context.Context, recv Receiver) (*Conn, error) 
 	root, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p := &clientPolling{d: d, url: d.url(d.httpURL, TransportPolling, h.SID), ctx: root, cancel: cancel, pollDone: make(chan struct{})}
 	c.cli = p
+	c.startHeartbeat()
 	for _, extra := range packets[1:] {
 		c.onPacket(extra)
 	}

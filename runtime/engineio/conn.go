@@ -288,6 +288,8 @@ func (c *Conn) startHeartbeat() {
 	if c.isClient {
 		d += c.limits.pingTimeout
 	}
+	c.mu.Lock() // the timer's callback may run before AfterFunc returns
+	defer c.mu.Unlock()
 	c.timerDue = time.Now().Add(d)
 	c.timer = time.AfterFunc(d, c.onTimer)
 }
