@@ -430,11 +430,7 @@ func (p *clientPolling) upgrade(c *Conn) {
 		return
 	}
 	c.transport, c.ws, c.cli = TransportWebSocket, ws, nil
-	c.writing = false
-	if len(c.queue) > 0 || c.state == stateClosing {
-		c.writing = true
-		go c.writeLoop()
-	}
+	c.handOverWriterLocked()
 	c.mu.Unlock()
 	p.stop()
 	go c.readLoop(ws)

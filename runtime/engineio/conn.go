@@ -443,6 +443,17 @@ func (c *Conn) stopWritingLocked() {
 	}
 }
 
+// handOverWriterLocked ends a stretch in which the caller wrote to the
+// transport itself (a handshake or an upgrade), starting the write loop if
+// anything queued up meanwhile or the session began closing.
+func (c *Conn) handOverWriterLocked() {
+	c.writing = false
+	if len(c.queue) > 0 || c.state == stateClosing {
+		c.writing = true
+		go c.writeLoop()
+	}
+}
+
 // typeChar holds each packet type's character, so a frame's first byte can
 // be written without allocating.
 var typeChar = [...]byte{'0', '1', '2', '3', '4', '5', '6'}

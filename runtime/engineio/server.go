@@ -234,10 +234,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 		return
 	}
 	c.mu.Lock()
-	c.writing = false
-	if len(c.queue) > 0 {
-		c.kickLocked()
-	}
+	c.handOverWriterLocked()
 	c.mu.Unlock()
 	c.readLoop(ws)
 }

@@ -29,14 +29,14 @@ func (c *Conn) readLoop(ws *websocket.Conn) {
 	for {
 		mt, r, err := ws.NextReader()
 		if err != nil {
-			c.closeNow(classifyReadError(err))
+			c.closeAfterReadError(err)
 			return
 		}
 		buf := readBufPool.Get().(*bytes.Buffer)
 		buf.Reset()
 		if _, err := buf.ReadFrom(r); err != nil {
 			putReadBuf(buf)
-			c.closeNow(classifyReadError(err))
+			c.closeAfterReadError(err)
 			return
 		}
 		ended := false
@@ -59,6 +59,20 @@ func putReadBuf(buf *bytes.Buffer) {
 	if buf.Cap() <= maxPooledReadBuf {
 		readBufPool.Put(buf)
 	}
+}
+
+// closeAfterReadError ends the session after a failed read. If this side
+// was already closing, the peer is just answering our close frame, and the
+// reason given when closing began stands.
+func (c *Conn) closeAfterReadError(err error) {
+	c.mu.Lock()
+	closing, reason := c.state == stateClosing, c.closeReason
+	c.mu.Unlock()
+	if closing {
+		c.closeNow(reason, nil)
+		return
+	}
+	c.closeNow(classifyReadError(err))
 }
 
 // classifyReadError maps a WebSocket read failure to the reference close
