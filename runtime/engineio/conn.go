@@ -223,6 +223,9 @@ func (c *Conn) closeNow(reason CloseReason, err error) {
 		cli.stop()
 	}
 	if c.srv != nil {
+		if err != nil {
+			c.srv.opts.Logger.Debug("engineio: session closed", "sid", c.id, "reason", string(reason), "err", err)
+		}
 		if lingers {
 			// A client that closes a polling session often has a GET in
 			// flight that raced its close packet; keep the session long

@@ -194,7 +194,6 @@ func waitTransport(t *testing.T, c *Conn, want string) {
 	}
 }
 
-
 // dialTestNoCleanup is dialTest for tests that end the session themselves.
 func dialTestNoCleanup(t *testing.T, ts *testServer, opts *DialOptions) (*Conn, *recorder) {
 	t.Helper()

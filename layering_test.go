@@ -1,0 +1,110 @@
+package sio_test
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/sio-dev/sio"
+
+// layer says what one package (or tree of packages, with a trailing /...)
+// may import from this module and from outside the standard library.
+type layer struct {
+	pkg      string
+	local    []string // module packages it may import
+	external []string // third-party import path prefixes it may import
+}
+
+// layers is the dependency table of the repository: Engine.IO knows nothing
+// of Socket.IO, Socket.IO nothing of RPC, and the plugin no runtime.
+var layers = []layer{
+	{pkg: "runtime/engineio/eiopacket"},
+	{pkg: "runtime/engineio", local: []string{"runtime/engineio/eiopacket"}, external: []string{"github.com/gorilla/websocket"}},
+	{pkg: "runtime/socketio/siopacket"},
+	{pkg: "runtime/socketio", local: []string{"runtime/engineio", "runtime/socketio/siopacket"}},
+	{pkg: "runtime/socketio/sioclient", local: []string{"runtime/engineio", "runtime/socketio/siopacket"}},
+	{pkg: "cmd/protoc-gen-sio/...", local: []string{"cmd/protoc-gen-sio/...", "gen/go/sio/v1"}, external: []string{"google.golang.org/protobuf"}},
+}
+
+type listedPackage struct {
+	ImportPath string
+	Imports    []string
+}
+
+func TestLayering(t *testing.T) {
+	out, err := exec.Command("go", "list", "-json", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	seen := 0
+	for {
+		var p listedPackage
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
+		for _, imp := range p.Imports {
+			local, isLocal := strings.CutPrefix(imp, module+"/")
+			// Repository-private test support is for tests and examples only.
+			if isLocal && strings.HasPrefix(local, "internal/") && !strings.HasPrefix(rel, "examples/") && !strings.HasPrefix(rel, "internal/") {
+				t.Errorf("%s imports %s: internal/ is for tests and examples", rel, local)
+			}
+		}
+		l, ok := findLayer(rel)
+		if !ok {
+			continue
+		}
+		seen++
+		for _, imp := range p.Imports {
+			if local, isLocal := strings.CutPrefix(imp, module+"/"); isLocal {
+				if !matchAny(local, l.local) {
+					t.Errorf("%s must not import %s", rel, local)
+				}
+			} else if !isStd(imp) && !matchAny(imp, l.external) {
+				t.Errorf("%s must not import %s", rel, imp)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no package matched the layering table")
+	}
+}
+
+func findLayer(rel string) (layer, bool) {
+	for _, l := range layers {
+		if match(rel, l.pkg) {
+			return l, true
+		}
+	}
+	return layer{}, false
+}
+
+func matchAny(path string, patterns []string) bool {
+	for _, p := range patterns {
+		if match(path, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// match reports whether path is pattern, or lies under it when pattern
+// ends in /... (third-party prefixes match their sub-packages too).
+func match(path, pattern string) bool {
+	if base, ok := strings.CutSuffix(pattern, "/..."); ok {
+		return path == base || strings.HasPrefix(path, base+"/")
+	}
+	return path == pattern || (strings.Contains(pattern, ".") && strings.HasPrefix(path, pattern+"/"))
+}
+
+func isStd(path string) bool {
+	first, _, _ := strings.Cut(path, "/")
+	return !strings.Contains(first, ".")
+}
