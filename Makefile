@@ -7,7 +7,8 @@ FUZZTIME ?= 5s
 # Each fuzz target, as package:Target.
 FUZZ_TARGETS = \
 	./runtime/engineio/eiopacket:FuzzDecodePayload \
-	./runtime/engineio/eiopacket:FuzzDecodeText
+	./runtime/engineio/eiopacket:FuzzDecodeText \
+	./runtime/socketio/siopacket:FuzzDecodeText
 
 .PHONY: demo test lint gotest fuzz bench conformance
 

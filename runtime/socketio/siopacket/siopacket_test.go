@@ -1,0 +1,269 @@
+package siopacket
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+)
+
+func TestDecodeText(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Packet
+		atts int
+	}{
+		{"0", Packet{Type: Connect, Namespace: "/"}, 0},
+		{`0{"token":"123"}`, Packet{Type: Connect, Namespace: "/", Data: json.RawMessage(`{"token":"123"}`)}, 0},
+		{"0/admin,", Packet{Type: Connect, Namespace: "/admin"}, 0},
+		{"0/random", Packet{Type: Connect, Namespace: "/random"}, 0},
+		{`0/admin,{"a":1}`, Packet{Type: Connect, Namespace: "/admin", Data: json.RawMessage(`{"a":1}`)}, 0},
+		{"1", Packet{Type: Disconnect, Namespace: "/"}, 0},
+		{"1/admin,", Packet{Type: Disconnect, Namespace: "/admin"}, 0},
+		{`2["hello",1]`, Packet{Type: Event, Namespace: "/", Data: json.RawMessage(`["hello",1]`)}, 0},
+		{`2/admin,456["project:delete",123]`, Packet{Type: Event, Namespace: "/admin", ID: 456, HasID: true, Data: json.RawMessage(`["project:delete",123]`)}, 0},
+		{`2[1,2]`, Packet{Type: Event, Namespace: "/", Data: json.RawMessage(`[1,2]`)}, 0},
+		{`3/admin,456[]`, Packet{Type: Ack, Namespace: "/admin", ID: 456, HasID: true, Data: json.RawMessage(`[]`)}, 0},
+		{`4{"message":"Not authorized"}`, Packet{Type: ConnectError, Namespace: "/", Data: json.RawMessage(`{"message":"Not authorized"}`)}, 0},
+		{`4"legacy"`, Packet{Type: ConnectError, Namespace: "/", Data: json.RawMessage(`"legacy"`)}, 0},
+		{`51-["hello",{"_placeholder":true,"num":0}]`, Packet{Type: BinaryEvent, Namespace: "/", Data: json.RawMessage(`["hello",{"_placeholder":true,"num":0}]`)}, 1},
+		{`61-/admin,456[{"_placeholder":true,"num":0}]`, Packet{Type: BinaryAck, Namespace: "/admin", ID: 456, HasID: true, Data: json.RawMessage(`[{"_placeholder":true,"num":0}]`)}, 1},
+	}
+	for _, tt := range tests {
+		got, n, err := DecodeText([]byte(tt.in), Limits{})
+		if err != nil {
+			t.Errorf("DecodeText(%q): %v", tt.in, err)
+			continue
+		}
+		if n != tt.atts || len(got.Attachments) != tt.atts {
+			t.Errorf("DecodeText(%q): %d attachments (slice %d), want %d", tt.in, n, len(got.Attachments), tt.atts)
+		}
+		got.Attachments = nil
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("DecodeText(%q) = %+v, want %+v", tt.in, got, tt.want)
+		}
+		// Encoding gives back the same text (attachment count from the slice).
+		got.Attachments = make([][]byte, tt.atts)
+		if enc := AppendText(nil, &got); string(enc) != normalise(tt.in) {
+			t.Errorf("AppendText(DecodeText(%q)) = %q", tt.in, enc)
+		}
+	}
+}
+
+// normalise gives the canonical form: a namespace is always followed by a
+// comma when encoded.
+func normalise(s string) string {
+	if s == "0/random" {
+		return "0/random,"
+	}
+	return s
+}
+
+func TestDecodeTextErrors(t *testing.T) {
+	for _, in := range []string{
+		"", "7", "9", "a", "abc", "/",
+		`2{}`, `2"x"`, `2[]`, `2[{}]`, `2[null]`, `2["connect"]`, `2["disconnecting"]`, `2["newListener",1]`,
+		`2[`, `2["a",]`, `3{}`, `3"x"`, `0[]`, `0"x"`, `1{}`, `1"x"`, `4[]`, `41`,
+		`2abc["message",1]`, `21234567890123456["a"]`,
+		`5["a"]`, `5-["a"]`, `5x-["a"]`, `511-["a"]`, `599999-["a"]`, `52-2["a"]`,
+		"0/a\x01b,",
+	} {
+		if p, _, err := DecodeText([]byte(in), Limits{}); err == nil {
+			t.Errorf("DecodeText(%q) = %+v, want an error", in, p)
+		} else if !errors.Is(err, ErrInvalid) {
+			t.Errorf("DecodeText(%q) error %v does not wrap ErrInvalid", in, err)
+		}
+	}
+	if _, _, err := DecodeText([]byte(`53-["a"]`), Limits{MaxAttachments: 2}); err == nil {
+		t.Error("attachment limit not applied")
+	}
+}
+
+func TestReassembler(t *testing.T) {
+	p, n, err := DecodeText([]byte(`52-["m",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`), Limits{})
+	if err != nil || n != 2 {
+		t.Fatal(n, err)
+	}
+	var r Reassembler
+	if _, _, err := r.Add([]byte{1}); err == nil {
+		t.Error("attachment with nothing pending was accepted")
+	}
+	r.Start(p)
+	buf := []byte{1, 2, 3}
+	if _, done, _ := r.Add(buf); done || !r.Waiting() {
+		t.Fatal("done after one of two attachments")
+	}
+	buf[0] = 9 // the reassembler must have copied
+	got, done, err := r.Add([]byte{4, 5, 6})
+	if !done || err != nil || r.Waiting() {
+		t.Fatalf("done=%v err=%v", done, err)
+	}
+	if !bytes.Equal(got.Attachments[0], []byte{1, 2, 3}) || !bytes.Equal(got.Attachments[1], []byte{4, 5, 6}) {
+		t.Errorf("attachments %v", got.Attachments)
+	}
+}
+
+type inner struct {
+	Blob []byte `json:"blob"`
+	Note string `json:"note,omitempty"`
+}
+
+type Embedded struct {
+	Shared string `json:"shared"`
+}
+
+type outer struct {
+	Embedded
+	Name    string            `json:"name"`
+	Inner   inner             `json:"inner"`
+	Ptr     *inner            `json:"ptr"`
+	List    [][]byte          `json:"list"`
+	Map     map[string][]byte `json:"map"`
+	Any     any               `json:"any"`
+	Skip    []byte            `json:"-"`
+	private []byte
+}
+
+func TestAppendEventDataDeconstructsBinary(t *testing.T) {
+	v := outer{
+		Embedded: Embedded{Shared: "s"},
+		Name:     "x<y",
+		Inner:    inner{Blob: []byte{1}},
+		List:     [][]byte{{2}, {3}},
+		Map:      map[string][]byte{"b": {5}, "a": {4}},
+		Any:      []any{[]byte{6}, "plain", 7},
+		Skip:     []byte{99},
+		private:  []byte{99},
+	}
+	data, atts, err := AppendEventData(nil, nil, "ev€", []any{v, []byte{7}, nil, json.RawMessage(`{"raw":true}`), 1.5, "str"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `["ev€",{"shared":"s","name":"x\u003cy","inner":{"blob":{"_placeholder":true,"num":0}},"ptr":null,` +
+		`"list":[{"_placeholder":true,"num":1},{"_placeholder":true,"num":2}],` +
+		`"map":{"a":{"_placeholder":true,"num":3},"b":{"_placeholder":true,"num":4}},` +
+		`"any":[{"_placeholder":true,"num":5},"plain",7]},{"_placeholder":true,"num":6},null,{"raw":true},1.5,"str"]`
+	if string(data) != want {
+		t.Errorf("data\n got %s\nwant %s", data, want)
+	}
+	if !reflect.DeepEqual(atts, [][]byte{{1}, {2}, {3}, {4}, {5}, {6}, {7}}) {
+		t.Errorf("attachments %v", atts)
+	}
+	// Without binary, the output is exactly encoding/json's.
+	plain := map[string]any{"a": []int{1, 2}, "b": "c&d", "e": struct {
+		F int `json:"f,omitempty"`
+	}{}}
+	data, atts, _ = AppendAckData(nil, nil, []any{plain})
+	std, _ := json.Marshal([]any{plain})
+	if string(data) != string(std) || len(atts) != 0 {
+		t.Errorf("plain ack data %s, encoding/json %s", data, std)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	atts := [][]byte{{1, 2, 3}, {4}}
+	data := []byte(`{"blob":{"_placeholder":true,"num":0},"list":[{"_placeholder":true,"num":1}],"n":12345678901234567890}`)
+	var v struct {
+		Blob []byte      `json:"blob"`
+		List [][]byte    `json:"list"`
+		N    json.Number `json:"n"`
+	}
+	b64, err := ResolveBase64(data, atts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b64, &v); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(v.Blob, atts[0]) || !bytes.Equal(v.List[0], atts[1]) || v.N != "12345678901234567890" {
+		t.Errorf("resolved %+v", v)
+	}
+	generic, err := Resolve(data, atts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := generic.(map[string]any)["blob"]; !bytes.Equal(b.([]byte), atts[0]) {
+		t.Errorf("generic blob %v", b)
+	}
+	for _, bad := range []string{`{"_placeholder":true,"num":2}`, `{"_placeholder":true,"num":-1}`, `{"_placeholder":true,"num":"0"}`, `[`} {
+		if _, err := Resolve([]byte(bad), atts); err == nil {
+			t.Errorf("Resolve(%s) succeeded", bad)
+		}
+	}
+	if n, ok := PlaceholderNum([]byte(` {"_placeholder":true,"num":1}`)); !ok || n != 1 {
+		t.Errorf("PlaceholderNum = %d %v", n, ok)
+	}
+	for _, not := range []string{`{"num":1}`, `"x"`, `{"_placeholder":false,"num":1}`, `{"_placeholder":true,"num":1.5}`} {
+		if _, ok := PlaceholderNum([]byte(not)); ok {
+			t.Errorf("PlaceholderNum(%s) matched", not)
+		}
+	}
+}
+
+func FuzzDecodeText(f *testing.F) {
+	for _, s := range []string{"0", `0/admin,{"a":1}`, `2/admin,456["a",1]`, `3456[]`, `4{"message":"x"}`,
+		`51-["a",{"_placeholder":true,"num":0}]`, `61-/x,1[{"_placeholder":true,"num":0}]`, "1/a,", `2["connect"]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, text []byte) {
+		p, n, err := DecodeText(text, Limits{})
+		if err != nil {
+			return
+		}
+		if n != len(p.Attachments) {
+			t.Fatalf("announced %d attachments, slice has %d", n, len(p.Attachments))
+		}
+		// What decodes re-encodes to something that decodes the same.
+		again := AppendText(nil, &p)
+		q, _, err := DecodeText(again, Limits{})
+		if err != nil {
+			t.Fatalf("re-encoded %q -> %q does not decode: %v", text, again, err)
+		}
+		if q.Type != p.Type || q.Namespace != p.Namespace || q.ID != p.ID || q.HasID != p.HasID || !bytes.Equal(q.Data, p.Data) {
+			t.Fatalf("round trip of %q: %+v vs %+v", text, p, q)
+		}
+		if HasPlaceholder(p.Data) {
+			_, _ = Resolve(p.Data, p.Attachments) // must not panic
+		}
+	})
+}
+
+func BenchmarkDecodeText(b *testing.B) {
+	text := []byte(`212["message",{"text":"hello world","room":"lobby","n":42}]`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		if _, _, err := DecodeText(text, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAppendText(b *testing.B) {
+	p := &Packet{Type: Event, Namespace: "/chat", ID: 12, HasID: true, Data: json.RawMessage(`["message",{"text":"hello world"}]`)}
+	buf := make([]byte, 0, 128)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendText(buf[:0], p)
+	}
+}
+
+func BenchmarkAppendEventDataText(b *testing.B) {
+	args := []any{"hello world", 42, true}
+	buf := make([]byte, 0, 128)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf, _, _ = AppendEventData(buf[:0], nil, "message", args)
+	}
+}
+
+func BenchmarkAppendEventDataBinary(b *testing.B) {
+	args := []any{make([]byte, 1024)}
+	buf := make([]byte, 0, 128)
+	atts := make([][]byte, 0, 1)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf, atts, _ = AppendEventData(buf[:0], atts[:0], "rpc", args)
+	}
+}
