@@ -1,6 +1,9 @@
-// Command conformance serves the endpoints that the official Engine.IO
-// protocol test suite expects: a bare Engine.IO echo server at /engine.io/
-// with pingInterval 300ms, pingTimeout 200ms and maxPayload 1000000.
+// Command conformance serves the endpoints that the official protocol test
+// suites expect, with pingInterval 300ms, pingTimeout 200ms and maxPayload
+// 1000000:
+//   - /engine.io/: a bare Engine.IO echo server (engine.io-protocol suite);
+//   - /socket.io/: a Socket.IO server with namespaces "/" and "/custom",
+//     connectTimeout 1s and CORS for any origin (socket.io-protocol suite).
 //
 //	go run ./examples/conformance -addr 127.0.0.1:3000
 package main
@@ -16,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sio-dev/sio/runtime/engineio"
+	"github.com/sio-dev/sio/runtime/socketio"
 )
 
 // echo sends every message back to the session it came from.
@@ -39,8 +43,10 @@ func main() {
 		PingTimeout:       200 * time.Millisecond,
 		MaxHTTPBufferSize: 1e6,
 	})
+	sio := newSocketIOServer()
 	mux := http.NewServeMux()
 	mux.Handle(eio.Path(), eio)
+	mux.Handle(sio.Path(), sio)
 	srv := &http.Server{Addr: *addr, Handler: mux}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -50,10 +56,45 @@ func main() {
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = eio.Close(shutdown)
+		_ = sio.Close(shutdown)
 		_ = srv.Shutdown(shutdown)
 	}()
 	log.Printf("conformance server on http://%s", *addr)
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
+}
+
+// newSocketIOServer is the reference configuration of the Socket.IO suite:
+// every socket is sent its auth payload; "message" is echoed back as
+// "message-back" and "message-with-ack" is answered in the ack.
+func newSocketIOServer() *socketio.Server {
+	srv := socketio.NewServer(&socketio.Options{
+		Engine: engineio.Options{
+			PingInterval:      300 * time.Millisecond,
+			PingTimeout:       200 * time.Millisecond,
+			MaxHTTPBufferSize: 1e6,
+			CORS:              &engineio.CORSOptions{Origins: []string{"*"}},
+		},
+		ConnectTimeout: time.Second,
+	})
+	srv.OnConnection(func(s *socketio.Socket) {
+		_ = s.Emit("auth", s.Handshake().Auth)
+		s.On("message", func(s *socketio.Socket, args socketio.Args, _ socketio.Ack) {
+			values, err := args.Values()
+			if err == nil {
+				_ = s.Emit("message-back", values...)
+			}
+		})
+		s.On("message-with-ack", func(s *socketio.Socket, args socketio.Args, ack socketio.Ack) {
+			values, err := args.Values()
+			if err == nil && ack != nil {
+				_ = ack(values...)
+			}
+		})
+	})
+	srv.Of("/custom").OnConnection(func(s *socketio.Socket) {
+		_ = s.Emit("auth", s.Handshake().Auth)
+	})
+	return srv
 }

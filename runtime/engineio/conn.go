@@ -149,6 +149,25 @@ func (c *Conn) Send(msgs ...Message) error {
 	return nil
 }
 
+// SendVolatile sends msgs only if the transport can take them right now:
+// nothing is queued and, for polling, the client has a GET waiting. It
+// reports whether they were sent. Use it for data that may be lost, such as
+// frequent position updates, rather than queue it behind a slow client.
+func (c *Conn) SendVolatile(msgs ...Message) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ready := c.ws != nil || c.pollWaiting || c.cli != nil
+	if c.state != stateOpen || len(c.queue) > 0 || !ready || c.probeNoop {
+		return false
+	}
+	for _, m := range msgs {
+		c.queue = append(c.queue, eiopacket.Packet{Type: eiopacket.Message, Data: m.Data, Binary: m.Binary})
+		c.queuedBytes += len(m.Data)
+	}
+	c.kickLocked()
+	return true
+}
+
 // Close flushes what is queued, then ends the session with reason
 // "forced close". It does not wait; the Receiver's OnClose reports the end.
 func (c *Conn) Close() error {
@@ -394,7 +413,13 @@ func (c *Conn) writeLoop() {
 	for {
 		c.mu.Lock()
 		batch := c.queue
+		c.queue, c.queuedBytes = nil, 0
 		if c.cli != nil && c.cli.pausing {
+			// Put it back for the upgraded transport.
+			c.queue = append(batch, c.queue...)
+			for _, p := range batch {
+				c.queuedBytes += len(p.Data)
+			}
 			c.stopWritingLocked()
 			c.mu.Unlock()
 			return
@@ -408,7 +433,6 @@ func (c *Conn) writeLoop() {
 			}
 			return
 		}
-		c.queue, c.queuedBytes = nil, 0
 		ws, cli := c.ws, c.cli
 		c.mu.Unlock()
 

@@ -1,0 +1,337 @@
+package socketio
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sio-dev/sio/runtime/socketio/siopacket"
+)
+
+// BroadcastOptions selects the sockets a broadcast reaches.
+type BroadcastOptions struct {
+	// Rooms to reach; empty means every socket of the namespace.
+	Rooms []string
+	// Except skips sockets in any of these rooms. A socket id is a room.
+	Except []string
+	// Flags modify delivery.
+	Flags BroadcastFlags
+}
+
+// BroadcastFlags modify how a broadcast is delivered.
+type BroadcastFlags struct {
+	// Volatile drops the packet for clients that cannot take it right now.
+	Volatile bool
+	// Local restricts the broadcast to this node.
+	Local bool
+	// Timeout bounds how long a broadcast waits for acks.
+	Timeout time.Duration
+}
+
+// SocketInfo describes a socket, possibly on another node, as returned by
+// FetchSockets.
+type SocketInfo struct {
+	ID        string
+	Handshake Handshake
+	Rooms     []string
+	Data      any
+}
+
+// RoomEvent is a change of room membership, reported to the handlers
+// registered with Namespace.OnRoomEvent.
+type RoomEvent struct {
+	Kind RoomEventKind
+	Room string
+	ID   string // the socket joining or leaving; empty for create and delete
+}
+
+// RoomEventKind says what happened to a room.
+type RoomEventKind int
+
+// Room event kinds, named after the reference adapter's events.
+const (
+	RoomCreated RoomEventKind = iota // create-room
+	RoomDeleted                      // delete-room
+	RoomJoined                       // join-room
+	RoomLeft                         // leave-room
+)
+
+func (k RoomEventKind) String() string {
+	return [...]string{"create-room", "delete-room", "join-room", "leave-room"}[k]
+}
+
+// Adapter keeps a namespace's room memberships and delivers its
+// broadcasts. The default, MemoryAdapter, serves one node; an adapter for
+// several nodes (such as the Redis adapter) forwards to the others what it
+// cannot do locally, usually by embedding a MemoryAdapter.
+//
+// Methods may be called from many goroutines at once.
+type Adapter interface {
+	// AddAll adds socket id to rooms.
+	AddAll(id string, rooms []string)
+	// Del removes socket id from room.
+	Del(id, room string)
+	// DelAll removes socket id from every room.
+	DelAll(id string)
+	// SocketRooms returns the rooms of a local socket.
+	SocketRooms(id string) []string
+	// Sockets returns the ids of local sockets in any of rooms (all local
+	// sockets if rooms is empty).
+	Sockets(rooms []string) []string
+
+	// Broadcast sends p to the sockets opts selects, on every node unless
+	// opts.Flags.Local.
+	Broadcast(p *siopacket.Packet, opts BroadcastOptions) error
+	// BroadcastWithAck is Broadcast for a packet with an ack id: onSent
+	// reports, once, how many clients the packet went to on all nodes
+	// together, and onAck is called for each client's ack.
+	BroadcastWithAck(p *siopacket.Packet, opts BroadcastOptions, onSent func(clients int), onAck func(Args)) error
+
+	// FetchSockets describes the sockets opts selects.
+	FetchSockets(ctx context.Context, opts BroadcastOptions) ([]SocketInfo, error)
+	// AddSockets makes the sockets opts selects join rooms.
+	AddSockets(opts BroadcastOptions, rooms []string)
+	// DelSockets makes the sockets opts selects leave rooms.
+	DelSockets(opts BroadcastOptions, rooms []string)
+	// DisconnectSockets disconnects the sockets opts selects.
+	DisconnectSockets(opts BroadcastOptions, close bool)
+
+	// ServerSideEmit sends an event to the same namespace on the other
+	// nodes. With wantAcks it waits (until ctx is done) for each node's
+	// answer and returns them.
+	ServerSideEmit(ctx context.Context, event string, args []any, wantAcks bool) ([]Args, error)
+	// ServerCount returns the number of nodes, this one included.
+	ServerCount(ctx context.Context) (int, error)
+
+	// Close releases the adapter's resources.
+	Close() error
+}
+
+// MemoryAdapter is the single-node Adapter. Other adapters can embed it
+// for local membership and delivery.
+type MemoryAdapter struct {
+	nsp *Namespace
+
+	// mu guards rooms and sids, the two views of membership.
+	mu    sync.RWMutex
+	rooms map[string]map[string]struct{} // room -> socket ids
+	sids  map[string]map[string]struct{} // socket id -> rooms
+}
+
+var _ Adapter = (*MemoryAdapter)(nil)
+
+// NewMemoryAdapter returns the single-node adapter for n.
+func NewMemoryAdapter(n *Namespace) *MemoryAdapter {
+	return &MemoryAdapter{nsp: n, rooms: map[string]map[string]struct{}{}, sids: map[string]map[string]struct{}{}}
+}
+
+// Namespace returns the namespace the adapter serves.
+func (a *MemoryAdapter) Namespace() *Namespace { return a.nsp }
+
+// AddAll implements Adapter.
+func (a *MemoryAdapter) AddAll(id string, rooms []string) {
+	var events []RoomEvent
+	a.mu.Lock()
+	mine := a.sids[id]
+	if mine == nil {
+		mine = map[string]struct{}{}
+		a.sids[id] = mine
+	}
+	for _, r := range rooms {
+		if _, in := mine[r]; in {
+			continue
+		}
+		mine[r] = struct{}{}
+		members := a.rooms[r]
+		if members == nil {
+			members = map[string]struct{}{}
+			a.rooms[r] = members
+			events = append(events, RoomEvent{Kind: RoomCreated, Room: r})
+		}
+		members[id] = struct{}{}
+		events = append(events, RoomEvent{Kind: RoomJoined, Room: r, ID: id})
+	}
+	a.mu.Unlock()
+	a.nsp.roomEvents(events)
+}
+
+// Del implements Adapter.
+func (a *MemoryAdapter) Del(id, room string) {
+	a.mu.Lock()
+	events := a.delLocked(id, room, nil)
+	a.mu.Unlock()
+	a.nsp.roomEvents(events)
+}
+
+func (a *MemoryAdapter) delLocked(id, room string, events []RoomEvent) []RoomEvent {
+	mine := a.sids[id]
+	if _, in := mine[room]; !in {
+		return events
+	}
+	delete(mine, room)
+	if len(mine) == 0 {
+		delete(a.sids, id)
+	}
+	members := a.rooms[room]
+	delete(members, id)
+	events = append(events, RoomEvent{Kind: RoomLeft, Room: room, ID: id})
+	if len(members) == 0 {
+		delete(a.rooms, room)
+		events = append(events, RoomEvent{Kind: RoomDeleted, Room: room})
+	}
+	return events
+}
+
+// DelAll implements Adapter.
+func (a *MemoryAdapter) DelAll(id string) {
+	a.mu.Lock()
+	var events []RoomEvent
+	for _, room := range slices.Sorted(maps.Keys(a.sids[id])) {
+		events = a.delLocked(id, room, events)
+	}
+	a.mu.Unlock()
+	a.nsp.roomEvents(events)
+}
+
+// SocketRooms implements Adapter.
+func (a *MemoryAdapter) SocketRooms(id string) []string {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return slices.Sorted(maps.Keys(a.sids[id]))
+}
+
+// Sockets implements Adapter.
+func (a *MemoryAdapter) Sockets(rooms []string) []string {
+	return a.selectIDs(BroadcastOptions{Rooms: rooms})
+}
+
+// selectIDs returns the local socket ids that opts selects.
+func (a *MemoryAdapter) selectIDs(opts BroadcastOptions) []string {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	excluded := func(id string) bool {
+		for _, r := range opts.Except {
+			if _, in := a.rooms[r][id]; in {
+				return true
+			}
+		}
+		return false
+	}
+	var ids []string
+	if len(opts.Rooms) == 0 {
+		ids = make([]string, 0, len(a.sids))
+		for id := range a.sids {
+			if !excluded(id) {
+				ids = append(ids, id)
+			}
+		}
+		return ids
+	}
+	if len(opts.Rooms) == 1 {
+		members := a.rooms[opts.Rooms[0]]
+		ids = make([]string, 0, len(members))
+		for id := range members {
+			if !excluded(id) {
+				ids = append(ids, id)
+			}
+		}
+		return ids
+	}
+	seen := map[string]struct{}{}
+	for _, r := range opts.Rooms {
+		for id := range a.rooms[r] {
+			if _, dup := seen[id]; dup || excluded(id) {
+				continue
+			}
+			seen[id] = struct{}{}
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// Broadcast implements Adapter: p is encoded once and the same bytes are
+// queued for every selected local socket.
+func (a *MemoryAdapter) Broadcast(p *siopacket.Packet, opts BroadcastOptions) error {
+	msgs := encode(p)
+	for _, id := range a.selectIDs(opts) {
+		if s := a.nsp.socket(id); s != nil {
+			s.sendEncoded(msgs, opts.Flags.Volatile)
+		}
+	}
+	return nil
+}
+
+// BroadcastWithAck implements Adapter.
+func (a *MemoryAdapter) BroadcastWithAck(p *siopacket.Packet, opts BroadcastOptions, onSent func(int), onAck func(Args)) error {
+	msgs := encode(p)
+	sent := 0
+	for _, id := range a.selectIDs(opts) {
+		s := a.nsp.socket(id)
+		if s == nil {
+			continue
+		}
+		s.expectAck(p.ID, func(args Args, err error) {
+			if err == nil {
+				onAck(args)
+			}
+		})
+		if s.sendEncoded(msgs, opts.Flags.Volatile) {
+			sent++
+		} else {
+			s.dropAck(p.ID)
+		}
+	}
+	onSent(sent)
+	return nil
+}
+
+// FetchSockets implements Adapter.
+func (a *MemoryAdapter) FetchSockets(_ context.Context, opts BroadcastOptions) ([]SocketInfo, error) {
+	var out []SocketInfo
+	for _, id := range a.selectIDs(opts) {
+		if s := a.nsp.socket(id); s != nil {
+			out = append(out, s.info())
+		}
+	}
+	return out, nil
+}
+
+// AddSockets implements Adapter.
+func (a *MemoryAdapter) AddSockets(opts BroadcastOptions, rooms []string) {
+	for _, id := range a.selectIDs(opts) {
+		a.AddAll(id, rooms)
+	}
+}
+
+// DelSockets implements Adapter.
+func (a *MemoryAdapter) DelSockets(opts BroadcastOptions, rooms []string) {
+	for _, id := range a.selectIDs(opts) {
+		for _, r := range rooms {
+			a.Del(id, r)
+		}
+	}
+}
+
+// DisconnectSockets implements Adapter.
+func (a *MemoryAdapter) DisconnectSockets(opts BroadcastOptions, close bool) {
+	for _, id := range a.selectIDs(opts) {
+		if s := a.nsp.socket(id); s != nil {
+			s.Disconnect(close)
+		}
+	}
+}
+
+// ServerSideEmit implements Adapter: with one node there is nobody to
+// tell, so it returns no answers.
+func (a *MemoryAdapter) ServerSideEmit(context.Context, string, []any, bool) ([]Args, error) {
+	return nil, nil
+}
+
+// ServerCount implements Adapter.
+func (a *MemoryAdapter) ServerCount(context.Context) (int, error) { return 1, nil }
+
+// Close implements Adapter.
+func (a *MemoryAdapter) Close() error { return nil }

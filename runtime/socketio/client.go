@@ -1,0 +1,202 @@
+package socketio
+
+import (
+	"bytes"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/sio-dev/sio/runtime/engineio"
+	"github.com/sio-dev/sio/runtime/socketio/siopacket"
+)
+
+// client is one Engine.IO connection and the sockets it has opened on it,
+// one per namespace. It is the connection's engineio.Receiver.
+type client struct {
+	srv  *Server
+	conn *engineio.Conn
+
+	// reasm is only touched on the read goroutine.
+	reasm siopacket.Reassembler
+
+	// mu guards sockets and connectTimer.
+	mu           sync.Mutex
+	sockets      map[string]*Socket // by namespace name
+	connectTimer *time.Timer
+}
+
+func newClient(srv *Server, conn *engineio.Conn) *client {
+	c := &client{srv: srv, conn: conn, sockets: map[string]*Socket{}}
+	c.connectTimer = time.AfterFunc(srv.opts.ConnectTimeout, c.onConnectTimeout)
+	return c
+}
+
+func (c *client) onConnectTimeout() {
+	c.mu.Lock()
+	idle := len(c.sockets) == 0
+	c.mu.Unlock()
+	if idle {
+		c.conn.Close()
+	}
+}
+
+// OnMessage implements engineio.Receiver.
+func (c *client) OnMessage(data []byte, binary bool) {
+	if binary {
+		p, done, err := c.reasm.Add(data)
+		if err != nil {
+			c.protocolError(err)
+		} else if done {
+			c.dispatch(&p)
+		}
+		return
+	}
+	if c.reasm.Waiting() {
+		c.reasm.Reset()
+		c.protocolError(siopacket.ErrInvalid)
+		return
+	}
+	p, n, err := siopacket.DecodeText(data, siopacket.Limits{MaxAttachments: c.srv.opts.MaxAttachments})
+	if err != nil {
+		c.protocolError(err)
+		return
+	}
+	if n > 0 {
+		c.reasm.Start(p)
+		return
+	}
+	p.Data = bytes.Clone(p.Data) // data is only valid during this call
+	c.dispatch(&p)
+}
+
+// OnClose implements engineio.Receiver.
+func (c *client) OnClose(reason engineio.CloseReason, _ error) {
+	c.connectTimer.Stop()
+	for _, s := range c.socketList() {
+		s.onClose(DisconnectReason(reason))
+	}
+}
+
+// protocolError closes the connection after a packet that breaks the
+// protocol; every socket on it leaves with "parse error".
+func (c *client) protocolError(err error) {
+	c.srv.opts.Logger.Debug("socketio: protocol violation", "sid", c.conn.ID(), "err", err)
+	for _, s := range c.socketList() {
+		s.onClose(ReasonParseError)
+	}
+	c.conn.Close()
+}
+
+func (c *client) socketList() []*Socket {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*Socket, 0, len(c.sockets))
+	for _, s := range c.sockets {
+		out = append(out, s)
+	}
+	return out
+}
+
+func (c *client) dispatch(p *siopacket.Packet) {
+	if p.Type == siopacket.Connect {
+		c.connect(p.Namespace, p.Data)
+		return
+	}
+	c.mu.Lock()
+	s := c.sockets[p.Namespace]
+	c.mu.Unlock()
+	if s != nil {
+		s.onPacket(p)
+	}
+	// Packets for a namespace the client has not joined are ignored, as
+	// the reference does.
+}
+
+// connect handles a CONNECT packet: it finds (or creates) the namespace,
+// runs its middleware and, if accepted, opens the socket.
+func (c *client) connect(name string, auth json.RawMessage) {
+	if len(auth) == 0 {
+		auth = json.RawMessage("{}")
+	}
+	nsp := c.srv.namespaceFor(name, auth)
+	if nsp == nil {
+		c.sendConnectError(name, "Invalid namespace", nil)
+		return
+	}
+	c.mu.Lock()
+	_, already := c.sockets[name]
+	c.mu.Unlock()
+	if already {
+		return
+	}
+	s := &Socket{id: newSocketID(), nsp: nsp, client: c, handshake: c.handshake(auth)}
+	if err := nsp.runMiddleware(s); err != nil {
+		msg, data := err.Error(), any(nil)
+		if ce, ok := err.(*ConnectError); ok {
+			msg, data = ce.Message, ce.Data
+		}
+		c.sendConnectError(name, msg, data)
+		return
+	}
+	s.connected = true
+	c.mu.Lock()
+	c.sockets[name] = s
+	c.connectTimer.Stop()
+	c.mu.Unlock()
+	nsp.add(s)
+	nsp.adapter.AddAll(s.id, []string{s.id})
+
+	payload, _ := json.Marshal(struct {
+		SID string `json:"sid"`
+	}{s.id})
+	_ = c.conn.Send(engineio.Message{Data: siopacket.AppendText(nil, &siopacket.Packet{Type: siopacket.Connect, Namespace: name, Data: payload})})
+	for _, h := range nsp.connectionHandlers() {
+		s.guard("connection handler", func() { h(s) })
+	}
+}
+
+func (c *client) sendConnectError(nsp, message string, data any) {
+	body := struct {
+		Message string `json:"message"`
+		Data    any    `json:"data,omitempty"`
+	}{message, data}
+	payload, err := json.Marshal(body)
+	if err != nil {
+		payload, _ = json.Marshal(struct {
+			Message string `json:"message"`
+		}{message})
+	}
+	_ = c.conn.Send(engineio.Message{Data: siopacket.AppendText(nil, &siopacket.Packet{Type: siopacket.ConnectError, Namespace: nsp, Data: payload})})
+}
+
+func (c *client) handshake(auth json.RawMessage) Handshake {
+	r := c.conn.Request()
+	now := time.Now()
+	h := Handshake{Time: now, Issued: now.UnixMilli(), Auth: auth}
+	if r != nil {
+		h.Headers = r.Header
+		h.Address = r.RemoteAddr
+		h.XDomain = r.Header.Get("Origin") != ""
+		h.Secure = r.TLS != nil
+		h.URL = r.URL.RequestURI()
+		h.Query = r.URL.Query()
+	}
+	return h
+}
+
+// remove forgets a socket that left its namespace.
+func (c *client) remove(s *Socket) {
+	c.mu.Lock()
+	if c.sockets[s.nsp.name] == s {
+		delete(c.sockets, s.nsp.name)
+	}
+	c.mu.Unlock()
+}
+
+// disconnectAll disconnects every socket of the connection, then closes it.
+func (c *client) disconnectAll() {
+	for _, s := range c.socketList() {
+		s.Disconnect(false)
+	}
+	c.conn.Close()
+}

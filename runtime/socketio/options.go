@@ -1,0 +1,57 @@
+package socketio
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/sio-dev/sio/runtime/engineio"
+)
+
+// Options configures a Server. The zero value is a valid configuration
+// with the reference socket.io 4 server's defaults.
+type Options struct {
+	// Engine configures the Engine.IO layer. Its Path defaults to
+	// "/socket.io/" here.
+	Engine engineio.Options
+
+	// ConnectTimeout closes a connection that has joined no namespace
+	// within it. Default 45s.
+	ConnectTimeout time.Duration
+
+	// MaxAttachments is the most binary attachments one packet may carry.
+	// Default 10.
+	MaxAttachments int
+
+	// Adapter creates each namespace's adapter. Default NewMemoryAdapter.
+	Adapter func(n *Namespace) Adapter
+
+	// Logger receives protocol violations and handler panics. Default:
+	// nothing is logged.
+	Logger *slog.Logger
+}
+
+func (o *Options) withDefaults() Options {
+	c := Options{}
+	if o != nil {
+		c = *o
+	}
+	if c.Engine.Path == "" {
+		c.Engine.Path = "/socket.io/"
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 45 * time.Second
+	}
+	if c.MaxAttachments <= 0 {
+		c.MaxAttachments = 10
+	}
+	if c.Adapter == nil {
+		c.Adapter = func(n *Namespace) Adapter { return NewMemoryAdapter(n) }
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Engine.Logger == nil {
+		c.Engine.Logger = c.Logger
+	}
+	return c
+}

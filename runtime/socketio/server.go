@@ -1,0 +1,201 @@
+package socketio
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/sio-dev/sio/runtime/engineio"
+)
+
+// Server is a Socket.IO v5 server. It is an http.Handler: mount it at
+// its path ("/socket.io/" by default) on any mux.
+type Server struct {
+	opts Options
+	eio  *engineio.Server
+
+	// mu guards the namespace tables.
+	mu      sync.RWMutex
+	nsps    map[string]*Namespace
+	parents []*Namespace // dynamic namespaces, in registration order
+	closed  bool
+	done    chan struct{} // closed by Close
+}
+
+// NewServer returns a server with the main namespace "/" ready. A nil
+// opts means the defaults.
+func NewServer(opts *Options) *Server {
+	s := &Server{opts: opts.withDefaults(), nsps: map[string]*Namespace{}, done: make(chan struct{})}
+	s.eio = engineio.NewServer(engineio.HandlerFunc(func(c *engineio.Conn) engineio.Receiver {
+		return newClient(s, c)
+	}), &s.opts.Engine)
+	s.Of("/")
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.eio.ServeHTTP(w, r) }
+
+// Path returns the path the server answers at.
+func (s *Server) Path() string { return s.eio.Path() }
+
+// Engine returns the Engine.IO server underneath.
+func (s *Server) Engine() *engineio.Server { return s.eio }
+
+// Of returns the namespace with name, creating it if needed. A name
+// without a leading slash gets one.
+func (s *Server) Of(name string) *Namespace {
+	if !strings.HasPrefix(name, "/") {
+		name = "/" + name
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := s.nsps[name]; n != nil {
+		return n
+	}
+	n := newNamespace(s, name)
+	s.nsps[name] = n
+	return n
+}
+
+// OfFunc registers a dynamic namespace: a client may join any namespace
+// name for which match returns true, given the name and the auth payload.
+// The returned parent's middleware and connection handlers apply to every
+// namespace created through it, and its broadcasts reach all of them.
+func (s *Server) OfFunc(match func(name string, auth json.RawMessage) bool) *Namespace {
+	parent := &Namespace{name: "(dynamic)", server: s, sockets: map[string]*Socket{}, match: match, children: map[string]*Namespace{}}
+	parent.adapter = s.opts.Adapter(parent)
+	s.mu.Lock()
+	s.parents = append(s.parents, parent)
+	s.mu.Unlock()
+	return parent
+}
+
+// OfRegexp registers a dynamic namespace for names matching re.
+func (s *Server) OfRegexp(re *regexp.Regexp) *Namespace {
+	return s.OfFunc(func(name string, _ json.RawMessage) bool { return re.MatchString(name) })
+}
+
+// namespaceFor finds the namespace a CONNECT packet asks for, creating a
+// child of a matching dynamic namespace if needed.
+func (s *Server) namespaceFor(name string, auth json.RawMessage) *Namespace {
+	s.mu.RLock()
+	n, parents, closed := s.nsps[name], s.parents, s.closed
+	s.mu.RUnlock()
+	if closed {
+		return nil
+	}
+	if n != nil {
+		return n
+	}
+	for _, p := range parents {
+		if !p.match(name, auth) {
+			continue
+		}
+		s.mu.Lock()
+		if n = s.nsps[name]; n == nil {
+			n = newNamespace(s, name)
+			n.parent = p
+			s.nsps[name] = n
+			p.mu.Lock()
+			p.children[name] = n
+			p.mu.Unlock()
+		}
+		s.mu.Unlock()
+		return n
+	}
+	return nil
+}
+
+func (n *Namespace) isParent() bool { return n.match != nil }
+
+func (n *Namespace) childList() []*Namespace {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	out := make([]*Namespace, 0, len(n.children))
+	for _, c := range n.children {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Use adds middleware to the main namespace.
+func (s *Server) Use(m Middleware) { s.Of("/").Use(m) }
+
+// OnConnection registers h for sockets joining the main namespace.
+func (s *Server) OnConnection(h func(*Socket)) { s.Of("/").OnConnection(h) }
+
+// Emit sends an event to every socket of the main namespace.
+func (s *Server) Emit(event string, args ...any) error { return s.Of("/").Emit(event, args...) }
+
+// To selects rooms of the main namespace.
+func (s *Server) To(rooms ...string) BroadcastOperator { return s.Of("/").To(rooms...) }
+
+// Close disconnects every socket with reason "server shutting down",
+// closes every connection and adapter, and waits for the connections to end
+// or ctx to be done. Later calls return ErrServerClosed.
+func (s *Server) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.closed = true
+	close(s.done)
+	nsps := make([]*Namespace, 0, len(s.nsps)+len(s.parents))
+	for _, n := range s.nsps {
+		nsps = append(nsps, n)
+	}
+	nsps = append(nsps, s.parents...)
+	s.mu.Unlock()
+	slices.SortFunc(nsps, func(a, b *Namespace) int { return strings.Compare(a.name, b.name) })
+	for _, n := range nsps {
+		for _, sock := range n.Sockets() {
+			sock.onClose(ReasonServerShuttingDown)
+		}
+	}
+	err := s.eio.Close(ctx)
+	for _, n := range nsps {
+		err = errors.Join(err, n.adapter.Close())
+	}
+	return err
+}
+
+// ListenAndServe serves the Socket.IO endpoint on addr until Close. It
+// returns the listener's error, or nil after Close.
+func (s *Server) ListenAndServe(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ln)
+}
+
+// Serve serves the Socket.IO endpoint on ln until Close.
+func (s *Server) Serve(ln net.Listener) error {
+	mux := http.NewServeMux()
+	mux.Handle(s.Path(), s)
+	hs := &http.Server{Handler: mux}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	stop := make(chan struct{})
+	go func() {
+		select {
+		case <-s.done:
+		case <-stop:
+		}
+		_ = hs.Close()
+	}()
+	err := <-errc
+	close(stop)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}

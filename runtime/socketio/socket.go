@@ -1,0 +1,533 @@
+package socketio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sio-dev/sio/runtime/engineio"
+	"github.com/sio-dev/sio/runtime/socketio/siopacket"
+)
+
+// EventHandler handles one event. ack is nil unless the client asked for
+// an acknowledgement; call it (once) to answer.
+type EventHandler func(s *Socket, args Args, ack Ack)
+
+// Ack answers an event that asked for an acknowledgement. A second call
+// returns ErrAcked.
+type Ack func(args ...any) error
+
+// AnyHandler sees every event, with its name, before (incoming) or as
+// (outgoing) it is handled or sent.
+type AnyHandler func(s *Socket, event string, args Args)
+
+// PacketMiddleware runs for every incoming event before its handlers. An
+// error stops the event and is passed to the socket's error handlers.
+type PacketMiddleware func(s *Socket, event string, args Args) error
+
+// Handshake describes the request that opened a socket's connection and
+// the auth payload it joined the namespace with.
+type Handshake struct {
+	Headers http.Header
+	Time    time.Time // when the connection was opened
+	Address string    // the client's address
+	XDomain bool      // whether the request had an Origin header
+	Secure  bool      // whether the connection uses TLS
+	Issued  int64     // Time in milliseconds since the epoch
+	URL     string    // the request URI
+	Query   url.Values
+	Auth    json.RawMessage // the CONNECT payload, "{}" when none
+}
+
+// Socket is one client's membership of one namespace.
+//
+// Event handlers of a connection run one at a time on its read goroutine,
+// in arrival order; a handler that blocks stalls every namespace of that
+// connection, so hand long work to another goroutine. Emitting methods may
+// be called from any goroutine and never block on the network.
+type Socket struct {
+	id        string
+	nsp       *Namespace
+	client    *client
+	handshake Handshake
+
+	// mu guards the handler tables, the ack table and the socket state.
+	mu             sync.Mutex
+	connected      bool
+	handlers       map[string][]handlerEntry
+	anyIn          []AnyHandler
+	anyOut         []AnyHandler
+	middleware     []PacketMiddleware
+	onDisconnect   []func(*Socket, DisconnectReason)
+	onDisconnectng []func(*Socket, DisconnectReason)
+	onError        []func(*Socket, error)
+	acks           map[uint64]func(Args, error)
+	nextAck        uint64
+
+	dataMu sync.Mutex
+	data   any
+}
+
+type handlerEntry struct {
+	h    EventHandler
+	once bool
+	id   uint64
+}
+
+var handlerIDs atomic.Uint64
+
+// ID returns the socket id: unguessable, distinct from the Engine.IO
+// session id, and the name of the socket's own room.
+func (s *Socket) ID() string { return s.id }
+
+// Namespace returns the socket's namespace.
+func (s *Socket) Namespace() *Namespace { return s.nsp }
+
+// Handshake returns the connection's handshake details.
+func (s *Socket) Handshake() Handshake { return s.handshake }
+
+// Conn returns the Engine.IO session under the socket.
+func (s *Socket) Conn() *engineio.Conn { return s.client.conn }
+
+// Connected reports whether the socket is still in its namespace.
+func (s *Socket) Connected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connected
+}
+
+// Data returns the value stored with SetData, nil if none.
+func (s *Socket) Data() any {
+	s.dataMu.Lock()
+	defer s.dataMu.Unlock()
+	return s.data
+}
+
+// SetData stores application state with the socket. FetchSockets returns
+// it, so with a multi-node adapter it must be JSON-serialisable.
+func (s *Socket) SetData(v any) {
+	s.dataMu.Lock()
+	s.data = v
+	s.dataMu.Unlock()
+}
+
+// On registers h for event. It returns a function that removes it.
+func (s *Socket) On(event string, h EventHandler) (off func()) { return s.on(event, h, false) }
+
+// Once registers h for the next occurrence of event only.
+func (s *Socket) Once(event string, h EventHandler) (off func()) { return s.on(event, h, true) }
+
+func (s *Socket) on(event string, h EventHandler, once bool) func() {
+	id := handlerIDs.Add(1)
+	s.mu.Lock()
+	if s.handlers == nil {
+		s.handlers = map[string][]handlerEntry{}
+	}
+	s.handlers[event] = append(s.handlers[event], handlerEntry{h: h, once: once, id: id})
+	s.mu.Unlock()
+	return func() { s.removeHandler(event, id) }
+}
+
+func (s *Socket) removeHandler(event string, id uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	hs := s.handlers[event]
+	for i, e := range hs {
+		if e.id == id {
+			s.handlers[event] = append(hs[:i:i], hs[i+1:]...)
+			return
+		}
+	}
+}
+
+// Off removes every handler of event.
+func (s *Socket) Off(event string) {
+	s.mu.Lock()
+	delete(s.handlers, event)
+	s.mu.Unlock()
+}
+
+// OnAny registers h for every incoming event, called before its handlers.
+func (s *Socket) OnAny(h AnyHandler) {
+	s.mu.Lock()
+	s.anyIn = append(s.anyIn, h)
+	s.mu.Unlock()
+}
+
+// OnAnyOutgoing registers h for every event this socket emits.
+func (s *Socket) OnAnyOutgoing(h AnyHandler) {
+	s.mu.Lock()
+	s.anyOut = append(s.anyOut, h)
+	s.mu.Unlock()
+}
+
+// Use adds packet middleware, run in order for every incoming event.
+func (s *Socket) Use(m PacketMiddleware) {
+	s.mu.Lock()
+	s.middleware = append(s.middleware, m)
+	s.mu.Unlock()
+}
+
+// OnError registers h for errors returned by packet middleware.
+func (s *Socket) OnError(h func(*Socket, error)) {
+	s.mu.Lock()
+	s.onError = append(s.onError, h)
+	s.mu.Unlock()
+}
+
+// OnDisconnecting registers h to run when the socket is leaving, while its
+// rooms are still visible.
+func (s *Socket) OnDisconnecting(h func(*Socket, DisconnectReason)) {
+	s.mu.Lock()
+	s.onDisconnectng = append(s.onDisconnectng, h)
+	s.mu.Unlock()
+}
+
+// OnDisconnect registers h to run once the socket has left.
+func (s *Socket) OnDisconnect(h func(*Socket, DisconnectReason)) {
+	s.mu.Lock()
+	s.onDisconnect = append(s.onDisconnect, h)
+	s.mu.Unlock()
+}
+
+// Emit sends an event to this client. Arguments are encoded as JSON, with
+// every []byte, at any depth, sent as a binary attachment.
+func (s *Socket) Emit(event string, args ...any) error {
+	return s.emit(event, args, nil, false)
+}
+
+// EmitVolatile is Emit for data that may be dropped when the client cannot
+// take it right now.
+func (s *Socket) EmitVolatile(event string, args ...any) error {
+	return s.emit(event, args, nil, true)
+}
+
+// EmitWithAck sends an event and waits for the client's ack, until ctx is
+// done (ErrAckTimeout wrapped with ctx's error) or the socket disconnects
+// (ErrDisconnected).
+func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
+	type result struct {
+		args Args
+		err  error
+	}
+	done := make(chan result, 1)
+	id, err := s.emitAck(event, args, func(a Args, err error) { done <- result{a, err} })
+	if err != nil {
+		return Args{}, err
+	}
+	select {
+	case r := <-done:
+		return r.args, r.err
+	case <-ctx.Done():
+		s.dropAck(id)
+		return Args{}, fmt.Errorf("%w: %w", ErrAckTimeout, ctx.Err())
+	}
+}
+
+// EmitWithAckFunc sends an event and calls cb with the client's ack, or
+// with ErrAckTimeout if none arrives within timeout, or ErrDisconnected.
+// cb runs on its own goroutine or the connection's read goroutine.
+func (s *Socket) EmitWithAckFunc(event string, timeout time.Duration, cb func(Args, error), args ...any) error {
+	var once sync.Once
+	var timer *time.Timer
+	id, err := s.emitAck(event, args, func(a Args, err error) {
+		once.Do(func() {
+			if timer != nil {
+				timer.Stop()
+			}
+			cb(a, err)
+		})
+	})
+	if err != nil {
+		return err
+	}
+	timer = time.AfterFunc(timeout, func() {
+		if s.dropAck(id) {
+			once.Do(func() { cb(Args{}, ErrAckTimeout) })
+		}
+	})
+	return nil
+}
+
+// emitAck sends an event with a fresh ack id, registering cb for the ack.
+func (s *Socket) emitAck(event string, args []any, cb func(Args, error)) (uint64, error) {
+	s.mu.Lock()
+	if !s.connected {
+		s.mu.Unlock()
+		return 0, ErrDisconnected
+	}
+	id := s.nextAck
+	s.nextAck++
+	if s.acks == nil {
+		s.acks = map[uint64]func(Args, error){}
+	}
+	s.acks[id] = cb
+	s.mu.Unlock()
+	if err := s.emit(event, args, &id, false); err != nil {
+		s.dropAck(id)
+		return 0, err
+	}
+	return id, nil
+}
+
+func (s *Socket) emit(event string, args []any, ackID *uint64, volatile bool) error {
+	if isReserved(event) {
+		return fmt.Errorf("%w: %q", ErrReservedEvent, event)
+	}
+	p, err := eventPacket(s.nsp.name, event, args)
+	if err != nil {
+		return err
+	}
+	if ackID != nil {
+		p.ID, p.HasID = *ackID, true
+	}
+	s.mu.Lock()
+	connected, out := s.connected, s.anyOut
+	s.mu.Unlock()
+	if !connected {
+		return ErrDisconnected
+	}
+	if len(out) > 0 {
+		a, _ := parseArgs(p.Data, p.Attachments)
+		a.elems = a.elems[1:]
+		for _, h := range out {
+			h(s, event, a)
+		}
+	}
+	if !s.sendEncoded(encode(&p), volatile) && !volatile {
+		return ErrDisconnected
+	}
+	return nil
+}
+
+// sendEncoded queues an encoded packet on the connection.
+func (s *Socket) sendEncoded(msgs []engineio.Message, volatile bool) bool {
+	if volatile {
+		return s.client.conn.SendVolatile(msgs...)
+	}
+	return s.client.conn.Send(msgs...) == nil
+}
+
+// expectAck registers cb for the ack with id (used by broadcasts, whose
+// ids come from the namespace).
+func (s *Socket) expectAck(id uint64, cb func(Args, error)) {
+	s.mu.Lock()
+	if s.acks == nil {
+		s.acks = map[uint64]func(Args, error){}
+	}
+	s.acks[id] = cb
+	s.mu.Unlock()
+}
+
+// dropAck forgets a pending ack, reporting whether it was still pending.
+func (s *Socket) dropAck(id uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.acks[id]
+	delete(s.acks, id)
+	return ok
+}
+
+// Join adds the socket to rooms.
+func (s *Socket) Join(rooms ...string) { s.nsp.adapter.AddAll(s.id, rooms) }
+
+// Leave removes the socket from room.
+func (s *Socket) Leave(room string) { s.nsp.adapter.Del(s.id, room) }
+
+// Rooms returns the socket's rooms, its own id room included.
+func (s *Socket) Rooms() []string { return s.nsp.adapter.SocketRooms(s.id) }
+
+// To selects rooms to broadcast to, excluding this socket.
+func (s *Socket) To(rooms ...string) BroadcastOperator {
+	return s.Broadcast().To(rooms...)
+}
+
+// In is To.
+func (s *Socket) In(rooms ...string) BroadcastOperator { return s.To(rooms...) }
+
+// Except selects every socket of the namespace but those in rooms and
+// this one.
+func (s *Socket) Except(rooms ...string) BroadcastOperator { return s.Broadcast().Except(rooms...) }
+
+// Broadcast selects every socket of the namespace but this one.
+func (s *Socket) Broadcast() BroadcastOperator {
+	return BroadcastOperator{nsp: s.nsp, except: []string{s.id}}
+}
+
+// Disconnect removes the socket from its namespace, telling the client.
+// With close, the whole connection is closed, and with it every namespace
+// the client had joined.
+func (s *Socket) Disconnect(close bool) {
+	if close {
+		s.client.disconnectAll()
+		return
+	}
+	if !s.Connected() {
+		return
+	}
+	_ = s.client.conn.Send(engineio.Message{Data: siopacket.AppendText(nil, &siopacket.Packet{Type: siopacket.Disconnect, Namespace: s.nsp.name})})
+	s.onClose(ReasonServerNamespaceDisconnect)
+}
+
+// onClose runs the socket's leaving: disconnecting handlers (rooms still
+// visible), removal from rooms and namespace, pending acks failed, then
+// disconnect handlers. Only the first call does anything.
+func (s *Socket) onClose(reason DisconnectReason) {
+	s.mu.Lock()
+	if !s.connected {
+		s.mu.Unlock()
+		return
+	}
+	s.connected = false
+	disconnecting := s.onDisconnectng
+	s.mu.Unlock()
+	for _, h := range disconnecting {
+		h(s, reason)
+	}
+	s.nsp.adapter.DelAll(s.id)
+	s.nsp.remove(s)
+	s.client.remove(s)
+	s.mu.Lock()
+	acks := s.acks
+	s.acks = nil
+	disconnect := s.onDisconnect
+	s.mu.Unlock()
+	for _, cb := range acks {
+		cb(Args{}, ErrDisconnected)
+	}
+	for _, h := range disconnect {
+		h(s, reason)
+	}
+}
+
+// onPacket handles a packet for this socket, on the read goroutine.
+func (s *Socket) onPacket(p *siopacket.Packet) {
+	switch p.Type {
+	case siopacket.Event, siopacket.BinaryEvent:
+		s.onEvent(p)
+	case siopacket.Ack, siopacket.BinaryAck:
+		s.onAck(p)
+	case siopacket.Disconnect:
+		s.onClose(ReasonClientNamespaceDisconnect)
+	}
+}
+
+func (s *Socket) onEvent(p *siopacket.Packet) {
+	args, err := parseArgs(p.Data, p.Attachments)
+	if err != nil || args.Len() == 0 {
+		s.client.protocolError(err)
+		return
+	}
+	var event string
+	if json.Unmarshal(args.elems[0], &event) != nil {
+		// The reference accepts a number as event name; it is dispatched
+		// under its JSON text.
+		event = string(args.elems[0])
+	}
+	args.elems = args.elems[1:]
+
+	var ack Ack
+	if p.HasID {
+		ack = s.ackFunc(p.ID)
+	}
+	s.mu.Lock()
+	anyIn, mws := s.anyIn, s.middleware
+	hs := s.handlers[event]
+	var keep []handlerEntry
+	for i, e := range hs {
+		if e.once {
+			if keep == nil {
+				keep = append(make([]handlerEntry, 0, len(hs)), hs[:i]...)
+			}
+			continue
+		}
+		if keep != nil {
+			keep = append(keep, e)
+		}
+	}
+	if keep != nil {
+		s.handlers[event] = keep
+	}
+	s.mu.Unlock()
+
+	for _, m := range mws {
+		if err := m(s, event, args); err != nil {
+			s.mu.Lock()
+			onErr := s.onError
+			s.mu.Unlock()
+			for _, h := range onErr {
+				h(s, err)
+			}
+			return
+		}
+	}
+	for _, h := range anyIn {
+		s.guard("any handler", func() { h(s, event, args) })
+	}
+	for _, e := range hs {
+		s.guard("event handler", func() { e.h(s, args, ack) })
+	}
+}
+
+// guard runs f, turning a panic into a log line instead of a dead
+// connection for every other client of the process.
+func (s *Socket) guard(what string, f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.nsp.server.opts.Logger.Error("socketio: "+what+" panicked", "nsp", s.nsp.name, "sid", s.id, "panic", r)
+		}
+	}()
+	f()
+}
+
+// ackFunc returns the Ack that answers the client's packet id.
+func (s *Socket) ackFunc(id uint64) Ack {
+	var sent atomic.Bool
+	return func(args ...any) error {
+		if !sent.CompareAndSwap(false, true) {
+			return ErrAcked
+		}
+		p, err := ackPacket(s.nsp.name, id, args)
+		if err != nil {
+			return err
+		}
+		if !s.Connected() || !s.sendEncoded(encode(&p), false) {
+			return ErrDisconnected
+		}
+		return nil
+	}
+}
+
+func (s *Socket) onAck(p *siopacket.Packet) {
+	if !p.HasID {
+		return
+	}
+	s.mu.Lock()
+	cb := s.acks[p.ID]
+	delete(s.acks, p.ID)
+	s.mu.Unlock()
+	if cb == nil {
+		return // late or unknown ack
+	}
+	args, err := parseArgs(p.Data, p.Attachments)
+	cb(args, err)
+}
+
+func (s *Socket) info() SocketInfo {
+	return SocketInfo{ID: s.id, Handshake: s.handshake, Rooms: s.Rooms(), Data: s.Data()}
+}
+
+// newSocketID returns an unguessable id (the reference uses 20 characters
+// of base64url).
+func newSocketID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
