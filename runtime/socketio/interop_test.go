@@ -1,0 +1,131 @@
+package socketio
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/sio-dev/sio/internal/nodepeer"
+	"github.com/sio-dev/sio/runtime/engineio"
+)
+
+// newInteropServer is the server side of sio_client.mjs's scenarios.
+func newInteropServer(t *testing.T) (*Server, string) {
+	t.Helper()
+	srv := NewServer(&Options{Engine: engineio.Options{
+		PingInterval:      200 * time.Millisecond,
+		PingTimeout:       400 * time.Millisecond,
+		MaxHTTPBufferSize: 100000, // binary sends 70000 bytes; oversize, 200000 characters
+	}})
+	srv.Use(func(s *Socket) error {
+		var auth struct {
+			Token string `json:"token"`
+		}
+		_ = jsonUnmarshal(s.Handshake().Auth, &auth)
+		if auth.Token == "bad" {
+			return &ConnectError{Message: "not authorized", Data: map[string]string{"reason": "bad token"}}
+		}
+		s.SetData(auth.Token)
+		return nil
+	})
+	nsp := srv.Of("/")
+	srv.OnConnection(func(s *Socket) {
+		s.On("whoami", func(s *Socket, _ Args, ack Ack) { _ = ack(s.Data()) })
+		s.On("echo", func(s *Socket, args Args, ack Ack) {
+			values, err := args.Values()
+			if err != nil {
+				t.Errorf("echo args: %v", err)
+				return
+			}
+			if ack != nil {
+				_ = ack(values...)
+				return
+			}
+			_ = s.Emit("echo", values...)
+		})
+		s.On("ask-client", func(s *Socket, _ Args, ack Ack) {
+			go func() { // never block the read goroutine on a round trip
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				answer, err := s.EmitWithAck(ctx, "question", 1, "two", []byte{3})
+				if err != nil {
+					t.Errorf("EmitWithAck: %v", err)
+					return
+				}
+				values, _ := answer.Values()
+				_ = ack(values...)
+			}()
+		})
+		s.On("join", func(s *Socket, args Args, ack Ack) {
+			var room string
+			_ = args.Decode(0, &room)
+			s.Join(room)
+			_ = ack()
+		})
+		s.On("to-room", func(s *Socket, args Args, ack Ack) {
+			var room, msg string
+			_ = args.Decode(0, &room)
+			_ = args.Decode(1, &msg)
+			_ = s.To(room).Emit("room-msg", msg)
+			_ = ack()
+		})
+		s.On("except", func(s *Socket, args Args, ack Ack) {
+			var room, msg string
+			_ = args.Decode(0, &room)
+			_ = args.Decode(1, &msg)
+			_ = nsp.Except(room).Emit("room-msg", msg)
+			_ = ack()
+		})
+		s.On("broadcast-ack", func(s *Socket, _ Args, ack Ack) {
+			go func() {
+				responses, err := nsp.To().Timeout(300*time.Millisecond).EmitWithAck(context.Background(), "ping-all")
+				var bae *BroadcastAckError
+				timedOut := errors.As(err, &bae)
+				expected := len(responses)
+				if timedOut {
+					responses, expected = bae.Responses, bae.Expected
+				}
+				names := []string{}
+				for _, r := range responses {
+					var n string
+					_ = r.Decode(0, &n)
+					names = append(names, n)
+				}
+				_ = ack(map[string]any{"timedOut": timedOut, "expected": expected, "responses": names})
+			}()
+		})
+		s.On("volatile", func(s *Socket, _ Args, _ Ack) { _ = s.EmitVolatile("v", "volatile data") })
+		s.On("disconnect-me", func(s *Socket, _ Args, _ Ack) { s.Disconnect(false) })
+		s.On("drop-me", func(s *Socket, _ Args, _ Ack) { s.Conn().Close() })
+		s.On("bad-packet", func(s *Socket, _ Args, _ Ack) {
+			_ = s.Conn().Send(engineio.Message{Data: []byte("9garbage")})
+		})
+	})
+	srv.Of("/admin").OnConnection(func(s *Socket) { _ = s.Emit("welcome", s.Namespace().Name()) })
+
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Close(ctx)
+		hs.Close()
+	})
+	return srv, hs.URL
+}
+
+func TestOfficialClient(t *testing.T) {
+	nodepeer.Require(t)
+	scenarios := []string{"connect", "authRejected", "authAccepted", "multiplex", "acks", "binary", "rooms",
+		"broadcastAck", "volatile", "serverDisconnect", "clientDisconnect", "transportCloseReconnects", "parseError", "oversize"}
+	for _, mode := range []string{"polling", "websocket", "upgrade"} {
+		for _, sc := range scenarios {
+			t.Run(mode+"/"+sc, func(t *testing.T) {
+				t.Parallel()
+				_, url := newInteropServer(t)
+				nodepeer.Run(t, 30*time.Second, "sio_client.mjs", url, mode, sc)
+			})
+		}
+	}
+}
