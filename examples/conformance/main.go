@@ -1,11 +1,13 @@
 // Command conformance serves the endpoints that the official protocol test
 // suites expect, with pingInterval 300ms, pingTimeout 200ms and maxPayload
 // 1000000:
+//
 //   - /engine.io/: a bare Engine.IO echo server (engine.io-protocol suite);
+//
 //   - /socket.io/: a Socket.IO server with namespaces "/" and "/custom",
 //     connectTimeout 1s and CORS for any origin (socket.io-protocol suite).
 //
-//	go run ./examples/conformance -addr 127.0.0.1:3000
+//     go run ./examples/conformance -addr 127.0.0.1:3000
 package main
 
 import (

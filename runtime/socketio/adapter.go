@@ -302,7 +302,9 @@ func (a *MemoryAdapter) FetchSockets(_ context.Context, opts BroadcastOptions) (
 // AddSockets implements Adapter.
 func (a *MemoryAdapter) AddSockets(opts BroadcastOptions, rooms []string) {
 	for _, id := range a.selectIDs(opts) {
-		a.AddAll(id, rooms)
+		if s := a.nsp.socket(id); s != nil {
+			s.Join(rooms...) // not a.AddAll: a socket leaving meanwhile must stay gone
+		}
 	}
 }
 

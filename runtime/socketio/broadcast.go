@@ -164,7 +164,9 @@ func (b BroadcastOperator) FetchSockets(ctx context.Context) ([]SocketInfo, erro
 func (b BroadcastOperator) SocketsJoin(rooms ...string) { b.nsp.adapter.AddSockets(b.options(), rooms) }
 
 // SocketsLeave makes the selected sockets leave rooms.
-func (b BroadcastOperator) SocketsLeave(rooms ...string) { b.nsp.adapter.DelSockets(b.options(), rooms) }
+func (b BroadcastOperator) SocketsLeave(rooms ...string) {
+	b.nsp.adapter.DelSockets(b.options(), rooms)
+}
 
 // DisconnectSockets disconnects the selected sockets; with close, their
 // whole connections.

@@ -144,7 +144,7 @@ func (c *client) connect(name string, auth json.RawMessage) {
 	c.connectTimer.Stop()
 	c.mu.Unlock()
 	nsp.add(s)
-	nsp.adapter.AddAll(s.id, []string{s.id})
+	s.Join(s.id)
 
 	payload, _ := json.Marshal(struct {
 		SID string `json:"sid"`

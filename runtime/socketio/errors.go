@@ -3,7 +3,6 @@ package socketio
 import (
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // DisconnectReason says why a socket left its namespace. The values are the
@@ -64,5 +63,3 @@ func isReserved(event string) bool {
 	}
 	return false
 }
-
-func quoteList(ids []string) string { return strings.Join(ids, ", ") }

@@ -73,6 +73,12 @@ type Socket struct {
 
 	dataMu sync.Mutex
 	data   any
+
+	// joinMu orders joins against the socket leaving: once left is set, no
+	// join can add the socket to a room again (and so outlive it in the
+	// adapter).
+	joinMu sync.Mutex
+	left   bool
 }
 
 type handlerEntry struct {
@@ -335,8 +341,14 @@ func (s *Socket) dropAck(id uint64) bool {
 	return ok
 }
 
-// Join adds the socket to rooms.
-func (s *Socket) Join(rooms ...string) { s.nsp.adapter.AddAll(s.id, rooms) }
+// Join adds the socket to rooms. It does nothing once the socket has left.
+func (s *Socket) Join(rooms ...string) {
+	s.joinMu.Lock()
+	defer s.joinMu.Unlock()
+	if !s.left {
+		s.nsp.adapter.AddAll(s.id, rooms)
+	}
+}
 
 // Leave removes the socket from room.
 func (s *Socket) Leave(room string) { s.nsp.adapter.Del(s.id, room) }
@@ -391,6 +403,9 @@ func (s *Socket) onClose(reason DisconnectReason) {
 	for _, h := range disconnecting {
 		h(s, reason)
 	}
+	s.joinMu.Lock()
+	s.left = true
+	s.joinMu.Unlock()
 	s.nsp.adapter.DelAll(s.id)
 	s.nsp.remove(s)
 	s.client.remove(s)
