@@ -350,18 +350,18 @@ func (p *clientPolling) pollLoop(c *Conn) {
 }
 
 // post sends packets in as few POSTs as the server's maxPayload allows.
-func (p *clientPolling) post(c *Conn, packets []eiopacket.Packet) error {
+func (p *clientPolling) post(c *Conn, packets []outPacket) error {
 	for len(packets) > 0 {
 		n, size := 0, 0
 		for n < len(packets) {
-			rl := eiopacket.RecordLen(packets[n])
+			rl := eiopacket.RecordLen(packets[n].Packet)
 			if n > 0 && int64(size+1+rl) > c.limits.maxPayload {
 				break
 			}
 			size += rl + 1
 			n++
 		}
-		body := eiopacket.AppendPayload(make([]byte, 0, size), packets[:n])
+		body, _ := appendPayload(nil, packets[:n])
 		ctx, cancel := context.WithTimeout(p.ctx, c.limits.writeTimeout)
 		_, err := p.d.roundTrip(ctx, http.MethodPost, p.url, body)
 		cancel()

@@ -14,6 +14,19 @@ import (
 type Message struct {
 	Data   []byte
 	Binary bool
+	// NoCompress sends the message uncompressed even when per-message
+	// deflate was negotiated or polling responses are compressed.
+	NoCompress bool
+}
+
+// outPacket is a queued outbound packet.
+type outPacket struct {
+	eiopacket.Packet
+	noCompress bool
+}
+
+func messagePacket(m Message) outPacket {
+	return outPacket{Packet: eiopacket.Packet{Type: eiopacket.Message, Data: m.Data, Binary: m.Binary}, noCompress: m.NoCompress}
 }
 
 // Receiver gets what happens on one session.
@@ -84,7 +97,7 @@ type Conn struct {
 	closeReason CloseReason // set when state leaves stateOpen
 	closeErr    error
 	transport   string
-	queue       []eiopacket.Packet
+	queue       []outPacket
 	queuedBytes int
 	timer       *time.Timer // heartbeat, and the close deadline while closing
 	timerDue    time.Time   // when timer is meant to fire; it may run late
@@ -136,7 +149,7 @@ func (c *Conn) Send(msgs ...Message) error {
 		return ErrClosed
 	}
 	for _, m := range msgs {
-		c.queue = append(c.queue, eiopacket.Packet{Type: eiopacket.Message, Data: m.Data, Binary: m.Binary})
+		c.queue = append(c.queue, messagePacket(m))
 		c.queuedBytes += len(m.Data)
 	}
 	if c.queuedBytes > c.limits.maxPending {
@@ -161,7 +174,7 @@ func (c *Conn) SendVolatile(msgs ...Message) bool {
 		return false
 	}
 	for _, m := range msgs {
-		c.queue = append(c.queue, eiopacket.Packet{Type: eiopacket.Message, Data: m.Data, Binary: m.Binary})
+		c.queue = append(c.queue, messagePacket(m))
 		c.queuedBytes += len(m.Data)
 	}
 	c.kickLocked()
@@ -355,7 +368,7 @@ func (c *Conn) onTimer() {
 		// Count the timeout from when the ping was due, not from when a
 		// late timer got round to it.
 		c.resetTimerLocked(c.timerDue, c.limits.pingTimeout)
-		c.queue = append(c.queue, eiopacket.Packet{Type: eiopacket.Ping})
+		c.queue = append(c.queue, outPacket{Packet: eiopacket.Packet{Type: eiopacket.Ping}})
 		c.kickLocked()
 		c.mu.Unlock()
 	}
@@ -374,7 +387,7 @@ func (c *Conn) onPing() {
 	c.mu.Lock()
 	if c.state == stateOpen {
 		c.resetTimerLocked(time.Now(), c.limits.pingInterval+c.limits.pingTimeout)
-		c.queue = append(c.queue, eiopacket.Packet{Type: eiopacket.Pong})
+		c.queue = append(c.queue, outPacket{Packet: eiopacket.Packet{Type: eiopacket.Pong}})
 		c.kickLocked()
 	}
 	c.mu.Unlock()
@@ -487,11 +500,13 @@ var typeChar = [...]byte{'0', '1', '2', '3', '4', '5', '6'}
 
 // writeFrames writes packets as WebSocket frames: binary messages as binary
 // frames, everything else as text frames of type character plus data.
-func writeFrames(ws *websocket.Conn, packets []eiopacket.Packet, timeout time.Duration) error {
+func writeFrames(ws *websocket.Conn, packets []outPacket, timeout time.Duration) error {
 	if err := ws.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
 		return err
 	}
 	for _, p := range packets {
+		// Without negotiated compression this has no effect.
+		ws.EnableWriteCompression(!p.noCompress)
 		if p.Binary {
 			if err := ws.WriteMessage(websocket.BinaryMessage, p.Data); err != nil {
 				return err

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -64,12 +65,13 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 // takePollLocked returns what a GET should carry now, if anything: the
 // queue, plus a close packet when the session is ending, or a lone noop
 // when an upgrade needs the poll to end.
-func (c *Conn) takePollLocked() (batch []eiopacket.Packet, closing, ok bool) {
-	closePacket := eiopacket.Packet{Type: eiopacket.Close}
+func (c *Conn) takePollLocked() (batch []outPacket, closing, ok bool) {
+	closePacket := outPacket{Packet: eiopacket.Packet{Type: eiopacket.Close}}
+	noop := []outPacket{{Packet: eiopacket.Packet{Type: eiopacket.Noop}}}
 	switch {
 	case c.state == stateClosed && c.closeReason == ReasonTransportClose:
 		// The client closed the session; its parked GET just ends.
-		return []eiopacket.Packet{{Type: eiopacket.Noop}}, false, true
+		return noop, false, true
 	case c.state != stateOpen:
 		batch = append(c.queue, closePacket)
 		c.queue, c.queuedBytes = nil, 0
@@ -79,23 +81,19 @@ func (c *Conn) takePollLocked() (batch []eiopacket.Packet, closing, ok bool) {
 		c.queue, c.queuedBytes = nil, 0
 		return batch, false, true
 	case c.probeNoop:
-		return []eiopacket.Packet{{Type: eiopacket.Noop}}, false, true
+		return noop, false, true
 	}
 	return nil, false, false
 }
 
 // writePayload writes packets as a polling response, compressed when the
 // client accepts it and the payload is large enough.
-func (c *Conn) writePayload(w http.ResponseWriter, r *http.Request, packets []eiopacket.Packet) {
-	size := len(packets) - 1
-	for _, p := range packets {
-		size += eiopacket.RecordLen(p)
-	}
-	body := eiopacket.AppendPayload(make([]byte, 0, size), packets)
+func (c *Conn) writePayload(w http.ResponseWriter, r *http.Request, packets []outPacket) {
+	body, compressible := appendPayload(nil, packets)
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=UTF-8")
 	opts := &c.srv.opts
-	if !opts.DisableHTTPCompression && len(body) >= opts.HTTPCompressionThreshold {
+	if compressible && !opts.DisableHTTPCompression && len(body) >= opts.HTTPCompressionThreshold {
 		if enc := pickEncoding(r.Header.Get("Accept-Encoding")); enc != "" {
 			var zb bytes.Buffer
 			if compress(&zb, enc, body) == nil {
@@ -107,6 +105,26 @@ func (c *Conn) writePayload(w http.ResponseWriter, r *http.Request, packets []ei
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
+}
+
+// appendPayload encodes packets as a polling payload, reporting whether any
+// of them may be compressed (the reference compresses a response unless
+// every packet in it opted out).
+func appendPayload(dst []byte, packets []outPacket) ([]byte, bool) {
+	size := len(packets) - 1
+	compressible := false
+	for _, p := range packets {
+		size += eiopacket.RecordLen(p.Packet)
+		compressible = compressible || !p.noCompress
+	}
+	dst = slices.Grow(dst, size)
+	for i, p := range packets {
+		if i > 0 {
+			dst = append(dst, eiopacket.Separator)
+		}
+		dst = eiopacket.AppendRecord(dst, p.Packet)
+	}
+	return dst, compressible
 }
 
 func pickEncoding(accept string) string {

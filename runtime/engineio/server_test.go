@@ -429,6 +429,40 @@ func TestPollingCompression(t *testing.T) {
 	if string(got) != "4"+big {
 		t.Errorf("decompressed body differs (%d bytes)", len(got))
 	}
+
+	// A response whose every packet opted out stays uncompressed.
+	_ = r.conn.Send(Message{Data: []byte(big), NoCompress: true})
+	resp2, err := http.DefaultTransport.RoundTrip(req.Clone(req.Context()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp2.Body.Close()
+	body, _ := io.ReadAll(resp2.Body)
+	if resp2.Header.Get("Content-Encoding") != "" || string(body) != "4"+big {
+		t.Errorf("NoCompress response: encoding %q, %d bytes", resp2.Header.Get("Content-Encoding"), len(body))
+	}
+}
+
+func TestPerMessageDeflate(t *testing.T) {
+	ts := newTestServer(t, true, &Options{PerMessageDeflate: true})
+	d := websocket.Dialer{EnableCompression: true}
+	ws, resp, err := d.Dial(wsURL(ts, "EIO=4&transport=websocket"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if ext := resp.Header.Get("Sec-WebSocket-Extensions"); !strings.Contains(ext, "permessage-deflate") {
+		t.Fatalf("deflate not negotiated: %q", ext)
+	}
+	readWS(t, ws)
+	r := ts.session(t)
+	big := strings.Repeat("squeeze me ", 500)
+	_ = r.conn.Send(Message{Data: []byte(big)}, Message{Data: []byte(big), NoCompress: true})
+	for range 2 {
+		if _, got := readWS(t, ws); got != "4"+big {
+			t.Fatalf("got %d bytes", len(got))
+		}
+	}
 }
 
 func TestSlowConsumerIsDisconnected(t *testing.T) {

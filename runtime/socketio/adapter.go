@@ -26,6 +26,9 @@ type BroadcastFlags struct {
 	Volatile bool
 	// Local restricts the broadcast to this node.
 	Local bool
+	// NoCompress sends the packet uncompressed even where compression is
+	// on (per-message deflate, compressed polling responses).
+	NoCompress bool
 	// Timeout bounds how long a broadcast waits for acks.
 	Timeout time.Duration
 }
@@ -255,7 +258,7 @@ func (a *MemoryAdapter) selectIDs(opts BroadcastOptions) []string {
 // Broadcast implements Adapter: p is encoded once and the same bytes are
 // queued for every selected local socket.
 func (a *MemoryAdapter) Broadcast(p *siopacket.Packet, opts BroadcastOptions) error {
-	msgs := encode(p)
+	msgs := encode(p, opts.Flags.NoCompress)
 	for _, id := range a.selectIDs(opts) {
 		if s := a.nsp.socket(id); s != nil {
 			s.sendEncoded(msgs, opts.Flags.Volatile)
@@ -266,7 +269,7 @@ func (a *MemoryAdapter) Broadcast(p *siopacket.Packet, opts BroadcastOptions) er
 
 // BroadcastWithAck implements Adapter.
 func (a *MemoryAdapter) BroadcastWithAck(p *siopacket.Packet, opts BroadcastOptions, onSent func(int), onAck func(Args)) error {
-	msgs := encode(p)
+	msgs := encode(p, opts.Flags.NoCompress)
 	sent := 0
 	for _, id := range a.selectIDs(opts) {
 		s := a.nsp.socket(id)

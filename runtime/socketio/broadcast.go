@@ -47,6 +47,13 @@ func (b BroadcastOperator) Local() BroadcastOperator {
 	return b
 }
 
+// Compress chooses whether the packet may be compressed (the default) or
+// must be sent as is, where compression is on.
+func (b BroadcastOperator) Compress(enabled bool) BroadcastOperator {
+	b.flags.NoCompress = !enabled
+	return b
+}
+
 // Timeout sets how long EmitWithAck waits when its context has no deadline.
 func (b BroadcastOperator) Timeout(d time.Duration) BroadcastOperator {
 	b.flags.Timeout = d

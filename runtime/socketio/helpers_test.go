@@ -84,7 +84,7 @@ func (ts *testServer) dial(t *testing.T) *rawClient {
 }
 
 func (c *rawClient) send(p siopacket.Packet) {
-	msgs := encode(&p)
+	msgs := encode(&p, false)
 	if err := c.conn.Send(msgs...); err != nil {
 		c.t.Fatalf("send: %v", err)
 	}

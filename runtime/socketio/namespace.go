@@ -172,6 +172,10 @@ func (n *Namespace) Except(rooms ...string) BroadcastOperator { return n.operato
 // take it right now.
 func (n *Namespace) Volatile() BroadcastOperator { return n.operator().Volatile() }
 
+// Compress selects every socket, choosing whether the packet may be
+// compressed.
+func (n *Namespace) Compress(enabled bool) BroadcastOperator { return n.operator().Compress(enabled) }
+
 // Local selects every socket on this node only.
 func (n *Namespace) Local() BroadcastOperator { return n.operator().Local() }
 

@@ -46,13 +46,13 @@ func ackPacket(nsp string, id uint64, args []any) (siopacket.Packet, error) {
 // encode turns a packet into the Engine.IO messages that carry it: the
 // text frame, then one binary message per attachment. The result is
 // immutable and may be queued for any number of connections.
-func encode(p *siopacket.Packet) []engineio.Message {
+func encode(p *siopacket.Packet, noCompress bool) []engineio.Message {
 	size := 24 + len(p.Namespace) + len(p.Data)
 	text := siopacket.AppendText(make([]byte, 0, size), p)
 	msgs := make([]engineio.Message, 1+len(p.Attachments))
-	msgs[0] = engineio.Message{Data: text}
+	msgs[0] = engineio.Message{Data: text, NoCompress: noCompress}
 	for i, a := range p.Attachments {
-		msgs[i+1] = engineio.Message{Data: a, Binary: true}
+		msgs[i+1] = engineio.Message{Data: a, Binary: true, NoCompress: noCompress}
 	}
 	return msgs
 }

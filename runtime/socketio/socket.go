@@ -307,7 +307,7 @@ func (s *Socket) emit(event string, args []any, ackID *uint64, volatile bool) er
 			h(s, event, a)
 		}
 	}
-	if !s.sendEncoded(encode(&p), volatile) && !volatile {
+	if !s.sendEncoded(encode(&p, false), volatile) && !volatile {
 		return ErrDisconnected
 	}
 	return nil
@@ -513,7 +513,7 @@ func (s *Socket) ackFunc(id uint64) Ack {
 		if err != nil {
 			return err
 		}
-		if !s.Connected() || !s.sendEncoded(encode(&p), false) {
+		if !s.Connected() || !s.sendEncoded(encode(&p, false), false) {
 			return ErrDisconnected
 		}
 		return nil
