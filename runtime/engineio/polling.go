@@ -38,12 +38,12 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 		batch, closing, ok := c.takePollLocked()
 		if ok {
 			c.pollWaiting = false
-			reason := c.closeReason
+			reason, closed := c.closeReason, c.state == stateClosed
 			c.mu.Unlock()
 			c.writePayload(w, r, batch)
 			if closing {
 				c.closeNow(reason, nil)
-			} else if c.state == stateClosed {
+			} else if closed {
 				c.srv.forget(c) // the raced GET of a client close has been answered
 			}
 			return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,8 +13,11 @@ import (
 )
 
 // newInteropServer is the server side of sio_client.mjs's scenarios.
+// Clients connect through a TCP proxy, so that scenarios can freeze or cut
+// the network under them.
 func newInteropServer(t *testing.T) (*Server, string) {
 	t.Helper()
+	var proxy atomic.Pointer[tcpProxy] // set once the server listens
 	srv := NewServer(&Options{Engine: engineio.Options{
 		PingInterval:      200 * time.Millisecond,
 		PingTimeout:       400 * time.Millisecond,
@@ -99,6 +103,8 @@ func newInteropServer(t *testing.T) (*Server, string) {
 		s.On("volatile", func(s *Socket, _ Args, _ Ack) { _ = s.EmitVolatile("v", "volatile data") })
 		s.On("disconnect-me", func(s *Socket, _ Args, _ Ack) { s.Disconnect(false) })
 		s.On("drop-me", func(s *Socket, _ Args, _ Ack) { s.Conn().Close() })
+		s.On("freeze-network", func(*Socket, Args, Ack) { proxy.Load().freeze() })
+		s.On("cut-network", func(*Socket, Args, Ack) { go proxy.Load().cut() })
 		s.On("bad-packet", func(s *Socket, _ Args, _ Ack) {
 			_ = s.Conn().Send(engineio.Message{Data: []byte("9garbage")})
 		})
@@ -112,13 +118,15 @@ func newInteropServer(t *testing.T) (*Server, string) {
 		_ = srv.Close(ctx)
 		hs.Close()
 	})
-	return srv, hs.URL
+	p := newTCPProxy(t, hs.Listener.Addr().String())
+	proxy.Store(p)
+	return srv, "http://" + p.addr()
 }
 
 func TestOfficialClient(t *testing.T) {
 	nodepeer.Require(t)
 	scenarios := []string{"connect", "authRejected", "authAccepted", "multiplex", "acks", "binary", "rooms",
-		"broadcastAck", "volatile", "serverDisconnect", "clientDisconnect", "transportCloseReconnects", "parseError", "oversize"}
+		"broadcastAck", "volatile", "serverDisconnect", "clientDisconnect", "transportCloseReconnects", "parseError", "oversize", "pingTimeout", "networkCut"}
 	for _, mode := range []string{"polling", "websocket", "upgrade"} {
 		for _, sc := range scenarios {
 			t.Run(mode+"/"+sc, func(t *testing.T) {

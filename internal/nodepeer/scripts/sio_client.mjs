@@ -174,6 +174,24 @@ const scenarios = {
     s.close();
   },
 
+  // The network goes silent: no ping reaches the client.
+  async pingTimeout() {
+    const s = await connect("/", { reconnection: false });
+    const reason = once(s, "disconnect");
+    s.emit("freeze-network");
+    assert.equal((await reason)[0], "ping timeout");
+    s.close();
+  },
+
+  // The connection is reset: polling reports a failed request, WebSocket a close.
+  async networkCut() {
+    const s = await connect("/", { reconnection: false });
+    const reason = once(s, "disconnect");
+    s.emit("cut-network");
+    assert.equal((await reason)[0], mode === "polling" ? "transport error" : "transport close");
+    s.close();
+  },
+
   async oversize() {
     const s = await connect("/", { reconnection: false });
     const reason = once(s, "disconnect");
