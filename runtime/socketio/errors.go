@@ -3,6 +3,8 @@ package socketio
 import (
 	"errors"
 	"fmt"
+
+	"github.com/sio-dev/sio/runtime/socketio/siopacket"
 )
 
 // DisconnectReason says why a socket left its namespace. The values are the
@@ -29,8 +31,10 @@ var (
 	ErrAckTimeout    = errors.New("socketio: ack timed out")
 	ErrServerClosed  = errors.New("socketio: server closed")
 	ErrAcked         = errors.New("socketio: ack already sent")
-	ErrNoArg         = errors.New("socketio: no such argument")
 )
+
+// ErrNoArg is returned by Args.Decode for an index out of range.
+var ErrNoArg = siopacket.ErrNoArg
 
 // ConnectError rejects a connection from namespace middleware with a
 // message and optional data, both of which the client receives in its

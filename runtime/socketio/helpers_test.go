@@ -142,13 +142,10 @@ func (c *rawClient) expectEvent() (string, Args) {
 	if p.Type != siopacket.Event && p.Type != siopacket.BinaryEvent {
 		c.t.Fatalf("got %v %s, want an event", p.Type, p.Data)
 	}
-	args, err := parseArgs(p.Data, p.Attachments)
+	name, args, err := siopacket.ParseEvent(&p)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	var name string
-	_ = json.Unmarshal(args.elems[0], &name)
-	args.elems = args.elems[1:]
 	return name, args
 }
 

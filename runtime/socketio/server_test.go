@@ -448,11 +448,10 @@ func TestConcurrentChurn(t *testing.T) {
 
 func TestArgs(t *testing.T) {
 	p, _ := eventPacket("/", "e", []any{map[string]any{"b": []byte{1, 2}, "n": 1.5}, []byte{3}, "s"})
-	a, err := parseArgs(p.Data, p.Attachments)
+	_, a, err := siopacket.ParseEvent(&p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.elems = a.elems[1:]
 	if a.Len() != 3 {
 		t.Fatalf("Len %d", a.Len())
 	}

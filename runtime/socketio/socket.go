@@ -301,8 +301,7 @@ func (s *Socket) emit(event string, args []any, ackID *uint64, volatile bool) er
 		return ErrDisconnected
 	}
 	if len(out) > 0 {
-		a, _ := parseArgs(p.Data, p.Attachments)
-		a.elems = a.elems[1:]
+		_, a, _ := siopacket.ParseEvent(&p)
 		for _, h := range out {
 			h(s, event, a)
 		}
@@ -435,18 +434,11 @@ func (s *Socket) onPacket(p *siopacket.Packet) {
 }
 
 func (s *Socket) onEvent(p *siopacket.Packet) {
-	args, err := parseArgs(p.Data, p.Attachments)
-	if err != nil || args.Len() == 0 {
+	event, args, err := siopacket.ParseEvent(p)
+	if err != nil {
 		s.client.protocolError(err)
 		return
 	}
-	var event string
-	if json.Unmarshal(args.elems[0], &event) != nil {
-		// The reference accepts a number as event name; it is dispatched
-		// under its JSON text.
-		event = string(args.elems[0])
-	}
-	args.elems = args.elems[1:]
 
 	var ack Ack
 	if p.HasID {
@@ -531,7 +523,7 @@ func (s *Socket) onAck(p *siopacket.Packet) {
 	if cb == nil {
 		return // late or unknown ack
 	}
-	args, err := parseArgs(p.Data, p.Attachments)
+	args, err := siopacket.ParseArgs(p.Data, p.Attachments)
 	cb(args, err)
 }
 

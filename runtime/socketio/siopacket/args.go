@@ -1,12 +1,15 @@
-package socketio
+package siopacket
 
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
-
-	"github.com/sio-dev/sio/runtime/socketio/siopacket"
+	"sync"
 )
+
+// ErrNoArg is returned by Args.Decode for an index out of range.
+var ErrNoArg = errors.New("siopacket: no such argument")
 
 // Args holds the arguments of a received event or ack. They decode on
 // demand: Decode(i, &v) works like json.Unmarshal, and binary attachments
@@ -17,15 +20,69 @@ type Args struct {
 	attachments [][]byte
 }
 
-// parseArgs splits a JSON array payload into its elements.
-func parseArgs(data []byte, attachments [][]byte) (Args, error) {
+// ParseArgs splits a JSON array payload (an ACK's) into its elements.
+func ParseArgs(data []byte, attachments [][]byte) (Args, error) {
 	var elems []json.RawMessage
 	if len(data) > 0 {
 		if err := json.Unmarshal(data, &elems); err != nil {
-			return Args{}, fmt.Errorf("%w: %v", siopacket.ErrInvalid, err)
+			return Args{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
 	}
 	return Args{elems: elems, attachments: attachments}, nil
+}
+
+// ParseEvent splits an EVENT's payload into its name and arguments. A
+// numeric name, which the reference accepts, is returned as its JSON text.
+func ParseEvent(p *Packet) (string, Args, error) {
+	args, err := ParseArgs(p.Data, p.Attachments)
+	if err != nil {
+		return "", Args{}, err
+	}
+	if len(args.elems) == 0 {
+		return "", Args{}, errPayload
+	}
+	var name string
+	if json.Unmarshal(args.elems[0], &name) != nil {
+		name = string(args.elems[0])
+	}
+	args.elems = args.elems[1:]
+	return name, args, nil
+}
+
+// scratchPool lends buffers for encoding payloads before the exact-size
+// packet data is copied out.
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// NewEvent builds an EVENT packet (BINARY_EVENT if args hold []byte).
+func NewEvent(nsp, event string, args []any) (Packet, error) {
+	buf := scratchPool.Get().(*[]byte)
+	defer scratchPool.Put(buf)
+	data, atts, err := AppendEventData((*buf)[:0], nil, event, args)
+	if err != nil {
+		return Packet{}, err
+	}
+	*buf = data
+	p := Packet{Type: Event, Namespace: nsp, Data: bytes.Clone(data), Attachments: atts}
+	if len(atts) > 0 {
+		p.Type = BinaryEvent
+	}
+	return p, nil
+}
+
+// NewAck builds an ACK packet (BINARY_ACK if args hold []byte).
+func NewAck(nsp string, id uint64, args []any) (Packet, error) {
+	buf := scratchPool.Get().(*[]byte)
+	defer scratchPool.Put(buf)
+	data, atts, err := AppendAckData((*buf)[:0], nil, args)
+	if err != nil {
+		return Packet{}, err
+	}
+	*buf = data
+	p := Packet{Type: Ack, Namespace: nsp, ID: id, HasID: true, Data: bytes.Clone(data), Attachments: atts}
+	if len(atts) > 0 {
+		p.Type = BinaryAck
+	}
+	return p, nil
 }
 
 // Len returns the number of arguments.
@@ -44,7 +101,7 @@ func (a Args) Bytes(i int) ([]byte, bool) {
 	if i < 0 || i >= len(a.elems) || len(a.attachments) == 0 {
 		return nil, false
 	}
-	n, ok := siopacket.PlaceholderNum(a.elems[i])
+	n, ok := PlaceholderNum(a.elems[i])
 	if !ok || n >= len(a.attachments) {
 		return nil, false
 	}
@@ -59,7 +116,7 @@ func (a Args) Decode(i int, v any) error {
 		return fmt.Errorf("%w: %d of %d", ErrNoArg, i, len(a.elems))
 	}
 	raw := a.elems[i]
-	if len(a.attachments) == 0 || !siopacket.HasPlaceholder(raw) {
+	if len(a.attachments) == 0 || !HasPlaceholder(raw) {
 		return json.Unmarshal(raw, v)
 	}
 	if b, ok := v.(*[]byte); ok {
@@ -69,14 +126,14 @@ func (a Args) Decode(i int, v any) error {
 		}
 	}
 	if p, ok := v.(*any); ok {
-		val, err := siopacket.Resolve(raw, a.attachments)
+		val, err := Resolve(raw, a.attachments)
 		if err != nil {
 			return err
 		}
 		*p = numbersToFloat(val)
 		return nil
 	}
-	resolved, err := siopacket.ResolveBase64(raw, a.attachments)
+	resolved, err := ResolveBase64(raw, a.attachments)
 	if err != nil {
 		return err
 	}
