@@ -8,12 +8,15 @@
 package nodepeer
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -32,7 +35,7 @@ func root() string { return filepath.Join(Dir(), "..", "..", "..") }
 func Require(t testing.TB) {
 	t.Helper()
 	_, errNode := exec.LookPath("node")
-	_, errMods := os.Stat(filepath.Join(root(), "node_modules", "engine.io-client"))
+	_, errMods := os.Stat(filepath.Join(root(), "node_modules", "socket.io"))
 	if errNode == nil && errMods == nil {
 		return
 	}
@@ -63,4 +66,85 @@ func Run(t testing.TB, timeout time.Duration, script string, args ...string) {
 	if err != nil {
 		t.Fatalf("%s %v: %v", script, args, err)
 	}
+}
+
+// Process is a Node peer running in the background.
+type Process struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	out  *lockedBuffer
+}
+
+// Start runs scripts/<script> with args in the background and waits until
+// it prints a line starting with ready (or fails t after 10s). The process
+// is stopped when the test ends, or by Stop.
+func Start(t testing.TB, ready, script string, args ...string) *Process {
+	t.Helper()
+	Require(t)
+	cmd := exec.Command("node", append([]string{filepath.Join(Dir(), script)}, args...)...)
+	cmd.Dir = root()
+	out := &lockedBuffer{}
+	cmd.Stderr = out
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", script, err)
+	}
+	p := &Process{cmd: cmd, done: make(chan struct{}), out: out}
+	readyc := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		signalled := false
+		for sc.Scan() {
+			line := sc.Text()
+			out.Write([]byte(line + "\n"))
+			if !signalled && strings.HasPrefix(line, ready) {
+				signalled = true
+				close(readyc)
+			}
+		}
+		_ = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.Stop()
+		if t.Failed() {
+			t.Logf("%s output:\n%s", script, out.String())
+		}
+	})
+	select {
+	case <-readyc:
+		return p
+	case <-p.done:
+		t.Fatalf("%s exited before it was ready:\n%s", script, out.String())
+	case <-time.After(10 * time.Second):
+		p.Stop()
+		t.Fatalf("%s was not ready after 10s:\n%s", script, out.String())
+	}
+	return nil
+}
+
+// Stop kills the process and waits for it to exit.
+func (p *Process) Stop() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -1,0 +1,41 @@
+// The reference Node socket.io server, for testing Go clients against it.
+// Usage: node sio_server.mjs <port>
+// Prints "listening <port>" once ready. Its events mirror the Go test
+// server in runtime/socketio/sioclient/interop_test.go.
+import { Server } from "socket.io";
+
+const port = Number(process.argv[2]);
+const io = new Server(port, {
+  pingInterval: 300,
+  pingTimeout: 400,
+  maxHttpBufferSize: 1e6,
+});
+
+io.use((socket, next) => {
+  if (socket.handshake.auth && socket.handshake.auth.token === "bad") {
+    const err = new Error("not authorized");
+    err.data = { reason: "bad token" };
+    return next(err);
+  }
+  next();
+});
+
+io.on("connection", (socket) => {
+  socket.on("whoami", (ack) => ack(socket.handshake.auth.token ?? null));
+  socket.on("echo", (...args) => {
+    const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
+    if (ack) ack(...args); else socket.emit("echo", ...args);
+  });
+  socket.on("ask-client", (ack) => {
+    socket.timeout(5000).emit("question", 1, "two", Buffer.from([3]), (err, ...answer) => ack(err ? null : answer));
+  });
+  socket.on("join", (room, ack) => { socket.join(room); ack(); });
+  socket.on("to-room", (room, msg, ack) => { socket.to(room).emit("room-msg", msg); ack(); });
+  socket.on("disconnect-me", () => socket.disconnect());
+  socket.on("drop-me", () => socket.conn.close());
+});
+
+io.of("/admin").on("connection", (socket) => socket.emit("welcome", socket.nsp.name));
+
+io.httpServer.on("listening", () => console.log(`listening ${port}`));
+process.on("SIGTERM", () => { io.close(); process.exit(0); });

@@ -1,0 +1,502 @@
+package sioclient
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sio-dev/sio/runtime/engineio"
+	"github.com/sio-dev/sio/runtime/socketio/siopacket"
+)
+
+// Args holds the arguments of a received event or ack.
+type Args = siopacket.Args
+
+// EventHandler handles one event from the server. ack is nil unless the
+// server asked for an acknowledgement.
+type EventHandler func(s *Socket, args Args, ack Ack)
+
+// Ack answers an event that asked for an acknowledgement, once.
+type Ack func(args ...any) error
+
+// Reason says why a socket disconnected: the reference client's strings.
+type Reason string
+
+// Disconnect reasons.
+const (
+	ReasonServerDisconnect Reason = "io server disconnect" // the server disconnected the socket; no reconnection
+	ReasonClientDisconnect Reason = "io client disconnect" // Disconnect or Close was called; no reconnection
+	ReasonPingTimeout      Reason = "ping timeout"         // the server stopped answering
+	ReasonTransportClose   Reason = "transport close"      // the connection was closed or lost
+	ReasonTransportError   Reason = "transport error"      // the connection failed
+	ReasonParseError       Reason = "parse error"          // the server sent an undecodable packet
+)
+
+// ConnectError is the error of a connect_error event: the server's
+// middleware refused the socket (Message and Data are the server's), or
+// the connection could not be made.
+type ConnectError struct {
+	Message string
+	Data    json.RawMessage // nil if the server sent none
+}
+
+func (e *ConnectError) Error() string { return "sioclient: connection refused: " + e.Message }
+
+// SocketOptions configures one socket.
+type SocketOptions struct {
+	// Auth is the payload sent with each connection to the namespace.
+	Auth any
+	// AuthFunc, if set, is called before each (re)connection for the
+	// payload, instead of Auth.
+	AuthFunc func() any
+}
+
+// Socket is the client side of one namespace. Its methods may be called
+// from any goroutine. Emits made while it is disconnected are buffered and
+// sent when it connects, except volatile ones, which are dropped.
+type Socket struct {
+	m    *Manager
+	nsp  string
+	opts SocketOptions
+
+	// mu guards the state, the handler tables, acks and the send buffer.
+	mu           sync.Mutex
+	active       bool // wants to be connected
+	connected    bool
+	id           string
+	handlers     map[string][]handlerEntry
+	anyIn        []func(s *Socket, event string, args Args)
+	onConnect    []func(*Socket)
+	onConnectErr []func(*Socket, error)
+	onDisconnect []func(*Socket, Reason)
+	acks         map[uint64]func(Args, error)
+	nextAck      uint64
+	buffer       [][]engineio.Message
+}
+
+type handlerEntry struct {
+	h    EventHandler
+	once bool
+	id   uint64
+}
+
+var handlerIDs atomic.Uint64
+
+// ID returns the socket id the server assigned, "" while disconnected.
+func (s *Socket) ID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.id
+}
+
+// Connected reports whether the socket is connected to its namespace.
+func (s *Socket) Connected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connected
+}
+
+// Namespace returns the socket's namespace.
+func (s *Socket) Namespace() string { return s.nsp }
+
+// Manager returns the socket's manager.
+func (s *Socket) Manager() *Manager { return s.m }
+
+func (s *Socket) isActive() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.active
+}
+
+// On registers h for event and returns a function that removes it.
+func (s *Socket) On(event string, h EventHandler) (off func()) { return s.on(event, h, false) }
+
+// Once registers h for the next occurrence of event.
+func (s *Socket) Once(event string, h EventHandler) (off func()) { return s.on(event, h, true) }
+
+func (s *Socket) on(event string, h EventHandler, once bool) func() {
+	id := handlerIDs.Add(1)
+	s.mu.Lock()
+	if s.handlers == nil {
+		s.handlers = map[string][]handlerEntry{}
+	}
+	s.handlers[event] = append(s.handlers[event], handlerEntry{h, once, id})
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		hs := s.handlers[event]
+		for i, e := range hs {
+			if e.id == id {
+				s.handlers[event] = append(hs[:i:i], hs[i+1:]...)
+				return
+			}
+		}
+	}
+}
+
+// Off removes every handler of event.
+func (s *Socket) Off(event string) {
+	s.mu.Lock()
+	delete(s.handlers, event)
+	s.mu.Unlock()
+}
+
+// OnAny registers h for every event, before its handlers.
+func (s *Socket) OnAny(h func(s *Socket, event string, args Args)) {
+	s.mu.Lock()
+	s.anyIn = append(s.anyIn, h)
+	s.mu.Unlock()
+}
+
+// OnConnect registers h for each successful (re)connection.
+func (s *Socket) OnConnect(h func(*Socket)) {
+	s.mu.Lock()
+	s.onConnect = append(s.onConnect, h)
+	s.mu.Unlock()
+}
+
+// OnConnectError registers h for a refused connection (a *ConnectError
+// from the server's middleware) or a failed connection attempt.
+func (s *Socket) OnConnectError(h func(*Socket, error)) {
+	s.mu.Lock()
+	s.onConnectErr = append(s.onConnectErr, h)
+	s.mu.Unlock()
+}
+
+// OnDisconnect registers h for disconnections, with the reason.
+func (s *Socket) OnDisconnect(h func(*Socket, Reason)) {
+	s.mu.Lock()
+	s.onDisconnect = append(s.onDisconnect, h)
+	s.mu.Unlock()
+}
+
+// Connect connects the socket, opening the manager's connection if
+// needed. It returns at once; OnConnect and OnConnectError tell the outcome.
+func (s *Socket) Connect() {
+	s.mu.Lock()
+	if s.active {
+		s.mu.Unlock()
+		return
+	}
+	s.active = true
+	s.mu.Unlock()
+	s.m.mu.Lock()
+	open := s.m.state == stateOpen
+	s.m.mu.Unlock()
+	if open {
+		s.sendConnect()
+	} else {
+		s.m.open()
+	}
+}
+
+func (s *Socket) sendConnect() {
+	auth := s.opts.Auth
+	if s.opts.AuthFunc != nil {
+		auth = s.opts.AuthFunc()
+	}
+	p := siopacket.Packet{Type: siopacket.Connect, Namespace: s.nsp}
+	if auth != nil {
+		data, err := json.Marshal(auth)
+		if err != nil {
+			s.onConnectError(fmt.Errorf("sioclient: auth payload: %w", err))
+			return
+		}
+		p.Data = data
+	}
+	s.m.send(encode(&p), false)
+}
+
+// onOpen is told that the manager's connection is up.
+func (s *Socket) onOpen() {
+	if s.isActive() {
+		s.sendConnect()
+	}
+}
+
+// Disconnect leaves the namespace (reason "io client disconnect"). The
+// manager closes its connection once no socket uses it.
+func (s *Socket) Disconnect() {
+	s.mu.Lock()
+	wasActive, wasConnected := s.active, s.connected
+	s.active = false
+	s.mu.Unlock()
+	if wasConnected {
+		s.m.send(encode(&siopacket.Packet{Type: siopacket.Disconnect, Namespace: s.nsp}), false)
+		s.onClose(ReasonClientDisconnect)
+	}
+	if wasActive {
+		s.m.socketLeft()
+	}
+}
+
+// Emit sends an event. Arguments are JSON-encoded; every []byte in them,
+// at any depth, travels as a binary attachment.
+func (s *Socket) Emit(event string, args ...any) error { return s.emit(event, args, nil, false) }
+
+// EmitVolatile is Emit for data that may be dropped when the connection
+// cannot take it right now, or the socket is disconnected.
+func (s *Socket) EmitVolatile(event string, args ...any) error { return s.emit(event, args, nil, true) }
+
+// EmitWithAck sends an event and waits for the server's ack until ctx is
+// done. Do not call it from a handler: the ack would arrive on the
+// goroutine the handler is blocking.
+func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
+	type result struct {
+		args Args
+		err  error
+	}
+	done := make(chan result, 1)
+	id, err := s.emitAck(event, args, func(a Args, err error) { done <- result{a, err} })
+	if err != nil {
+		return Args{}, err
+	}
+	select {
+	case r := <-done:
+		return r.args, r.err
+	case <-ctx.Done():
+		s.dropAck(id)
+		return Args{}, fmt.Errorf("%w: %w", ErrAckTimeout, ctx.Err())
+	}
+}
+
+// EmitWithAckFunc sends an event and calls cb with the ack, or with
+// ErrAckTimeout after timeout.
+func (s *Socket) EmitWithAckFunc(event string, timeout time.Duration, cb func(Args, error), args ...any) error {
+	var once sync.Once
+	var timer *time.Timer
+	id, err := s.emitAck(event, args, func(a Args, err error) {
+		once.Do(func() {
+			if timer != nil {
+				timer.Stop()
+			}
+			cb(a, err)
+		})
+	})
+	if err != nil {
+		return err
+	}
+	timer = time.AfterFunc(timeout, func() {
+		if s.dropAck(id) {
+			once.Do(func() { cb(Args{}, ErrAckTimeout) })
+		}
+	})
+	return nil
+}
+
+func (s *Socket) emitAck(event string, args []any, cb func(Args, error)) (uint64, error) {
+	s.mu.Lock()
+	id := s.nextAck
+	s.nextAck++
+	if s.acks == nil {
+		s.acks = map[uint64]func(Args, error){}
+	}
+	s.acks[id] = cb
+	s.mu.Unlock()
+	if err := s.emit(event, args, &id, false); err != nil {
+		s.dropAck(id)
+		return 0, err
+	}
+	return id, nil
+}
+
+func (s *Socket) dropAck(id uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.acks[id]
+	delete(s.acks, id)
+	return ok
+}
+
+func isReserved(event string) bool {
+	switch event {
+	case "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener":
+		return true
+	}
+	return false
+}
+
+func (s *Socket) emit(event string, args []any, ackID *uint64, volatile bool) error {
+	if isReserved(event) {
+		return fmt.Errorf("%w: %q", ErrReserved, event)
+	}
+	p, err := siopacket.NewEvent(s.nsp, event, args)
+	if err != nil {
+		return err
+	}
+	if ackID != nil {
+		p.ID, p.HasID = *ackID, true
+	}
+	msgs := encode(&p)
+	s.mu.Lock()
+	if !s.connected {
+		if !volatile {
+			s.buffer = append(s.buffer, msgs)
+		}
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.Unlock()
+	if !s.m.send(msgs, volatile) && !volatile {
+		// The connection went away under us: keep it for the next one.
+		s.mu.Lock()
+		s.buffer = append(s.buffer, msgs)
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// onPacket handles a packet for this namespace, on the read goroutine.
+func (s *Socket) onPacket(p *siopacket.Packet) {
+	switch p.Type {
+	case siopacket.Connect:
+		var body struct {
+			SID string `json:"sid"`
+		}
+		if json.Unmarshal(p.Data, &body) != nil || body.SID == "" {
+			return
+		}
+		s.mu.Lock()
+		if !s.active {
+			s.mu.Unlock()
+			return
+		}
+		s.id, s.connected = body.SID, true
+		buffered := s.buffer
+		s.buffer = nil
+		hs := s.onConnect
+		s.mu.Unlock()
+		for _, h := range hs {
+			h(s)
+		}
+		for _, msgs := range buffered {
+			s.m.send(msgs, false)
+		}
+	case siopacket.ConnectError:
+		var body struct {
+			Message string          `json:"message"`
+			Data    json.RawMessage `json:"data"`
+		}
+		if json.Unmarshal(p.Data, &body) != nil {
+			_ = json.Unmarshal(p.Data, &body.Message) // the v4 protocol sent a bare string
+		}
+		s.mu.Lock()
+		s.active = false
+		s.mu.Unlock()
+		s.onConnectError(&ConnectError{Message: body.Message, Data: body.Data})
+		s.m.socketLeft()
+	case siopacket.Disconnect:
+		s.mu.Lock()
+		s.active = false
+		s.mu.Unlock()
+		s.onClose(ReasonServerDisconnect)
+		s.m.socketLeft()
+	case siopacket.Event, siopacket.BinaryEvent:
+		s.onEvent(p)
+	case siopacket.Ack, siopacket.BinaryAck:
+		s.mu.Lock()
+		cb := s.acks[p.ID]
+		delete(s.acks, p.ID)
+		s.mu.Unlock()
+		if cb != nil {
+			args, err := siopacket.ParseArgs(p.Data, p.Attachments)
+			cb(args, err)
+		}
+	}
+}
+
+func (s *Socket) onEvent(p *siopacket.Packet) {
+	event, args, err := siopacket.ParseEvent(p)
+	if err != nil {
+		return
+	}
+	var ack Ack
+	if p.HasID {
+		ack = s.ackFunc(p.ID)
+	}
+	s.mu.Lock()
+	if !s.connected {
+		s.mu.Unlock()
+		return
+	}
+	anyIn := s.anyIn
+	hs := s.handlers[event]
+	keep := hs[:0:0]
+	for _, e := range hs {
+		if !e.once {
+			keep = append(keep, e)
+		}
+	}
+	if len(keep) != len(hs) {
+		s.handlers[event] = keep
+	}
+	s.mu.Unlock()
+	for _, h := range anyIn {
+		h(s, event, args)
+	}
+	for _, e := range hs {
+		e.h(s, args, ack)
+	}
+}
+
+func (s *Socket) ackFunc(id uint64) Ack {
+	var sent atomic.Bool
+	return func(args ...any) error {
+		if !sent.CompareAndSwap(false, true) {
+			return ErrAcked
+		}
+		p, err := siopacket.NewAck(s.nsp, id, args)
+		if err != nil {
+			return err
+		}
+		if !s.m.send(encode(&p), false) {
+			return ErrDisconnected
+		}
+		return nil
+	}
+}
+
+func (s *Socket) onConnectError(err error) {
+	s.mu.Lock()
+	hs := s.onConnectErr
+	s.mu.Unlock()
+	for _, h := range hs {
+		h(s, err)
+	}
+}
+
+// onClose reports a disconnection if the socket was connected. Pending
+// acks fail; the socket stays active (and reconnects) unless it was the
+// server's or the client's doing.
+func (s *Socket) onClose(reason Reason) {
+	s.mu.Lock()
+	if !s.connected {
+		s.mu.Unlock()
+		return
+	}
+	s.connected, s.id = false, ""
+	acks := s.acks
+	s.acks = nil
+	hs := s.onDisconnect
+	s.mu.Unlock()
+	for _, cb := range acks {
+		cb(Args{}, ErrDisconnected)
+	}
+	for _, h := range hs {
+		h(s, reason)
+	}
+}
+
+// encode turns a packet into the Engine.IO messages that carry it.
+func encode(p *siopacket.Packet) []engineio.Message {
+	msgs := make([]engineio.Message, 1+len(p.Attachments))
+	msgs[0] = engineio.Message{Data: siopacket.AppendText(nil, p)}
+	for i, a := range p.Attachments {
+		msgs[i+1] = engineio.Message{Data: a, Binary: true}
+	}
+	return msgs
+}
