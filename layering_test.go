@@ -25,8 +25,9 @@ var layers = []layer{
 	{pkg: "runtime/engineio/eiopacket"},
 	{pkg: "runtime/engineio", local: []string{"runtime/engineio/eiopacket"}, external: []string{"github.com/gorilla/websocket"}},
 	{pkg: "runtime/socketio/siopacket"},
-	{pkg: "runtime/socketio", local: []string{"runtime/engineio", "runtime/socketio/siopacket"}},
-	{pkg: "runtime/socketio/sioclient", local: []string{"runtime/engineio", "runtime/socketio/siopacket"}},
+	{pkg: "runtime/internal/ackwait"},
+	{pkg: "runtime/socketio", local: []string{"runtime/engineio", "runtime/socketio/siopacket", "runtime/internal/ackwait"}},
+	{pkg: "runtime/socketio/sioclient", local: []string{"runtime/engineio", "runtime/socketio/siopacket", "runtime/internal/ackwait"}},
 	{pkg: "cmd/protoc-gen-sio/...", local: []string{"cmd/protoc-gen-sio/...", "gen/go/sio/v1"}, external: []string{"google.golang.org/protobuf"}},
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sio-dev/sio/runtime/engineio"
+	"github.com/sio-dev/sio/runtime/internal/ackwait"
 	"github.com/sio-dev/sio/runtime/socketio/siopacket"
 )
 
@@ -241,24 +242,12 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Ar
 // with ErrAckTimeout if none arrives within timeout, or ErrDisconnected.
 // cb runs on its own goroutine or the connection's read goroutine.
 func (s *Socket) EmitWithAckFunc(event string, timeout time.Duration, cb func(Args, error), args ...any) error {
-	var once sync.Once
-	var timer *time.Timer
-	id, err := s.emitAck(event, args, func(a Args, err error) {
-		once.Do(func() {
-			if timer != nil {
-				timer.Stop()
-			}
-			cb(a, err)
-		})
-	})
+	f := ackwait.New(cb)
+	id, err := s.emitAck(event, args, f.Call)
 	if err != nil {
 		return err
 	}
-	timer = time.AfterFunc(timeout, func() {
-		if s.dropAck(id) {
-			once.Do(func() { cb(Args{}, ErrAckTimeout) })
-		}
-	})
+	f.Arm(timeout, func() bool { return s.dropAck(id) }, ErrAckTimeout)
 	return nil
 }
 

@@ -3,7 +3,9 @@ package sioclient
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -93,6 +95,13 @@ func newGoServer() *socketio.Server {
 		return nil
 	})
 	srv.OnConnection(func(s *socketio.Socket) {
+		s.On("whoami", func(s *socketio.Socket, _ socketio.Args, ack socketio.Ack) {
+			var auth struct {
+				Token *string `json:"token"`
+			}
+			_ = json.Unmarshal(s.Handshake().Auth, &auth)
+			_ = ack(auth.Token)
+		})
 		s.On("echo", func(s *socketio.Socket, args socketio.Args, ack socketio.Ack) {
 			values, _ := args.Values()
 			if ack != nil {
@@ -474,6 +483,76 @@ func TestClientDisconnectAndClose(t *testing.T) {
 		}
 		if err := s.Manager().Close(); !errors.Is(err, ErrClosed) {
 			t.Errorf("second Close = %v", err)
+		}
+	})
+}
+
+func TestAuthFuncOnEveryConnect(t *testing.T) {
+	each(t, func(t *testing.T, p *peer, opts Options, transport string) {
+		var mu sync.Mutex
+		calls := 0
+		auth := func() any {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			return map[string]string{"token": fmt.Sprint("t", calls)}
+		}
+		s := dial(t, p, "/", opts, &SocketOptions{AuthFunc: auth}, transport)
+		who := func() string {
+			a, err := s.EmitWithAck(ctx5s(t), "whoami")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tok string
+			_ = a.Decode(0, &tok)
+			return tok
+		}
+		if w := who(); w != "t1" {
+			t.Errorf("first token %q", w)
+		}
+		connects := make(chan struct{}, 2)
+		s.OnConnect(func(*Socket) { connects <- struct{}{} })
+		_ = s.Emit("drop-me")
+		select {
+		case <-connects:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no reconnect")
+		}
+		if w := who(); w != "t2" {
+			t.Errorf("token after reconnecting %q, want a fresh one", w)
+		}
+	})
+}
+
+func TestConcurrentEmitsAndAckCallbacks(t *testing.T) {
+	each(t, func(t *testing.T, p *peer, opts Options, transport string) {
+		s := dial(t, p, "/", opts, nil, transport)
+		var wg sync.WaitGroup
+		for g := range 20 {
+			wg.Go(func() {
+				for i := range 10 {
+					want := fmt.Sprint(g, "-", i)
+					a, err := s.EmitWithAck(ctx5s(t), "echo", want)
+					var got string
+					if err != nil || a.Decode(0, &got) != nil || got != want {
+						t.Errorf("ack %s for %s: %v", a, want, err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		done := make(chan error, 2)
+		_ = s.EmitWithAckFunc("echo", 5*time.Second, func(_ Args, err error) { done <- err }, "cb")
+		if err := <-done; err != nil {
+			t.Errorf("EmitWithAckFunc: %v", err)
+		}
+		_ = s.EmitWithAckFunc("no-such-event", 50*time.Millisecond, func(_ Args, err error) { done <- err })
+		if err := <-done; !errors.Is(err, ErrAckTimeout) {
+			t.Errorf("EmitWithAckFunc without an answer: %v", err)
+		}
+		if err := s.Emit("connect"); !errors.Is(err, ErrReserved) {
+			t.Errorf("reserved event: %v", err)
 		}
 	})
 }

@@ -1,0 +1,53 @@
+// Package ackwait runs an ack callback exactly once, whichever comes first:
+// the ack, or a timeout. It serves the Socket.IO server and client.
+package ackwait
+
+import (
+	"sync"
+	"time"
+)
+
+// Func wraps a callback so that the ack path and a timer may both call it
+// safely: the first call wins and stops the timer.
+type Func[T any] struct {
+	cb func(T, error)
+
+	// mu guards done and timer.
+	mu    sync.Mutex
+	done  bool
+	timer *time.Timer
+}
+
+// New returns a Func around cb.
+func New[T any](cb func(T, error)) *Func[T] { return &Func[T]{cb: cb} }
+
+// Call runs cb with (v, err) unless it already ran.
+func (f *Func[T]) Call(v T, err error) {
+	f.mu.Lock()
+	if f.done {
+		f.mu.Unlock()
+		return
+	}
+	f.done = true
+	if f.timer != nil {
+		f.timer.Stop()
+	}
+	f.mu.Unlock()
+	f.cb(v, err)
+}
+
+// Arm calls cb with timeoutErr after d, if no call came first and
+// stillPending (which should withdraw the pending ack) reports true.
+func (f *Func[T]) Arm(d time.Duration, stillPending func() bool, timeoutErr error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.done {
+		return
+	}
+	f.timer = time.AfterFunc(d, func() {
+		if stillPending() {
+			var zero T
+			f.Call(zero, timeoutErr)
+		}
+	})
+}
