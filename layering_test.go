@@ -25,9 +25,9 @@ var layers = []layer{
 	{pkg: "runtime/engineio/eiopacket"},
 	{pkg: "runtime/engineio", local: []string{"runtime/engineio/eiopacket"}, external: []string{"github.com/gorilla/websocket"}},
 	{pkg: "runtime/socketio/siopacket"},
-	{pkg: "runtime/internal/ackwait"},
-	{pkg: "runtime/socketio", local: []string{"runtime/engineio", "runtime/socketio/siopacket", "runtime/internal/ackwait"}},
-	{pkg: "runtime/socketio/sioclient", local: []string{"runtime/engineio", "runtime/socketio/siopacket", "runtime/internal/ackwait"}},
+	{pkg: "runtime/internal/events"},
+	{pkg: "runtime/socketio", local: []string{"runtime/engineio", "runtime/socketio/siopacket", "runtime/internal/events"}},
+	{pkg: "runtime/socketio/sioclient", local: []string{"runtime/engineio", "runtime/socketio/siopacket", "runtime/internal/events"}},
 	{pkg: "cmd/protoc-gen-sio/...", local: []string{"cmd/protoc-gen-sio/...", "gen/go/sio/v1"}, external: []string{"google.golang.org/protobuf"}},
 }
 

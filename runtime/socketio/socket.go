@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/sio-dev/sio/runtime/engineio"
-	"github.com/sio-dev/sio/runtime/internal/ackwait"
+	"github.com/sio-dev/sio/runtime/internal/events"
 	"github.com/sio-dev/sio/runtime/socketio/siopacket"
 )
 
@@ -62,15 +62,15 @@ type Socket struct {
 	// mu guards the handler tables, the ack table and the socket state.
 	mu             sync.Mutex
 	connected      bool
-	handlers       map[string][]handlerEntry
 	anyIn          []AnyHandler
 	anyOut         []AnyHandler
 	middleware     []PacketMiddleware
 	onDisconnect   []func(*Socket, DisconnectReason)
 	onDisconnectng []func(*Socket, DisconnectReason)
 	onError        []func(*Socket, error)
-	acks           map[uint64]func(Args, error)
-	nextAck        uint64
+
+	handlers events.Handlers[EventHandler]
+	acks     events.Acks[Args]
 
 	dataMu sync.Mutex
 	data   any
@@ -81,14 +81,6 @@ type Socket struct {
 	joinMu sync.Mutex
 	left   bool
 }
-
-type handlerEntry struct {
-	h    EventHandler
-	once bool
-	id   uint64
-}
-
-var handlerIDs atomic.Uint64
 
 // ID returns the socket id: unguessable, distinct from the Engine.IO
 // session id, and the name of the socket's own room.
@@ -126,40 +118,15 @@ func (s *Socket) SetData(v any) {
 }
 
 // On registers h for event. It returns a function that removes it.
-func (s *Socket) On(event string, h EventHandler) (off func()) { return s.on(event, h, false) }
+func (s *Socket) On(event string, h EventHandler) (off func()) { return s.handlers.On(event, h, false) }
 
 // Once registers h for the next occurrence of event only.
-func (s *Socket) Once(event string, h EventHandler) (off func()) { return s.on(event, h, true) }
-
-func (s *Socket) on(event string, h EventHandler, once bool) func() {
-	id := handlerIDs.Add(1)
-	s.mu.Lock()
-	if s.handlers == nil {
-		s.handlers = map[string][]handlerEntry{}
-	}
-	s.handlers[event] = append(s.handlers[event], handlerEntry{h: h, once: once, id: id})
-	s.mu.Unlock()
-	return func() { s.removeHandler(event, id) }
-}
-
-func (s *Socket) removeHandler(event string, id uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	hs := s.handlers[event]
-	for i, e := range hs {
-		if e.id == id {
-			s.handlers[event] = append(hs[:i:i], hs[i+1:]...)
-			return
-		}
-	}
+func (s *Socket) Once(event string, h EventHandler) (off func()) {
+	return s.handlers.On(event, h, true)
 }
 
 // Off removes every handler of event.
-func (s *Socket) Off(event string) {
-	s.mu.Lock()
-	delete(s.handlers, event)
-	s.mu.Unlock()
-}
+func (s *Socket) Off(event string) { s.handlers.Off(event) }
 
 // OnAny registers h for every incoming event, called before its handlers.
 func (s *Socket) OnAny(h AnyHandler) {
@@ -242,7 +209,7 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Ar
 // with ErrAckTimeout if none arrives within timeout, or ErrDisconnected.
 // cb runs on its own goroutine or the connection's read goroutine.
 func (s *Socket) EmitWithAckFunc(event string, timeout time.Duration, cb func(Args, error), args ...any) error {
-	f := ackwait.New(cb)
+	f := events.NewOnce(cb)
 	id, err := s.emitAck(event, args, f.Call)
 	if err != nil {
 		return err
@@ -253,20 +220,12 @@ func (s *Socket) EmitWithAckFunc(event string, timeout time.Duration, cb func(Ar
 
 // emitAck sends an event with a fresh ack id, registering cb for the ack.
 func (s *Socket) emitAck(event string, args []any, cb func(Args, error)) (uint64, error) {
-	s.mu.Lock()
-	if !s.connected {
-		s.mu.Unlock()
+	id, ok := s.acks.Add(cb)
+	if !ok {
 		return 0, ErrDisconnected
 	}
-	id := s.nextAck
-	s.nextAck++
-	if s.acks == nil {
-		s.acks = map[uint64]func(Args, error){}
-	}
-	s.acks[id] = cb
-	s.mu.Unlock()
 	if err := s.emit(event, args, &id, false); err != nil {
-		s.dropAck(id)
+		s.acks.Drop(id)
 		return 0, err
 	}
 	return id, nil
@@ -311,23 +270,10 @@ func (s *Socket) sendEncoded(msgs []engineio.Message, volatile bool) bool {
 
 // expectAck registers cb for the ack with id (used by broadcasts, whose
 // ids come from the namespace).
-func (s *Socket) expectAck(id uint64, cb func(Args, error)) {
-	s.mu.Lock()
-	if s.acks == nil {
-		s.acks = map[uint64]func(Args, error){}
-	}
-	s.acks[id] = cb
-	s.mu.Unlock()
-}
+func (s *Socket) expectAck(id uint64, cb func(Args, error)) { s.acks.Set(id, cb) }
 
 // dropAck forgets a pending ack, reporting whether it was still pending.
-func (s *Socket) dropAck(id uint64) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.acks[id]
-	delete(s.acks, id)
-	return ok
-}
+func (s *Socket) dropAck(id uint64) bool { return s.acks.Drop(id) }
 
 // Join adds the socket to rooms. It does nothing once the socket has left.
 func (s *Socket) Join(rooms ...string) {
@@ -397,14 +343,10 @@ func (s *Socket) onClose(reason DisconnectReason) {
 	s.nsp.adapter.DelAll(s.id)
 	s.nsp.remove(s)
 	s.client.remove(s)
+	s.acks.Fail(ErrDisconnected, true)
 	s.mu.Lock()
-	acks := s.acks
-	s.acks = nil
 	disconnect := s.onDisconnect
 	s.mu.Unlock()
-	for _, cb := range acks {
-		cb(Args{}, ErrDisconnected)
-	}
 	for _, h := range disconnect {
 		h(s, reason)
 	}
@@ -435,23 +377,8 @@ func (s *Socket) onEvent(p *siopacket.Packet) {
 	}
 	s.mu.Lock()
 	anyIn, mws := s.anyIn, s.middleware
-	hs := s.handlers[event]
-	var keep []handlerEntry
-	for i, e := range hs {
-		if e.once {
-			if keep == nil {
-				keep = append(make([]handlerEntry, 0, len(hs)), hs[:i]...)
-			}
-			continue
-		}
-		if keep != nil {
-			keep = append(keep, e)
-		}
-	}
-	if keep != nil {
-		s.handlers[event] = keep
-	}
 	s.mu.Unlock()
+	hs := s.handlers.Take(event)
 
 	for _, m := range mws {
 		if err := m(s, event, args); err != nil {
@@ -467,8 +394,8 @@ func (s *Socket) onEvent(p *siopacket.Packet) {
 	for _, h := range anyIn {
 		s.guard("any handler", func() { h(s, event, args) })
 	}
-	for _, e := range hs {
-		s.guard("event handler", func() { e.h(s, args, ack) })
+	for _, h := range hs {
+		s.guard("event handler", func() { h(s, args, ack) })
 	}
 }
 
@@ -505,10 +432,7 @@ func (s *Socket) onAck(p *siopacket.Packet) {
 	if !p.HasID {
 		return
 	}
-	s.mu.Lock()
-	cb := s.acks[p.ID]
-	delete(s.acks, p.ID)
-	s.mu.Unlock()
+	cb := s.acks.Take(p.ID)
 	if cb == nil {
 		return // late or unknown ack
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/sio-dev/sio/runtime/engineio"
-	"github.com/sio-dev/sio/runtime/internal/ackwait"
+	"github.com/sio-dev/sio/runtime/internal/events"
 	"github.com/sio-dev/sio/runtime/socketio/siopacket"
 )
 
@@ -68,23 +68,15 @@ type Socket struct {
 	active       bool // wants to be connected
 	connected    bool
 	id           string
-	handlers     map[string][]handlerEntry
 	anyIn        []func(s *Socket, event string, args Args)
 	onConnect    []func(*Socket)
 	onConnectErr []func(*Socket, error)
 	onDisconnect []func(*Socket, Reason)
-	acks         map[uint64]func(Args, error)
-	nextAck      uint64
 	buffer       [][]engineio.Message
-}
 
-type handlerEntry struct {
-	h    EventHandler
-	once bool
-	id   uint64
+	handlers events.Handlers[EventHandler]
+	acks     events.Acks[Args]
 }
-
-var handlerIDs atomic.Uint64
 
 // ID returns the socket id the server assigned, "" while disconnected.
 func (s *Socket) ID() string {
@@ -113,38 +105,15 @@ func (s *Socket) isActive() bool {
 }
 
 // On registers h for event and returns a function that removes it.
-func (s *Socket) On(event string, h EventHandler) (off func()) { return s.on(event, h, false) }
+func (s *Socket) On(event string, h EventHandler) (off func()) { return s.handlers.On(event, h, false) }
 
 // Once registers h for the next occurrence of event.
-func (s *Socket) Once(event string, h EventHandler) (off func()) { return s.on(event, h, true) }
-
-func (s *Socket) on(event string, h EventHandler, once bool) func() {
-	id := handlerIDs.Add(1)
-	s.mu.Lock()
-	if s.handlers == nil {
-		s.handlers = map[string][]handlerEntry{}
-	}
-	s.handlers[event] = append(s.handlers[event], handlerEntry{h, once, id})
-	s.mu.Unlock()
-	return func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		hs := s.handlers[event]
-		for i, e := range hs {
-			if e.id == id {
-				s.handlers[event] = append(hs[:i:i], hs[i+1:]...)
-				return
-			}
-		}
-	}
+func (s *Socket) Once(event string, h EventHandler) (off func()) {
+	return s.handlers.On(event, h, true)
 }
 
 // Off removes every handler of event.
-func (s *Socket) Off(event string) {
-	s.mu.Lock()
-	delete(s.handlers, event)
-	s.mu.Unlock()
-}
+func (s *Socket) Off(event string) { s.handlers.Off(event) }
 
 // OnAny registers h for every event, before its handlers.
 func (s *Socket) OnAny(h func(s *Socket, event string, args Args)) {
@@ -268,7 +237,7 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Ar
 // EmitWithAckFunc sends an event and calls cb with the ack, or with
 // ErrAckTimeout after timeout.
 func (s *Socket) EmitWithAckFunc(event string, timeout time.Duration, cb func(Args, error), args ...any) error {
-	f := ackwait.New(cb)
+	f := events.NewOnce(cb)
 	id, err := s.emitAck(event, args, f.Call)
 	if err != nil {
 		return err
@@ -278,28 +247,15 @@ func (s *Socket) EmitWithAckFunc(event string, timeout time.Duration, cb func(Ar
 }
 
 func (s *Socket) emitAck(event string, args []any, cb func(Args, error)) (uint64, error) {
-	s.mu.Lock()
-	id := s.nextAck
-	s.nextAck++
-	if s.acks == nil {
-		s.acks = map[uint64]func(Args, error){}
-	}
-	s.acks[id] = cb
-	s.mu.Unlock()
+	id, _ := s.acks.Add(cb) // the client's table never closes: acks wait across reconnections
 	if err := s.emit(event, args, &id, false); err != nil {
-		s.dropAck(id)
+		s.acks.Drop(id)
 		return 0, err
 	}
 	return id, nil
 }
 
-func (s *Socket) dropAck(id uint64) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.acks[id]
-	delete(s.acks, id)
-	return ok
-}
+func (s *Socket) dropAck(id uint64) bool { return s.acks.Drop(id) }
 
 func isReserved(event string) bool {
 	switch event {
@@ -387,11 +343,7 @@ func (s *Socket) onPacket(p *siopacket.Packet) {
 	case siopacket.Event, siopacket.BinaryEvent:
 		s.onEvent(p)
 	case siopacket.Ack, siopacket.BinaryAck:
-		s.mu.Lock()
-		cb := s.acks[p.ID]
-		delete(s.acks, p.ID)
-		s.mu.Unlock()
-		if cb != nil {
+		if cb := s.acks.Take(p.ID); cb != nil {
 			args, err := siopacket.ParseArgs(p.Data, p.Attachments)
 			cb(args, err)
 		}
@@ -413,22 +365,13 @@ func (s *Socket) onEvent(p *siopacket.Packet) {
 		return
 	}
 	anyIn := s.anyIn
-	hs := s.handlers[event]
-	keep := hs[:0:0]
-	for _, e := range hs {
-		if !e.once {
-			keep = append(keep, e)
-		}
-	}
-	if len(keep) != len(hs) {
-		s.handlers[event] = keep
-	}
 	s.mu.Unlock()
+	hs := s.handlers.Take(event)
 	for _, h := range anyIn {
 		h(s, event, args)
 	}
-	for _, e := range hs {
-		e.h(s, args, ack)
+	for _, h := range hs {
+		h(s, args, ack)
 	}
 }
 
@@ -468,13 +411,9 @@ func (s *Socket) onClose(reason Reason) {
 		return
 	}
 	s.connected, s.id = false, ""
-	acks := s.acks
-	s.acks = nil
 	hs := s.onDisconnect
 	s.mu.Unlock()
-	for _, cb := range acks {
-		cb(Args{}, ErrDisconnected)
-	}
+	s.acks.Fail(ErrDisconnected, false)
 	for _, h := range hs {
 		h(s, reason)
 	}

@@ -1,15 +1,13 @@
-// Package ackwait runs an ack callback exactly once, whichever comes first:
-// the ack, or a timeout. It serves the Socket.IO server and client.
-package ackwait
+package events
 
 import (
 	"sync"
 	"time"
 )
 
-// Func wraps a callback so that the ack path and a timer may both call it
+// Once wraps a callback so that the ack path and a timer may both call it
 // safely: the first call wins and stops the timer.
-type Func[T any] struct {
+type Once[T any] struct {
 	cb func(T, error)
 
 	// mu guards done and timer.
@@ -18,11 +16,11 @@ type Func[T any] struct {
 	timer *time.Timer
 }
 
-// New returns a Func around cb.
-func New[T any](cb func(T, error)) *Func[T] { return &Func[T]{cb: cb} }
+// NewOnce returns a Once around cb.
+func NewOnce[T any](cb func(T, error)) *Once[T] { return &Once[T]{cb: cb} }
 
 // Call runs cb with (v, err) unless it already ran.
-func (f *Func[T]) Call(v T, err error) {
+func (f *Once[T]) Call(v T, err error) {
 	f.mu.Lock()
 	if f.done {
 		f.mu.Unlock()
@@ -38,7 +36,7 @@ func (f *Func[T]) Call(v T, err error) {
 
 // Arm calls cb with timeoutErr after d, if no call came first and
 // stillPending (which should withdraw the pending ack) reports true.
-func (f *Func[T]) Arm(d time.Duration, stillPending func() bool, timeoutErr error) {
+func (f *Once[T]) Arm(d time.Duration, stillPending func() bool, timeoutErr error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.done {

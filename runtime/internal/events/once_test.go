@@ -1,4 +1,4 @@
-package ackwait
+package events
 
 import (
 	"errors"
@@ -12,7 +12,7 @@ var errTimeout = errors.New("timeout")
 func TestFirstCallWins(t *testing.T) {
 	var calls []string
 	var mu sync.Mutex
-	f := New(func(v string, err error) {
+	f := NewOnce(func(v string, err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		calls = append(calls, v)
@@ -30,7 +30,7 @@ func TestFirstCallWins(t *testing.T) {
 
 func TestTimeout(t *testing.T) {
 	got := make(chan error, 2)
-	f := New(func(_ int, err error) { got <- err })
+	f := NewOnce(func(_ int, err error) { got <- err })
 	f.Arm(5*time.Millisecond, func() bool { return true }, errTimeout)
 	if err := <-got; err != errTimeout {
 		t.Errorf("got %v", err)
@@ -45,7 +45,7 @@ func TestTimeout(t *testing.T) {
 
 func TestTimeoutWithdrawnAck(t *testing.T) {
 	got := make(chan error, 1)
-	f := New(func(_ int, err error) { got <- err })
+	f := NewOnce(func(_ int, err error) { got <- err })
 	f.Arm(time.Millisecond, func() bool { return false }, errTimeout) // the ack was taken meanwhile
 	select {
 	case err := <-got:
@@ -58,7 +58,7 @@ func TestConcurrentAckAndTimeout(t *testing.T) {
 	for range 200 {
 		var n int
 		var mu sync.Mutex
-		f := New(func(int, error) { mu.Lock(); n++; mu.Unlock() })
+		f := NewOnce(func(int, error) { mu.Lock(); n++; mu.Unlock() })
 		var wg sync.WaitGroup
 		wg.Go(func() { f.Call(1, nil) })
 		wg.Go(func() { f.Arm(0, func() bool { return true }, errTimeout) })

@@ -1,0 +1,56 @@
+package events
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestHandlers(t *testing.T) {
+	var h Handlers[string]
+	h.On("e", "a", false)
+	h.On("e", "once", true)
+	off := h.On("e", "b", false)
+	if got := h.Take("e"); len(got) != 3 || got[0] != "a" || got[1] != "once" || got[2] != "b" {
+		t.Fatalf("first Take %v", got)
+	}
+	if got := h.Take("e"); len(got) != 2 {
+		t.Fatalf("once handler still there: %v", got)
+	}
+	off()
+	if got := h.Take("e"); len(got) != 1 || got[0] != "a" {
+		t.Fatalf("after off %v", got)
+	}
+	h.Off("e")
+	if got := h.Take("e"); got != nil {
+		t.Fatalf("after Off %v", got)
+	}
+}
+
+func TestAcks(t *testing.T) {
+	var a Acks[int]
+	var got []error
+	id1, _ := a.Add(func(_ int, err error) { got = append(got, err) })
+	id2, _ := a.Add(func(_ int, err error) { got = append(got, err) })
+	if id1 == id2 {
+		t.Fatal("same id twice")
+	}
+	if cb := a.Take(id1); cb == nil {
+		t.Fatal("Take lost the callback")
+	}
+	if a.Drop(id1) {
+		t.Error("Drop after Take reported pending")
+	}
+	a.Set(99, func(int, error) { got = append(got, errors.New("99")) })
+	boom := errors.New("gone")
+	a.Fail(boom, true)
+	if len(got) != 2 {
+		t.Fatalf("Fail ran %d callbacks, want 2", len(got))
+	}
+	if _, ok := a.Add(func(int, error) {}); ok {
+		t.Error("Add after a closing Fail succeeded")
+	}
+	a.Reopen()
+	if _, ok := a.Add(func(int, error) {}); !ok {
+		t.Error("Add after Reopen refused")
+	}
+}
