@@ -187,22 +187,9 @@ func (s *Socket) EmitVolatile(event string, args ...any) error {
 // done (ErrAckTimeout wrapped with ctx's error) or the socket disconnects
 // (ErrDisconnected).
 func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
-	type result struct {
-		args Args
-		err  error
-	}
-	done := make(chan result, 1)
-	id, err := s.emitAck(event, args, func(a Args, err error) { done <- result{a, err} })
-	if err != nil {
-		return Args{}, err
-	}
-	select {
-	case r := <-done:
-		return r.args, r.err
-	case <-ctx.Done():
-		s.dropAck(id)
-		return Args{}, fmt.Errorf("%w: %w", ErrAckTimeout, ctx.Err())
-	}
+	return events.Await(ctx, func(cb func(Args, error)) (uint64, error) {
+		return s.emitAck(event, args, cb)
+	}, s.dropAck, ErrAckTimeout)
 }
 
 // EmitWithAckFunc sends an event and calls cb with the client's ack, or

@@ -1,6 +1,8 @@
 package events
 
 import (
+	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -48,4 +50,29 @@ func (f *Once[T]) Arm(d time.Duration, stillPending func() bool, timeoutErr erro
 			f.Call(zero, timeoutErr)
 		}
 	})
+}
+
+// Await starts an exchange with start, which registers the callback it is
+// given and returns the ack id, and waits for the callback or ctx. When
+// ctx ends first, drop withdraws the ack and the error wraps both
+// timeoutErr and ctx's error.
+func Await[A any](ctx context.Context, start func(cb func(A, error)) (uint64, error), drop func(uint64) bool, timeoutErr error) (A, error) {
+	type result struct {
+		v   A
+		err error
+	}
+	done := make(chan result, 1)
+	id, err := start(func(v A, err error) { done <- result{v, err} })
+	if err != nil {
+		var zero A
+		return zero, err
+	}
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		drop(id)
+		var zero A
+		return zero, fmt.Errorf("%w: %w", timeoutErr, ctx.Err())
+	}
 }
