@@ -325,6 +325,9 @@ func TestPacketMiddlewareAnyAndOnce(t *testing.T) {
 		off := s.On("gone", func(*Socket, Args, Ack) { got <- "gone" })
 		off()
 		s.On("panic", func(*Socket, Args, Ack) { panic("handler bug") })
+		s.OnUnhandled(func(_ *Socket, event string, _ Args, ack Ack) {
+			got <- fmt.Sprintf("unhandled %s ack=%v", event, ack != nil)
+		})
 		_ = s.Emit("hi", 1)
 	})
 	c := ts.dial(t)
@@ -338,7 +341,7 @@ func TestPacketMiddlewareAnyAndOnce(t *testing.T) {
 	c.emit("/", "gone")
 	c.emit("/", "panic")
 	c.emit("/", "end", "x")
-	want := []string{"error not allowed", "any one[]", "once", "any one[]", "any gone[]", "any panic[]", `any end["x"]`}
+	want := []string{"error not allowed", "any one[]", "once", "any one[]", "unhandled one ack=false", "any gone[]", "unhandled gone ack=false", "any panic[]", `any end["x"]`, "unhandled end ack=false"}
 	for _, w := range want {
 		if g := wait(t, got); g != w {
 			t.Errorf("got %q, want %q", g, w)

@@ -29,6 +29,11 @@ type Ack func(args ...any) error
 // (outgoing) it is handled or sent.
 type AnyHandler func(s *Socket, event string, args Args)
 
+// UnhandledHandler sees events that have no handler, with their ack (nil
+// if none was asked for), so that a caller need not wait for an answer
+// that will never come.
+type UnhandledHandler func(s *Socket, event string, args Args, ack Ack)
+
 // PacketMiddleware runs for every incoming event before its handlers. An
 // error stops the event and is passed to the socket's error handlers.
 type PacketMiddleware func(s *Socket, event string, args Args) error
@@ -68,6 +73,7 @@ type Socket struct {
 	onDisconnect   []func(*Socket, DisconnectReason)
 	onDisconnectng []func(*Socket, DisconnectReason)
 	onError        []func(*Socket, error)
+	unhandled      []UnhandledHandler
 
 	handlers events.Handlers[EventHandler]
 	acks     events.Acks[Args]
@@ -132,6 +138,13 @@ func (s *Socket) Off(event string) { s.handlers.Off(event) }
 func (s *Socket) OnAny(h AnyHandler) {
 	s.mu.Lock()
 	s.anyIn = append(s.anyIn, h)
+	s.mu.Unlock()
+}
+
+// OnUnhandled registers h for events that have no handler.
+func (s *Socket) OnUnhandled(h UnhandledHandler) {
+	s.mu.Lock()
+	s.unhandled = append(s.unhandled, h)
 	s.mu.Unlock()
 }
 
@@ -363,7 +376,7 @@ func (s *Socket) onEvent(p *siopacket.Packet) {
 		ack = s.ackFunc(p.ID)
 	}
 	s.mu.Lock()
-	anyIn, mws := s.anyIn, s.middleware
+	anyIn, mws, unhandled := s.anyIn, s.middleware, s.unhandled
 	s.mu.Unlock()
 	hs := s.handlers.Take(event)
 
@@ -383,6 +396,11 @@ func (s *Socket) onEvent(p *siopacket.Packet) {
 	}
 	for _, h := range hs {
 		s.guard("event handler", func() { h(s, args, ack) })
+	}
+	if len(hs) == 0 {
+		for _, h := range unhandled {
+			s.guard("unhandled-event handler", func() { h(s, event, args, ack) })
+		}
 	}
 }
 
