@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -116,9 +115,4 @@ func marshalArg(m proto.Message) ([]byte, error) {
 		b = []byte{} // an empty message is still a binary attachment
 	}
 	return b, nil
-}
-
-func jsonRaw(v any) json.RawMessage {
-	b, _ := json.Marshal(v)
-	return b
 }

@@ -255,4 +255,3 @@ func genCaller(g *protogen.GeneratedFile, s *protogen.Service) {
 		g.P("}")
 	}
 }
-

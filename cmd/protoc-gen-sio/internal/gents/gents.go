@@ -137,10 +137,7 @@ func (im *imports) write(w *writer) {
 		return strings.Compare(a, b)
 	})
 	for _, m := range sorted {
-		var names []string
-		for _, n := range im.values[m] {
-			names = append(names, n)
-		}
+		names := slices.Clone(im.values[m])
 		for _, n := range im.types[m] {
 			if !slices.Contains(im.values[m], n) {
 				names = append(names, "type "+n)
