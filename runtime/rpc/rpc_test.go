@@ -1,0 +1,391 @@
+package rpc_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/protobuf/proto"
+
+	chatv1 "github.com/sio-dev/sio/gen/go/example/chat/v1"
+	"github.com/sio-dev/sio/gen/go/example/chat/v1/chatv1sio"
+	"github.com/sio-dev/sio/runtime/engineio"
+	"github.com/sio-dev/sio/runtime/rpc"
+	"github.com/sio-dev/sio/runtime/socketio"
+	"github.com/sio-dev/sio/runtime/socketio/sioclient"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// chatServer implements the example service for the tests.
+type chatServer struct {
+	chatv1sio.UnimplementedChatServiceServer
+	srv     *socketio.Server
+	nextID  atomic.Uint64
+	slowEnd chan error // the context error a slow handler saw
+}
+
+func (c *chatServer) Join(ctx context.Context, req *chatv1.JoinRequest) (*chatv1.JoinResponse, error) {
+	if req.GetRoom() == "" {
+		e := rpc.Errorf(rpc.CodeInvalidArgument, "room is required")
+		_ = e.AddDetail(&chatv1.JoinRequest{User: req.GetUser()})
+		return nil, e
+	}
+	ci, _ := rpc.CallInfoFromContext(ctx)
+	return &chatv1.JoinResponse{Members: []string{req.GetUser(), ci.Header["x-tag"]}}, nil
+}
+
+func (c *chatServer) SendMessage(ctx context.Context, req *chatv1.SendMessageRequest) (*chatv1.SendMessageResponse, error) {
+	switch req.GetText() {
+	case "slow":
+		<-ctx.Done()
+		c.slowEnd <- ctx.Err()
+		return nil, ctx.Err()
+	case "panic":
+		panic("handler bug")
+	}
+	id := c.nextID.Add(1)
+	err := chatv1sio.PublishChatServiceWatchRoom(c.srv, req.GetRoom(), &chatv1.WatchRoomResponse{Message: &chatv1.ChatMessage{
+		Id: id, Room: req.GetRoom(), User: req.GetUser(), Text: req.GetText(),
+	}})
+	return &chatv1.SendMessageResponse{Id: id}, err
+}
+
+func (c *chatServer) WatchRoom(_ context.Context, req *chatv1.WatchRoomRequest) (string, error) {
+	if req.GetRoom() == "forbidden" {
+		return "", rpc.Errorf(rpc.CodePermissionDenied, "not your room")
+	}
+	return req.GetRoom(), nil
+}
+
+type fixture struct {
+	srv  *socketio.Server
+	chat *chatServer
+	url  string
+}
+
+func newFixture(t *testing.T, opts ...rpc.HandlerOption) *fixture {
+	t.Helper()
+	srv := socketio.NewServer(nil)
+	chat := &chatServer{srv: srv, slowEnd: make(chan error, 1)}
+	if err := chatv1sio.RegisterChatServiceServer(srv, chat, opts...); err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Close(ctx)
+		hs.Close()
+	})
+	return &fixture{srv: srv, chat: chat, url: hs.URL}
+}
+
+func (f *fixture) dial(t *testing.T, auth any) *sioclient.Socket {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := sioclient.Connect(ctx, f.url+chatv1sio.ChatServiceNamespace,
+		&sioclient.Options{Transports: []string{engineio.TransportWebSocket}}, &sioclient.SocketOptions{Auth: auth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Manager().Close() })
+	return s
+}
+
+func (f *fixture) client(t *testing.T) *chatv1sio.ChatServiceClient {
+	return chatv1sio.NewChatServiceClient(rpc.NewClientConn(f.dial(t, nil)))
+}
+
+func ctxTimeout(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestUnaryCallsAndErrors(t *testing.T) {
+	f := newFixture(t)
+	c := f.client(t)
+	ctx := rpc.WithHeaders(ctxTimeout(t, 5*time.Second), map[string]string{"x-tag": "t1"})
+	res, err := c.Join(ctx, &chatv1.JoinRequest{Room: "lobby", User: "ann"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.GetMembers(), []string{"ann", "t1"}) {
+		t.Errorf("members %v (the header must reach the handler)", res.GetMembers())
+	}
+	_, err = c.Join(ctx, &chatv1.JoinRequest{User: "bob"})
+	var re *rpc.Error
+	if !errors.As(err, &re) || re.Code() != rpc.CodeInvalidArgument || re.Message() != "room is required" || rpc.CodeOf(err) != rpc.CodeInvalidArgument {
+		t.Fatalf("error %v", err)
+	}
+	if len(re.Details()) != 1 || re.Details()[0].Type() != "example.chat.v1.JoinRequest" {
+		t.Fatalf("details %v", re.Details())
+	}
+	d, err := re.Details()[0].Value()
+	if err != nil || d.(*chatv1.JoinRequest).GetUser() != "bob" {
+		t.Errorf("detail value %v, %v", d, err)
+	}
+	// An empty request and response still travel.
+	if _, err := c.Join(ctx, &chatv1.JoinRequest{}); rpc.CodeOf(err) != rpc.CodeInvalidArgument {
+		t.Errorf("empty request: %v", err)
+	}
+}
+
+func TestDeadlineTravelsToTheServer(t *testing.T) {
+	f := newFixture(t)
+	c := f.client(t)
+	start := time.Now()
+	_, err := c.SendMessage(ctxTimeout(t, 150*time.Millisecond), &chatv1.SendMessageRequest{Text: "slow"})
+	if rpc.CodeOf(err) != rpc.CodeDeadlineExceeded {
+		t.Fatalf("client error %v", err)
+	}
+	select {
+	case serverErr := <-f.chat.slowEnd:
+		if !errors.Is(serverErr, context.DeadlineExceeded) {
+			t.Errorf("the handler's context ended with %v", serverErr)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the handler's context never ended")
+	}
+	if time.Since(start) > 2*time.Second {
+		t.Error("deadline took far too long")
+	}
+	// A cancelled context is canceled, not deadline_exceeded.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Join(ctx, &chatv1.JoinRequest{Room: "r"}); rpc.CodeOf(err) != rpc.CodeCanceled {
+		t.Errorf("cancelled call: %v", err)
+	}
+}
+
+func TestPanicAndUnimplemented(t *testing.T) {
+	f := newFixture(t)
+	s := f.dial(t, nil)
+	c := chatv1sio.NewChatServiceClient(rpc.NewClientConn(s))
+	_, err := c.SendMessage(ctxTimeout(t, 5*time.Second), &chatv1.SendMessageRequest{Text: "panic"})
+	if rpc.CodeOf(err) != rpc.CodeInternal {
+		t.Errorf("panic gave %v", err)
+	}
+	// A method nobody registered answers unimplemented instead of hanging.
+	_, err = rpc.CallUnary[*chatv1.JoinResponse](ctxTimeout(t, 5*time.Second), rpc.NewClientConn(s), "example.chat.v1.ChatService/Nope", &chatv1.JoinRequest{})
+	if rpc.CodeOf(err) != rpc.CodeUnimplemented {
+		t.Errorf("unknown method gave %v", err)
+	}
+	// A request that is not binary is invalid_argument.
+	args, err := s.EmitWithAck(ctxTimeout(t, 5*time.Second), chatv1sio.ChatServiceJoinEvent, "not bytes")
+	var status struct{ Code string }
+	if err != nil || args.Decode(0, &status) != nil || status.Code != "invalid_argument" {
+		t.Errorf("text request: %s %v", args, err)
+	}
+}
+
+type partial struct {
+	chatv1sio.UnimplementedChatServiceServer
+}
+
+type byPointer struct {
+	*chatv1sio.UnimplementedChatServiceServer
+}
+
+func TestUnimplementedEmbedding(t *testing.T) {
+	srv := socketio.NewServer(nil)
+	defer srv.Close(context.Background())
+	if err := chatv1sio.RegisterChatServiceServer(srv, byPointer{}); err == nil || !strings.Contains(err.Error(), "by value") {
+		t.Errorf("embedding by pointer: %v", err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	if err := chatv1sio.RegisterChatServiceServer(srv, partial{}); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{srv: srv, url: hs.URL}
+	_, err := f.client(t).Join(ctxTimeout(t, 5*time.Second), &chatv1.JoinRequest{Room: "r"})
+	if rpc.CodeOf(err) != rpc.CodeUnimplemented || !strings.Contains(err.Error(), "ChatService.Join") {
+		t.Errorf("unimplemented method: %v", err)
+	}
+}
+
+func TestInterceptors(t *testing.T) {
+	var mu sync.Mutex
+	var order []string
+	logging := func(name string) rpc.UnaryInterceptor {
+		return func(next rpc.UnaryFunc) rpc.UnaryFunc {
+			return func(ctx context.Context, req proto.Message) (proto.Message, error) {
+				mu.Lock()
+				order = append(order, name)
+				mu.Unlock()
+				return next(ctx, req)
+			}
+		}
+	}
+	auth := func(next rpc.UnaryFunc) rpc.UnaryFunc {
+		return func(ctx context.Context, req proto.Message) (proto.Message, error) {
+			ci, _ := rpc.CallInfoFromContext(ctx)
+			if !strings.Contains(string(ci.Socket.Handshake().Auth), "secret") {
+				return nil, rpc.Errorf(rpc.CodeUnauthenticated, "who are you?")
+			}
+			return next(ctx, req)
+		}
+	}
+	subAuth := func(next rpc.SubscribeFunc) rpc.SubscribeFunc {
+		return func(ctx context.Context, req proto.Message) (string, error) {
+			ci, _ := rpc.CallInfoFromContext(ctx)
+			if ci.Event != chatv1sio.ChatServiceWatchRoomEvent {
+				return "", rpc.Errorf(rpc.CodeInternal, "wrong event %q", ci.Event)
+			}
+			return next(ctx, req)
+		}
+	}
+	f := newFixture(t, rpc.WithInterceptors(logging("outer"), auth, logging("inner")), rpc.WithSubscribeInterceptors(subAuth))
+	anon := chatv1sio.NewChatServiceClient(rpc.NewClientConn(f.dial(t, nil)))
+	if _, err := anon.Join(ctxTimeout(t, 5*time.Second), &chatv1.JoinRequest{Room: "r"}); rpc.CodeOf(err) != rpc.CodeUnauthenticated {
+		t.Errorf("anonymous call: %v", err)
+	}
+	known := chatv1sio.NewChatServiceClient(rpc.NewClientConn(f.dial(t, map[string]string{"token": "secret"})))
+	if _, err := known.Join(ctxTimeout(t, 5*time.Second), &chatv1.JoinRequest{Room: "r"}); err != nil {
+		t.Errorf("authenticated call: %v", err)
+	}
+	st, err := known.WatchRoom(ctxTimeout(t, 5*time.Second), &chatv1.WatchRoomRequest{Room: "r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(order, []string{"outer", "outer", "inner"}) {
+		t.Errorf("interceptor order %v", order)
+	}
+}
+
+func TestSubscriptionsFanOutAndEnd(t *testing.T) {
+	f := newFixture(t)
+	const subscribers, messages = 3, 50
+	var streams []*rpc.Stream[*chatv1.WatchRoomResponse]
+	for range subscribers {
+		st, err := f.client(t).WatchRoom(ctxTimeout(t, 5*time.Second), &chatv1.WatchRoomRequest{Room: "r1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		streams = append(streams, st)
+	}
+	other, err := f.client(t).WatchRoom(ctxTimeout(t, 5*time.Second), &chatv1.WatchRoomRequest{Room: "r2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.client(t).WatchRoom(ctxTimeout(t, 5*time.Second), &chatv1.WatchRoomRequest{Room: "forbidden"}); rpc.CodeOf(err) != rpc.CodePermissionDenied {
+		t.Errorf("forbidden room: %v", err)
+	}
+	sender := f.client(t)
+	for i := range messages {
+		if _, err := sender.SendMessage(ctxTimeout(t, 5*time.Second), &chatv1.SendMessageRequest{Room: "r1", Text: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := chatv1sio.EndChatServiceWatchRoom(f.srv, "r1", nil); err != nil {
+		t.Fatal(err)
+	}
+	for n, st := range streams {
+		i := 0
+		for msg, err := range st.All() {
+			if err != nil {
+				t.Fatalf("subscriber %d: %v", n, err)
+			}
+			if msg.GetMessage().GetText() != fmt.Sprint(i) {
+				t.Fatalf("subscriber %d: message %d is %q", n, i, msg.GetMessage().GetText())
+			}
+			i++
+		}
+		if i != messages {
+			t.Errorf("subscriber %d got %d messages, want %d", n, i, messages)
+		}
+	}
+	// The other room saw nothing; ending it with a status reaches its reader.
+	if err := chatv1sio.EndChatServiceWatchRoom(f.srv, "r2", rpc.Errorf(rpc.CodeAborted, "room closed")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Recv(); rpc.CodeOf(err) != rpc.CodeAborted {
+		t.Errorf("other stream ended with %v", err)
+	}
+	if n := len(f.srv.Of(chatv1sio.ChatServiceNamespace).Adapter().Sockets([]string{rpc.StreamKey(chatv1sio.ChatServiceWatchRoomEvent, "r1")})); n != 0 {
+		t.Errorf("%d sockets still in the ended room", n)
+	}
+}
+
+func TestClosingAStreamLeavesTheRoom(t *testing.T) {
+	f := newFixture(t)
+	c := f.client(t)
+	st, err := c.WatchRoom(ctxTimeout(t, 5*time.Second), &chatv1.WatchRoomRequest{Room: "r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := rpc.StreamKey(chatv1sio.ChatServiceWatchRoomEvent, "r")
+	adapter := f.srv.Of(chatv1sio.ChatServiceNamespace).Adapter()
+	if n := len(adapter.Sockets([]string{key})); n != 1 {
+		t.Fatalf("%d sockets in the room after subscribing", n)
+	}
+	st.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(adapter.Sockets([]string{key})) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the socket never left the room")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := st.Recv(); rpc.CodeOf(err) != rpc.CodeCanceled {
+		t.Errorf("Recv after Close: %v", err)
+	}
+}
+
+func TestServerCallsClient(t *testing.T) {
+	f := newFixture(t)
+	sockets := make(chan *socketio.Socket, 1)
+	f.srv.Of(chatv1sio.ChatClientServiceNamespace).OnConnection(func(s *socketio.Socket) { sockets <- s })
+	s := f.dial(t, nil)
+	// The client side, by hand: a Go client has no generated handler.
+	s.On(chatv1sio.ChatClientServiceConfirmEvent, func(_ *sioclient.Socket, args sioclient.Args, ack sioclient.Ack) {
+		b, _ := args.Bytes(0)
+		req := &chatv1.ConfirmRequest{}
+		_ = proto.Unmarshal(b, req)
+		if req.GetQuestion() == "refuse" {
+			_ = ack(map[string]string{"code": "aborted", "message": "user said no"})
+			return
+		}
+		out, _ := proto.Marshal(&chatv1.ConfirmResponse{Confirmed: strings.HasSuffix(req.GetQuestion(), "?")})
+		_ = ack(out)
+	})
+	caller := chatv1sio.NewChatClientServiceCaller(<-sockets)
+	res, err := caller.Confirm(ctxTimeout(t, 5*time.Second), &chatv1.ConfirmRequest{Question: "delete?"})
+	if err != nil || !res.GetConfirmed() {
+		t.Fatalf("Confirm = %v, %v", res, err)
+	}
+	if _, err := caller.Confirm(ctxTimeout(t, 5*time.Second), &chatv1.ConfirmRequest{Question: "refuse"}); rpc.CodeOf(err) != rpc.CodeAborted {
+		t.Errorf("refusal: %v", err)
+	}
+	s.Off(chatv1sio.ChatClientServiceConfirmEvent)
+	if _, err := caller.Confirm(ctxTimeout(t, 100*time.Millisecond), &chatv1.ConfirmRequest{}); rpc.CodeOf(err) != rpc.CodeDeadlineExceeded {
+		t.Errorf("unanswered: %v", err)
+	}
+}
+
+func TestStreamEndsOnDisconnect(t *testing.T) {
+	f := newFixture(t)
+	s := f.dial(t, nil)
+	st, err := chatv1sio.NewChatServiceClient(rpc.NewClientConn(s)).WatchRoom(ctxTimeout(t, 5*time.Second), &chatv1.WatchRoomRequest{Room: "r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv.Of(chatv1sio.ChatServiceNamespace).DisconnectSockets(false)
+	if _, err := st.Recv(); rpc.CodeOf(err) != rpc.CodeUnavailable {
+		t.Errorf("Recv after disconnect: %v", err)
+	}
+}
