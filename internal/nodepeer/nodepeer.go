@@ -50,9 +50,15 @@ func Require(t testing.TB) {
 func Run(t testing.TB, timeout time.Duration, script string, args ...string) {
 	t.Helper()
 	Require(t)
+	runFile(t, timeout, filepath.Join(Dir(), script), script, args)
+}
+
+// runFile runs node on file, naming it script in messages.
+func runFile(t testing.TB, timeout time.Duration, file, script string, args []string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", append([]string{filepath.Join(Dir(), script)}, args...)...)
+	cmd := exec.CommandContext(ctx, "node", append([]string{file}, args...)...)
 	cmd.Dir = root()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -147,4 +153,29 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// RunTS bundles scripts/<script> (TypeScript) with esbuild and runs it
+// like Run. Imports resolve from the repository, generated code included.
+func RunTS(t testing.TB, timeout time.Duration, script string, args ...string) {
+	t.Helper()
+	Require(t)
+	// npm packages stay external, so the bundle must live in the
+	// repository for node to find node_modules.
+	if err := os.MkdirAll(filepath.Join(root(), ".tmp"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp(filepath.Join(root(), ".tmp"), "ts-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	out := filepath.Join(dir, strings.TrimSuffix(script, ".ts")+".mjs")
+	esbuild := exec.Command(filepath.Join(root(), "node_modules", ".bin", "esbuild"), filepath.Join(Dir(), script),
+		"--bundle", "--platform=node", "--format=esm", "--packages=external", "--log-level=warning", "--outfile="+out)
+	esbuild.Dir = root()
+	if msg, err := esbuild.CombinedOutput(); err != nil {
+		t.Fatalf("esbuild %s: %v\n%s", script, err, msg)
+	}
+	runFile(t, timeout, out, script, args)
 }

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	chatv1 "github.com/sio-dev/sio/gen/go/example/chat/v1"
+	"github.com/sio-dev/sio/internal/nodepeer"
 	"github.com/sio-dev/sio/gen/go/example/chat/v1/chatv1sio"
 	"github.com/sio-dev/sio/runtime/engineio"
 	"github.com/sio-dev/sio/runtime/rpc"
@@ -34,12 +35,25 @@ type chatServer struct {
 }
 
 func (c *chatServer) Join(ctx context.Context, req *chatv1.JoinRequest) (*chatv1.JoinResponse, error) {
+	ci, _ := rpc.CallInfoFromContext(ctx)
+	if req.GetUser() == "confirm-me" {
+		// Ask the caller, which implements ChatClientService, before answering.
+		res, err := chatv1sio.NewChatClientServiceCaller(ci.Socket).Confirm(ctx, &chatv1.ConfirmRequest{
+			Question: "may " + req.GetUser() + " join " + req.GetRoom() + "?",
+		})
+		if err != nil {
+			return nil, err
+		}
+		if res.GetConfirmed() {
+			return &chatv1.JoinResponse{Members: []string{"confirmed"}}, nil
+		}
+		return &chatv1.JoinResponse{Members: []string{"refused"}}, nil
+	}
 	if req.GetRoom() == "" {
 		e := rpc.Errorf(rpc.CodeInvalidArgument, "room is required")
 		_ = e.AddDetail(&chatv1.JoinRequest{User: req.GetUser()})
 		return nil, e
 	}
-	ci, _ := rpc.CallInfoFromContext(ctx)
 	return &chatv1.JoinResponse{Members: []string{req.GetUser(), ci.Header["x-tag"]}}, nil
 }
 
@@ -56,6 +70,9 @@ func (c *chatServer) SendMessage(ctx context.Context, req *chatv1.SendMessageReq
 	err := chatv1sio.PublishChatServiceWatchRoom(c.srv, req.GetRoom(), &chatv1.WatchRoomResponse{Message: &chatv1.ChatMessage{
 		Id: id, Room: req.GetRoom(), User: req.GetUser(), Text: req.GetText(),
 	}})
+	if err == nil && req.GetText() == "end" {
+		err = chatv1sio.EndChatServiceWatchRoom(c.srv, req.GetRoom(), nil)
+	}
 	return &chatv1.SendMessageResponse{Id: id}, err
 }
 
@@ -387,5 +404,35 @@ func TestStreamEndsOnDisconnect(t *testing.T) {
 	f.srv.Of(chatv1sio.ChatServiceNamespace).DisconnectSockets(false)
 	if _, err := st.Recv(); rpc.CodeOf(err) != rpc.CodeUnavailable {
 		t.Errorf("Recv after disconnect: %v", err)
+	}
+}
+
+// TestGeneratedTypeScriptClient drives the server with the generated
+// TypeScript client on the npm socket.io-client.
+func TestGeneratedTypeScriptClient(t *testing.T) {
+	nodepeer.Require(t)
+	for _, sc := range []string{"unary", "deadline", "abort", "stream", "unsubscribe", "forbidden", "serverCallsClient"} {
+		t.Run(sc, func(t *testing.T) {
+			f := newFixture(t)
+			nodepeer.RunTS(t, 30*time.Second, "rpc_client.ts", f.url, sc)
+			switch sc {
+			case "deadline":
+				select {
+				case err := <-f.chat.slowEnd:
+					if !errors.Is(err, context.DeadlineExceeded) {
+						t.Errorf("the handler's context ended with %v, want its deadline", err)
+					}
+				case <-time.After(2 * time.Second):
+					t.Error("the handler's context did not end at the client's deadline")
+				}
+			case "abort":
+				<-f.chat.slowEnd // the handler ends when the socket goes
+			case "unsubscribe":
+				key := rpc.StreamKey(chatv1sio.ChatServiceWatchRoomEvent, "leave-room")
+				if n := len(f.srv.Of(chatv1sio.ChatServiceNamespace).Adapter().Sockets([]string{key})); n != 0 {
+					t.Errorf("%d sockets still subscribed after the TS client broke out", n)
+				}
+			}
+		})
 	}
 }
