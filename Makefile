@@ -10,12 +10,12 @@ FUZZ_TARGETS = \
 	./runtime/engineio/eiopacket:FuzzDecodeText \
 	./runtime/socketio/siopacket:FuzzDecodeText
 
-.PHONY: demo test lint gotest fuzz bench conformance
+.PHONY: demo test lint gotest fuzz bench generate checkgenerate
 
 demo:
 	$(GO) run ./examples/conformance -addr 127.0.0.1:3000
 
-test: node_modules/.installed lint gotest fuzz
+test: node_modules/.installed lint checkgenerate gotest fuzz
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -23,6 +23,8 @@ node_modules/.installed: package.json package-lock.json
 
 lint:
 	bash scripts/vet.sh
+	node_modules/.bin/buf lint
+	node_modules/.bin/tsc -p tsconfig.json
 	$(GO) vet ./...
 	@if command -v staticcheck >/dev/null; then staticcheck ./...; else echo "staticcheck not installed; skipped (CI installs it)"; fi
 
@@ -35,6 +37,16 @@ fuzz:
 		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
 		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 	done
+
+# generate rewrites gen/ from proto/ (buf with local plugins only).
+generate: node_modules/.installed
+	node_modules/.bin/buf generate
+
+# checkgenerate fails if gen/ is not what generate produces.
+checkgenerate: generate
+	@if [ -n "$$(git status --porcelain -- gen)" ]; then \
+		echo "gen/ is out of date: run make generate and commit the result"; git status --porcelain -- gen; exit 1; \
+	fi
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./runtime/...

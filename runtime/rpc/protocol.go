@@ -1,8 +1,11 @@
 package rpc
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"strconv"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -42,13 +45,51 @@ type subscribeReply struct {
 // room: the method's event, "#", the room.
 func StreamKey(event, room string) string { return event + "#" + room }
 
-// metaFor builds the call metadata from ctx's deadline and headers.
-func metaFor(ctx context.Context) callMeta {
-	m := callMeta{Headers: outgoingHeaders(ctx)}
-	if d, ok := ctx.Deadline(); ok {
-		m.TimeoutMs = max(1, time.Until(d).Milliseconds())
+// metaFor builds the call metadata from ctx's deadline and headers, as
+// JSON written by hand: it goes with every call, and reflection-based
+// encoding would be most of the RPC layer's cost.
+func metaFor(ctx context.Context) json.RawMessage {
+	headers := outgoingHeaders(ctx)
+	d, hasDeadline := ctx.Deadline()
+	if !hasDeadline && len(headers) == 0 {
+		return emptyMeta
 	}
-	return m
+	b := make([]byte, 0, 32)
+	b = append(b, '{')
+	if hasDeadline {
+		b = append(b, `"timeoutMs":`...)
+		b = strconv.AppendInt(b, max(1, time.Until(d).Milliseconds()), 10)
+	}
+	if len(headers) > 0 {
+		h, _ := json.Marshal(headers)
+		if hasDeadline {
+			b = append(b, ',')
+		}
+		b = append(b, `"headers":`...)
+		b = append(b, h...)
+	}
+	return append(b, '}')
+}
+
+var emptyMeta = json.RawMessage("{}")
+
+// parseMeta decodes call metadata, with a fast path for the common
+// {"timeoutMs":N} and {}.
+func parseMeta(raw []byte) (callMeta, error) {
+	var m callMeta
+	if string(raw) == "{}" {
+		return m, nil
+	}
+	if rest, ok := bytes.CutPrefix(raw, []byte(`{"timeoutMs":`)); ok {
+		if digits, ok := bytes.CutSuffix(rest, []byte("}")); ok {
+			if n, err := strconv.ParseInt(string(digits), 10, 64); err == nil {
+				m.TimeoutMs = n
+				return m, nil
+			}
+		}
+	}
+	err := json.Unmarshal(raw, &m)
+	return m, err
 }
 
 // requestArgs decodes a call's arguments: the request bytes and the
@@ -60,9 +101,11 @@ func requestArgs(args siopacket.Args) ([]byte, callMeta, error) {
 		return nil, meta, Errorf(CodeInvalidArgument, "the request must be a binary attachment (argument 0)")
 	}
 	if args.Len() > 1 {
-		if err := args.Decode(1, &meta); err != nil {
+		m, err := parseMeta(args.Raw(1))
+		if err != nil {
 			return nil, meta, Errorf(CodeInvalidArgument, "bad call metadata: %v", err)
 		}
+		meta = m
 	}
 	return b, meta, nil
 }

@@ -16,8 +16,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	chatv1 "github.com/sio-dev/sio/gen/go/example/chat/v1"
-	"github.com/sio-dev/sio/internal/nodepeer"
 	"github.com/sio-dev/sio/gen/go/example/chat/v1/chatv1sio"
+	"github.com/sio-dev/sio/internal/nodepeer"
 	"github.com/sio-dev/sio/runtime/engineio"
 	"github.com/sio-dev/sio/runtime/rpc"
 	"github.com/sio-dev/sio/runtime/socketio"
@@ -435,4 +435,60 @@ func TestGeneratedTypeScriptClient(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkUnaryRoundTrip compares a typed unary call with the same
+// exchange as a raw Socket.IO event and ack, over one WebSocket, so the
+// cost of the RPC layer shows as the ratio of the two.
+func BenchmarkUnaryRoundTrip(b *testing.B) {
+	srv := socketio.NewServer(nil)
+	chat := &chatServer{srv: srv}
+	if err := chatv1sio.RegisterChatServiceServer(srv, chat); err != nil {
+		b.Fatal(err)
+	}
+	srv.Of(chatv1sio.ChatServiceNamespace).OnConnection(func(s *socketio.Socket) {
+		s.On("raw-join", func(_ *socketio.Socket, args socketio.Args, ack socketio.Ack) {
+			data, _ := args.Bytes(0)
+			req := &chatv1.JoinRequest{}
+			_ = proto.Unmarshal(data, req)
+			out, _ := proto.Marshal(&chatv1.JoinResponse{Members: []string{req.GetUser(), ""}})
+			_ = ack(out)
+		})
+	})
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	defer srv.Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := sioclient.Connect(ctx, hs.URL+chatv1sio.ChatServiceNamespace, &sioclient.Options{Transports: []string{engineio.TransportWebSocket}}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Manager().Close()
+	client := chatv1sio.NewChatServiceClient(rpc.NewClientConn(s))
+	req := &chatv1.JoinRequest{Room: "lobby", User: "ann"}
+
+	b.Run("typed", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := client.Join(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("raw", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			data, _ := proto.Marshal(req)
+			args, err := s.EmitWithAck(ctx, "raw-join", data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			out, _ := args.Bytes(0)
+			res := &chatv1.JoinResponse{}
+			if err := proto.Unmarshal(out, res); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -169,9 +169,12 @@ func Register(nsp *socketio.Namespace, handlers ...*Handler) {
 
 // run serves one call on its own goroutine.
 func (h *Handler) run(sockCtx context.Context, s *socketio.Socket, data []byte, meta callMeta, ack socketio.Ack) {
-	ctx, cancel := context.WithCancel(sockCtx)
+	var ctx context.Context
+	var cancel context.CancelFunc
 	if meta.TimeoutMs > 0 {
 		ctx, cancel = context.WithTimeout(sockCtx, time.Duration(meta.TimeoutMs)*time.Millisecond)
+	} else {
+		ctx, cancel = context.WithCancel(sockCtx)
 	}
 	defer cancel()
 	ctx = context.WithValue(ctx, callInfoKey{}, CallInfo{Event: h.event, Socket: s, Header: meta.Headers})

@@ -364,6 +364,13 @@ func computeMayHoldBinary(t reflect.Type) bool {
 // which attachment it stands for.
 func PlaceholderNum(data []byte) (int, bool) {
 	data = bytes.TrimSpace(data)
+	// Fast path: the exact form every encoder here and the reference emit.
+	if rest, ok := bytes.CutPrefix(data, []byte(`{"_placeholder":true,"num":`)); ok {
+		if digits, ok := bytes.CutSuffix(rest, []byte("}")); ok && allDigits(digits) && len(digits) <= 9 {
+			n, _ := strconv.Atoi(string(digits))
+			return n, true
+		}
+	}
 	if len(data) < 2 || data[0] != '{' || !bytes.Contains(data, []byte(`"_placeholder"`)) {
 		return 0, false
 	}
