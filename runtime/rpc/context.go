@@ -42,3 +42,14 @@ func outgoingHeaders(ctx context.Context) map[string]string {
 	h, _ := ctx.Value(outgoingKey{}).(map[string]string)
 	return h
 }
+
+// PrivateRoom returns a room name that only the calling socket uses, for a
+// stream meant for this caller alone (a download, a job's progress): a
+// subscription handler returns it, and the server publishes to it.
+func PrivateRoom(ctx context.Context, name string) string {
+	ci, _ := CallInfoFromContext(ctx)
+	if ci.Socket == nil {
+		return name
+	}
+	return ci.Socket.ID() + "/" + name
+}

@@ -76,9 +76,19 @@ func (c *chatServer) SendMessage(ctx context.Context, req *chatv1.SendMessageReq
 	return &chatv1.SendMessageResponse{Id: id}, err
 }
 
-func (c *chatServer) WatchRoom(_ context.Context, req *chatv1.WatchRoomRequest) (string, error) {
-	if req.GetRoom() == "forbidden" {
+func (c *chatServer) WatchRoom(ctx context.Context, req *chatv1.WatchRoomRequest) (string, error) {
+	switch req.GetRoom() {
+	case "forbidden":
 		return "", rpc.Errorf(rpc.CodePermissionDenied, "not your room")
+	case "private":
+		room := rpc.PrivateRoom(ctx, "inbox")
+		// Whatever is published to the private room reaches this caller only.
+		go func() {
+			ci, _ := rpc.CallInfoFromContext(ctx)
+			time.Sleep(50 * time.Millisecond)
+			_ = chatv1sio.PublishChatServiceWatchRoom(c.srv, room, &chatv1.WatchRoomResponse{Message: &chatv1.ChatMessage{Text: "for " + ci.Socket.ID()}})
+		}()
+		return room, nil
 	}
 	return req.GetRoom(), nil
 }
@@ -491,4 +501,26 @@ func BenchmarkUnaryRoundTrip(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestPrivateStreams(t *testing.T) {
+	f := newFixture(t)
+	var streams []*rpc.Stream[*chatv1.WatchRoomResponse]
+	var ids []string
+	for range 2 {
+		s := f.dial(t, nil)
+		ids = append(ids, s.ID())
+		st, err := chatv1sio.NewChatServiceClient(rpc.NewClientConn(s)).WatchRoom(ctxTimeout(t, 5*time.Second), &chatv1.WatchRoomRequest{Room: "private"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		streams = append(streams, st)
+	}
+	for i, st := range streams {
+		msg, err := st.Recv()
+		if err != nil || msg.GetMessage().GetText() != "for "+ids[i] {
+			t.Errorf("stream %d got %v, %v", i, msg, err)
+		}
+		st.Close()
+	}
 }
