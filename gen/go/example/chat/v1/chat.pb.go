@@ -272,8 +272,10 @@ func (x *WatchRoomRequest) GetRoom() string {
 }
 
 type WatchRoomResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Message       *ChatMessage           `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Message *ChatMessage           `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	// Who is in the room, sent when it changes (joins and leaves).
+	Members       []string `protobuf:"bytes,2,rep,name=members,proto3" json:"members,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -311,6 +313,13 @@ func (*WatchRoomResponse) Descriptor() ([]byte, []int) {
 func (x *WatchRoomResponse) GetMessage() *ChatMessage {
 	if x != nil {
 		return x.Message
+	}
+	return nil
+}
+
+func (x *WatchRoomResponse) GetMembers() []string {
+	if x != nil {
+		return x.Members
 	}
 	return nil
 }
@@ -496,9 +505,10 @@ const file_example_chat_v1_chat_proto_rawDesc = "" +
 	"\x13SendMessageResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\"&\n" +
 	"\x10WatchRoomRequest\x12\x12\n" +
-	"\x04room\x18\x01 \x01(\tR\x04room\"K\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\"e\n" +
 	"\x11WatchRoomResponse\x126\n" +
-	"\amessage\x18\x01 \x01(\v2\x1c.example.chat.v1.ChatMessageR\amessage\"{\n" +
+	"\amessage\x18\x01 \x01(\v2\x1c.example.chat.v1.ChatMessageR\amessage\x12\x18\n" +
+	"\amembers\x18\x02 \x03(\tR\amembers\"{\n" +
 	"\vChatMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04room\x18\x02 \x01(\tR\x04room\x12\x12\n" +

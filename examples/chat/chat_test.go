@@ -1,0 +1,62 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/sio-dev/sio/gen/go/example/chat/v1/chatv1sio"
+	"github.com/sio-dev/sio/internal/nodepeer"
+)
+
+// TestBrowser runs the chat in headless Chromium: two pages join a room and
+// exchange acknowledged messages, survive the server dropping every
+// transport, over WebSocket and with WebSocket disabled. A screenshot of
+// each run is left in .tmp/screenshots.
+func TestBrowser(t *testing.T) {
+	nodepeer.Require(t)
+	chromium := os.Getenv("CHROMIUM_PATH")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		if os.Getenv("SIO_SKIP_BROWSER") == "1" {
+			t.Skip("no Chromium (SIO_SKIP_BROWSER=1)")
+		}
+		t.Fatalf("Chromium is required for the browser test: %v (apt-get install chromium)", err)
+	}
+	_, file, _, _ := runtime.Caller(0)
+	shots := filepath.Join(filepath.Dir(file), "..", "..", ".tmp", "screenshots")
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{"default", "polling"} {
+		t.Run(mode, func(t *testing.T) {
+			srv, handler, err := newServer()
+			if err != nil {
+				t.Fatal(err)
+			}
+			mux := http.NewServeMux()
+			mux.Handle("/", handler)
+			// Test-only hook: drop every transport, as a flaky network would.
+			mux.HandleFunc("/test/drop", func(w http.ResponseWriter, _ *http.Request) {
+				for _, s := range srv.Of(chatv1sio.ChatServiceNamespace).Sockets() {
+					s.Conn().Close()
+				}
+			})
+			hs := httptest.NewServer(mux)
+			defer hs.Close()
+			defer srv.Close(t.Context())
+			shot := filepath.Join(shots, "chat-"+mode+".png")
+			_ = os.Remove(shot)
+			nodepeer.Run(t, 60*time.Second, "browser_chat.mjs", hs.URL, mode, shot)
+			if st, err := os.Stat(shot); err != nil || st.Size() == 0 {
+				t.Errorf("no screenshot at %s: %v", shot, err)
+			}
+		})
+	}
+}
