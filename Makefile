@@ -1,6 +1,6 @@
 # sio — the two commands a newcomer needs:
-#   make demo   runs the demo server
-#   make test   runs every test (installs the npm test peers first)
+#   make demo   runs the chat demo on http://127.0.0.1:8080
+#   make test   runs every test (installs the npm packages first)
 
 GO      ?= go
 FUZZTIME ?= 5s
@@ -10,12 +10,12 @@ FUZZ_TARGETS = \
 	./runtime/engineio/eiopacket:FuzzDecodeText \
 	./runtime/socketio/siopacket:FuzzDecodeText
 
-.PHONY: demo test lint gotest fuzz bench generate checkgenerate
+.PHONY: demo test lint gotest fuzz bench generate checkgenerate bundle checkbundle nodeclient conformance
 
 demo:
-	$(GO) run ./examples/conformance -addr 127.0.0.1:3000
+	$(GO) run ./examples/chat
 
-test: node_modules/.installed lint checkgenerate gotest fuzz
+test: node_modules/.installed lint checkgenerate checkbundle gotest fuzz
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -47,6 +47,29 @@ checkgenerate: generate
 	@if [ -n "$$(git status --porcelain -- gen)" ]; then \
 		echo "gen/ is out of date: run make generate and commit the result"; git status --porcelain -- gen; exit 1; \
 	fi
+
+# bundle rebuilds the chat page's script (committed, so that go build and
+# go run ./examples/chat need no Node).
+bundle: node_modules/.installed
+	node_modules/.bin/esbuild examples/chat/web/app.ts --bundle --format=esm --target=es2020 \
+		--minify --legal-comments=none --log-level=warning --outfile=examples/chat/web/dist/app.js
+
+checkbundle: bundle
+	@if [ -n "$$(git status --porcelain -- examples/chat/web/dist)" ]; then \
+		echo "examples/chat/web/dist is out of date: run make bundle and commit the result"; exit 1; \
+	fi
+
+# nodeclient runs the Node/TypeScript client example against a chat server.
+URL ?= http://127.0.0.1:8080
+nodeclient: node_modules/.installed
+	@mkdir -p .tmp
+	node_modules/.bin/esbuild examples/nodeclient/main.ts --bundle --platform=node --format=esm \
+		--packages=external --log-level=warning --outfile=.tmp/nodeclient.mjs
+	node .tmp/nodeclient.mjs $(URL)
+
+# conformance serves the endpoints of the official protocol test suites.
+conformance:
+	$(GO) run ./examples/conformance -addr 127.0.0.1:3000
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./runtime/...

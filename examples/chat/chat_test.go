@@ -2,6 +2,8 @@ package main
 
 import (
 	"net/http"
+	"os/exec"
+	"strings"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -59,4 +61,29 @@ func TestBrowser(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestClients runs the Go and Node client examples against the chat.
+func TestClients(t *testing.T) {
+	srv, handler, err := newServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(handler)
+	defer hs.Close()
+	defer srv.Close(t.Context())
+
+	t.Run("goclient", func(t *testing.T) {
+		cmd := exec.Command("go", "run", "../goclient", "-url", hs.URL, "-text", "hi from the test")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if !strings.Contains(string(out), "gopher: hi from the test") {
+			t.Errorf("output:\n%s", out)
+		}
+	})
+	t.Run("nodeclient", func(t *testing.T) {
+		nodepeer.RunTS(t, 30*time.Second, "../../../examples/nodeclient/main.ts", hs.URL)
+	})
 }

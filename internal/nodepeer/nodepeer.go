@@ -170,7 +170,7 @@ func RunTS(t testing.TB, timeout time.Duration, script string, args ...string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	out := filepath.Join(dir, strings.TrimSuffix(script, ".ts")+".mjs")
+	out := filepath.Join(dir, strings.TrimSuffix(filepath.Base(script), ".ts")+".mjs")
 	esbuild := exec.Command(filepath.Join(root(), "node_modules", ".bin", "esbuild"), filepath.Join(Dir(), script),
 		"--bundle", "--platform=node", "--format=esm", "--packages=external", "--log-level=warning", "--outfile="+out)
 	esbuild.Dir = root()
