@@ -2,12 +2,12 @@ package main
 
 import (
 	"net/http"
-	"os/exec"
-	"strings"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
