@@ -88,8 +88,9 @@ type Adapter interface {
 	// opts.Flags.Local.
 	Broadcast(p *siopacket.Packet, opts BroadcastOptions) error
 	// BroadcastWithAck is Broadcast for a packet with an ack id: onSent
-	// reports, once, how many clients the packet went to on all nodes
-	// together, and onAck is called for each client's ack.
+	// reports, once per node that handled it (ServerCount of them), how
+	// many clients the packet went to there, and onAck is called for each
+	// client's ack.
 	BroadcastWithAck(p *siopacket.Packet, opts BroadcastOptions, onSent func(clients int), onAck func(Args)) error
 
 	// FetchSockets describes the sockets opts selects.

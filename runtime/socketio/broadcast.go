@@ -110,25 +110,30 @@ func (b BroadcastOperator) EmitWithAck(ctx context.Context, event string, args .
 	}
 	p.ID, p.HasID = b.nsp.ackIDs.Add(1), true
 
+	servers := 1
+	if !b.flags.Local {
+		if n, err := b.nsp.adapter.ServerCount(ctx); err == nil && n > 1 {
+			servers = n
+		}
+	}
 	var (
 		mu        sync.Mutex
 		responses []Args
-		expected  = -1 // unknown until onSent; summed over nodes
+		expected  int // clients reached, summed over the nodes that reported
+		reported  int // nodes that reported
 		done      = make(chan struct{})
 		closed    bool
 	)
 	check := func() {
-		if !closed && expected >= 0 && len(responses) >= expected {
+		if !closed && reported >= servers && len(responses) >= expected {
 			closed = true
 			close(done)
 		}
 	}
 	onSent := func(n int) {
 		mu.Lock()
-		if expected < 0 {
-			expected = 0
-		}
 		expected += n
+		reported++
 		check()
 		mu.Unlock()
 	}

@@ -131,6 +131,11 @@ func (c *client) connect(name string, auth json.RawMessage) {
 	}
 	s := &Socket{id: newSocketID(), nsp: nsp, client: c, handshake: c.handshake(auth)}
 	if err := nsp.runMiddleware(s); err != nil {
+		// Middleware may have joined rooms before a later one refused.
+		s.joinMu.Lock()
+		s.left = true
+		s.joinMu.Unlock()
+		nsp.adapter.DelAll(s.id)
 		msg, data := err.Error(), any(nil)
 		if ce, ok := err.(*ConnectError); ok {
 			msg, data = ce.Message, ce.Data

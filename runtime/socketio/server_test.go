@@ -170,6 +170,7 @@ func TestMiddlewareAndNamespaces(t *testing.T) {
 		}
 		return nil
 	})
+	ts.Of("/plain").Use(func(s *Socket) error { s.Join("early"); return nil })
 	ts.Of("/plain").Use(func(*Socket) error { return errors.New("plain refusal") })
 	c := ts.dial(t)
 	c.connect("/", "")
@@ -180,6 +181,9 @@ func TestMiddlewareAndNamespaces(t *testing.T) {
 	c.send(siopacket.Packet{Type: siopacket.Connect, Namespace: "/plain"})
 	if p := c.next(); p.Type != siopacket.ConnectError || string(p.Data) != `{"message":"plain refusal"}` {
 		t.Errorf("plain: %v %s", p.Type, p.Data)
+	}
+	if n := len(ts.Of("/plain").Adapter().Sockets([]string{"early"})); n != 0 {
+		t.Errorf("a refused socket stayed in a room its middleware joined (%d)", n)
 	}
 	c.send(siopacket.Packet{Type: siopacket.Connect, Namespace: "/missing"})
 	if p := c.next(); p.Type != siopacket.ConnectError || string(p.Data) != `{"message":"Invalid namespace"}` {

@@ -1,0 +1,560 @@
+// Package redisadapter is a socketio.Adapter for several nodes sharing a
+// Redis server, wire-compatible with the npm @socket.io/redis-adapter 8:
+// Go and Node nodes can share one cluster, and @socket.io/redis-emitter
+// can emit into it.
+//
+// Broadcasts are published on "<key>#<nsp>#" (or "<key>#<nsp>#<room>#" for
+// one room) as msgpack [uid, packet, options]; cluster operations are
+// requests on "<key>-request#<nsp>#" answered on "<key>-response#<nsp>#".
+// The number of nodes is the number of subscribers of the request channel,
+// so a node whose Redis connection dies stops counting at once.
+//
+// When Redis is unreachable, local delivery goes on; what is published
+// meanwhile does not reach other nodes, and cluster requests time out. The
+// client reconnects and resubscribes by itself.
+package redisadapter
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/sio-dev/sio/runtime/socketio"
+	"github.com/sio-dev/sio/runtime/socketio/siopacket"
+)
+
+// Options configures the adapter. The zero value has the reference's
+// defaults.
+type Options struct {
+	// Key prefixes every channel. Default "socket.io".
+	Key string
+	// RequestsTimeout bounds cluster requests (FetchSockets,
+	// ServerSideEmit with acks). Default 5s.
+	RequestsTimeout time.Duration
+	// PublishOnSpecificResponseChannel answers each node on its own
+	// response channel instead of the shared one.
+	PublishOnSpecificResponseChannel bool
+	// Logger receives Redis errors. Default: nothing is logged.
+	Logger *slog.Logger
+}
+
+// New returns an adapter factory for socketio.Options.Adapter. client
+// publishes and runs commands; the adapter opens its own subscriptions on
+// it. Close the server before the client.
+func New(client redis.UniversalClient, opts *Options) func(*socketio.Namespace) socketio.Adapter {
+	o := Options{}
+	if opts != nil {
+		o = *opts
+	}
+	if o.Key == "" {
+		o.Key = "socket.io"
+	}
+	if o.RequestsTimeout <= 0 {
+		o.RequestsTimeout = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return func(n *socketio.Namespace) socketio.Adapter { return newAdapter(n, client, o) }
+}
+
+// Adapter is the Redis adapter of one namespace.
+type Adapter struct {
+	*socketio.MemoryAdapter
+	nsp  *socketio.Namespace
+	rdb  redis.UniversalClient
+	opts Options
+	uid  string
+
+	channel, requestChannel, responseChannel, specificResponseChannel string
+
+	sub    *redis.PubSub
+	ctx    context.Context // ends with Close
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the receive loop exits
+
+	// mu guards the pending requests.
+	mu       sync.Mutex
+	requests map[string]*pending
+	acks     map[string]*pendingAck
+}
+
+var _ socketio.Adapter = (*Adapter)(nil)
+
+// pending is a cluster request waiting for the other nodes' answers.
+type pending struct {
+	typ       int
+	remaining int // answers still expected
+	sockets   []socketio.SocketInfo
+	answers   []socketio.Args
+	done      chan struct{}
+}
+
+type pendingAck struct {
+	onSent func(int)
+	onAck  func(socketio.Args)
+}
+
+func newUID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func newAdapter(n *socketio.Namespace, rdb redis.UniversalClient, o Options) *Adapter {
+	a := &Adapter{
+		MemoryAdapter: socketio.NewMemoryAdapter(n),
+		nsp:           n,
+		rdb:           rdb,
+		opts:          o,
+		uid:           newUID(),
+		requests:      map[string]*pending{},
+		acks:          map[string]*pendingAck{},
+		done:          make(chan struct{}),
+	}
+	a.channel = o.Key + "#" + n.Name() + "#"
+	a.requestChannel = o.Key + "-request#" + n.Name() + "#"
+	a.responseChannel = o.Key + "-response#" + n.Name() + "#"
+	a.specificResponseChannel = a.responseChannel + a.uid + "#"
+	a.ctx, a.cancel = context.WithCancel(context.Background()) //sio:root-context: an adapter lives until Close
+	a.sub = rdb.Subscribe(a.ctx, a.requestChannel, a.responseChannel, a.specificResponseChannel)
+	if err := a.sub.PSubscribe(a.ctx, a.channel+"*"); err != nil {
+		o.Logger.Warn("redisadapter: psubscribe", "err", err)
+	}
+	// Wait for the subscriptions so that this node counts, and hears, from
+	// the start (best effort: Redis may be down and come back later).
+	ctx, cancel := context.WithTimeout(a.ctx, o.RequestsTimeout)
+	if _, err := a.sub.Receive(ctx); err != nil {
+		o.Logger.Warn("redisadapter: subscribe", "err", err)
+	}
+	cancel()
+	go a.receive()
+	return a
+}
+
+// receive dispatches what Redis delivers until Close.
+func (a *Adapter) receive() {
+	defer close(a.done)
+	ch := a.sub.Channel(redis.WithChannelSize(1024))
+	for msg := range ch {
+		payload := []byte(msg.Payload)
+		switch {
+		case msg.Pattern != "":
+			a.onBroadcast(msg.Channel, payload)
+		case strings.HasPrefix(msg.Channel, a.responseChannel):
+			a.onResponse(payload)
+		case msg.Channel == a.requestChannel:
+			a.onRequest(payload)
+		}
+	}
+}
+
+func (a *Adapter) publish(channel string, payload []byte) {
+	ctx, cancel := context.WithTimeout(a.ctx, a.opts.RequestsTimeout)
+	defer cancel()
+	if err := a.rdb.Publish(ctx, channel, payload).Err(); err != nil {
+		a.opts.Logger.Debug("redisadapter: publish", "channel", channel, "err", err)
+	}
+}
+
+func (a *Adapter) publishJSON(channel string, v any) {
+	b, err := json.Marshal(v)
+	if err == nil {
+		a.publish(channel, b)
+	}
+}
+
+// Broadcast implements socketio.Adapter: local delivery, then the packet
+// goes to the other nodes.
+func (a *Adapter) Broadcast(p *siopacket.Packet, opts socketio.BroadcastOptions) error {
+	if !opts.Flags.Local {
+		wp, err := toWirePacket(p)
+		if err != nil {
+			return err
+		}
+		msg, err := msgpack.Marshal([]any{a.uid, wp, toWireOpts(opts)})
+		if err != nil {
+			return err
+		}
+		channel := a.channel
+		if len(opts.Rooms) == 1 {
+			channel += opts.Rooms[0] + "#"
+		}
+		a.publish(channel, msg)
+	}
+	return a.MemoryAdapter.Broadcast(p, opts)
+}
+
+// onBroadcast delivers a broadcast published by another node.
+func (a *Adapter) onBroadcast(channel string, payload []byte) {
+	if room := strings.TrimSuffix(strings.TrimPrefix(channel, a.channel), "#"); room != "" && len(a.Sockets([]string{room})) == 0 {
+		return // nobody here is in that room
+	}
+	var msg []msgpack.RawMessage
+	if err := msgpack.Unmarshal(payload, &msg); err != nil || len(msg) < 3 {
+		return
+	}
+	var uid string
+	var wp wirePacket
+	var wo wireOpts
+	if msgpack.Unmarshal(msg[0], &uid) != nil || uid == a.uid || msgpack.Unmarshal(msg[1], &wp) != nil || msgpack.Unmarshal(msg[2], &wo) != nil {
+		return
+	}
+	if wp.Nsp == "" {
+		wp.Nsp = "/"
+	}
+	if wp.Nsp != a.nsp.Name() {
+		return
+	}
+	p, err := fromWirePacket(&wp)
+	if err != nil {
+		return
+	}
+	opts := fromWireOpts(&wo)
+	opts.Flags.Local = true
+	_ = a.MemoryAdapter.Broadcast(&p, opts)
+}
+
+// BroadcastWithAck implements socketio.Adapter: other nodes report their
+// client counts and relay their clients' acks on the response channel.
+func (a *Adapter) BroadcastWithAck(p *siopacket.Packet, opts socketio.BroadcastOptions, onSent func(int), onAck func(socketio.Args)) error {
+	if !opts.Flags.Local {
+		wp, err := toWirePacket(p)
+		if err != nil {
+			return err
+		}
+		id := newUID()
+		msg, err := msgpack.Marshal(&request{UID: a.uid, RequestID: id, Type: typeBroadcast, Packet: wp, Opts: toWireOpts(opts)})
+		if err != nil {
+			return err
+		}
+		a.mu.Lock()
+		a.acks[id] = &pendingAck{onSent: onSent, onAck: onAck}
+		a.mu.Unlock()
+		timeout := opts.Flags.Timeout
+		if timeout <= 0 {
+			timeout = a.opts.RequestsTimeout
+		}
+		time.AfterFunc(timeout, func() {
+			a.mu.Lock()
+			delete(a.acks, id)
+			a.mu.Unlock()
+		})
+		a.publish(a.requestChannel, msg)
+	}
+	return a.MemoryAdapter.BroadcastWithAck(p, opts, onSent, onAck)
+}
+
+// onRequest serves another node's request.
+func (a *Adapter) onRequest(payload []byte) {
+	var req request
+	if err := decodeMessage(payload, &req); err != nil {
+		return
+	}
+	if payload[0] != '{' {
+		// Broadcast requests are msgpack; read the packet with its binary.
+		var raw map[string]msgpack.RawMessage
+		if msgpack.Unmarshal(payload, &raw) == nil && raw["packet"] != nil {
+			req.Packet = &wirePacket{}
+			_ = msgpack.Unmarshal(raw["packet"], req.Packet)
+		}
+	}
+	if req.UID == a.uid {
+		return // our own request, already applied locally
+	}
+	switch req.Type {
+	case typeSockets:
+		var rooms []string
+		if req.Opts != nil {
+			rooms = stringsOf(req.Opts.Rooms)
+		} else {
+			rooms = stringsOf(req.Rooms)
+		}
+		a.respond(req, map[string]any{"requestId": req.RequestID, "sockets": a.Sockets(rooms)})
+	case typeAllRooms:
+		a.respond(req, map[string]any{"requestId": req.RequestID, "rooms": a.localRooms()})
+	case typeRemoteJoin, typeRemoteLeave, typeRemoteDisconnect:
+		a.applyRemote(req)
+	case typeRemoteFetch:
+		infos, _ := a.MemoryAdapter.FetchSockets(a.ctx, fromWireOpts(req.Opts))
+		sockets := make([]wireSocket, 0, len(infos))
+		for _, s := range infos {
+			data, _ := json.Marshal(s.Data)
+			sockets = append(sockets, wireSocket{ID: s.ID, Handshake: toWireHandshake(s.Handshake), Rooms: anyOf(s.Rooms), Data: data})
+		}
+		a.respond(req, map[string]any{"requestId": req.RequestID, "sockets": sockets})
+	case typeServerSideEmit:
+		a.onServerSideEmit(req)
+	case typeBroadcast:
+		if req.Packet == nil {
+			return
+		}
+		p, err := fromWirePacket(req.Packet)
+		if err != nil {
+			return
+		}
+		opts := fromWireOpts(req.Opts)
+		opts.Flags.Local = true
+		_ = a.MemoryAdapter.BroadcastWithAck(&p, opts, func(n int) {
+			a.respond(req, map[string]any{"type": typeBroadcastClientCount, "requestId": req.RequestID, "clientCount": n})
+		}, func(args socketio.Args) {
+			var first any
+			_ = args.Decode(0, &first)
+			msg, err := msgpack.Marshal(&response{Type: typeBroadcastAck, RequestID: req.RequestID, Packet: first})
+			if err == nil {
+				a.publish(a.responseChannelFor(req), msg)
+			}
+		})
+	}
+}
+
+func (a *Adapter) applyRemote(req request) {
+	if req.Opts == nil {
+		// The older form targets one socket by id.
+		s := a.nsp.Socket(req.SID)
+		if s == nil {
+			return
+		}
+		switch req.Type {
+		case typeRemoteJoin:
+			s.Join(roomName(req.Room))
+		case typeRemoteLeave:
+			s.Leave(roomName(req.Room))
+		case typeRemoteDisconnect:
+			s.Disconnect(req.Close)
+		}
+		a.respond(req, map[string]any{"requestId": req.RequestID})
+		return
+	}
+	opts := fromWireOpts(req.Opts)
+	switch req.Type {
+	case typeRemoteJoin:
+		a.MemoryAdapter.AddSockets(opts, stringsOf(req.Rooms))
+	case typeRemoteLeave:
+		a.MemoryAdapter.DelSockets(opts, stringsOf(req.Rooms))
+	case typeRemoteDisconnect:
+		a.MemoryAdapter.DisconnectSockets(opts, req.Close)
+	}
+}
+
+func (a *Adapter) localRooms() []string {
+	seen := map[string]bool{}
+	var rooms []string
+	for _, id := range a.Sockets(nil) {
+		for _, r := range a.SocketRooms(id) {
+			if !seen[r] {
+				seen[r] = true
+				rooms = append(rooms, r)
+			}
+		}
+	}
+	return rooms
+}
+
+func (a *Adapter) responseChannelFor(req request) string {
+	if a.opts.PublishOnSpecificResponseChannel {
+		return a.responseChannel + req.UID + "#"
+	}
+	return a.responseChannel
+}
+
+func (a *Adapter) respond(req request, v any) { a.publishJSON(a.responseChannelFor(req), v) }
+
+// onResponse matches another node's answer to a pending request.
+func (a *Adapter) onResponse(payload []byte) {
+	var res response
+	if err := decodeMessage(payload, &res); err != nil || res.RequestID == "" {
+		return
+	}
+	a.mu.Lock()
+	if ack := a.acks[res.RequestID]; ack != nil {
+		a.mu.Unlock()
+		switch res.Type {
+		case typeBroadcastClientCount:
+			ack.onSent(res.ClientCount)
+		case typeBroadcastAck:
+			data, atts, err := siopacket.AppendAckData(nil, nil, []any{res.Packet})
+			if err == nil {
+				if args, err := siopacket.ParseArgs(data, atts); err == nil {
+					ack.onAck(args)
+				}
+			}
+		}
+		return
+	}
+	p := a.requests[res.RequestID]
+	if p == nil {
+		a.mu.Unlock()
+		return
+	}
+	switch p.typ {
+	case typeRemoteFetch:
+		for _, s := range res.Sockets {
+			var data any
+			_ = json.Unmarshal(s.Data, &data)
+			p.sockets = append(p.sockets, socketio.SocketInfo{ID: s.ID, Handshake: fromWireHandshake(s.Handshake), Rooms: stringsOf(s.Rooms), Data: data})
+		}
+	case typeServerSideEmit:
+		data := res.Data
+		if len(data) == 0 {
+			data = json.RawMessage("null")
+		}
+		if args, err := siopacket.ParseArgs(append(append([]byte("["), data...), ']'), nil); err == nil {
+			p.answers = append(p.answers, args)
+		}
+	}
+	p.remaining--
+	if p.remaining <= 0 {
+		delete(a.requests, res.RequestID)
+		close(p.done)
+	}
+	a.mu.Unlock()
+}
+
+// ask publishes a request and waits for the other nodes' answers.
+func (a *Adapter) ask(ctx context.Context, typ int, body map[string]any) (*pending, error) {
+	servers, err := a.ServerCount(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := &pending{typ: typ, remaining: servers - 1, done: make(chan struct{})}
+	if p.remaining <= 0 {
+		return p, nil
+	}
+	id := newUID()
+	body["uid"], body["requestId"], body["type"] = a.uid, id, typ
+	a.mu.Lock()
+	a.requests[id] = p
+	a.mu.Unlock()
+	a.publishJSON(a.requestChannel, body)
+	timer := time.NewTimer(a.opts.RequestsTimeout)
+	defer timer.Stop()
+	select {
+	case <-p.done:
+		return p, nil
+	case <-ctx.Done():
+	case <-timer.C:
+	}
+	a.mu.Lock()
+	delete(a.requests, id)
+	got := servers - 1 - p.remaining
+	a.mu.Unlock()
+	return p, fmt.Errorf("%w: %d of %d nodes answered", ErrTimeout, got, servers-1)
+}
+
+// ErrTimeout reports a cluster request that not every node answered.
+var ErrTimeout = errors.New("redisadapter: request timed out")
+
+// FetchSockets implements socketio.Adapter.
+func (a *Adapter) FetchSockets(ctx context.Context, opts socketio.BroadcastOptions) ([]socketio.SocketInfo, error) {
+	local, _ := a.MemoryAdapter.FetchSockets(ctx, opts)
+	if opts.Flags.Local {
+		return local, nil
+	}
+	p, err := a.ask(ctx, typeRemoteFetch, map[string]any{"opts": toWireOpts(opts)})
+	if p == nil {
+		return local, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append(local, p.sockets...), err
+}
+
+// AddSockets implements socketio.Adapter.
+func (a *Adapter) AddSockets(opts socketio.BroadcastOptions, rooms []string) {
+	a.MemoryAdapter.AddSockets(opts, rooms)
+	if !opts.Flags.Local {
+		a.publishJSON(a.requestChannel, map[string]any{"uid": a.uid, "type": typeRemoteJoin, "opts": toWireOpts(opts), "rooms": rooms})
+	}
+}
+
+// DelSockets implements socketio.Adapter.
+func (a *Adapter) DelSockets(opts socketio.BroadcastOptions, rooms []string) {
+	a.MemoryAdapter.DelSockets(opts, rooms)
+	if !opts.Flags.Local {
+		a.publishJSON(a.requestChannel, map[string]any{"uid": a.uid, "type": typeRemoteLeave, "opts": toWireOpts(opts), "rooms": rooms})
+	}
+}
+
+// DisconnectSockets implements socketio.Adapter.
+func (a *Adapter) DisconnectSockets(opts socketio.BroadcastOptions, close bool) {
+	if !opts.Flags.Local {
+		a.publishJSON(a.requestChannel, map[string]any{"uid": a.uid, "type": typeRemoteDisconnect, "opts": toWireOpts(opts), "close": close})
+	}
+	a.MemoryAdapter.DisconnectSockets(opts, close)
+}
+
+// ServerSideEmit implements socketio.Adapter.
+func (a *Adapter) ServerSideEmit(ctx context.Context, event string, args []any, wantAcks bool) ([]socketio.Args, error) {
+	data := append([]any{event}, args...)
+	if !wantAcks {
+		a.publishJSON(a.requestChannel, map[string]any{"uid": a.uid, "type": typeServerSideEmit, "data": data})
+		return nil, nil
+	}
+	p, err := a.ask(ctx, typeServerSideEmit, map[string]any{"data": data})
+	if p == nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return p.answers, err
+}
+
+func (a *Adapter) onServerSideEmit(req request) {
+	var data []json.RawMessage
+	if json.Unmarshal(req.Data, &data) != nil || len(data) == 0 {
+		return
+	}
+	var event string
+	if json.Unmarshal(data[0], &event) != nil {
+		return
+	}
+	rest, _ := json.Marshal(data[1:])
+	args, err := siopacket.ParseArgs(rest, nil)
+	if err != nil {
+		return
+	}
+	var ack socketio.Ack
+	if req.RequestID != "" {
+		var once sync.Once
+		ack = func(answer ...any) error {
+			var first any
+			if len(answer) > 0 {
+				first = answer[0]
+			}
+			once.Do(func() {
+				a.publishJSON(a.responseChannel, map[string]any{"type": typeServerSideEmit, "requestId": req.RequestID, "data": first})
+			})
+			return nil
+		}
+	}
+	a.nsp.DispatchServerSideEmit(event, args, ack)
+}
+
+// ServerCount implements socketio.Adapter: the subscribers of the request
+// channel, every node of every language.
+func (a *Adapter) ServerCount(ctx context.Context) (int, error) {
+	counts, err := a.rdb.PubSubNumSub(ctx, a.requestChannel).Result()
+	if err != nil {
+		return 1, err
+	}
+	return max(1, int(counts[a.requestChannel])), nil
+}
+
+// Close implements socketio.Adapter: it unsubscribes and stops.
+func (a *Adapter) Close() error {
+	a.cancel()
+	err := a.sub.Close()
+	<-a.done
+	return err
+}
