@@ -28,6 +28,7 @@ var layers = []layer{
 	{pkg: "runtime/internal/events"},
 	{pkg: "runtime/socketio", local: []string{"runtime/engineio", "runtime/socketio/siopacket", "runtime/internal/events"}},
 	{pkg: "runtime/socketio/sioclient", local: []string{"runtime/engineio", "runtime/socketio/siopacket", "runtime/internal/events"}},
+	{pkg: "runtime/redisadapter", local: []string{"runtime/socketio", "runtime/socketio/siopacket"}, external: []string{"github.com/redis/go-redis/v9", "github.com/vmihailenco/msgpack/v5"}},
 	{pkg: "runtime/rpc", local: []string{"runtime/socketio", "runtime/socketio/sioclient", "runtime/socketio/siopacket"}, external: []string{"google.golang.org/protobuf"}},
 	{pkg: "gen/go/sio/v1", external: []string{"google.golang.org/protobuf"}},
 	{pkg: "gen/go/example/...", local: []string{"gen/go/...", "runtime/rpc", "runtime/socketio"}, external: []string{"google.golang.org/protobuf"}},

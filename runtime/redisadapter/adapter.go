@@ -303,6 +303,9 @@ func (a *Adapter) onRequest(payload []byte) {
 		if err != nil {
 			return
 		}
+		// The sender publishes before numbering the packet; each node
+		// numbers its own copy.
+		p.ID, p.HasID = a.nsp.NewAckID(), true
 		opts := fromWireOpts(req.Opts)
 		opts.Flags.Local = true
 		_ = a.MemoryAdapter.BroadcastWithAck(&p, opts, func(n int) {

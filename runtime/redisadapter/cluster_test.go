@@ -38,11 +38,11 @@ func startRedis(t *testing.T) *redisServer {
 		}
 		t.Fatalf("redis-server is required: %v (apt-get install redis-server)", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := netListen()
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	port := portOf(ln)
 	ln.Close()
 	r := &redisServer{port: port}
 	r.start(t)
@@ -383,3 +383,6 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
+func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+func portOf(ln net.Listener) string { return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) }

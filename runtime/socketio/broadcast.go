@@ -108,7 +108,7 @@ func (b BroadcastOperator) EmitWithAck(ctx context.Context, event string, args .
 	if err != nil {
 		return nil, err
 	}
-	p.ID, p.HasID = b.nsp.ackIDs.Add(1), true
+	p.ID, p.HasID = b.nsp.NewAckID(), true
 
 	servers := 1
 	if !b.flags.Local {

@@ -40,6 +40,11 @@ func newNamespace(srv *Server, name string) *Namespace {
 	return n
 }
 
+// NewAckID returns a fresh ack id for a broadcast with acks. Adapters use
+// it for such broadcasts arriving from other nodes, which number their
+// packets per node.
+func (n *Namespace) NewAckID() uint64 { return n.ackIDs.Add(1) }
+
 // Name returns the namespace name, such as "/" or "/admin".
 func (n *Namespace) Name() string { return n.name }
 
