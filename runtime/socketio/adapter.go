@@ -122,13 +122,37 @@ type MemoryAdapter struct {
 	mu    sync.RWMutex
 	rooms map[string]map[string]struct{} // room -> socket ids
 	sids  map[string]map[string]struct{} // socket id -> rooms
+
+	recovery *recoveryState // nil unless the server recovers connections
 }
 
-var _ Adapter = (*MemoryAdapter)(nil)
+var (
+	_ Adapter      = (*MemoryAdapter)(nil)
+	_ SessionStore = (*MemoryAdapter)(nil)
+)
 
 // NewMemoryAdapter returns the single-node adapter for n.
 func NewMemoryAdapter(n *Namespace) *MemoryAdapter {
-	return &MemoryAdapter{nsp: n, rooms: map[string]map[string]struct{}{}, sids: map[string]map[string]struct{}{}}
+	a := &MemoryAdapter{nsp: n, rooms: map[string]map[string]struct{}{}, sids: map[string]map[string]struct{}{}}
+	if r := n.server.opts.ConnectionStateRecovery; r != nil {
+		a.recovery = &recoveryState{maxAge: r.MaxDisconnectionDuration, sessions: map[string]storedSession{}}
+	}
+	return a
+}
+
+// PersistSession implements SessionStore.
+func (a *MemoryAdapter) PersistSession(s Session) {
+	if a.recovery != nil {
+		a.recovery.persist(s)
+	}
+}
+
+// RestoreSession implements SessionStore.
+func (a *MemoryAdapter) RestoreSession(pid, offset string) (Session, bool) {
+	if a.recovery == nil {
+		return Session{}, false
+	}
+	return a.recovery.restore(pid, offset)
 }
 
 // Namespace returns the namespace the adapter serves.
@@ -259,6 +283,9 @@ func (a *MemoryAdapter) selectIDs(opts BroadcastOptions) []string {
 // Broadcast implements Adapter: p is encoded once and the same bytes are
 // queued for every selected local socket.
 func (a *MemoryAdapter) Broadcast(p *siopacket.Packet, opts BroadcastOptions) error {
+	if a.recovery != nil {
+		a.recovery.record(p, opts)
+	}
 	msgs := encode(p, opts.Flags.NoCompress)
 	for _, id := range a.selectIDs(opts) {
 		if s := a.nsp.socket(id); s != nil {

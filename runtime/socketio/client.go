@@ -130,7 +130,15 @@ func (c *client) connect(name string, auth json.RawMessage) {
 		return
 	}
 	s := &Socket{id: newSocketID(), nsp: nsp, client: c, handshake: c.handshake(auth)}
-	if err := nsp.runMiddleware(s); err != nil {
+	session, recovered := c.recover(nsp, auth)
+	if recovered {
+		s.id, s.pid, s.recovered = session.SID, session.PID, true
+		s.data = session.Data
+	} else if c.srv.opts.ConnectionStateRecovery != nil {
+		s.pid = newPrivateID()
+	}
+	skipMiddleware := recovered && !c.srv.opts.ConnectionStateRecovery.RunMiddlewares
+	if err := nsp.runMiddlewareUnless(skipMiddleware, s); err != nil {
 		// Middleware may have joined rooms before a later one refused.
 		s.joinMu.Lock()
 		s.left = true
@@ -150,14 +158,39 @@ func (c *client) connect(name string, auth json.RawMessage) {
 	c.mu.Unlock()
 	nsp.add(s)
 	s.Join(s.id)
+	if recovered {
+		s.Join(session.Rooms...)
+	}
 
 	payload, _ := json.Marshal(struct {
 		SID string `json:"sid"`
-	}{s.id})
+		PID string `json:"pid,omitempty"`
+	}{s.id, s.pid})
 	_ = c.conn.Send(engineio.Message{Data: siopacket.AppendText(nil, &siopacket.Packet{Type: siopacket.Connect, Namespace: name, Data: payload})})
+	for _, p := range session.Missed {
+		_ = c.conn.Send(encode(p, false)...)
+	}
 	for _, h := range nsp.connectionHandlers() {
 		s.guard("connection handler", func() { h(s) })
 	}
+}
+
+// recover restores the session a reconnecting client presents (auth
+// fields "pid" and "offset", as socket.io-client sends them), if the
+// server recovers connections and the session and offset are still known.
+func (c *client) recover(nsp *Namespace, auth json.RawMessage) (Session, bool) {
+	store, ok := nsp.adapter.(SessionStore)
+	if c.srv.opts.ConnectionStateRecovery == nil || !ok {
+		return Session{}, false
+	}
+	var claim struct {
+		PID    string `json:"pid"`
+		Offset string `json:"offset"`
+	}
+	if json.Unmarshal(auth, &claim) != nil || claim.PID == "" || claim.Offset == "" {
+		return Session{}, false
+	}
+	return store.RestoreSession(claim.PID, claim.Offset)
 }
 
 func (c *client) sendConnectError(nsp, message string, data any) {

@@ -15,14 +15,14 @@ import (
 // newInteropServer is the server side of sio_client.mjs's scenarios.
 // Clients connect through a TCP proxy, so that scenarios can freeze or cut
 // the network under them.
-func newInteropServer(t *testing.T) (*Server, string) {
+func newInteropServer(t *testing.T, recovery *RecoveryOptions) (*Server, string) {
 	t.Helper()
 	var proxy atomic.Pointer[tcpProxy] // set once the server listens
 	srv := NewServer(&Options{Engine: engineio.Options{
 		PingInterval:      200 * time.Millisecond,
 		PingTimeout:       400 * time.Millisecond,
 		MaxHTTPBufferSize: 100000, // binary sends 70000 bytes; oversize, 200000 characters
-	}})
+	}, ConnectionStateRecovery: recovery})
 	srv.Use(func(s *Socket) error {
 		var auth struct {
 			Token string `json:"token"`
@@ -105,6 +105,30 @@ func newInteropServer(t *testing.T) (*Server, string) {
 		s.On("drop-me", func(s *Socket, _ Args, _ Ack) { s.Conn().Close() })
 		s.On("freeze-network", func(*Socket, Args, Ack) { proxy.Load().freeze() })
 		s.On("cut-network", func(*Socket, Args, Ack) { go proxy.Load().cut() })
+		s.On("news-now", func(s *Socket, args Args, ack Ack) {
+			var room string
+			var n int
+			_ = args.Decode(0, &room)
+			_ = args.Decode(1, &n)
+			for i := range n {
+				_ = nsp.To(room).Emit("news", i)
+			}
+			_ = ack()
+		})
+		s.On("drop-and-broadcast", func(s *Socket, args Args, _ Ack) {
+			var room string
+			var from, n int
+			_ = args.Decode(0, &room)
+			_ = args.Decode(1, &from)
+			_ = args.Decode(2, &n)
+			s.Conn().Close()
+			go func() {
+				time.Sleep(20 * time.Millisecond) // the client is away now
+				for i := from; i < from+n; i++ {
+					_ = nsp.To(room).Emit("news", i)
+				}
+			}()
+		})
 		s.On("bad-packet", func(s *Socket, _ Args, _ Ack) {
 			_ = s.Conn().Send(engineio.Message{Data: []byte("9garbage")})
 		})
@@ -126,12 +150,16 @@ func newInteropServer(t *testing.T) (*Server, string) {
 func TestOfficialClient(t *testing.T) {
 	nodepeer.Require(t)
 	scenarios := []string{"connect", "authRejected", "authAccepted", "multiplex", "acks", "binary", "rooms",
-		"broadcastAck", "volatile", "serverDisconnect", "clientDisconnect", "transportCloseReconnects", "parseError", "oversize", "pingTimeout", "networkCut"}
+		"broadcastAck", "volatile", "serverDisconnect", "clientDisconnect", "transportCloseReconnects", "parseError", "oversize", "pingTimeout", "networkCut", "recovery"}
 	for _, mode := range []string{"polling", "websocket", "upgrade"} {
 		for _, sc := range scenarios {
 			t.Run(mode+"/"+sc, func(t *testing.T) {
 				t.Parallel()
-				_, url := newInteropServer(t)
+				var recovery *RecoveryOptions
+				if sc == "recovery" {
+					recovery = &RecoveryOptions{}
+				}
+				_, url := newInteropServer(t, recovery)
 				nodepeer.Run(t, 30*time.Second, "sio_client.mjs", url, mode, sc)
 			})
 		}

@@ -25,6 +25,10 @@ type Options struct {
 	// Adapter creates each namespace's adapter. Default NewMemoryAdapter.
 	Adapter func(n *Namespace) Adapter
 
+	// ConnectionStateRecovery, if set, lets clients that reconnect soon
+	// enough resume their session (the adapter must be a SessionStore).
+	ConnectionStateRecovery *RecoveryOptions
+
 	// Logger receives protocol violations and handler panics. Default:
 	// nothing is logged.
 	Logger *slog.Logger
@@ -49,6 +53,13 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.ConnectionStateRecovery != nil {
+		r := *c.ConnectionStateRecovery
+		if r.MaxDisconnectionDuration <= 0 {
+			r.MaxDisconnectionDuration = 2 * time.Minute
+		}
+		c.ConnectionStateRecovery = &r
 	}
 	if c.Engine.Logger == nil {
 		c.Engine.Logger = c.Logger

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,6 +61,8 @@ type Handshake struct {
 // be called from any goroutine and never block on the network.
 type Socket struct {
 	id        string
+	pid       string // private session id, with connection state recovery
+	recovered bool
 	nsp       *Namespace
 	client    *client
 	handshake Handshake
@@ -91,6 +94,10 @@ type Socket struct {
 // ID returns the socket id: unguessable, distinct from the Engine.IO
 // session id, and the name of the socket's own room.
 func (s *Socket) ID() string { return s.id }
+
+// Recovered reports whether the socket resumed a previous session (same
+// id, rooms and data; missed broadcasts replayed).
+func (s *Socket) Recovered() bool { return s.recovered }
 
 // Namespace returns the socket's namespace.
 func (s *Socket) Namespace() *Namespace { return s.nsp }
@@ -336,6 +343,9 @@ func (s *Socket) onClose(reason DisconnectReason) {
 	s.mu.Unlock()
 	for _, h := range disconnecting {
 		h(s, reason)
+	}
+	if store, ok := s.nsp.adapter.(SessionStore); ok && s.pid != "" && slices.Contains(recoverable, reason) {
+		store.PersistSession(Session{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.Data()})
 	}
 	s.joinMu.Lock()
 	s.left = true

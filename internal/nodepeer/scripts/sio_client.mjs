@@ -192,6 +192,30 @@ const scenarios = {
     s.close();
   },
 
+  // Connection state recovery: broadcasts sent while the client is away
+  // arrive after it reconnects, exactly once and in order, on the same id.
+  async recovery() {
+    const s = await connect();
+    await s.emitWithAck("join", "news-room");
+    const got = [];
+    s.on("news", (i) => got.push(i));
+    await s.emitWithAck("news-now", "news-room", 3);
+    const until = async (n) => {
+      for (let t = 0; got.length < n && t < 200; t++) await sleep(25);
+    };
+    await until(3);
+    const id = s.id;
+    const reconnected = new Promise((resolve) => s.once("disconnect", () => s.once("connect", resolve)));
+    s.emit("drop-and-broadcast", "news-room", 3, 20);
+    await reconnected;
+    assert.equal(s.recovered, true, "socket.recovered");
+    assert.equal(s.id, id, "same socket id");
+    await until(23);
+    await sleep(100);
+    assert.deepEqual(got, Array.from({ length: 23 }, (_, i) => i));
+    s.disconnect();
+  },
+
   async oversize() {
     const s = await connect("/", { reconnection: false });
     const reason = once(s, "disconnect");

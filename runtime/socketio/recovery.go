@@ -1,0 +1,163 @@
+package socketio
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sio-dev/sio/runtime/socketio/siopacket"
+)
+
+// RecoveryOptions turns on connection state recovery, as socket.io 4.6+
+// does it: a client that reconnects within MaxDisconnectionDuration gets
+// its socket id, rooms and data back, and every broadcast it missed.
+type RecoveryOptions struct {
+	// MaxDisconnectionDuration is how long a session is kept. Default 2m.
+	MaxDisconnectionDuration time.Duration
+	// RunMiddlewares runs namespace middleware again on recovery (the
+	// reference skips it by default).
+	RunMiddlewares bool
+}
+
+// Session is what recovery keeps of a disconnected socket.
+type Session struct {
+	SID   string   // the socket id, given back on recovery
+	PID   string   // the private session id the client presents
+	Rooms []string // the rooms, its own included
+	Data  any      // Socket.Data
+	// Missed holds, on restore, the broadcasts the socket missed.
+	Missed []*siopacket.Packet
+}
+
+// SessionStore is an optional Adapter capability for connection state
+// recovery: it keeps the sessions of disconnected sockets and the
+// broadcasts they may miss. MemoryAdapter has it.
+type SessionStore interface {
+	// PersistSession keeps s for MaxDisconnectionDuration.
+	PersistSession(s Session)
+	// RestoreSession returns the session pid names, with the broadcasts
+	// sent after offset that it would have received, if both are still
+	// known.
+	RestoreSession(pid, offset string) (Session, bool)
+}
+
+// recoverable lists the disconnect reasons after which a session is kept:
+// losses, not goodbyes.
+var recoverable = []DisconnectReason{ReasonTransportError, ReasonTransportClose, ReasonForcedClose,
+	ReasonPingTimeout, ReasonServerShuttingDown, ReasonForcedServerClose}
+
+func newPrivateID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// recoveryState is the memory adapter's store.
+type recoveryState struct {
+	maxAge time.Duration
+
+	// mu guards sessions and packets.
+	mu       sync.Mutex
+	sessions map[string]storedSession
+	packets  []storedPacket // in broadcast order
+}
+
+type storedSession struct {
+	Session
+	disconnectedAt time.Time
+}
+
+type storedPacket struct {
+	offset string
+	opts   BroadcastOptions
+	packet siopacket.Packet // with the offset as last argument
+	at     time.Time
+}
+
+// record stamps a broadcast with an offset, as its last argument, and
+// keeps it, if it is one recovery replays: an event without ack that is
+// not volatile.
+func (r *recoveryState) record(p *siopacket.Packet, opts BroadcastOptions) {
+	if (p.Type != siopacket.Event && p.Type != siopacket.BinaryEvent) || p.HasID || opts.Flags.Volatile {
+		return
+	}
+	offset := newPrivateID()
+	// Insert `,"<offset>"` before the closing bracket of the arguments.
+	data := p.Data[:len(p.Data)-1:len(p.Data)-1]
+	data = append(data, `,"`...)
+	data = append(data, offset...)
+	p.Data = append(data, `"]`...)
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pruneLocked(now)
+	r.packets = append(r.packets, storedPacket{offset: offset, opts: opts, packet: *p, at: now})
+}
+
+// pruneLocked drops what has expired. It runs on writes, so the store
+// needs no timer of its own.
+func (r *recoveryState) pruneLocked(now time.Time) {
+	threshold := now.Add(-r.maxAge)
+	i := 0
+	for i < len(r.packets) && r.packets[i].at.Before(threshold) {
+		i++
+	}
+	if i > 0 {
+		r.packets = slices.Delete(r.packets, 0, i)
+	}
+	for pid, s := range r.sessions {
+		if s.disconnectedAt.Before(threshold) {
+			delete(r.sessions, pid)
+		}
+	}
+}
+
+func (r *recoveryState) persist(s Session) {
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pruneLocked(now)
+	r.sessions[s.PID] = storedSession{Session: s, disconnectedAt: now}
+}
+
+func (r *recoveryState) restore(pid, offset string) (Session, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.sessions[pid]
+	if !ok {
+		return Session{}, false
+	}
+	delete(r.sessions, pid)
+	if time.Since(s.disconnectedAt) > r.maxAge {
+		return Session{}, false
+	}
+	index := slices.IndexFunc(r.packets, func(p storedPacket) bool { return p.offset == offset })
+	if index < 0 {
+		return Session{}, false // the offset is unknown or too old
+	}
+	out := s.Session
+	for _, p := range r.packets[index+1:] {
+		if reaches(s.Rooms, p.opts) {
+			pkt := p.packet
+			out.Missed = append(out.Missed, &pkt)
+		}
+	}
+	return out, true
+}
+
+// reaches reports whether a broadcast with opts would reach a socket in
+// rooms.
+func reaches(rooms []string, opts BroadcastOptions) bool {
+	included := len(opts.Rooms) == 0
+	for _, r := range rooms {
+		if slices.Contains(opts.Except, r) {
+			return false
+		}
+		if slices.Contains(opts.Rooms, r) {
+			included = true
+		}
+	}
+	return included
+}
