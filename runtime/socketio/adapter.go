@@ -147,6 +147,14 @@ func (a *MemoryAdapter) PersistSession(s Session) {
 	}
 }
 
+// Record implements SessionStore.
+func (a *MemoryAdapter) Record(p *siopacket.Packet, opts BroadcastOptions) error {
+	if a.recovery != nil {
+		a.recovery.record(p, opts)
+	}
+	return nil
+}
+
 // RestoreSession implements SessionStore.
 func (a *MemoryAdapter) RestoreSession(pid, offset string) (Session, bool) {
 	if a.recovery == nil {
@@ -283,9 +291,6 @@ func (a *MemoryAdapter) selectIDs(opts BroadcastOptions) []string {
 // Broadcast implements Adapter: p is encoded once and the same bytes are
 // queued for every selected local socket.
 func (a *MemoryAdapter) Broadcast(p *siopacket.Packet, opts BroadcastOptions) error {
-	if a.recovery != nil {
-		a.recovery.record(p, opts)
-	}
 	msgs := encode(p, opts.Flags.NoCompress)
 	for _, id := range a.selectIDs(opts) {
 		if s := a.nsp.socket(id); s != nil {

@@ -82,13 +82,26 @@ func (b BroadcastOperator) broadcastTo(p *siopacket.Packet) error {
 		for _, child := range b.nsp.childList() {
 			q := *p
 			q.Namespace = child.name
-			if err := child.adapter.Broadcast(&q, b.options()); err != nil {
+			if err := child.broadcast(&q, b.options()); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	return b.nsp.adapter.Broadcast(p, b.options())
+	return b.nsp.broadcast(p, b.options())
+}
+
+// broadcast hands a packet to the adapter, recording it first for
+// connection state recovery when that is on.
+func (n *Namespace) broadcast(p *siopacket.Packet, opts BroadcastOptions) error {
+	if n.server.opts.ConnectionStateRecovery != nil && Recordable(p, opts) {
+		if store, ok := n.adapter.(SessionStore); ok {
+			if err := store.Record(p, opts); err != nil {
+				return err
+			}
+		}
+	}
+	return n.adapter.Broadcast(p, opts)
 }
 
 // EmitWithAck sends an event to the selected sockets and gathers one ack

@@ -33,14 +33,40 @@ type Session struct {
 
 // SessionStore is an optional Adapter capability for connection state
 // recovery: it keeps the sessions of disconnected sockets and the
-// broadcasts they may miss. MemoryAdapter has it.
+// broadcasts they may miss. MemoryAdapter has it for one node; a
+// multi-node adapter provides one shared by every node, so that a client
+// can resume on any of them.
 type SessionStore interface {
+	// Record keeps a broadcast before it is sent, and stamps it with its
+	// offset as the last argument, which every recipient then sees.
+	Record(p *siopacket.Packet, opts BroadcastOptions) error
 	// PersistSession keeps s for MaxDisconnectionDuration.
 	PersistSession(s Session)
 	// RestoreSession returns the session pid names, with the broadcasts
-	// sent after offset that it would have received, if both are still
-	// known.
+	// recorded after offset that it would have received, if both are
+	// still known. A session is restored at most once.
 	RestoreSession(pid, offset string) (Session, bool)
+}
+
+// Recordable reports whether recovery keeps a broadcast: an event without
+// ack that is not volatile, as the reference does.
+func Recordable(p *siopacket.Packet, opts BroadcastOptions) bool {
+	return (p.Type == siopacket.Event || p.Type == siopacket.BinaryEvent) && !p.HasID && !opts.Flags.Volatile
+}
+
+// Reaches reports whether a broadcast with these options would reach a
+// socket that is in rooms.
+func (opts BroadcastOptions) Reaches(rooms []string) bool {
+	included := len(opts.Rooms) == 0
+	for _, r := range rooms {
+		if slices.Contains(opts.Except, r) {
+			return false
+		}
+		if slices.Contains(opts.Rooms, r) {
+			included = true
+		}
+	}
+	return included
 }
 
 // recoverable lists the disconnect reasons after which a session is kept:
@@ -76,19 +102,10 @@ type storedPacket struct {
 	at     time.Time
 }
 
-// record stamps a broadcast with an offset, as its last argument, and
-// keeps it, if it is one recovery replays: an event without ack that is
-// not volatile.
+// record stamps a broadcast with an offset and keeps it.
 func (r *recoveryState) record(p *siopacket.Packet, opts BroadcastOptions) {
-	if (p.Type != siopacket.Event && p.Type != siopacket.BinaryEvent) || p.HasID || opts.Flags.Volatile {
-		return
-	}
 	offset := newPrivateID()
-	// Insert `,"<offset>"` before the closing bracket of the arguments.
-	data := p.Data[:len(p.Data)-1:len(p.Data)-1]
-	data = append(data, `,"`...)
-	data = append(data, offset...)
-	p.Data = append(data, `"]`...)
+	siopacket.AppendStringArg(p, offset)
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -139,7 +156,7 @@ func (r *recoveryState) restore(pid, offset string) (Session, bool) {
 	}
 	out := s.Session
 	for _, p := range r.packets[index+1:] {
-		if reaches(s.Rooms, p.opts) {
+		if p.opts.Reaches(s.Rooms) {
 			pkt := p.packet
 			out.Missed = append(out.Missed, &pkt)
 		}
@@ -147,17 +164,3 @@ func (r *recoveryState) restore(pid, offset string) (Session, bool) {
 	return out, true
 }
 
-// reaches reports whether a broadcast with opts would reach a socket in
-// rooms.
-func reaches(rooms []string, opts BroadcastOptions) bool {
-	included := len(opts.Rooms) == 0
-	for _, r := range rooms {
-		if slices.Contains(opts.Except, r) {
-			return false
-		}
-		if slices.Contains(opts.Rooms, r) {
-			included = true
-		}
-	}
-	return included
-}

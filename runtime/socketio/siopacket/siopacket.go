@@ -370,3 +370,17 @@ func (r *Reassembler) Add(data []byte) (Packet, bool, error) {
 
 // Reset drops a packet in progress.
 func (r *Reassembler) Reset() { r.pending = nil }
+
+// AppendStringArg appends s as the last argument of an EVENT or ACK
+// packet's JSON array (connection state recovery carries offsets so).
+func AppendStringArg(p *Packet, s string) {
+	quoted, _ := json.Marshal(s)
+	data := bytes.TrimRight(p.Data, " \t\r\n")
+	out := make([]byte, 0, len(data)+len(quoted)+1)
+	out = append(out, data[:len(data)-1]...)
+	if len(data) > 2 {
+		out = append(out, ',')
+	}
+	out = append(out, quoted...)
+	p.Data = append(out, ']')
+}

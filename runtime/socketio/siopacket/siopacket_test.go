@@ -267,3 +267,13 @@ func BenchmarkAppendEventDataBinary(b *testing.B) {
 		buf, atts, _ = AppendEventData(buf[:0], atts[:0], "rpc", args)
 	}
 }
+
+func TestAppendStringArg(t *testing.T) {
+	for in, want := range map[string]string{`["a",1]`: `["a",1,"x\"y"]`, `[]`: `["x\"y"]`, `["a"] `: `["a","x\"y"]`} {
+		p := Packet{Type: Event, Data: json.RawMessage(in)}
+		AppendStringArg(&p, `x"y`)
+		if string(p.Data) != want {
+			t.Errorf("AppendStringArg(%s) = %s, want %s", in, p.Data, want)
+		}
+	}
+}
