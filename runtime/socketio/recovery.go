@@ -163,4 +163,3 @@ func (r *recoveryState) restore(pid, offset string) (Session, bool) {
 	}
 	return out, true
 }
-

@@ -42,6 +42,10 @@ func NewServer(opts *Options) *Server {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.eio.ServeHTTP(w, r) }
 
+// ConnectionStateRecovery returns the recovery settings, defaults applied,
+// or nil when recovery is off. Adapters that store sessions read it.
+func (s *Server) ConnectionStateRecovery() *RecoveryOptions { return s.opts.ConnectionStateRecovery }
+
 // Path returns the path the server answers at.
 func (s *Server) Path() string { return s.eio.Path() }
 

@@ -1,0 +1,130 @@
+package redisadapter
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/sio-dev/sio/runtime/socketio"
+	"github.com/sio-dev/sio/runtime/socketio/siopacket"
+)
+
+// The adapter stores connection state recovery data in Redis, so that a
+// client can resume on any node: broadcasts go into a stream whose entry
+// ids are the offsets (the same on every node), and sessions are keys that
+// expire after MaxDisconnectionDuration.
+
+var _ socketio.SessionStore = (*Adapter)(nil)
+
+func (a *Adapter) streamKey() string { return a.opts.Key + "#" + a.nsp.Name() + "#recovery" }
+func (a *Adapter) sessionKey(pid string) string {
+	return a.opts.Key + "#" + a.nsp.Name() + "#session#" + pid
+}
+
+func (a *Adapter) maxAge() time.Duration {
+	if r := a.nsp.Server().ConnectionStateRecovery(); r != nil {
+		return r.MaxDisconnectionDuration
+	}
+	return 0
+}
+
+// Record implements socketio.SessionStore: the broadcast is appended to
+// the stream, and the entry id becomes its offset. If Redis cannot be
+// reached the broadcast still goes out, unrecorded.
+func (a *Adapter) Record(p *siopacket.Packet, opts socketio.BroadcastOptions) error {
+	wp, err := toWirePacket(p)
+	if err != nil {
+		return err
+	}
+	packet, err := msgpack.Marshal(wp)
+	if err != nil {
+		return err
+	}
+	wopts, _ := json.Marshal(toWireOpts(opts))
+	ctx, cancel := context.WithTimeout(a.ctx, a.opts.RequestsTimeout)
+	defer cancel()
+	id, err := a.rdb.XAdd(ctx, &redis.XAddArgs{
+		Stream: a.streamKey(),
+		MinID:  fmt.Sprintf("%d-0", time.Now().Add(-a.maxAge()).UnixMilli()),
+		Approx: true,
+		Values: map[string]any{"packet": packet, "opts": wopts},
+	}).Result()
+	if err != nil {
+		a.opts.Logger.Warn("redisadapter: recording a broadcast", "err", err)
+		return nil
+	}
+	siopacket.AppendStringArg(p, id)
+	return nil
+}
+
+// storedSession is a session as it is kept in Redis.
+type storedSession struct {
+	SID   string          `json:"sid"`
+	PID   string          `json:"pid"`
+	Rooms []string        `json:"rooms"`
+	Data  json.RawMessage `json:"data"`
+}
+
+// PersistSession implements socketio.SessionStore. Data must be
+// JSON-serialisable; it comes back JSON-decoded.
+func (a *Adapter) PersistSession(s socketio.Session) {
+	data, err := json.Marshal(s.Data)
+	if err != nil {
+		data = []byte("null")
+	}
+	b, _ := json.Marshal(storedSession{SID: s.SID, PID: s.PID, Rooms: s.Rooms, Data: data})
+	ctx, cancel := context.WithTimeout(a.ctx, a.opts.RequestsTimeout)
+	defer cancel()
+	if err := a.rdb.Set(ctx, a.sessionKey(s.PID), b, a.maxAge()).Err(); err != nil {
+		a.opts.Logger.Warn("redisadapter: persisting a session", "err", err)
+	}
+}
+
+// RestoreSession implements socketio.SessionStore.
+func (a *Adapter) RestoreSession(pid, offset string) (socketio.Session, bool) {
+	ctx, cancel := context.WithTimeout(a.ctx, a.opts.RequestsTimeout)
+	defer cancel()
+	raw, err := a.rdb.GetDel(ctx, a.sessionKey(pid)).Bytes()
+	if err != nil {
+		return socketio.Session{}, false
+	}
+	var stored storedSession
+	if json.Unmarshal(raw, &stored) != nil || strings.ContainsAny(offset, " ") {
+		return socketio.Session{}, false
+	}
+	// The offset must still be in the stream, or packets may be lost.
+	if found, err := a.rdb.XRangeN(ctx, a.streamKey(), offset, offset, 1).Result(); err != nil || len(found) == 0 {
+		return socketio.Session{}, false
+	}
+	entries, err := a.rdb.XRange(ctx, a.streamKey(), "("+offset, "+").Result()
+	if err != nil {
+		return socketio.Session{}, false
+	}
+	s := socketio.Session{SID: stored.SID, PID: stored.PID, Rooms: stored.Rooms}
+	_ = json.Unmarshal(stored.Data, &s.Data)
+	for _, e := range entries {
+		var wo wireOpts
+		if json.Unmarshal([]byte(fmt.Sprint(e.Values["opts"])), &wo) != nil {
+			continue
+		}
+		if !fromWireOpts(&wo).Reaches(stored.Rooms) {
+			continue
+		}
+		var wp wirePacket
+		if msgpack.Unmarshal([]byte(fmt.Sprint(e.Values["packet"])), &wp) != nil {
+			continue
+		}
+		p, err := fromWirePacket(&wp)
+		if err != nil {
+			continue
+		}
+		siopacket.AppendStringArg(&p, e.ID)
+		s.Missed = append(s.Missed, &p)
+	}
+	return s, true
+}
