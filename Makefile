@@ -51,12 +51,12 @@ checkgenerate: generate
 # bundle rebuilds the chat page's script (committed, so that go build and
 # go run ./examples/chat need no Node).
 bundle: node_modules/.installed
-	node_modules/.bin/esbuild examples/chat/web/app.ts --bundle --format=esm --target=es2020 \
-		--minify --legal-comments=none --log-level=warning --outfile=examples/chat/web/dist/app.js
+	node_modules/.bin/esbuild examples/chat/chatapp/web/app.ts --bundle --format=esm --target=es2020 \
+		--minify --legal-comments=none --log-level=warning --outfile=examples/chat/chatapp/web/dist/app.js
 
 checkbundle: bundle
-	@if [ -n "$$(git status --porcelain -- examples/chat/web/dist)" ]; then \
-		echo "examples/chat/web/dist is out of date: run make bundle and commit the result"; exit 1; \
+	@if [ -n "$$(git status --porcelain -- examples/chat/chatapp/web/dist)" ]; then \
+		echo "examples/chat/chatapp/web/dist is out of date: run make bundle and commit the result"; exit 1; \
 	fi
 
 # nodeclient runs the Node/TypeScript client example against a chat server.

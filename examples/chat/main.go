@@ -10,38 +10,20 @@ package main
 
 import (
 	"context"
-	"embed"
 	"errors"
 	"flag"
-	"io/fs"
 	"log"
 	"net/http"
 	"os"
 	"os/signal"
 	"time"
 
-	"github.com/sio-dev/sio/gen/go/example/chat/v1/chatv1sio"
+	"github.com/sio-dev/sio/examples/chat/chatapp"
 	"github.com/sio-dev/sio/runtime/socketio"
 )
 
-//go:embed web/index.html web/dist/app.js
-var web embed.FS
-
-// newServer builds the Socket.IO server with the chat service and the page.
-func newServer() (*socketio.Server, http.Handler, error) {
-	srv := socketio.NewServer(nil)
-	if err := chatv1sio.RegisterChatServiceServer(srv, newChatService(srv)); err != nil {
-		return nil, nil, err
-	}
-	static, err := fs.Sub(web, "web")
-	if err != nil {
-		return nil, nil, err
-	}
-	mux := http.NewServeMux()
-	mux.Handle(srv.Path(), srv)
-	mux.Handle("/", http.FileServerFS(static))
-	return srv, mux, nil
-}
+// newServer builds the demo's server (one node, in memory).
+var newServer = func() (*socketio.Server, http.Handler, error) { return chatapp.New(nil) }
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to serve on")

@@ -5,16 +5,14 @@ import (
 	"fmt"
 	"net"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
+	"github.com/sio-dev/sio/internal/siotest"
 	"github.com/sio-dev/sio/runtime/engineio"
 	"github.com/sio-dev/sio/runtime/socketio"
 	"github.com/sio-dev/sio/runtime/socketio/sioclient"
@@ -24,61 +22,10 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/redis/go-redis/v9/internal/pool.(*ConnPool).reaper"))
 }
 
-// redisServer runs a real redis-server on a free loopback port.
-type redisServer struct {
-	port string
-	cmd  *exec.Cmd
-}
+// redisServer is the test's redis-server.
+type redisServer = siotest.Redis
 
-func startRedis(t *testing.T) *redisServer {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("SIO_SKIP_REDIS") == "1" {
-			t.Skip("no redis-server (SIO_SKIP_REDIS=1)")
-		}
-		t.Fatalf("redis-server is required: %v (apt-get install redis-server)", err)
-	}
-	ln, err := netListen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := portOf(ln)
-	ln.Close()
-	r := &redisServer{port: port}
-	r.start(t)
-	t.Cleanup(r.stop)
-	return r
-}
-
-func (r *redisServer) start(t *testing.T) {
-	t.Helper()
-	r.cmd = exec.Command("redis-server", "--port", r.port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c, err := net.Dial("tcp", "127.0.0.1:"+r.port)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("redis-server did not start")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (r *redisServer) stop() {
-	if r.cmd != nil && r.cmd.Process != nil {
-		_ = r.cmd.Process.Kill()
-		_ = r.cmd.Wait()
-		r.cmd = nil
-	}
-}
-
-func (r *redisServer) addr() string { return "127.0.0.1:" + r.port }
+func startRedis(t *testing.T) *redisServer { return siotest.StartRedis(t) }
 
 // node is one Go server of the cluster.
 type node struct {
@@ -90,7 +37,7 @@ type node struct {
 
 func startNode(t *testing.T, r *redisServer, setup func(*socketio.Server)) *node {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: r.addr(), MaxRetries: 1, DialTimeout: time.Second})
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr(), MaxRetries: 1, DialTimeout: time.Second})
 	srv := socketio.NewServer(&socketio.Options{Adapter: New(rdb, &Options{RequestsTimeout: 2 * time.Second})})
 	if setup != nil {
 		setup(srv)
@@ -354,14 +301,14 @@ func TestRedisGoesAwayAndComesBack(t *testing.T) {
 	a, b := startNode(t, r, clusterSetup), startNode(t, r, clusterSetup)
 	a1, b1 := dial(t, a, "r"), dial(t, b, "r")
 	ca1, cb1 := collect(a1, "hello"), collect(b1, "hello")
-	r.stop()
+	r.Stop()
 	// Local delivery goes on without Redis.
 	if err := a.srv.To("r").Emit("hello", "while down"); err != nil {
 		t.Fatal(err)
 	}
 	expect(t, ca1, `["while down"]`)
 	expectNothing(t, cb1)
-	r.start(t)
+	r.Start(t)
 	// The subscriptions come back; cross-node delivery resumes.
 	waitFor(t, func() bool {
 		n, _ := a.srv.Of("/").Adapter().ServerCount(context.Background())
@@ -384,5 +331,3 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
-
-func portOf(ln net.Listener) string { return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) }

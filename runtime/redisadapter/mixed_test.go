@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sio-dev/sio/internal/nodepeer"
+	"github.com/sio-dev/sio/internal/siotest"
 	"github.com/sio-dev/sio/runtime/engineio"
 	"github.com/sio-dev/sio/runtime/socketio"
 	"github.com/sio-dev/sio/runtime/socketio/sioclient"
@@ -27,8 +28,8 @@ func TestMixedCluster(t *testing.T) {
 			}
 		})
 	})
-	port := freePort(t)
-	nodepeer.Start(t, "listening", "redis_node.mjs", r.port, port)
+	port := siotest.FreePort(t)
+	nodepeer.Start(t, "listening", "redis_node.mjs", r.Port, port)
 	nodeURL := "http://127.0.0.1:" + port
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -75,7 +76,7 @@ func TestMixedCluster(t *testing.T) {
 		expectNothing(t, cOut)
 	})
 	t.Run("emitter to go", func(t *testing.T) {
-		nodepeer.Run(t, 20*time.Second, "redis_emit.mjs", r.port, "r", "from the emitter")
+		nodepeer.Run(t, 20*time.Second, "redis_emit.mjs", r.Port, "r", "from the emitter")
 		want := `["from the emitter",{"_placeholder":true,"num":0},{"nested":{"_placeholder":true,"num":1}}] [4 5 6] [1]`
 		expect(t, cGo, want)
 		expect(t, cNode, want)
@@ -189,13 +190,4 @@ func attachmentsOf(v any) string {
 		return out
 	}
 	return ""
-}
-
-func freePort(t *testing.T) string {
-	ln, err := netListen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return portOf(ln)
 }

@@ -115,7 +115,7 @@ func TestRecoveryAcrossNodes(t *testing.T) {
 
 func startRecoveryNode(t *testing.T, r *redisServer, setup func(*socketio.Server)) *node {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: r.addr(), MaxRetries: 1, DialTimeout: time.Second})
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr(), MaxRetries: 1, DialTimeout: time.Second})
 	srv := socketio.NewServer(&socketio.Options{
 		Adapter:                 New(rdb, &Options{RequestsTimeout: 2 * time.Second}),
 		ConnectionStateRecovery: &socketio.RecoveryOptions{},

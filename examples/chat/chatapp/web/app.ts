@@ -1,8 +1,8 @@
 // The chat page: the generated ChatServiceClient over socket.io-client.
 import { io } from "socket.io-client";
-import type { ChatMessage } from "../../../gen/ts/example/chat/v1/chat_pb.js";
-import { ChatServiceClient, ChatServiceNamespace } from "../../../gen/ts/example/chat/v1/chat_sio.js";
-import { RpcError } from "../../../gen/ts/sio_runtime.js";
+import type { ChatMessage } from "../../../../gen/ts/example/chat/v1/chat_pb.js";
+import { ChatServiceClient, ChatServiceNamespace } from "../../../../gen/ts/example/chat/v1/chat_sio.js";
+import { RpcError } from "../../../../gen/ts/sio_runtime.js";
 
 function $(id: string): HTMLElement {
   const el = document.getElementById(id);

@@ -1,0 +1,70 @@
+// Command cluster runs one node of a multi-node chat: the chat example on
+// the Redis adapter, with connection state recovery. Start several nodes on
+// one Redis; clients of every node share rooms, feeds and presence.
+//
+//	redis-server --port 6379 --save "" &
+//	go run ./examples/cluster -addr 127.0.0.1:8081 &
+//	go run ./examples/cluster -addr 127.0.0.1:8082
+//
+// Behind a load balancer, long-polling needs sticky sessions: -sticky sets
+// the Engine.IO cookie ("io"), and the balancer must route on it.
+// WebSocket-only clients need no stickiness.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"log"
+	"net/http"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sio-dev/sio/examples/chat/chatapp"
+	"github.com/sio-dev/sio/runtime/engineio"
+	"github.com/sio-dev/sio/runtime/redisadapter"
+	"github.com/sio-dev/sio/runtime/socketio"
+)
+
+// options returns the server options of a node on rdb.
+func options(rdb redis.UniversalClient, sticky bool) *socketio.Options {
+	opts := &socketio.Options{
+		Adapter:                 redisadapter.New(rdb, nil),
+		ConnectionStateRecovery: &socketio.RecoveryOptions{},
+	}
+	if sticky {
+		opts.Engine.Cookie = &engineio.CookieOptions{HTTPOnly: true}
+	}
+	return opts
+}
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8081", "address to serve on")
+	redisAddr := flag.String("redis", "127.0.0.1:6379", "Redis server")
+	sticky := flag.Bool("sticky", false, "set the Engine.IO cookie for sticky load balancing")
+	flag.Parse()
+
+	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
+	defer rdb.Close()
+	srv, handler, err := chatapp.New(options(rdb, *sticky))
+	if err != nil {
+		log.Fatal(err)
+	}
+	hs := &http.Server{Addr: *addr, Handler: handler}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Close(shutdown)
+		_ = hs.Shutdown(shutdown)
+	}()
+	log.Printf("chat node on http://%s (Redis %s)", *addr, *redisAddr)
+	if err := hs.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Fatal(err)
+	}
+}

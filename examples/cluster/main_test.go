@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sio-dev/sio/examples/chat/chatapp"
+	chatv1 "github.com/sio-dev/sio/gen/go/example/chat/v1"
+	"github.com/sio-dev/sio/gen/go/example/chat/v1/chatv1sio"
+	"github.com/sio-dev/sio/internal/siotest"
+	"github.com/sio-dev/sio/runtime/rpc"
+	"github.com/sio-dev/sio/runtime/socketio/sioclient"
+)
+
+// TestTypedStreamAcrossNodes: a message sent on one node reaches a typed
+// subscription held on another, through Redis.
+func TestTypedStreamAcrossNodes(t *testing.T) {
+	r := siotest.StartRedis(t)
+	var urls []string
+	for range 2 {
+		rdb := redis.NewClient(&redis.Options{Addr: r.Addr()})
+		srv, handler, err := chatapp.New(options(rdb, true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs := httptest.NewServer(handler)
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_ = srv.Close(ctx)
+			hs.Close()
+			_ = rdb.Close()
+		})
+		urls = append(urls, hs.URL)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client := func(url string) *chatv1sio.ChatServiceClient {
+		s, err := sioclient.Connect(ctx, url+chatv1sio.ChatServiceNamespace, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Manager().Close() })
+		return chatv1sio.NewChatServiceClient(rpc.NewClientConn(s))
+	}
+	watcher, sender := client(urls[0]), client(urls[1])
+	feed, err := watcher.WatchRoom(ctx, &chatv1.WatchRoomRequest{Room: "lobby"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer feed.Close()
+	if _, err := sender.Join(ctx, &chatv1.JoinRequest{Room: "lobby", User: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := sender.SendMessage(ctx, &chatv1.SendMessageRequest{Room: "lobby", User: "bob", Text: "across nodes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for update, err := range feed.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := update.GetMessage(); m.GetText() == "across nodes" {
+			if m.GetId() != sent.GetId() {
+				t.Errorf("id %d, the sender was told %d", m.GetId(), sent.GetId())
+			}
+			return
+		}
+	}
+}
