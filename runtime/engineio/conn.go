@@ -104,6 +104,8 @@ type Conn struct {
 	awaitPong   bool        // server side: a ping is out, the pong not yet back
 	writing     bool        // a write loop goroutine is running
 	ws          *websocket.Conn
+	batch       *batchConn // under ws on the server side: gathers a batch's frames
+	probeBatch  *batchConn // under the upgrade probe, until it becomes ws
 	// Server-side polling.
 	pollWaiting bool          // a GET is parked waiting for data
 	pollWake    chan struct{} // wakes the parked GET; buffered, capacity 1
@@ -126,7 +128,8 @@ type connLimits struct {
 func (c *Conn) ID() string { return c.id }
 
 // Request returns the handshake request on the server side, nil on the
-// client side. Its body has been consumed; it must not be modified.
+// client side: method, URL, headers, host, remote address and TLS state
+// (no body, and a background context). It must not be modified.
 func (c *Conn) Request() *http.Request { return c.request }
 
 // Transport returns the name of the transport in use: TransportPolling or
@@ -446,12 +449,20 @@ func (c *Conn) writeLoop() {
 			}
 			return
 		}
-		ws, cli := c.ws, c.cli
+		ws, cli, bc := c.ws, c.cli, c.batch
 		c.mu.Unlock()
 
 		var err error
 		if ws != nil {
+			if bc != nil {
+				bc.begin()
+			}
 			err = writeFrames(ws, batch, c.limits.writeTimeout)
+			if bc != nil {
+				if ferr := bc.flush(); err == nil {
+					err = ferr
+				}
+			}
 		} else {
 			err = cli.post(c, batch)
 		}
@@ -481,6 +492,13 @@ func (c *Conn) stopWritingLocked() {
 		close(c.cli.writerPaused)
 		c.cli.writerPaused = nil
 	}
+}
+
+// setBatchConn records the batchConn under an upgrade probe's WebSocket.
+func (c *Conn) setBatchConn(bc *batchConn) {
+	c.mu.Lock()
+	c.probeBatch = bc
+	c.mu.Unlock()
 }
 
 // handOverWriterLocked ends a stretch in which the caller wrote to the

@@ -110,11 +110,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, codeBadRequest, "")
 			return
 		}
-		ws, err := s.upgrader.Upgrade(w, r, nil)
+		bw := &batchWriter{ResponseWriter: w}
+		ws, err := s.upgrader.Upgrade(bw, r, nil)
 		if err != nil {
 			return // the upgrader has answered
 		}
 		s.prepareWebSocket(ws)
+		c.setBatchConn(bw.conn)
 		// serveProbe closes ws at once if the session has upgraded already
 		// or is upgrading on another connection, as the reference does.
 		c.serveProbe(ws)
@@ -177,17 +179,20 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	openPacket := append([]byte{'0'}, open...)
 
 	var ws *websocket.Conn
+	var batch *batchConn
 	if transport == TransportWebSocket {
+		bw := &batchWriter{ResponseWriter: w}
 		var err error
-		if ws, err = s.upgrader.Upgrade(w, r, w.Header()); err != nil {
+		if ws, err = s.upgrader.Upgrade(bw, r, w.Header()); err != nil {
 			return
 		}
 		s.prepareWebSocket(ws)
+		batch = bw.conn
 	}
 	c := &Conn{
 		id:        id,
 		srv:       s,
-		request:   r.WithContext(context.WithoutCancel(r.Context())),
+		request:   handshakeRequest(r),
 		transport: transport,
 		limits: connLimits{
 			pingInterval: s.opts.PingInterval,
@@ -196,7 +201,8 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 			writeTimeout: s.opts.WriteTimeout,
 			maxPayload:   s.opts.MaxHTTPBufferSize,
 		},
-		ws: ws,
+		ws:    ws,
+		batch: batch,
 	}
 	if ws == nil {
 		c.pollWake = make(chan struct{}, 1)
@@ -236,7 +242,29 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	c.mu.Lock()
 	c.handOverWriterLocked()
 	c.mu.Unlock()
-	c.readLoop(ws)
+	// Read from a goroutine of our own and let ServeHTTP return, so that
+	// the HTTP server's per-connection state (buffers, a deep stack) is
+	// freed: it is most of an idle connection's memory otherwise.
+	go c.readLoop(ws)
+}
+
+// handshakeRequest keeps what a session needs of its handshake request:
+// not the body, and not the context, whose chain reaches back into the
+// HTTP server's per-connection state.
+func handshakeRequest(r *http.Request) *http.Request {
+	return &http.Request{
+		Method:     r.Method,
+		URL:        r.URL,
+		Proto:      r.Proto,
+		ProtoMajor: r.ProtoMajor,
+		ProtoMinor: r.ProtoMinor,
+		Header:     r.Header,
+		Host:       r.Host,
+		RemoteAddr: r.RemoteAddr,
+		RequestURI: r.RequestURI,
+		TLS:        r.TLS,
+		Body:       http.NoBody,
+	}
 }
 
 func (s *Server) newID(r *http.Request) string {

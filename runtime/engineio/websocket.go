@@ -158,12 +158,13 @@ func (c *Conn) serveProbe(ws *websocket.Conn) {
 			timeout.Stop()
 			c.probe, c.probeNoop = nil, false
 			c.transport, c.ws = TransportWebSocket, ws
+			c.batch, c.probeBatch = c.probeBatch, nil
 			c.wakePollLocked()
 			if len(c.queue) > 0 {
 				c.kickLocked()
 			}
 			c.mu.Unlock()
-			c.readLoop(ws)
+			go c.readLoop(ws) // as in handshake: free the HTTP server's state
 			return
 		default:
 			abort()

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// idle opens many connections and holds them through several heartbeats,
+// answering pings; it reports the connect rate and, given -pid, the
+// server's resident memory per connection.
+func idle(cfg config) (map[string]any, error) {
+	raiseFileLimit()
+	before := rssKiB(cfg.pid)
+	start := time.Now()
+	conns, err := dialAll(cfg, cfg.clients)
+	if err != nil {
+		return nil, err
+	}
+	connectSec := time.Since(start).Seconds()
+	var wg sync.WaitGroup
+	stop := time.Now().Add(cfg.duration)
+	errs := make(chan error, len(conns))
+	for _, c := range conns {
+		wg.Go(func() {
+			for {
+				_ = c.ws.SetReadDeadline(stop)
+				if _, _, err := c.readText(); err != nil {
+					if time.Now().Before(stop) {
+						errs <- err
+					}
+					return
+				}
+			}
+		})
+	}
+	time.Sleep(cfg.duration / 2)
+	after := rssKiB(cfg.pid)
+	wg.Wait()
+	closeAll(conns)
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, fmt.Errorf("a connection dropped while idle: %w", err)
+	}
+	res := map[string]any{
+		"connections":        len(conns),
+		"connect_per_second": float64(len(conns)) / connectSec,
+		"held_sec":           cfg.duration.Seconds(),
+	}
+	if cfg.pid > 0 {
+		res["server_rss_kib_before"] = before
+		res["server_rss_kib_after"] = after
+		res["kib_per_connection"] = float64(after-before) / float64(len(conns))
+	}
+	return res, nil
+}
+
+func rssKiB(pid int) int64 {
+	if pid <= 0 {
+		return 0
+	}
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func raiseFileLimit() {
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil {
+		lim.Cur = lim.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	}
+}

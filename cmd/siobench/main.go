@@ -1,0 +1,257 @@
+// Command siobench is a load tool for Socket.IO servers. It speaks Engine.IO
+// v4 and Socket.IO v5 over WebSocket (or raw frames to an echo server, for
+// a ceiling), checks every reply (a wrong or missing ack is an error, not a
+// faster number), and prints one JSON line of results.
+//
+// Scenarios:
+//
+//	latency     one client, one call at a time: ack round trip p50/p99/p999
+//	throughput  many clients, many calls in flight: acks per second
+//	binary      64 KiB binary acks: MB/s
+//	fanout      a room of many clients, a publisher: delivered messages/s and latency
+//	idle        many idle connections held through heartbeats: server KiB per connection
+//	rpc         typed unary calls (example ChatService), as the wire carries them
+//
+// The server must answer the events of examples/benchserver. Every run is
+// bounded by -duration, and addresses must be on loopback.
+//
+//	go run ./cmd/siobench -url ws://127.0.0.1:4000 -scenario throughput
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	chatv1 "github.com/sio-dev/sio/gen/go/example/chat/v1"
+	"github.com/sio-dev/sio/gen/go/example/chat/v1/chatv1sio"
+)
+
+type config struct {
+	url      string
+	raw      bool
+	scenario string
+	duration time.Duration
+	clients  int
+	inflight int
+	size     int
+	pid      int
+	nsp      string
+}
+
+func main() {
+	var cfg config
+	flag.StringVar(&cfg.url, "url", "ws://127.0.0.1:4000", "server (ws://host:port, loopback only)")
+	flag.BoolVar(&cfg.raw, "raw", false, "the server is a bare WebSocket echo")
+	flag.StringVar(&cfg.scenario, "scenario", "throughput", "latency|throughput|binary|fanout|idle|rpc")
+	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "how long to measure")
+	flag.IntVar(&cfg.clients, "clients", 0, "connections (default per scenario)")
+	flag.IntVar(&cfg.inflight, "inflight", 0, "calls in flight per connection (default per scenario)")
+	flag.IntVar(&cfg.size, "size", 0, "payload bytes (default per scenario)")
+	flag.IntVar(&cfg.pid, "pid", 0, "server process, for memory per connection (idle)")
+	flag.Parse()
+	if !strings.HasPrefix(cfg.url, "ws://127.") && !strings.HasPrefix(cfg.url, "ws://localhost") {
+		fmt.Fprintln(os.Stderr, "siobench: only loopback servers may be loaded")
+		os.Exit(2)
+	}
+	res, err := run(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "siobench:", err)
+		os.Exit(1)
+	}
+	res["scenario"] = cfg.scenario
+	out, _ := json.Marshal(res)
+	fmt.Println(string(out))
+}
+
+func def(v *int, d int) {
+	if *v == 0 {
+		*v = d
+	}
+}
+
+func run(cfg config) (map[string]any, error) {
+	switch cfg.scenario {
+	case "latency":
+		def(&cfg.clients, 1)
+		def(&cfg.inflight, 1)
+		def(&cfg.size, 16)
+		return calls(cfg, textRequest(cfg.size), true)
+	case "throughput":
+		def(&cfg.clients, 50)
+		def(&cfg.inflight, 32)
+		def(&cfg.size, 16)
+		return calls(cfg, textRequest(cfg.size), false)
+	case "binary":
+		def(&cfg.clients, 8)
+		def(&cfg.inflight, 4)
+		def(&cfg.size, 64<<10)
+		return calls(cfg, &request{event: "echo", binary: payload(cfg.size)}, false)
+	case "rpc":
+		cfg.nsp = chatv1sio.ChatServiceNamespace
+		def(&cfg.clients, 50)
+		def(&cfg.inflight, 32)
+		return calls(cfg, rpcRequest(), false)
+	case "fanout":
+		def(&cfg.clients, 1000)
+		def(&cfg.inflight, 4)
+		return fanout(cfg)
+	case "idle":
+		def(&cfg.clients, 10000)
+		return idle(cfg)
+	}
+	return nil, fmt.Errorf("unknown scenario %q", cfg.scenario)
+}
+
+func payload(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i * 31)
+	}
+	return b
+}
+
+func textRequest(n int) *request {
+	s := `"` + strings.Repeat("x", max(0, n-2)) + `"`
+	return &request{event: "echo", text: []byte(s)}
+}
+
+func rpcRequest() *request {
+	req, _ := proto.Marshal(&chatv1.SendMessageRequest{Room: "lobby", User: "bench", Text: "hello"})
+	res, _ := proto.Marshal(&chatv1.SendMessageResponse{Id: 5})
+	return &request{event: chatv1sio.ChatServiceSendMessageEvent, binary: req, want: res}
+}
+
+// calls runs clients×inflight calls of r for the duration.
+func calls(cfg config, r *request, withLatency bool) (map[string]any, error) {
+	conns, err := dialAll(cfg, cfg.clients)
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll(conns)
+	var total atomic.Int64
+	var mu sync.Mutex
+	var latencies []time.Duration
+	var firstErr atomic.Value
+	start := time.Now()
+	deadline := start.Add(cfg.duration)
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Go(func() {
+			sent := map[uint64]time.Time{}
+			var next uint64
+			var mine []time.Duration
+			for range cfg.inflight {
+				if err := c.send(r, next); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				sent[next] = time.Now()
+				next++
+			}
+			for len(sent) > 0 {
+				_ = c.ws.SetReadDeadline(deadline.Add(5 * time.Second))
+				id, err := c.recv(r)
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				if c.raw {
+					id = next - uint64(len(sent)) // echoes come back in order
+				}
+				t0, ok := sent[id]
+				if !ok {
+					firstErr.CompareAndSwap(nil, fmt.Errorf("%w: unknown ack id %d", errBadReply, id))
+					return
+				}
+				delete(sent, id)
+				total.Add(1)
+				if withLatency {
+					mine = append(mine, time.Since(t0))
+				}
+				if time.Now().Before(deadline) {
+					if err := c.send(r, next); err != nil {
+						firstErr.CompareAndSwap(nil, err)
+						return
+					}
+					sent[next] = time.Now()
+					next++
+				}
+			}
+			mu.Lock()
+			latencies = append(latencies, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if err, _ := firstErr.Load().(error); err != nil {
+		return nil, err
+	}
+	res := map[string]any{
+		"calls":       total.Load(),
+		"per_second":  float64(total.Load()) / elapsed.Seconds(),
+		"mb_per_sec":  float64(total.Load()) * float64(max(len(r.text), len(r.binary))) / elapsed.Seconds() / 1e6,
+		"clients":     cfg.clients,
+		"in_flight":   cfg.inflight,
+		"elapsed_sec": elapsed.Seconds(),
+	}
+	if withLatency {
+		slices.Sort(latencies)
+		for _, q := range []struct {
+			name string
+			p    float64
+		}{{"p50_us", 0.50}, {"p99_us", 0.99}, {"p999_us", 0.999}} {
+			res[q.name] = float64(percentile(latencies, q.p).Microseconds())
+		}
+	}
+	return res, nil
+}
+
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
+}
+
+func dialAll(cfg config, n int) ([]*conn, error) {
+	conns := make([]*conn, n)
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	sem := make(chan struct{}, 64)
+	for i := range n {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			c, err := dial(cfg.url, cfg.raw, i, cfg.nsp)
+			if err != nil {
+				firstErr.CompareAndSwap(nil, err)
+				return
+			}
+			conns[i] = c
+		})
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		closeAll(conns)
+		return nil, err
+	}
+	return conns, nil
+}
+
+func closeAll(conns []*conn) {
+	for _, c := range conns {
+		if c != nil {
+			c.close()
+		}
+	}
+}
