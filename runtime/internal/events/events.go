@@ -140,10 +140,3 @@ func (t *Acks[A]) Fail(err error, closeTable bool) {
 		cb(zero, err)
 	}
 }
-
-// Reopen lets Adds in again after Fail(err, true).
-func (t *Acks[A]) Reopen() {
-	t.mu.Lock()
-	t.closed = false
-	t.mu.Unlock()
-}
