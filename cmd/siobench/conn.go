@@ -16,23 +16,30 @@ import (
 // WebSocket frames by hand (or raw frames to an echo server), so that the
 // tool costs as little as possible. A conn is used by one goroutine.
 type conn struct {
-	ws  *websocket.Conn
-	raw bool
-	nsp string // "" for the main namespace, else "/name,"
+	ws    *websocket.Conn
+	raw   bool
+	nsp   string // "" for the main namespace, else "/name,"
+	batch *batchedConn
 }
 
 var errBadReply = errors.New("siobench: wrong reply")
 
 // dialer spreads connections over several loopback source addresses, so
-// that more than one port range of connections can be opened.
-func dialer(i int) *websocket.Dialer {
+// that more than one port range of connections can be opened; the
+// connection it makes is recorded in *bc.
+func dialer(i int, bc **batchedConn) *websocket.Dialer {
 	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%16))}
 	return &websocket.Dialer{
 		ReadBufferSize:   4096,
 		HandshakeTimeout: 10 * time.Second,
 		NetDial: func(network, addr string) (net.Conn, error) {
 			d := net.Dialer{LocalAddr: local, Timeout: 10 * time.Second}
-			return d.Dial(network, addr)
+			nc, err := d.Dial(network, addr)
+			if err != nil {
+				return nil, err
+			}
+			*bc = &batchedConn{Conn: nc}
+			return *bc, nil
 		},
 	}
 }
@@ -44,11 +51,12 @@ func dial(base string, raw bool, i int, nsp string) (*conn, error) {
 	if raw {
 		url = base + "/"
 	}
-	ws, _, err := dialer(i).Dial(url, http.Header{})
+	var bc *batchedConn
+	ws, _, err := dialer(i, &bc).Dial(url, http.Header{})
 	if err != nil {
 		return nil, err
 	}
-	c := &conn{ws: ws, raw: raw}
+	c := &conn{ws: ws, raw: raw, batch: bc}
 	if nsp != "/" && nsp != "" {
 		c.nsp = nsp + ","
 	}

@@ -25,7 +25,7 @@ type batchConn struct {
 
 // maxBatchBytes bounds the gathered bytes; past it, the batch is written
 // out early and large payloads go straight through.
-const maxBatchBytes = 64 << 10
+const maxBatchBytes = 256 << 10
 
 func (c *batchConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
