@@ -57,6 +57,7 @@ type RequestError struct {
 	Message string // sent to the client as "message"
 }
 
+// Error returns the rejection message.
 func (e *RequestError) Error() string { return "engineio: request rejected: " + e.Message }
 
 // writeError answers with the reference's JSON error body.

@@ -41,6 +41,7 @@ func Errorf(c Code, format string, args ...any) *Error {
 	return &Error{code: c, message: fmt.Sprintf(format, args...)}
 }
 
+// Error returns the code name and the message.
 func (e *Error) Error() string {
 	if e.message == "" {
 		return e.code.String()

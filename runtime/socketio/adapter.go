@@ -61,6 +61,7 @@ const (
 	RoomLeft                         // leave-room
 )
 
+// String returns the reference adapter's event name.
 func (k RoomEventKind) String() string {
 	return [...]string{"create-room", "delete-room", "join-room", "leave-room"}[k]
 }

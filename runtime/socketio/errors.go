@@ -44,6 +44,7 @@ type ConnectError struct {
 	Data    any
 }
 
+// Error returns the refusal message.
 func (e *ConnectError) Error() string { return "socketio: connection refused: " + e.Message }
 
 // BroadcastAckError reports a broadcast whose acks did not all arrive in
@@ -53,6 +54,7 @@ type BroadcastAckError struct {
 	Responses []Args
 }
 
+// Error says how many clients did not answer.
 func (e *BroadcastAckError) Error() string {
 	return fmt.Sprintf("socketio: %d of %d clients did not acknowledge in time", e.Expected-len(e.Responses), e.Expected)
 }

@@ -44,6 +44,7 @@ type ConnectError struct {
 	Data    json.RawMessage // nil if the server sent none
 }
 
+// Error returns the refusal message.
 func (e *ConnectError) Error() string { return "sioclient: connection refused: " + e.Message }
 
 // SocketOptions configures one socket.
