@@ -65,7 +65,8 @@ func (c *client) OnMessage(data []byte, binary bool) {
 		c.reasm.Start(p)
 		return
 	}
-	p.Data = bytes.Clone(p.Data) // data is only valid during this call
+	// p.Data aliases data, valid only during this call: parsing arguments
+	// copies them, and connect copies the auth payload it keeps.
 	c.dispatch(&p)
 }
 
@@ -117,6 +118,8 @@ func (c *client) dispatch(p *siopacket.Packet) {
 func (c *client) connect(name string, auth json.RawMessage) {
 	if len(auth) == 0 {
 		auth = json.RawMessage("{}")
+	} else {
+		auth = bytes.Clone(auth) // kept in the handshake; the frame buffer is reused
 	}
 	nsp := c.srv.namespaceFor(name, auth)
 	if nsp == nil {

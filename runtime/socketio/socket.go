@@ -216,13 +216,9 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Ar
 // with ErrAckTimeout if none arrives within timeout, or ErrDisconnected.
 // cb runs on its own goroutine or the connection's read goroutine.
 func (s *Socket) EmitWithAckFunc(event string, timeout time.Duration, cb func(Args, error), args ...any) error {
-	f := events.NewOnce(cb)
-	id, err := s.emitAck(event, args, f.Call)
-	if err != nil {
-		return err
-	}
-	f.Arm(timeout, func() bool { return s.dropAck(id) }, ErrAckTimeout)
-	return nil
+	return events.Callback(timeout, cb, func(cb func(Args, error)) (uint64, error) {
+		return s.emitAck(event, args, cb)
+	}, s.dropAck, ErrAckTimeout)
 }
 
 // emitAck sends an event with a fresh ack id, registering cb for the ack.

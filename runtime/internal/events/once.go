@@ -76,3 +76,17 @@ func Await[A any](ctx context.Context, start func(cb func(A, error)) (uint64, er
 		return zero, fmt.Errorf("%w: %w", timeoutErr, ctx.Err())
 	}
 }
+
+// Callback starts an exchange with start, like Await, and calls cb once
+// with the answer, or with timeoutErr if none came within d (drop then
+// withdraws the ack). It returns start's error, in which case cb is not
+// called.
+func Callback[A any](d time.Duration, cb func(A, error), start func(cb func(A, error)) (uint64, error), drop func(uint64) bool, timeoutErr error) error {
+	f := NewOnce(cb)
+	id, err := start(f.Call)
+	if err != nil {
+		return err
+	}
+	f.Arm(d, func() bool { return drop(id) }, timeoutErr)
+	return nil
+}

@@ -384,7 +384,8 @@ func (l *link) OnMessage(data []byte, binary bool) {
 		l.reasm.Start(p)
 		return
 	}
-	p.Data = append([]byte(nil), p.Data...)
+	// p.Data aliases data, valid only during this call; every use of it
+	// decodes (and so copies) what it keeps.
 	l.dispatch(&p)
 }
 

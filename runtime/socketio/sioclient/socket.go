@@ -225,13 +225,9 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Ar
 // EmitWithAckFunc sends an event and calls cb with the ack, or with
 // ErrAckTimeout after timeout.
 func (s *Socket) EmitWithAckFunc(event string, timeout time.Duration, cb func(Args, error), args ...any) error {
-	f := events.NewOnce(cb)
-	id, err := s.emitAck(event, args, f.Call)
-	if err != nil {
-		return err
-	}
-	f.Arm(timeout, func() bool { return s.dropAck(id) }, ErrAckTimeout)
-	return nil
+	return events.Callback(timeout, cb, func(cb func(Args, error)) (uint64, error) {
+		return s.emitAck(event, args, cb)
+	}, s.dropAck, ErrAckTimeout)
 }
 
 func (s *Socket) emitAck(event string, args []any, cb func(Args, error)) (uint64, error) {
