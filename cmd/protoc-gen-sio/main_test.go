@@ -15,9 +15,14 @@ import (
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/pluginpb"
+
+	"github.com/sio-dev/sio/cmd/protoc-gen-sio/internal/gents"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// runtimeGolden is the golden copy of the TypeScript runtime.
+var runtimeGolden = filepath.Join("testdata", gents.RuntimeFile)
 
 // request compiles the .proto files of testdata/<dir> (with the repo's
 // proto/ for sio/v1 options) into a CodeGeneratorRequest.
@@ -104,8 +109,14 @@ func TestGolden(t *testing.T) {
 				golden := filepath.Join(dir, "golden", lang)
 				var names []string
 				for _, f := range resp.GetFile() {
-					names = append(names, f.GetName())
 					path := filepath.Join(golden, f.GetName())
+					if f.GetName() == gents.RuntimeFile {
+						// The runtime is the same embedded file for every case:
+						// one golden copy serves them all.
+						path = runtimeGolden
+					} else {
+						names = append(names, f.GetName())
+					}
 					if *update {
 						if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 							t.Fatal(err)
