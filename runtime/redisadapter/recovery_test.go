@@ -2,9 +2,6 @@ package redisadapter
 
 import (
 	"context"
-	"io"
-	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,57 +9,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sio-dev/sio/internal/nodepeer"
+	"github.com/sio-dev/sio/internal/siotest"
 	"github.com/sio-dev/sio/runtime/socketio"
 )
-
-// switchProxy forwards loopback connections to a target that can change;
-// cut closes the connections it carries.
-type switchProxy struct {
-	ln     net.Listener
-	target atomic.Value // string
-	mu     sync.Mutex
-	conns  []net.Conn
-	wg     sync.WaitGroup
-}
-
-func newSwitchProxy(t *testing.T, target string) *switchProxy {
-	ln, err := netListen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &switchProxy{ln: ln}
-	p.target.Store(target)
-	p.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", p.target.Load().(string))
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			p.wg.Go(func() { _, _ = io.Copy(up, c); up.Close() })
-			p.wg.Go(func() { _, _ = io.Copy(c, up); c.Close() })
-		}
-	})
-	t.Cleanup(func() { ln.Close(); p.cut(); p.wg.Wait() })
-	return p
-}
-
-func (p *switchProxy) cut() {
-	p.mu.Lock()
-	conns := p.conns
-	p.conns = nil
-	p.mu.Unlock()
-	for _, c := range conns {
-		c.Close()
-	}
-}
 
 // TestRecoveryAcrossNodes: a client drops off node a, broadcasts go out
 // while it is away, and it resumes on node b with its id, rooms and every
@@ -70,7 +19,7 @@ func (p *switchProxy) cut() {
 func TestRecoveryAcrossNodes(t *testing.T) {
 	nodepeer.Require(t)
 	r := startRedis(t)
-	var proxy atomic.Pointer[switchProxy]
+	var proxy atomic.Pointer[siotest.Proxy]
 	var nodes [2]*node
 	setup := func(name string) func(*socketio.Server) {
 		return func(srv *socketio.Server) {
@@ -93,8 +42,8 @@ func TestRecoveryAcrossNodes(t *testing.T) {
 					_ = args.Decode(0, &from)
 					_ = args.Decode(1, &n)
 					p := proxy.Load()
-					p.target.Store(nodes[1].url[len("http://"):])
-					p.cut()
+					p.SetTarget(nodes[1].url[len("http://"):])
+					p.Cut()
 					go func() {
 						time.Sleep(30 * time.Millisecond) // the client is away
 						for i := from; i < from+n; i++ {
@@ -109,8 +58,8 @@ func TestRecoveryAcrossNodes(t *testing.T) {
 	for i, name := range []string{"a", "b"} {
 		nodes[i] = startRecoveryNode(t, r, setup(name))
 	}
-	proxy.Store(newSwitchProxy(t, nodes[0].url[len("http://"):]))
-	nodepeer.Run(t, 30*time.Second, "recovery_client.mjs", "http://"+proxy.Load().ln.Addr().String())
+	proxy.Store(siotest.StartProxy(t, nodes[0].url[len("http://"):]))
+	nodepeer.Run(t, 30*time.Second, "recovery_client.mjs", "http://"+proxy.Load().Addr())
 }
 
 func startRecoveryNode(t *testing.T, r *redisServer, setup func(*socketio.Server)) *node {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sio-dev/sio/internal/nodepeer"
+	"github.com/sio-dev/sio/internal/siotest"
 	"github.com/sio-dev/sio/runtime/engineio"
 )
 
@@ -17,7 +18,7 @@ import (
 // the network under them.
 func newInteropServer(t *testing.T, recovery *RecoveryOptions) (*Server, string) {
 	t.Helper()
-	var proxy atomic.Pointer[tcpProxy] // set once the server listens
+	var proxy atomic.Pointer[siotest.Proxy] // set once the server listens
 	srv := NewServer(&Options{Engine: engineio.Options{
 		PingInterval:      200 * time.Millisecond,
 		PingTimeout:       400 * time.Millisecond,
@@ -103,8 +104,8 @@ func newInteropServer(t *testing.T, recovery *RecoveryOptions) (*Server, string)
 		s.On("volatile", func(s *Socket, _ Args, _ Ack) { _ = s.EmitVolatile("v", "volatile data") })
 		s.On("disconnect-me", func(s *Socket, _ Args, _ Ack) { s.Disconnect(false) })
 		s.On("drop-me", func(s *Socket, _ Args, _ Ack) { s.Conn().Close() })
-		s.On("freeze-network", func(*Socket, Args, Ack) { proxy.Load().freeze() })
-		s.On("cut-network", func(*Socket, Args, Ack) { go proxy.Load().cut() })
+		s.On("freeze-network", func(*Socket, Args, Ack) { proxy.Load().Freeze() })
+		s.On("cut-network", func(*Socket, Args, Ack) { go proxy.Load().Cut() })
 		s.On("news-now", func(s *Socket, args Args, ack Ack) {
 			var room string
 			var n int
@@ -142,9 +143,9 @@ func newInteropServer(t *testing.T, recovery *RecoveryOptions) (*Server, string)
 		_ = srv.Close(ctx)
 		hs.Close()
 	})
-	p := newTCPProxy(t, hs.Listener.Addr().String())
+	p := siotest.StartProxy(t, hs.Listener.Addr().String())
 	proxy.Store(p)
-	return srv, "http://" + p.addr()
+	return srv, "http://" + p.Addr()
 }
 
 func TestOfficialClient(t *testing.T) {
