@@ -140,8 +140,12 @@ func (c *client) connect(name string, auth json.RawMessage) {
 	} else if c.srv.opts.ConnectionStateRecovery != nil {
 		s.pid = newPrivateID()
 	}
-	skipMiddleware := recovered && !c.srv.opts.ConnectionStateRecovery.RunMiddlewares
-	if err := nsp.runMiddlewareUnless(skipMiddleware, s); err != nil {
+	// A recovered session was vetted when it first connected.
+	var err error
+	if !recovered || c.srv.opts.ConnectionStateRecovery.RunMiddlewares {
+		err = nsp.runMiddleware(s)
+	}
+	if err != nil {
 		// Middleware may have joined rooms before a later one refused.
 		s.joinMu.Lock()
 		s.left = true

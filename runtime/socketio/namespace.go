@@ -206,15 +206,6 @@ func (n *Namespace) SocketsLeave(rooms ...string) { n.operator().SocketsLeave(ro
 // DisconnectSockets disconnects every socket.
 func (n *Namespace) DisconnectSockets(close bool) { n.operator().DisconnectSockets(close) }
 
-// runMiddlewareUnless runs middleware unless skip is set (a recovered
-// session that was vetted before).
-func (n *Namespace) runMiddlewareUnless(skip bool, s *Socket) error {
-	if skip {
-		return nil
-	}
-	return n.runMiddleware(s)
-}
-
 // runMiddleware runs middleware for a new socket: the parent's first for a
 // child of a dynamic namespace.
 func (n *Namespace) runMiddleware(s *Socket) error {
