@@ -274,12 +274,22 @@ func pipelined(cfg config, conns []*conn, r *request) (map[string]any, error) {
 		for range cfg.inflight {
 			slots <- struct{}{}
 		}
-		var mu sync.Mutex
+		var mu sync.Mutex // guards outstanding, next and stopped
 		outstanding := map[uint64]bool{}
 		var next uint64
-		writerDone := make(chan struct{})
+		stopped := false
 		wg.Go(func() { // writer
-			defer close(writerDone)
+			defer func() {
+				// Past the deadline: once nothing is outstanding, wake the
+				// reader, whose read would otherwise wait for its deadline.
+				mu.Lock()
+				stopped = true
+				idle := len(outstanding) == 0
+				mu.Unlock()
+				if idle {
+					_ = c.ws.SetReadDeadline(time.Now())
+				}
+			}()
 			for range slots {
 				n := 1
 			drain:
@@ -316,12 +326,16 @@ func pipelined(cfg config, conns []*conn, r *request) (map[string]any, error) {
 		wg.Go(func() { // reader
 			defer close(slots)
 			var seen uint64
+			// Set once: the writer moves it to now to end the reader.
+			_ = c.ws.SetReadDeadline(deadline.Add(5 * time.Second))
 			for {
-				_ = c.ws.SetReadDeadline(deadline.Add(5 * time.Second))
 				id, err := c.recv(r)
+				mu.Lock()
+				done, left := stopped, len(outstanding)
+				mu.Unlock()
 				if err != nil {
-					if time.Now().Before(deadline.Add(5 * time.Second)) {
-						firstErr.CompareAndSwap(nil, err)
+					if !done || left > 0 {
+						firstErr.CompareAndSwap(nil, fmt.Errorf("%d calls unanswered: %w", left, err))
 					}
 					return
 				}
@@ -332,27 +346,22 @@ func pipelined(cfg config, conns []*conn, r *request) (map[string]any, error) {
 				mu.Lock()
 				ok := outstanding[id]
 				delete(outstanding, id)
-				left := len(outstanding)
+				left = len(outstanding)
+				done = stopped
 				mu.Unlock()
 				if !ok {
 					firstErr.CompareAndSwap(nil, fmt.Errorf("%w: unknown ack id %d", errBadReply, id))
 					return
 				}
 				total.Add(1)
+				if done && left == 0 {
+					return
+				}
 				if time.Now().Before(deadline) {
 					slots <- struct{}{}
 				} else if left == 0 {
-					select {
-					case <-writerDone:
-						return
-					default:
-					}
-					mu.Lock()
-					left = len(outstanding)
-					mu.Unlock()
-					if left == 0 {
-						return
-					}
+					// The writer may not have seen the deadline yet; let it.
+					slots <- struct{}{}
 				}
 			}
 		})

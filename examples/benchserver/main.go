@@ -11,7 +11,12 @@ import (
 	"flag"
 	"log"
 	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/pprof"
 	"sync"
+	"syscall"
 
 	"github.com/gorilla/websocket"
 
@@ -87,7 +92,12 @@ func rawEcho() http.Handler {
 func main() {
 	addr := flag.String("addr", "127.0.0.1:4000", "address to serve on")
 	raw := flag.Bool("raw", false, "serve a bare WebSocket echo instead")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile here until SIGINT or SIGTERM")
+	memProfile := flag.String("memprofile", "", "write a heap profile here on SIGINT or SIGTERM")
 	flag.Parse()
+	if *cpuProfile != "" || *memProfile != "" {
+		profileUntilSignal(*cpuProfile, *memProfile)
+	}
 	if *raw {
 		log.Fatal(http.ListenAndServe(*addr, rawEcho()))
 	}
@@ -96,4 +106,37 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Fatal(srv.ListenAndServe(*addr))
+}
+
+// profileUntilSignal starts a CPU profile and, on SIGINT or SIGTERM, writes
+// it and a heap profile, then exits: the bench script stops servers with a
+// signal, so a profiled run needs no other change.
+func profileUntilSignal(cpuPath, memPath string) {
+	var cpu *os.File
+	if cpuPath != "" {
+		var err error
+		if cpu, err = os.Create(cpuPath); err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(cpu); err != nil {
+			log.Fatal(err)
+		}
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-sig
+		if cpu != nil {
+			pprof.StopCPUProfile()
+			_ = cpu.Close()
+		}
+		if memPath != "" {
+			runtime.GC()
+			if f, err := os.Create(memPath); err == nil {
+				_ = pprof.WriteHeapProfile(f)
+				_ = f.Close()
+			}
+		}
+		os.Exit(0)
+	}()
 }

@@ -181,20 +181,19 @@ func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
 		c.closeNow(ReasonTransportError, ErrPayloadSize)
 		return
 	}
-	buf := readBufPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer putReadBuf(buf)
-	if _, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1)); err != nil {
+	buf := getMsgBuf()
+	defer buf.release()
+	if err := buf.readFrom(io.LimitReader(r.Body, limit+1)); err != nil {
 		w.WriteHeader(http.StatusBadRequest)
 		c.closeNow(ReasonTransportError, err)
 		return
 	}
-	if int64(buf.Len()) > limit {
+	if int64(len(buf.bytes())) > limit {
 		w.WriteHeader(http.StatusRequestEntityTooLarge)
 		c.closeNow(ReasonTransportError, ErrPayloadSize)
 		return
 	}
-	err := eiopacket.DecodePayload(buf.Bytes(), func(p eiopacket.Packet) error {
+	err := eiopacket.DecodePayload(buf.bytes(), func(p eiopacket.Packet) error {
 		if c.onPacket(p) {
 			return errEnded
 		}

@@ -1,7 +1,6 @@
 package engineio
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"sync"
@@ -11,14 +10,6 @@ import (
 
 	"github.com/sio-dev/sio/runtime/engineio/eiopacket"
 )
-
-// readBufPool holds buffers for inbound messages. A message is read whole
-// into one, delivered, and the buffer goes back, so an idle connection owns
-// no read buffer of its own beyond the small socket reader.
-var readBufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// maxPooledReadBuf keeps an occasional huge message from pinning memory.
-const maxPooledReadBuf = 64 << 10
 
 // writeBufPool lends WebSocket write buffers only while a message is written.
 var writeBufPool = &sync.Pool{}
@@ -32,32 +23,25 @@ func (c *Conn) readLoop(ws *websocket.Conn) {
 			c.closeAfterReadError(err)
 			return
 		}
-		buf := readBufPool.Get().(*bytes.Buffer)
-		buf.Reset()
-		if _, err := buf.ReadFrom(r); err != nil {
-			putReadBuf(buf)
+		buf := getMsgBuf()
+		if err := buf.readFrom(r); err != nil {
+			buf.release()
 			c.closeAfterReadError(err)
 			return
 		}
 		ended := false
 		if mt == websocket.BinaryMessage {
-			c.deliver(buf.Bytes(), true)
-		} else if p, err := eiopacket.DecodeText(buf.Bytes()); err != nil {
+			c.deliver(buf.bytes(), true)
+		} else if p, err := eiopacket.DecodeText(buf.bytes()); err != nil {
 			c.closeNow(ReasonParseError, err)
 			ended = true
 		} else {
 			ended = c.onPacket(p)
 		}
-		putReadBuf(buf)
+		buf.release()
 		if ended {
 			return
 		}
-	}
-}
-
-func putReadBuf(buf *bytes.Buffer) {
-	if buf.Cap() <= maxPooledReadBuf {
-		readBufPool.Put(buf)
 	}
 }
 
