@@ -79,6 +79,9 @@ type Process struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	out  *lockedBuffer
+	// ReadyLine is the line that signalled readiness, such as
+	// "listening 40123" from a server that picked its own port.
+	ReadyLine string
 }
 
 // Start runs scripts/<script> with args in the background and waits until
@@ -108,6 +111,7 @@ func Start(t testing.TB, ready, script string, args ...string) *Process {
 			out.Write([]byte(line + "\n"))
 			if !signalled && strings.HasPrefix(line, ready) {
 				signalled = true
+				p.ReadyLine = line
 				close(readyc)
 			}
 		}
@@ -130,6 +134,16 @@ func Start(t testing.TB, ready, script string, args ...string) *Process {
 		t.Fatalf("%s was not ready after 10s:\n%s", script, out.String())
 	}
 	return nil
+}
+
+// Port returns the last word of the ready line: the port of a server
+// script started with port 0, which prints "listening <port>".
+func (p *Process) Port() string {
+	f := strings.Fields(p.ReadyLine)
+	if len(f) == 0 {
+		return ""
+	}
+	return f[len(f)-1]
 }
 
 // Stop kills the process and waits for it to exit.

@@ -3,10 +3,14 @@
 package siotest
 
 import (
+	"bufio"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -28,34 +32,66 @@ func StartRedis(t testing.TB) *Redis {
 		}
 		t.Fatalf("redis-server is required: %v (apt-get install redis-server)", err)
 	}
-	r := &Redis{Port: FreePort(t)}
-	r.Start(t)
-	t.Cleanup(r.Stop)
-	return r
+	// A port found free may be taken before redis-server binds it; then
+	// try another.
+	r := &Redis{}
+	var err error
+	for range 5 {
+		r.Port = FreePort(t)
+		if err = r.start(); err == nil {
+			t.Cleanup(r.Stop)
+			return r
+		}
+	}
+	t.Fatal(err)
+	return nil
 }
 
 // Addr returns host:port.
 func (r *Redis) Addr() string { return "127.0.0.1:" + r.Port }
 
-// Start starts the server (again, after Stop) on the same port.
+// Start starts the server again, after Stop, on the same port.
 func (r *Redis) Start(t testing.TB) {
 	t.Helper()
-	r.cmd = exec.Command("redis-server", "--port", r.Port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	if err := r.cmd.Start(); err != nil {
+	if err := r.start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c, err := net.Dial("tcp", r.Addr())
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("redis-server did not start")
-		}
-		time.Sleep(20 * time.Millisecond)
+}
+
+// start runs redis-server and waits until it says it accepts connections,
+// so that a test never talks to some other listener on the port.
+func (r *Redis) start() error {
+	r.cmd = exec.Command("redis-server", "--port", r.Port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	out, err := r.cmd.StdoutPipe()
+	if err != nil {
+		return err
 	}
+	if err := r.cmd.Start(); err != nil {
+		return err
+	}
+	ready := make(chan error, 1)
+	go func() {
+		var log strings.Builder
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "Ready to accept connections") {
+				ready <- nil
+				_, _ = io.Copy(io.Discard, out)
+				return
+			}
+			log.WriteString(sc.Text() + "\n")
+		}
+		ready <- fmt.Errorf("redis-server on port %s exited before it was ready:\n%s", r.Port, log.String())
+	}()
+	select {
+	case err = <-ready:
+	case <-time.After(5 * time.Second):
+		err = fmt.Errorf("redis-server on port %s was not ready after 5s", r.Port)
+	}
+	if err != nil {
+		r.Stop()
+	}
+	return err
 }
 
 // Stop kills the server.

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/sio-dev/sio/internal/nodepeer"
-	"github.com/sio-dev/sio/internal/siotest"
 	"github.com/sio-dev/sio/runtime/engineio"
 	"github.com/sio-dev/sio/runtime/socketio"
 	"github.com/sio-dev/sio/runtime/socketio/sioclient"
@@ -28,9 +27,7 @@ func TestMixedCluster(t *testing.T) {
 			}
 		})
 	})
-	port := siotest.FreePort(t)
-	nodepeer.Start(t, "listening", "redis_node.mjs", r.Port, port)
-	nodeURL := "http://127.0.0.1:" + port
+	nodeURL := "http://127.0.0.1:" + nodepeer.Start(t, "listening", "redis_node.mjs", r.Port, "0").Port()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -1,8 +1,10 @@
 // A Node socket.io 4.8 server on @socket.io/redis-adapter 8, to share a
 // cluster with Go nodes. Usage: node redis_node.mjs <redisPort> <httpPort>
-// Prints "listening <port>" when ready. Sockets join the room named in
+// (0 picks a free one). Listens on 127.0.0.1 and prints "listening <port>"
+// when ready. Sockets join the room named in
 // their auth; "broadcast" (room, text) emits "hello" (text, bytes) to the
 // room cluster-wide; "ping" is answered in the ack.
+import { createServer } from "node:http";
 import { Server } from "socket.io";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { createClient } from "redis";
@@ -12,7 +14,8 @@ const pubClient = createClient({ url: `redis://127.0.0.1:${redisPort}` });
 const subClient = pubClient.duplicate();
 await Promise.all([pubClient.connect(), subClient.connect()]);
 
-const io = new Server(Number(httpPort), { adapter: createAdapter(pubClient, subClient) });
+const httpServer = createServer();
+const io = new Server(httpServer, { adapter: createAdapter(pubClient, subClient) });
 io.use((socket, next) => {
   if (socket.handshake.auth.room) socket.join(socket.handshake.auth.room);
   socket.data = { room: socket.handshake.auth.room ?? "", node: "node" };
@@ -38,5 +41,5 @@ io.on("connection", (socket) => {
   });
 });
 io.on("hello-nodes", (text, ack) => ack?.(`node got ${text}`));
-io.httpServer.on("listening", () => console.log(`listening ${httpPort}`));
+httpServer.listen(Number(httpPort), "127.0.0.1", () => console.log(`listening ${httpServer.address().port}`));
 process.on("SIGTERM", async () => { io.close(); process.exit(0); });

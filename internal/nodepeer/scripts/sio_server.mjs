@@ -1,11 +1,12 @@
 // The reference Node socket.io server, for testing Go clients against it.
-// Usage: node sio_server.mjs <port>
-// Prints "listening <port>" once ready. Its events mirror the Go test
+// Usage: node sio_server.mjs <port> (0 picks a free one)
+// Listens on 127.0.0.1 and prints "listening <port>" once ready. Its events mirror the Go test
 // server in runtime/socketio/sioclient/interop_test.go.
+import { createServer } from "node:http";
 import { Server } from "socket.io";
 
-const port = Number(process.argv[2]);
-const io = new Server(port, {
+const httpServer = createServer();
+const io = new Server(httpServer, {
   pingInterval: 300,
   pingTimeout: 400,
   maxHttpBufferSize: 1e6,
@@ -37,5 +38,5 @@ io.on("connection", (socket) => {
 
 io.of("/admin").on("connection", (socket) => socket.emit("welcome", socket.nsp.name));
 
-io.httpServer.on("listening", () => console.log(`listening ${port}`));
+httpServer.listen(Number(process.argv[2]), "127.0.0.1", () => console.log(`listening ${httpServer.address().port}`));
 process.on("SIGTERM", () => { io.close(); process.exit(0); });

@@ -72,11 +72,12 @@ func freePort(t *testing.T) string {
 }
 
 func startNodePeer(t *testing.T) *peer {
-	port := freePort(t)
-	proc := nodepeer.Start(t, "listening", "sio_server.mjs", port)
+	proc := nodepeer.Start(t, "listening", "sio_server.mjs", "0")
+	port := proc.Port()
 	p := &peer{url: "http://127.0.0.1:" + port, stop: proc.Stop}
 	p.restart = func() {
 		proc.Stop()
+		// The same port, so the client reconnects to the new server.
 		proc = nodepeer.Start(t, "listening", "sio_server.mjs", port)
 		p.stop = proc.Stop
 	}
@@ -143,7 +144,7 @@ func newGoServer() *socketio.Server {
 }
 
 func startGoPeer(t *testing.T) *peer {
-	port := freePort(t)
+	port := "0" // the first start picks one; restarts reuse it
 	var mu sync.Mutex
 	var srv *socketio.Server
 	var hs *http.Server
@@ -152,6 +153,7 @@ func startGoPeer(t *testing.T) *peer {
 		if err != nil {
 			t.Fatal(err)
 		}
+		port = strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 		mu.Lock()
 		srv = newGoServer()
 		hs = &http.Server{Handler: srv}
