@@ -289,11 +289,17 @@ func (m *Manager) maybeReconnectLocked() {
 			return
 		}
 		listeners := m.listeners.attempt
-		m.startDialLocked(true)
 		m.mu.Unlock()
+		// As in the reference client, the attempt is announced before it is
+		// made, so that it is counted before it can fail.
 		for _, h := range listeners {
 			h(attempt)
 		}
+		m.mu.Lock()
+		if m.state != stateClosed && !m.skip && m.reconnect {
+			m.startDialLocked(true)
+		}
+		m.mu.Unlock()
 	})
 }
 
