@@ -131,6 +131,10 @@ func profileUntilSignal(cpuPath, memPath string) {
 			_ = cpu.Close()
 		}
 		if memPath != "" {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			log.Printf("memstats: heap in use %d KiB, heap idle %d KiB, heap released %d KiB, stacks %d KiB, goroutines %d, next GC at %d KiB",
+				m.HeapInuse>>10, m.HeapIdle>>10, m.HeapReleased>>10, m.StackInuse>>10, runtime.NumGoroutine(), m.NextGC>>10)
 			runtime.GC()
 			if f, err := os.Create(memPath); err == nil {
 				_ = pprof.WriteHeapProfile(f)

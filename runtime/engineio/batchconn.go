@@ -21,7 +21,19 @@ type batchConn struct {
 	mu       sync.Mutex
 	buf      *[]byte // pooled; nil between batches
 	batching bool
+
+	// reader is the buffered reader the WebSocket reads frames through;
+	// what it holds tells the read loop whether more input is waiting.
+	reader *bufio.Reader
 }
+
+// readBufferSize is the WebSocket read buffer: small, because every idle
+// connection holds one, and large payloads bypass it anyway.
+const readBufferSize = 1024
+
+// inputBuffered reports whether bytes of a next frame have already been
+// read from the socket.
+func (c *batchConn) inputBuffered() bool { return c.reader != nil && c.reader.Buffered() > 0 }
 
 // maxBatchBytes bounds the gathered bytes; past it, the batch is written
 // out early and large payloads go straight through.
@@ -103,5 +115,14 @@ func (w *batchWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// gorilla writes the handshake response through rw's writer; point it
 	// at the batchConn too so that nothing bypasses it.
 	rw.Writer.Reset(w.conn)
-	return w.conn, rw, nil
+	if rw.Reader.Buffered() > 0 {
+		// The client sent frames before the handshake finished; gorilla
+		// refuses that when it sees the buffered bytes.
+		return w.conn, rw, nil
+	}
+	// Frames are read through a reader of our own, which gorilla adopts
+	// (the upgrader's ReadBufferSize is 0), so that the read loop can see
+	// what is buffered.
+	w.conn.reader = bufio.NewReaderSize(w.conn, readBufferSize)
+	return w.conn, bufio.NewReadWriter(w.conn.reader, rw.Writer), nil
 }

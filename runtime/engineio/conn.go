@@ -102,10 +102,19 @@ type Conn struct {
 	timer       *time.Timer // heartbeat, and the close deadline while closing
 	timerDue    time.Time   // when timer is meant to fire; it may run late
 	awaitPong   bool        // server side: a ping is out, the pong not yet back
-	writing     bool        // a write loop goroutine is running
-	ws          *websocket.Conn
-	batch       *batchConn // under ws on the server side: gathers a batch's frames
-	probeBatch  *batchConn // under the upgrade probe, until it becomes ws
+	writing     bool        // a writer is running, or the read loop will write (deferredWrite)
+	// delivering is set while the WebSocket read loop is inside OnMessage.
+	// Data queued meanwhile is written by the read loop once OnMessage
+	// returns (deferredWrite), which saves starting a writer goroutine and
+	// a scheduling hop on the request/reply path.
+	delivering    bool
+	deferredWrite bool
+	// deferLimit starts a writer goroutine for deferred data if OnMessage
+	// runs on for long, so a slow handler does not hold back what it sent.
+	deferLimit *time.Timer
+	ws         *websocket.Conn
+	batch      *batchConn // under ws on the server side: gathers a batch's frames
+	probeBatch *batchConn // under the upgrade probe, until it becomes ws
 	// Server-side polling.
 	pollWaiting bool          // a GET is parked waiting for data
 	pollWake    chan struct{} // wakes the parked GET; buffered, capacity 1
@@ -400,6 +409,15 @@ func (c *Conn) onPing() {
 // push transports, or wakes the parked GET for server-side polling.
 func (c *Conn) kickLocked() {
 	if c.ws != nil || c.cli != nil {
+		if c.delivering && c.batch != nil {
+			// The read loop takes the writer's part once OnMessage returns.
+			if !c.writing {
+				c.writing = true
+				c.deferredWrite = true
+				c.armDeferLimitLocked()
+			}
+			return
+		}
 		if !c.writing && (c.cli == nil || !c.cli.pausing) {
 			c.writing = true
 			go c.writeLoop()
@@ -426,62 +444,124 @@ const maxKeptQueueCap = 64
 // something to write and exits when the queue is empty, so idle sessions
 // have no writer goroutine.
 func (c *Conn) writeLoop() {
-	for {
-		c.mu.Lock()
-		batch := c.queue
-		c.queue, c.queuedBytes = nil, 0
-		if c.cli != nil && c.cli.pausing {
-			// Put it back for the upgraded transport.
-			c.queue = append(batch, c.queue...)
-			for _, p := range batch {
-				c.queuedBytes += len(p.Data)
-			}
-			c.stopWritingLocked()
-			c.mu.Unlock()
-			return
-		}
-		if len(batch) == 0 || c.state == stateClosed {
-			c.stopWritingLocked()
-			closing := c.state == stateClosing
-			c.mu.Unlock()
-			if closing {
-				c.finishClose()
-			}
-			return
-		}
-		ws, cli, bc := c.ws, c.cli, c.batch
-		c.mu.Unlock()
+	for c.writeNext() {
+	}
+}
 
-		var err error
-		if ws != nil {
-			if bc != nil {
-				bc.begin()
-			}
-			err = writeFrames(ws, batch, c.limits.writeTimeout)
-			if bc != nil {
-				if ferr := bc.flush(); err == nil {
-					err = ferr
-				}
-			}
-		} else {
-			err = cli.post(c, batch)
-		}
-		clear(batch)
-		if err != nil {
-			c.closeNow(ReasonTransportError, err)
-			c.mu.Lock()
-			c.stopWritingLocked()
-			c.mu.Unlock()
+// maxInlineBatches bounds the batches the read loop writes itself before
+// handing the rest to a writer goroutine, so that a stream of broadcasts
+// to this connection cannot keep it from reading.
+const maxInlineBatches = 2
+
+// maxWriteDeferral is how long data queued during OnMessage may wait for
+// it to return before a writer goroutine takes it.
+const maxWriteDeferral = time.Millisecond
+
+func (c *Conn) armDeferLimitLocked() {
+	if c.deferLimit == nil {
+		c.deferLimit = time.AfterFunc(maxWriteDeferral, c.endDeferral)
+		return
+	}
+	c.deferLimit.Reset(maxWriteDeferral)
+}
+
+// endDeferral hands data still deferred to a writer goroutine.
+func (c *Conn) endDeferral() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.deferredWrite {
+		c.deferredWrite = false
+		go c.writeLoop()
+	}
+}
+
+// writeDeferred runs on the read loop after OnMessage returns: it writes
+// what the message's handlers queued, or starts a writer if one is needed.
+func (c *Conn) writeDeferred() {
+	c.mu.Lock()
+	c.delivering = false
+	pending := c.deferredWrite
+	c.deferredWrite = false
+	if !pending {
+		c.mu.Unlock()
+		return
+	}
+	c.deferLimit.Stop()
+	more := c.batch != nil && c.batch.inputBuffered()
+	c.mu.Unlock()
+	if more {
+		// More requests are already read: let a writer goroutine gather
+		// their replies into one write while this loop parses them.
+		go c.writeLoop()
+		return
+	}
+	for range maxInlineBatches {
+		if !c.writeNext() {
 			return
-		}
-		if cap(batch) <= maxKeptQueueCap {
-			c.mu.Lock()
-			if c.queue == nil {
-				c.queue = batch[:0]
-			}
-			c.mu.Unlock()
 		}
 	}
+	go c.writeLoop()
+}
+
+// writeNext writes one batch of queued packets. It reports false, with
+// writing cleared, once there is nothing more to write or the transport
+// failed.
+func (c *Conn) writeNext() bool {
+	c.mu.Lock()
+	batch := c.queue
+	c.queue, c.queuedBytes = nil, 0
+	if c.cli != nil && c.cli.pausing {
+		// Put it back for the upgraded transport.
+		c.queue = append(batch, c.queue...)
+		for _, p := range batch {
+			c.queuedBytes += len(p.Data)
+		}
+		c.stopWritingLocked()
+		c.mu.Unlock()
+		return false
+	}
+	if len(batch) == 0 || c.state == stateClosed {
+		c.stopWritingLocked()
+		closing := c.state == stateClosing
+		c.mu.Unlock()
+		if closing {
+			c.finishClose()
+		}
+		return false
+	}
+	ws, cli, bc := c.ws, c.cli, c.batch
+	c.mu.Unlock()
+
+	var err error
+	if ws != nil {
+		if bc != nil {
+			bc.begin()
+		}
+		err = writeFrames(ws, batch, c.limits.writeTimeout)
+		if bc != nil {
+			if ferr := bc.flush(); err == nil {
+				err = ferr
+			}
+		}
+	} else {
+		err = cli.post(c, batch)
+	}
+	clear(batch)
+	if err != nil {
+		c.closeNow(ReasonTransportError, err)
+		c.mu.Lock()
+		c.stopWritingLocked()
+		c.mu.Unlock()
+		return false
+	}
+	if cap(batch) <= maxKeptQueueCap {
+		c.mu.Lock()
+		if c.queue == nil {
+			c.queue = batch[:0]
+		}
+		c.mu.Unlock()
+	}
+	return true
 }
 
 // stopWritingLocked records that the write loop is exiting, and tells a

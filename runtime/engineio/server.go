@@ -54,7 +54,8 @@ func NewServer(h Handler, opts *Options) *Server {
 		sessions: make(map[string]*Conn),
 	}
 	s.upgrader = websocket.Upgrader{
-		ReadBufferSize:    1024,
+		// 0: gorilla reads through the batchConn's reader (batchWriter.Hijack).
+		ReadBufferSize:    0,
 		WriteBufferPool:   writeBufPool,
 		EnableCompression: s.opts.PerMessageDeflate,
 		// Like the reference server, WebSocket connections are not vetted

@@ -17,32 +17,60 @@ var writeBufPool = &sync.Pool{}
 // readLoop reads frames from ws until the session ends. It runs on the
 // goroutine that owns the connection after the upgrade.
 func (c *Conn) readLoop(ws *websocket.Conn) {
-	for {
-		mt, r, err := ws.NextReader()
-		if err != nil {
-			c.closeAfterReadError(err)
+	for first := true; ; first = false {
+		c.awaitInput()
+		if ended := c.readMessage(ws); ended {
 			return
 		}
-		buf := getMsgBuf()
-		if err := buf.readFrom(r); err != nil {
-			buf.release()
-			c.closeAfterReadError(err)
-			return
-		}
-		ended := false
-		if mt == websocket.BinaryMessage {
-			c.deliver(buf.bytes(), true)
-		} else if p, err := eiopacket.DecodeText(buf.bytes()); err != nil {
-			c.closeNow(ReasonParseError, err)
-			ended = true
-		} else {
-			ended = c.onPacket(p)
-		}
-		buf.release()
-		if ended {
+		if first {
+			// The first message opens the session above (a Socket.IO
+			// CONNECT: middleware, handlers, rooms) and grows this stack,
+			// which a parked goroutine keeps. Go on from a fresh goroutine,
+			// so that a connection that then idles holds a minimal stack.
+			go c.readLoop(ws)
 			return
 		}
 	}
+}
+
+// awaitInput blocks until the socket has bytes to read, without reading
+// them away from the WebSocket. Parking here rather than deep inside the
+// frame parser keeps an idle connection's goroutine within the smallest
+// stack; the bytes land in the reader the parser reads from next.
+func (c *Conn) awaitInput() {
+	if c.batch != nil && c.batch.reader != nil && c.batch.reader.Buffered() == 0 {
+		// An error shows up again, and is handled, in the frame read.
+		_, _ = c.batch.reader.Peek(1)
+	}
+}
+
+// readMessage reads and handles one message. It reports whether the
+// session ended.
+func (c *Conn) readMessage(ws *websocket.Conn) (ended bool) {
+	mt, r, err := ws.NextReader()
+	if err != nil {
+		c.closeAfterReadError(err)
+		return true
+	}
+	buf := getMsgBuf()
+	defer buf.release()
+	if err := buf.readFrom(r); err != nil {
+		c.closeAfterReadError(err)
+		return true
+	}
+	c.mu.Lock()
+	c.delivering = true
+	c.mu.Unlock()
+	if mt == websocket.BinaryMessage {
+		c.deliver(buf.bytes(), true)
+	} else if p, err := eiopacket.DecodeText(buf.bytes()); err != nil {
+		c.closeNow(ReasonParseError, err)
+		ended = true
+	} else {
+		ended = c.onPacket(p)
+	}
+	c.writeDeferred()
+	return ended
 }
 
 // closeAfterReadError ends the session after a failed read. If this side

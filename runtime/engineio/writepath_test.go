@@ -1,0 +1,104 @@
+package engineio
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// blockingReceiver sends "early" from OnMessage, then blocks until release
+// is closed, as a slow handler would.
+type blockingReceiver struct {
+	conn    *Conn
+	release chan struct{}
+}
+
+func (r *blockingReceiver) OnMessage([]byte, bool) {
+	_ = r.conn.Send(Message{Data: []byte("early")})
+	<-r.release
+}
+
+func (r *blockingReceiver) OnClose(CloseReason, error) {}
+
+// Replies queued during OnMessage are normally written by the read loop
+// once OnMessage returns; a handler that runs on must not hold them back.
+func TestSendFromSlowOnMessageIsNotHeldBack(t *testing.T) {
+	release := make(chan struct{})
+	srv := NewServer(HandlerFunc(func(c *Conn) Receiver {
+		return &blockingReceiver{conn: c, release: release}
+	}), nil)
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Close(ctx)
+		hs.Close()
+	})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // runs before the server's cleanup, even on failure
+	ws := dialWS(t, "ws"+strings.TrimPrefix(hs.URL, "http")+"/engine.io/?EIO=4&transport=websocket")
+	readWS(t, ws) // open
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("4go"))
+	_, got := readWS(t, ws) // fails after 5s if "early" waits for OnMessage
+	unblock()
+	if got != "4early" {
+		t.Fatalf("got %q, want 4early", got)
+	}
+}
+
+// Many requests arriving in one read are all answered, in order, whether
+// the read loop writes the replies itself or leaves them to a writer.
+func TestPipelinedRequestsAreAllAnswered(t *testing.T) {
+	srv := NewServer(HandlerFunc(func(c *Conn) Receiver { return echoReceiver{c} }), nil)
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Close(ctx)
+		hs.Close()
+	})
+	ws := dialWS(t, "ws"+strings.TrimPrefix(hs.URL, "http")+"/engine.io/?EIO=4&transport=websocket")
+	readWS(t, ws)
+	const n = 2000
+	for round := range 3 {
+		// One write carries every frame, so the server finds most of them
+		// already buffered.
+		var frames bytes.Buffer
+		for i := range n {
+			payload := fmt.Sprintf("4r%d-%d", round, i)
+			frames.Write(maskedTextFrame(payload))
+		}
+		if _, err := ws.UnderlyingConn().Write(frames.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if _, got := readWS(t, ws); got != fmt.Sprintf("4r%d-%d", round, i) {
+				t.Fatalf("reply %d of round %d = %q", i, round, got)
+			}
+		}
+	}
+}
+
+// echoReceiver sends every message back.
+type echoReceiver struct{ conn *Conn }
+
+func (r echoReceiver) OnMessage(data []byte, binary bool) {
+	_ = r.conn.Send(Message{Data: bytes.Clone(data), Binary: binary})
+}
+
+func (echoReceiver) OnClose(CloseReason, error) {}
+
+// maskedTextFrame is one final client text frame, masked with a zero key
+// (which leaves the payload as it is), for payloads under 126 bytes.
+func maskedTextFrame(payload string) []byte {
+	f := []byte{0x81, 0x80 | byte(len(payload)), 0, 0, 0, 0}
+	return append(f, payload...)
+}
