@@ -39,8 +39,15 @@ func idle(cfg config) (map[string]any, error) {
 			}
 		})
 	}
-	time.Sleep(cfg.duration / 2)
-	after := rssKiB(cfg.pid)
+	// Sample the server's memory through the hold; report the peak and the
+	// last sample, taken once heartbeats have run and the connect burst's
+	// garbage has had time to go.
+	var after, peak int64
+	for time.Until(stop) > 500*time.Millisecond {
+		time.Sleep(250 * time.Millisecond)
+		after = rssKiB(cfg.pid)
+		peak = max(peak, after)
+	}
 	wg.Wait()
 	closeAll(conns)
 	close(errs)
@@ -55,7 +62,9 @@ func idle(cfg config) (map[string]any, error) {
 	if cfg.pid > 0 {
 		res["server_rss_kib_before"] = before
 		res["server_rss_kib_after"] = after
+		res["server_rss_kib_peak"] = peak
 		res["kib_per_connection"] = float64(after-before) / float64(len(conns))
+		res["peak_kib_per_connection"] = float64(peak-before) / float64(len(conns))
 	}
 	return res, nil
 }

@@ -77,13 +77,13 @@ const pollCloseTimeout = 30 * time.Second
 // All methods are safe for concurrent use. Messages are queued and written by
 // at most one goroutine per connection; the caller of Send never does I/O.
 type Conn struct {
-	id       string
-	isClient bool
-	srv      *Server       // nil on the client side
-	request  *http.Request // the handshake request (server side)
-	limits   connLimits
-	recv     Receiver
-	cli      *clientPolling // client-side polling transport, nil otherwise
+	id        string
+	isClient  bool
+	srv       *Server    // nil on the client side
+	handshake *handshake // what the handshake request was (server side)
+	limits    connLimits
+	recv      Receiver
+	cli       *clientPolling // client-side polling transport, nil otherwise
 
 	// recvMu serialises calls into recv, so that OnMessage calls never
 	// overlap and none comes after OnClose.
@@ -138,8 +138,14 @@ func (c *Conn) ID() string { return c.id }
 
 // Request returns the handshake request on the server side, nil on the
 // client side: method, URL, headers, host, remote address and TLS state
-// (no body, and a background context). It must not be modified.
-func (c *Conn) Request() *http.Request { return c.request }
+// (no body, and a background context). Each call returns a new Request;
+// its URL and Header are shared and must not be modified.
+func (c *Conn) Request() *http.Request {
+	if c.handshake == nil {
+		return nil
+	}
+	return c.handshake.request()
+}
 
 // Transport returns the name of the transport in use: TransportPolling or
 // TransportWebSocket. It changes once if the session upgrades.
@@ -463,6 +469,18 @@ func (c *Conn) armDeferLimitLocked() {
 		return
 	}
 	c.deferLimit.Reset(maxWriteDeferral)
+}
+
+// dropDeferLimit frees the deferral timer, which most connections need
+// only for the replies to their opening message; a connection that goes on
+// sending makes a new one.
+func (c *Conn) dropDeferLimit() {
+	c.mu.Lock()
+	if c.deferLimit != nil {
+		c.deferLimit.Stop() // a run already due finds nothing deferred
+		c.deferLimit = nil
+	}
+	c.mu.Unlock()
 }
 
 // endDeferral hands data still deferred to a writer goroutine.

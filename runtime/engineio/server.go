@@ -3,10 +3,12 @@ package engineio
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -193,7 +195,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	c := &Conn{
 		id:        id,
 		srv:       s,
-		request:   handshakeRequest(r),
+		handshake: keepHandshake(r),
 		transport: transport,
 		limits: connLimits{
 			pingInterval: s.opts.PingInterval,
@@ -249,21 +251,38 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	go c.readLoop(ws)
 }
 
-// handshakeRequest keeps what a session needs of its handshake request:
-// not the body, and not the context, whose chain reaches back into the
-// HTTP server's per-connection state.
-func handshakeRequest(r *http.Request) *http.Request {
+// handshake is what a session keeps of its handshake request: not the
+// body, and not the context, whose chain reaches back into the HTTP
+// server's per-connection state; and in a struct a fraction of the size of
+// an http.Request, which every idle connection would hold.
+type handshake struct {
+	method, proto, host, remoteAddr, requestURI string
+	url                                         *url.URL
+	header                                      http.Header
+	tls                                         *tls.ConnectionState
+}
+
+func keepHandshake(r *http.Request) *handshake {
+	return &handshake{
+		method: r.Method, proto: r.Proto, host: r.Host, remoteAddr: r.RemoteAddr, requestURI: r.RequestURI,
+		url: r.URL, header: r.Header, tls: r.TLS,
+	}
+}
+
+// request rebuilds the handshake request.
+func (h *handshake) request() *http.Request {
+	major, minor, _ := http.ParseHTTPVersion(h.proto)
 	return &http.Request{
-		Method:     r.Method,
-		URL:        r.URL,
-		Proto:      r.Proto,
-		ProtoMajor: r.ProtoMajor,
-		ProtoMinor: r.ProtoMinor,
-		Header:     r.Header,
-		Host:       r.Host,
-		RemoteAddr: r.RemoteAddr,
-		RequestURI: r.RequestURI,
-		TLS:        r.TLS,
+		Method:     h.method,
+		URL:        h.url,
+		Proto:      h.proto,
+		ProtoMajor: major,
+		ProtoMinor: minor,
+		Header:     h.header,
+		Host:       h.host,
+		RemoteAddr: h.remoteAddr,
+		RequestURI: h.requestURI,
+		TLS:        h.tls,
 		Body:       http.NoBody,
 	}
 }

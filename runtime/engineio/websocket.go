@@ -23,6 +23,7 @@ func (c *Conn) readLoop(ws *websocket.Conn) {
 			return
 		}
 		if first {
+			c.dropDeferLimit()
 			// The first message opens the session above (a Socket.IO
 			// CONNECT: middleware, handlers, rooms) and grows this stack,
 			// which a parked goroutine keeps. Go on from a fresh goroutine,

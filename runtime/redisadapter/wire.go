@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -238,7 +237,7 @@ func toWireHandshake(h socketio.Handshake) wireHandshake {
 	for k, v := range h.Headers {
 		w.Headers[http.CanonicalHeaderKey(k)] = v[0]
 	}
-	for k, v := range h.Query {
+	for k, v := range h.Query() {
 		w.Query[k] = v[0]
 	}
 	if len(w.Auth) == 0 {
@@ -249,7 +248,7 @@ func toWireHandshake(h socketio.Handshake) wireHandshake {
 
 func fromWireHandshake(w wireHandshake) socketio.Handshake {
 	h := socketio.Handshake{Headers: http.Header{}, Address: w.Address, XDomain: w.XDomain, Secure: w.Secure,
-		Issued: w.Issued, URL: w.URL, Query: url.Values{}, Auth: w.Auth}
+		Issued: w.Issued, URL: w.URL, Auth: w.Auth}
 	if w.Issued > 0 {
 		h.Time = time.UnixMilli(w.Issued)
 	}
@@ -263,8 +262,6 @@ func fromWireHandshake(w wireHandshake) socketio.Handshake {
 			}
 		}
 	}
-	for k, v := range w.Query {
-		h.Query.Set(k, fmt.Sprint(v))
-	}
+	// The query is the URL's, as the reference takes it; w.Query repeats it.
 	return h
 }

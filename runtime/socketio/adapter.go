@@ -2,7 +2,6 @@ package socketio
 
 import (
 	"context"
-	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -121,8 +120,8 @@ type MemoryAdapter struct {
 
 	// mu guards rooms and sids, the two views of membership.
 	mu    sync.RWMutex
-	rooms map[string]map[string]struct{} // room -> socket ids
-	sids  map[string]map[string]struct{} // socket id -> rooms
+	rooms map[string]idSet // room -> socket ids
+	sids  map[string]idSet // socket id -> rooms
 
 	recovery *recoveryState // nil unless the server recovers connections
 }
@@ -134,7 +133,7 @@ var (
 
 // NewMemoryAdapter returns the single-node adapter for n.
 func NewMemoryAdapter(n *Namespace) *MemoryAdapter {
-	a := &MemoryAdapter{nsp: n, rooms: map[string]map[string]struct{}{}, sids: map[string]map[string]struct{}{}}
+	a := &MemoryAdapter{nsp: n, rooms: map[string]idSet{}, sids: map[string]idSet{}}
 	if r := n.server.opts.ConnectionStateRecovery; r != nil {
 		a.recovery = &recoveryState{maxAge: r.MaxDisconnectionDuration, sessions: map[string]storedSession{}}
 	}
@@ -172,24 +171,19 @@ func (a *MemoryAdapter) AddAll(id string, rooms []string) {
 	var events []RoomEvent
 	a.mu.Lock()
 	mine := a.sids[id]
-	if mine == nil {
-		mine = map[string]struct{}{}
-		a.sids[id] = mine
-	}
 	for _, r := range rooms {
-		if _, in := mine[r]; in {
+		if !mine.add(r) {
 			continue
 		}
-		mine[r] = struct{}{}
-		members := a.rooms[r]
-		if members == nil {
-			members = map[string]struct{}{}
-			a.rooms[r] = members
+		members, exists := a.rooms[r]
+		if !exists {
 			events = append(events, RoomEvent{Kind: RoomCreated, Room: r})
 		}
-		members[id] = struct{}{}
+		members.add(id)
+		a.rooms[r] = members
 		events = append(events, RoomEvent{Kind: RoomJoined, Room: r, ID: id})
 	}
+	a.sids[id] = mine
 	a.mu.Unlock()
 	a.nsp.roomEvents(events)
 }
@@ -204,19 +198,22 @@ func (a *MemoryAdapter) Del(id, room string) {
 
 func (a *MemoryAdapter) delLocked(id, room string, events []RoomEvent) []RoomEvent {
 	mine := a.sids[id]
-	if _, in := mine[room]; !in {
+	if !mine.remove(room) {
 		return events
 	}
-	delete(mine, room)
-	if len(mine) == 0 {
+	if mine.len() == 0 {
 		delete(a.sids, id)
+	} else {
+		a.sids[id] = mine
 	}
 	members := a.rooms[room]
-	delete(members, id)
+	members.remove(id)
 	events = append(events, RoomEvent{Kind: RoomLeft, Room: room, ID: id})
-	if len(members) == 0 {
+	if members.len() == 0 {
 		delete(a.rooms, room)
 		events = append(events, RoomEvent{Kind: RoomDeleted, Room: room})
+	} else {
+		a.rooms[room] = members
 	}
 	return events
 }
@@ -225,7 +222,7 @@ func (a *MemoryAdapter) delLocked(id, room string, events []RoomEvent) []RoomEve
 func (a *MemoryAdapter) DelAll(id string) {
 	a.mu.Lock()
 	var events []RoomEvent
-	for _, room := range slices.Sorted(maps.Keys(a.sids[id])) {
+	for _, room := range slices.Sorted(a.sids[id].all) {
 		events = a.delLocked(id, room, events)
 	}
 	a.mu.Unlock()
@@ -236,7 +233,7 @@ func (a *MemoryAdapter) DelAll(id string) {
 func (a *MemoryAdapter) SocketRooms(id string) []string {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	return slices.Sorted(maps.Keys(a.sids[id]))
+	return slices.Sorted(a.sids[id].all)
 }
 
 // Sockets implements Adapter.
@@ -250,7 +247,7 @@ func (a *MemoryAdapter) selectIDs(opts BroadcastOptions) []string {
 	defer a.mu.RUnlock()
 	excluded := func(id string) bool {
 		for _, r := range opts.Except {
-			if _, in := a.rooms[r][id]; in {
+			if a.rooms[r].contains(id) {
 				return true
 			}
 		}
@@ -268,8 +265,8 @@ func (a *MemoryAdapter) selectIDs(opts BroadcastOptions) []string {
 	}
 	if len(opts.Rooms) == 1 {
 		members := a.rooms[opts.Rooms[0]]
-		ids = make([]string, 0, len(members))
-		for id := range members {
+		ids = make([]string, 0, members.len())
+		for id := range members.all {
 			if !excluded(id) {
 				ids = append(ids, id)
 			}
@@ -278,7 +275,7 @@ func (a *MemoryAdapter) selectIDs(opts BroadcastOptions) []string {
 	}
 	seen := map[string]struct{}{}
 	for _, r := range opts.Rooms {
-		for id := range a.rooms[r] {
+		for id := range a.rooms[r].all {
 			if _, dup := seen[id]; dup || excluded(id) {
 				continue
 			}

@@ -224,7 +224,6 @@ func (c *client) handshake(auth json.RawMessage) Handshake {
 		h.XDomain = r.Header.Get("Origin") != ""
 		h.Secure = r.TLS != nil
 		h.URL = r.URL.RequestURI()
-		h.Query = r.URL.Query()
 	}
 	return h
 }

@@ -39,7 +39,7 @@ func TestConnectAndEvents(t *testing.T) {
 	if s.ID() != id || len(id) < 20 || string(s.Handshake().Auth) != `{"token":"t"}` {
 		t.Errorf("socket id %q (client saw %q), auth %s", s.ID(), id, s.Handshake().Auth)
 	}
-	if s.Handshake().Query.Get("EIO") != "4" || s.Handshake().Issued == 0 {
+	if s.Handshake().Query().Get("EIO") != "4" || s.Handshake().Issued == 0 {
 		t.Errorf("handshake %+v", s.Handshake())
 	}
 	p, _ := eventPacket("/", "sum", []any{2, 3})

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,14 +44,22 @@ type PacketMiddleware func(s *Socket, event string, args Args) error
 // the auth payload it joined the namespace with.
 type Handshake struct {
 	Headers http.Header
-	Time    time.Time // when the connection was opened
-	Address string    // the client's address
-	XDomain bool      // whether the request had an Origin header
-	Secure  bool      // whether the connection uses TLS
-	Issued  int64     // Time in milliseconds since the epoch
-	URL     string    // the request URI
-	Query   url.Values
+	Time    time.Time       // when the connection was opened
+	Address string          // the client's address
+	XDomain bool            // whether the request had an Origin header
+	Secure  bool            // whether the connection uses TLS
+	Issued  int64           // Time in milliseconds since the epoch
+	URL     string          // the request URI, query included
 	Auth    json.RawMessage // the CONNECT payload, "{}" when none
+}
+
+// Query parses the query of the request URI. It is parsed on each call
+// rather than kept, since most sockets never ask and every idle connection
+// would hold the map.
+func (h Handshake) Query() url.Values {
+	_, q, _ := strings.Cut(h.URL, "?")
+	v, _ := url.ParseQuery(q)
+	return v
 }
 
 // Socket is one client's membership of one namespace.
