@@ -20,6 +20,7 @@ type conn struct {
 	raw   bool
 	nsp   string // "" for the main namespace, else "/name,"
 	batch *batchedConn
+	pings int // pings answered
 }
 
 var errBadReply = errors.New("siobench: wrong reply")
@@ -96,6 +97,7 @@ func (c *conn) readText() (int, []byte, error) {
 			if err := c.ws.WriteMessage(websocket.TextMessage, []byte("3")); err != nil {
 				return 0, nil, err
 			}
+			c.pings++
 			continue
 		}
 		return mt, msg, nil

@@ -51,6 +51,10 @@ func idle(cfg config) (map[string]any, error) {
 	wg.Wait()
 	closeAll(conns)
 	close(errs)
+	pings := 0
+	for _, c := range conns {
+		pings += c.pings
+	}
 	if err := <-errs; err != nil {
 		return nil, fmt.Errorf("a connection dropped while idle: %w", err)
 	}
@@ -58,6 +62,7 @@ func idle(cfg config) (map[string]any, error) {
 		"connections":        len(conns),
 		"connect_per_second": float64(len(conns)) / connectSec,
 		"held_sec":           cfg.duration.Seconds(),
+		"pings_answered":     pings,
 	}
 	if cfg.pid > 0 {
 		res["server_rss_kib_before"] = before

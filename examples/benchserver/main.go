@@ -10,6 +10,7 @@ import (
 	"context"
 	"flag"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -19,6 +20,7 @@ import (
 	"syscall"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/sys/unix"
 
 	chatv1 "github.com/sio-dev/sio/gen/go/example/chat/v1"
 	"github.com/sio-dev/sio/gen/go/example/chat/v1/chatv1sio"
@@ -92,6 +94,7 @@ func rawEcho() http.Handler {
 func main() {
 	addr := flag.String("addr", "127.0.0.1:4000", "address to serve on")
 	raw := flag.Bool("raw", false, "serve a bare WebSocket echo instead")
+	reusePort := flag.Bool("reuseport", false, "listen with SO_REUSEPORT, so that several processes share addr")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile here until SIGINT or SIGTERM")
 	memProfile := flag.String("memprofile", "", "write a heap profile here on SIGINT or SIGTERM")
 	flag.Parse()
@@ -105,7 +108,14 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	log.Fatal(srv.ListenAndServe(*addr))
+	if !*reusePort {
+		log.Fatal(srv.ListenAndServe(*addr))
+	}
+	ln, err := listenReusePort(*addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Fatal(http.Serve(ln, srv))
 }
 
 // profileUntilSignal starts a CPU profile and, on SIGINT or SIGTERM, writes
@@ -143,4 +153,21 @@ func profileUntilSignal(cpuPath, memPath string) {
 		}
 		os.Exit(0)
 	}()
+}
+
+// listenReusePort listens on addr with SO_REUSEPORT set, so that several
+// server processes can share one port and the kernel spreads connections
+// over them: the way to hold more connections than one process may open.
+func listenReusePort(addr string) (net.Listener, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	return lc.Listen(context.Background(), "tcp", addr) //sio:root-context
 }
