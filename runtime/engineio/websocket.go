@@ -16,19 +16,25 @@ var writeBufPool = &sync.Pool{}
 
 // readLoop reads frames from ws until the session ends. It runs on the
 // goroutine that owns the connection after the upgrade.
+//
+// The first message opens the session above (a Socket.IO CONNECT:
+// middleware, handlers, rooms) and grows this goroutine's stack, which a
+// parked goroutine keeps. The rest is read on a fresh goroutine, so that a
+// connection that then idles holds a minimal stack.
 func (c *Conn) readLoop(ws *websocket.Conn) {
-	for first := true; ; first = false {
+	c.awaitInput()
+	if ended := c.readMessage(ws); ended {
+		return
+	}
+	c.dropDeferLimit()
+	go c.readRest(ws)
+}
+
+// readRest is readLoop after the first message.
+func (c *Conn) readRest(ws *websocket.Conn) {
+	for {
 		c.awaitInput()
 		if ended := c.readMessage(ws); ended {
-			return
-		}
-		if first {
-			c.dropDeferLimit()
-			// The first message opens the session above (a Socket.IO
-			// CONNECT: middleware, handlers, rooms) and grows this stack,
-			// which a parked goroutine keeps. Go on from a fresh goroutine,
-			// so that a connection that then idles holds a minimal stack.
-			go c.readLoop(ws)
 			return
 		}
 	}
