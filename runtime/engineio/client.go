@@ -331,7 +331,7 @@ func (p *clientPolling) pollLoop(c *Conn) {
 		body, err := p.d.roundTrip(p.ctx, http.MethodGet, p.url, nil)
 		if err != nil {
 			if p.ctx.Err() == nil {
-				c.closeNow(ReasonTransportError, err)
+				c.closeAfterFailure(ReasonTransportError, err)
 			}
 			return
 		}

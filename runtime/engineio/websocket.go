@@ -84,14 +84,22 @@ func (c *Conn) readMessage(ws *websocket.Conn) (ended bool) {
 // was already closing, the peer is just answering our close frame, and the
 // reason given when closing began stands.
 func (c *Conn) closeAfterReadError(err error) {
+	c.closeAfterFailure(classifyReadError(err))
+}
+
+// closeAfterFailure ends the session after its transport failed, unless
+// this side was closing it already: then the failure is the close taking
+// effect (the peer hanging up, a poll ended), and the reason given when
+// closing began stands.
+func (c *Conn) closeAfterFailure(reason CloseReason, err error) {
 	c.mu.Lock()
-	closing, reason := c.state == stateClosing, c.closeReason
+	closing, closingReason := c.state == stateClosing, c.closeReason
 	c.mu.Unlock()
 	if closing {
-		c.closeNow(reason, nil)
+		c.closeNow(closingReason, nil)
 		return
 	}
-	c.closeNow(classifyReadError(err))
+	c.closeNow(reason, err)
 }
 
 // classifyReadError maps a WebSocket read failure to the reference close
