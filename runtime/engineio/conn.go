@@ -2,6 +2,7 @@ package engineio
 
 import (
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -450,6 +451,10 @@ const maxKeptQueueCap = 64
 // something to write and exits when the queue is empty, so idle sessions
 // have no writer goroutine.
 func (c *Conn) writeLoop() {
+	// Let goroutines that are ready to run (handlers finishing their
+	// replies, other broadcasts) queue their packets first, so that one
+	// write carries them all. With nothing else ready this returns at once.
+	runtime.Gosched()
 	for c.writeNext() {
 	}
 }
