@@ -8,7 +8,9 @@ FUZZTIME ?= 5s
 FUZZ_TARGETS = \
 	./runtime/engineio/eiopacket:FuzzDecodePayload \
 	./runtime/engineio/eiopacket:FuzzDecodeText \
-	./runtime/socketio/siopacket:FuzzDecodeText
+	./runtime/socketio/siopacket:FuzzDecodeText \
+	./runtime/socketio/siopacket:FuzzScanPlaceholders \
+	./runtime/socketio/siopacket:FuzzSplitArray
 
 .PHONY: demo test lint gotest fuzz bench generate checkgenerate bundle checkbundle nodeclient conformance
 

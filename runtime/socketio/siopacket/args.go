@@ -20,12 +20,18 @@ type Args struct {
 	attachments [][]byte
 }
 
-// ParseArgs splits a JSON array payload (an ACK's) into its elements.
+// ParseArgs splits a JSON array payload (an ACK's) into its elements,
+// copying them: data may be reused once it returns.
 func ParseArgs(data []byte, attachments [][]byte) (Args, error) {
 	var elems []json.RawMessage
 	if len(data) > 0 {
-		if err := json.Unmarshal(data, &elems); err != nil {
-			return Args{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		var ok bool
+		if !json.Valid(data) {
+			return Args{}, fmt.Errorf("%w: arguments are not valid JSON", ErrInvalid)
+		}
+		// The elements share one copy: Args outlive the buffer data is in.
+		if elems, ok = splitArray(bytes.Clone(data)); !ok {
+			return Args{}, fmt.Errorf("%w: arguments are not a JSON array", ErrInvalid)
 		}
 	}
 	return Args{elems: elems, attachments: attachments}, nil
@@ -41,8 +47,8 @@ func ParseEvent(p *Packet) (string, Args, error) {
 	if len(args.elems) == 0 {
 		return "", Args{}, errPayload
 	}
-	var name string
-	if json.Unmarshal(args.elems[0], &name) != nil {
+	name, ok := plainString(args.elems[0])
+	if !ok && json.Unmarshal(args.elems[0], &name) != nil {
 		name = string(args.elems[0])
 	}
 	args.elems = args.elems[1:]

@@ -187,8 +187,17 @@ func DecodeText(text []byte, lim Limits) (Packet, int, error) {
 }
 
 // checkPlaceholders verifies that a binary packet's placeholders refer to
-// each announced attachment exactly once.
+// each announced attachment exactly once. data must be valid JSON.
 func checkPlaceholders(data []byte, attachments int) error {
+	if err, ok := scanPlaceholders(data, attachments); ok {
+		return err
+	}
+	return checkPlaceholdersDecoded(data, attachments)
+}
+
+// checkPlaceholdersDecoded is checkPlaceholders by decoding data whole:
+// the reference for scanPlaceholders, and its fallback for what it leaves.
+func checkPlaceholdersDecoded(data []byte, attachments int) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any
