@@ -456,7 +456,7 @@ func (s *Socket) onAck(p *siopacket.Packet) {
 	if cb == nil {
 		return // late or unknown ack
 	}
-	args, err := siopacket.ParseArgs(p.Data, p.Attachments)
+	args, err := siopacket.ParseAck(p)
 	cb(args, err)
 }
 

@@ -328,7 +328,7 @@ func (s *Socket) onPacket(p *siopacket.Packet) {
 		s.onEvent(p)
 	case siopacket.Ack, siopacket.BinaryAck:
 		if cb := s.acks.Take(p.ID); cb != nil {
-			args, err := siopacket.ParseArgs(p.Data, p.Attachments)
+			args, err := siopacket.ParseAck(p)
 			cb(args, err)
 		}
 	}

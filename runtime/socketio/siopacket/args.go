@@ -23,10 +23,19 @@ type Args struct {
 // ParseArgs splits a JSON array payload (an ACK's) into its elements,
 // copying them: data may be reused once it returns.
 func ParseArgs(data []byte, attachments [][]byte) (Args, error) {
+	return parseArgs(data, attachments, false)
+}
+
+// ParseAck returns the arguments of an ACK or BINARY_ACK packet.
+func ParseAck(p *Packet) (Args, error) {
+	return parseArgs(p.Data, p.Attachments, p.validJSON)
+}
+
+func parseArgs(data []byte, attachments [][]byte, validJSON bool) (Args, error) {
 	var elems []json.RawMessage
 	if len(data) > 0 {
 		var ok bool
-		if !json.Valid(data) {
+		if !validJSON && !json.Valid(data) {
 			return Args{}, fmt.Errorf("%w: arguments are not valid JSON", ErrInvalid)
 		}
 		// The elements share one copy: Args outlive the buffer data is in.
@@ -40,7 +49,7 @@ func ParseArgs(data []byte, attachments [][]byte) (Args, error) {
 // ParseEvent splits an EVENT's payload into its name and arguments. A
 // numeric name, which the reference accepts, is returned as its JSON text.
 func ParseEvent(p *Packet) (string, Args, error) {
-	args, err := ParseArgs(p.Data, p.Attachments)
+	args, err := parseArgs(p.Data, p.Attachments, p.validJSON)
 	if err != nil {
 		return "", Args{}, err
 	}
