@@ -26,9 +26,11 @@ func ParseArgs(data []byte, attachments [][]byte) (Args, error) {
 	return parseArgs(data, attachments, false)
 }
 
-// ParseAck returns the arguments of an ACK or BINARY_ACK packet.
+// ParseAck returns the arguments of an ACK or BINARY_ACK packet. p.Data
+// must be valid JSON, as DecodeText and the encoders leave it: unlike
+// ParseArgs, it is not checked again.
 func ParseAck(p *Packet) (Args, error) {
-	return parseArgs(p.Data, p.Attachments, p.validJSON)
+	return parseArgs(p.Data, p.Attachments, true)
 }
 
 func parseArgs(data []byte, attachments [][]byte, validJSON bool) (Args, error) {
@@ -46,10 +48,11 @@ func parseArgs(data []byte, attachments [][]byte, validJSON bool) (Args, error) 
 	return Args{elems: elems, attachments: attachments}, nil
 }
 
-// ParseEvent splits an EVENT's payload into its name and arguments. A
+// ParseEvent splits an EVENT's payload into its name and arguments. As for
+// ParseAck, p.Data must be valid JSON. A
 // numeric name, which the reference accepts, is returned as its JSON text.
 func ParseEvent(p *Packet) (string, Args, error) {
-	args, err := parseArgs(p.Data, p.Attachments, p.validJSON)
+	args, err := parseArgs(p.Data, p.Attachments, true)
 	if err != nil {
 		return "", Args{}, err
 	}

@@ -185,6 +185,9 @@ func splitArray(data []byte) ([]json.RawMessage, bool) {
 	var elems []json.RawMessage
 	for i < len(data) && data[i] != ']' {
 		end := skipValue(data, i)
+		if end == i {
+			return nil, false // not an element: only malformed input gets here
+		}
 		elems = append(elems, data[i:end:end])
 		i = skipSpace(data, end)
 		if i < len(data) && data[i] == ',' {

@@ -75,3 +75,16 @@ func FuzzSplitArray(f *testing.F) {
 		}
 	})
 }
+
+// Malformed input, which the trusting parsers may be handed, must neither
+// hang nor panic.
+func FuzzSplitArrayMalformed(f *testing.F) {
+	for _, s := range []string{`[}`, `[,`, `[1,`, `["\`, `[{"a":`, `]`, `[[[`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		splitArray(data)
+		p := Packet{Type: Event, Data: data}
+		_, _, _ = ParseEvent(&p)
+	})
+}

@@ -60,10 +60,6 @@ type Packet struct {
 	Data json.RawMessage
 	// Attachments holds the binary attachments, in placeholder order.
 	Attachments [][]byte
-
-	// validJSON records that the decoder checked Data, so that parsing
-	// the arguments need not check it again.
-	validJSON bool
 }
 
 // Limits bound what the decoder accepts.
@@ -175,7 +171,6 @@ func DecodeText(text []byte, lim Limits) (Packet, int, error) {
 			return Packet{}, 0, errJSON
 		}
 		p.Data = rest
-		p.validJSON = true
 	}
 	if err := checkPayload(&p); err != nil {
 		return Packet{}, 0, err
