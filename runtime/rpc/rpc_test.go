@@ -24,7 +24,11 @@ import (
 	"github.com/sio-dev/sio/runtime/socketio/sioclient"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// Call workers outlive their calls by design and exit after a short idle
+// time (tested in runtime/internal/workers).
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/sio-dev/sio/runtime/internal/workers.(*Pool).work"))
+}
 
 // chatServer implements the example service for the tests.
 type chatServer struct {

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sio-dev/sio/runtime/internal/workers"
 	"github.com/sio-dev/sio/runtime/socketio"
 )
 
@@ -160,12 +161,15 @@ func Register(nsp *socketio.Namespace, handlers ...*Handler) {
 					_ = ack(statusOf(err))
 					return
 				}
-				go h.run(sockCtx, s, data, meta, ack)
+				callWorkers.Go(func() { h.run(sockCtx, s, data, meta, ack) })
 			})
 		}
 		installSocketHandlers(s)
 	})
 }
+
+// callWorkers run calls, each on a goroutine of its own, reusing them.
+var callWorkers = workers.New()
 
 // run serves one call on its own goroutine.
 func (h *Handler) run(sockCtx context.Context, s *socketio.Socket, data []byte, meta callMeta, ack socketio.Ack) {
