@@ -3,6 +3,7 @@ package socketio
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,13 +21,15 @@ type client struct {
 	reasm siopacket.Reassembler
 
 	// mu guards sockets and connectTimer.
-	mu           sync.Mutex
-	sockets      map[string]*Socket // by namespace name
-	connectTimer *time.Timer
+	mu sync.Mutex
+	// sockets holds one socket per namespace joined: a few at most, so a
+	// slice, which an idle connection holds more cheaply than a map.
+	sockets      []*Socket
+	connectTimer *time.Timer // until the first namespace is joined
 }
 
 func newClient(srv *Server, conn *engineio.Conn) *client {
-	c := &client{srv: srv, conn: conn, sockets: map[string]*Socket{}}
+	c := &client{srv: srv, conn: conn}
 	c.connectTimer = time.AfterFunc(srv.opts.ConnectTimeout, c.onConnectTimeout)
 	return c
 }
@@ -72,7 +75,11 @@ func (c *client) OnMessage(data []byte, binary bool) {
 
 // OnClose implements engineio.Receiver.
 func (c *client) OnClose(reason engineio.CloseReason, _ error) {
-	c.connectTimer.Stop()
+	c.mu.Lock()
+	if c.connectTimer != nil {
+		c.connectTimer.Stop()
+	}
+	c.mu.Unlock()
 	for _, s := range c.socketList() {
 		s.onClose(DisconnectReason(reason))
 	}
@@ -91,11 +98,17 @@ func (c *client) protocolError(err error) {
 func (c *client) socketList() []*Socket {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]*Socket, 0, len(c.sockets))
+	return slices.Clone(c.sockets)
+}
+
+// socketLocked returns the socket on namespace name, or nil.
+func (c *client) socketLocked(name string) *Socket {
 	for _, s := range c.sockets {
-		out = append(out, s)
+		if s.nsp.name == name {
+			return s
+		}
 	}
-	return out
+	return nil
 }
 
 func (c *client) dispatch(p *siopacket.Packet) {
@@ -104,7 +117,7 @@ func (c *client) dispatch(p *siopacket.Packet) {
 		return
 	}
 	c.mu.Lock()
-	s := c.sockets[p.Namespace]
+	s := c.socketLocked(p.Namespace)
 	c.mu.Unlock()
 	if s != nil {
 		s.onPacket(p)
@@ -127,7 +140,7 @@ func (c *client) connect(name string, auth json.RawMessage) {
 		return
 	}
 	c.mu.Lock()
-	_, already := c.sockets[name]
+	already := c.socketLocked(name) != nil
 	c.mu.Unlock()
 	if already {
 		return
@@ -160,8 +173,11 @@ func (c *client) connect(name string, auth json.RawMessage) {
 	}
 	s.connected = true
 	c.mu.Lock()
-	c.sockets[name] = s
-	c.connectTimer.Stop()
+	c.sockets = append(c.sockets, s)
+	if c.connectTimer != nil {
+		c.connectTimer.Stop()
+		c.connectTimer = nil
+	}
 	c.mu.Unlock()
 	nsp.add(s)
 	s.Join(s.id)
@@ -231,8 +247,8 @@ func (c *client) handshake(auth json.RawMessage) Handshake {
 // remove forgets a socket that left its namespace.
 func (c *client) remove(s *Socket) {
 	c.mu.Lock()
-	if c.sockets[s.nsp.name] == s {
-		delete(c.sockets, s.nsp.name)
+	if i := slices.Index(c.sockets, s); i >= 0 {
+		c.sockets = slices.Delete(c.sockets, i, i+1)
 	}
 	c.mu.Unlock()
 }
