@@ -146,6 +146,8 @@ func profileUntilSignal(cpuPath, memPath string) {
 			log.Printf("memstats: heap in use %d KiB, heap idle %d KiB, heap released %d KiB, stacks %d KiB, goroutines %d, next GC at %d KiB",
 				m.HeapInuse>>10, m.HeapIdle>>10, m.HeapReleased>>10, m.StackInuse>>10, runtime.NumGoroutine(), m.NextGC>>10)
 			runtime.GC()
+			runtime.ReadMemStats(&m)
+			log.Printf("memstats after GC: live heap %d KiB", m.HeapAlloc>>10)
 			if f, err := os.Create(memPath); err == nil {
 				_ = pprof.WriteHeapProfile(f)
 				_ = f.Close()

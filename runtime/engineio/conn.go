@@ -139,8 +139,9 @@ func (c *Conn) ID() string { return c.id }
 
 // Request returns the handshake request on the server side, nil on the
 // client side: method, URL, headers, host, remote address and TLS state
-// (no body, and a background context). Each call returns a new Request;
-// its URL and Header are shared and must not be modified.
+// (no body, and a background context). Each call returns a new Request
+// with the headers parsed anew from a compact copy; its URL is shared and
+// must not be modified.
 func (c *Conn) Request() *http.Request {
 	if c.handshake == nil {
 		return nil

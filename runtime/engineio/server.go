@@ -1,6 +1,7 @@
 package engineio
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -8,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -253,20 +255,33 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 
 // handshake is what a session keeps of its handshake request: not the
 // body, and not the context, whose chain reaches back into the HTTP
-// server's per-connection state; and in a struct a fraction of the size of
-// an http.Request, which every idle connection would hold.
+// server's per-connection state. Every idle connection holds one, so it is
+// compact: the header block as one string rather than a map of slices,
+// which is several times larger; Request parses it when asked.
 type handshake struct {
 	method, proto, host, remoteAddr, requestURI string
+	header                                      string // "Key: value\r\n" lines
 	url                                         *url.URL
-	header                                      http.Header
 	tls                                         *tls.ConnectionState
 }
 
 func keepHandshake(r *http.Request) *handshake {
+	var header strings.Builder
+	_ = r.Header.Write(&header)
 	return &handshake{
 		method: r.Method, proto: r.Proto, host: r.Host, remoteAddr: r.RemoteAddr, requestURI: r.RequestURI,
-		url: r.URL, header: r.Header, tls: r.TLS,
+		header: strings.Clone(header.String()), url: r.URL, tls: r.TLS, // no builder slack
 	}
+}
+
+// parseHeader parses the kept header block.
+func (h *handshake) parseHeader() http.Header {
+	tp := textproto.NewReader(bufio.NewReader(strings.NewReader(h.header + "\r\n")))
+	header, err := tp.ReadMIMEHeader()
+	if err != nil || header == nil {
+		return http.Header{}
+	}
+	return http.Header(header)
 }
 
 // request rebuilds the handshake request.
@@ -278,7 +293,7 @@ func (h *handshake) request() *http.Request {
 		Proto:      h.proto,
 		ProtoMajor: major,
 		ProtoMinor: minor,
-		Header:     h.header,
+		Header:     h.parseHeader(),
 		Host:       h.host,
 		RemoteAddr: h.remoteAddr,
 		RequestURI: h.requestURI,

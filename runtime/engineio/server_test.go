@@ -533,3 +533,35 @@ func TestServerClose(t *testing.T) {
 		}
 	})
 }
+
+// The session keeps the handshake request's headers compactly; Request
+// gives them back whole.
+func TestRequestKeepsHandshakeHeaders(t *testing.T) {
+	ts := newTestServer(t, false, nil)
+	req, err := http.NewRequest("GET", ts.url("EIO=4&transport=polling&room=a%20b"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Token", "secret: with colon")
+	req.Header.Add("X-Multi", "one")
+	req.Header.Add("X-Multi", "two")
+	req.Header.Set("Cookie", "a=1; b=2")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	r := ts.session(t).conn.Request()
+	if got := r.Header.Get("X-Token"); got != "secret: with colon" {
+		t.Errorf("X-Token = %q", got)
+	}
+	if got := r.Header.Values("X-Multi"); len(got) != 2 || got[0] != "one" || got[1] != "two" {
+		t.Errorf("X-Multi = %q", got)
+	}
+	if got := r.Header.Get("Cookie"); got != "a=1; b=2" {
+		t.Errorf("Cookie = %q", got)
+	}
+	if r.URL.Query().Get("room") != "a b" || r.Method != "GET" || r.ProtoMajor != 1 || r.RemoteAddr == "" || r.Host == "" {
+		t.Errorf("request = %s %s %s (%d) from %q to %q", r.Method, r.URL, r.Proto, r.ProtoMajor, r.RemoteAddr, r.Host)
+	}
+}

@@ -234,7 +234,7 @@ func toWireHandshake(h socketio.Handshake) wireHandshake {
 		Headers: map[string]any{}, Time: h.Time.UTC().Format(time.RFC1123), Address: h.Address,
 		XDomain: h.XDomain, Secure: h.Secure, Issued: h.Issued, URL: h.URL, Query: map[string]any{}, Auth: h.Auth,
 	}
-	for k, v := range h.Headers {
+	for k, v := range h.Header() {
 		w.Headers[http.CanonicalHeaderKey(k)] = v[0]
 	}
 	for k, v := range h.Query() {
@@ -247,7 +247,8 @@ func toWireHandshake(h socketio.Handshake) wireHandshake {
 }
 
 func fromWireHandshake(w wireHandshake) socketio.Handshake {
-	h := socketio.Handshake{Headers: http.Header{}, Address: w.Address, XDomain: w.XDomain, Secure: w.Secure,
+	header := http.Header{}
+	h := socketio.Handshake{Address: w.Address, XDomain: w.XDomain, Secure: w.Secure,
 		Issued: w.Issued, URL: w.URL, Auth: w.Auth}
 	if w.Issued > 0 {
 		h.Time = time.UnixMilli(w.Issued)
@@ -255,13 +256,14 @@ func fromWireHandshake(w wireHandshake) socketio.Handshake {
 	for k, v := range w.Headers {
 		switch x := v.(type) {
 		case string:
-			h.Headers.Add(k, x)
+			header.Add(k, x)
 		case []any:
 			for _, e := range x {
-				h.Headers.Add(k, fmt.Sprint(e))
+				header.Add(k, fmt.Sprint(e))
 			}
 		}
 	}
+	h.SetHeader(header)
 	// The query is the URL's, as the reference takes it; w.Query repeats it.
 	return h
 }

@@ -3,6 +3,7 @@ package socketio
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -235,7 +236,8 @@ func (c *client) handshake(auth json.RawMessage) Handshake {
 	now := time.Now()
 	h := Handshake{Time: now, Issued: now.UnixMilli(), Auth: auth}
 	if r != nil {
-		h.Headers = r.Header
+		conn := c.conn
+		h.header = func() http.Header { return conn.Request().Header }
 		h.Address = r.RemoteAddr
 		h.XDomain = r.Header.Get("Origin") != ""
 		h.Secure = r.TLS != nil

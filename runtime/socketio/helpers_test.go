@@ -3,6 +3,7 @@ package socketio
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -74,7 +75,10 @@ func (ts *testServer) dial(t *testing.T) *rawClient {
 	c := &rawClient{t: t, packets: make(chan siopacket.Packet, 1024), closed: make(chan engineio.CloseReason, 1)}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, err := engineio.Dial(ctx, ts.url, c, &engineio.DialOptions{Path: "/socket.io/", Transports: []string{engineio.TransportWebSocket}})
+	conn, err := engineio.Dial(ctx, ts.url, c, &engineio.DialOptions{
+		Path: "/socket.io/", Transports: []string{engineio.TransportWebSocket},
+		Header: http.Header{"X-Client": {"raw test client"}},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,9 @@ func TestConnectAndEvents(t *testing.T) {
 	if s.ID() != id || len(id) < 20 || string(s.Handshake().Auth) != `{"token":"t"}` {
 		t.Errorf("socket id %q (client saw %q), auth %s", s.ID(), id, s.Handshake().Auth)
 	}
+	if got := s.Handshake().Header().Get("X-Client"); got != "raw test client" {
+		t.Errorf("handshake header X-Client = %q", got)
+	}
 	if s.Handshake().Query().Get("EIO") != "4" || s.Handshake().Issued == 0 {
 		t.Errorf("handshake %+v", s.Handshake())
 	}

@@ -43,7 +43,6 @@ type PacketMiddleware func(s *Socket, event string, args Args) error
 // Handshake describes the request that opened a socket's connection and
 // the auth payload it joined the namespace with.
 type Handshake struct {
-	Headers http.Header
 	Time    time.Time       // when the connection was opened
 	Address string          // the client's address
 	XDomain bool            // whether the request had an Origin header
@@ -51,11 +50,29 @@ type Handshake struct {
 	Issued  int64           // Time in milliseconds since the epoch
 	URL     string          // the request URI, query included
 	Auth    json.RawMessage // the CONNECT payload, "{}" when none
+
+	header func() http.Header
+}
+
+// Header returns the headers of the request that opened the connection.
+// For a socket of this node they are parsed from a compact copy on each
+// call, since most sockets never ask and every idle connection would hold
+// the map otherwise.
+func (h Handshake) Header() http.Header {
+	if h.header == nil {
+		return http.Header{}
+	}
+	return h.header()
+}
+
+// SetHeader sets the headers of a Handshake built by hand, such as an
+// adapter's description of a socket on another node.
+func (h *Handshake) SetHeader(header http.Header) {
+	h.header = func() http.Header { return header }
 }
 
 // Query parses the query of the request URI. It is parsed on each call
-// rather than kept, since most sockets never ask and every idle connection
-// would hold the map.
+// rather than kept, for the same reason as Header.
 func (h Handshake) Query() url.Values {
 	_, q, _ := strings.Cut(h.URL, "?")
 	v, _ := url.ParseQuery(q)
