@@ -4,11 +4,15 @@
 # pinned to core 1 and the load tool to core 0, and prints ratios.
 # Everything listens on 127.0.0.1; every scenario is bounded by DURATION.
 #
-#   bash scripts/bench.sh            # DURATION=5s IDLE=10000 by default
+#   bash scripts/bench.sh            # DURATION=5s IDLE=10000 IDLE_HOLD=30s by default
+#
+# The idle scenario holds its connections past the 25 s ping interval, so
+# that heartbeats run. scripts/idle-scale.sh holds 100 000.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-5s}
 IDLE=${IDLE:-10000}
+IDLE_HOLD=${IDLE_HOLD:-30s}
 OUT=${OUT:-.tmp/bench}
 mkdir -p "$OUT"
 ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -53,7 +57,7 @@ for target in go node raw; do
   load "$target" "$port" binary
   if [ "$target" != raw ]; then
     load "$target" "$port" fanout
-    load "$target" "$port" idle -clients "$IDLE" -pid "$PID"
+    load "$target" "$port" idle -clients "$IDLE" -pid "$PID" -duration "$IDLE_HOLD"
   fi
   [ "$target" = go ] && load "$target" "$port" rpc
   kill "$PID"; wait "$PID" 2>/dev/null || true
@@ -76,6 +80,7 @@ line("binary", "mb_per_sec", 1);
 line("fanout", "per_second", 0);
 line("fanout", "p50_us", 0);
 line("idle", "kib_per_connection", 1);
+line("idle", "pings_answered", 0);
 line("idle", "connect_per_second", 0);
 const rpc = get("go", "rpc").per_second, bin = get("go", "throughput").per_second;
 console.log(`rpc per_second (go)         ${f(rpc)}  (typed unary, 5-byte request; text echo ${f(bin)})`);
