@@ -173,15 +173,15 @@ var callWorkers = workers.New()
 
 // run serves one call on its own goroutine.
 func (h *Handler) run(sockCtx context.Context, s *socketio.Socket, data []byte, meta callMeta, ack socketio.Ack) {
-	var ctx context.Context
-	var cancel context.CancelFunc
+	parent := sockCtx
 	if meta.TimeoutMs > 0 {
-		ctx, cancel = context.WithTimeout(sockCtx, time.Duration(meta.TimeoutMs)*time.Millisecond)
-	} else {
-		ctx, cancel = context.WithCancel(sockCtx)
+		var cancel context.CancelFunc
+		parent, cancel = context.WithTimeout(sockCtx, time.Duration(meta.TimeoutMs)*time.Millisecond)
+		defer cancel()
 	}
-	defer cancel()
-	ctx = context.WithValue(ctx, callInfoKey{}, CallInfo{Event: h.event, Socket: s, Header: meta.Headers})
+	cc := newCallContext(parent, CallInfo{Event: h.event, Socket: s, Header: meta.Headers})
+	defer cc.end()
+	var ctx context.Context = cc
 	defer func() {
 		if r := recover(); r != nil {
 			h.cfg.logger.Error("rpc: handler panicked", "event", h.event, "panic", r)
