@@ -57,6 +57,15 @@ func (c *callContext) Value(key any) any {
 	if _, ok := key.(callInfoKey); ok {
 		return c.info
 	}
+	// Once the cancelable context exists, look through it: a context
+	// derived from this one then finds it as its cancelable parent and
+	// registers with it, instead of starting a goroutine to watch Done.
+	c.mu.Lock()
+	inner := c.ctx
+	c.mu.Unlock()
+	if inner != nil {
+		return inner.Value(key)
+	}
 	return c.parent.Value(key)
 }
 

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"errors"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -54,4 +55,20 @@ func TestCallContextFollowsItsParent(t *testing.T) {
 	if d, ok := newCallContext(withDeadline, CallInfo{}).Deadline(); !ok || !d.Equal(deadline) {
 		t.Errorf("Deadline = %v %v", d, ok)
 	}
+}
+
+// A context derived from a call's registers with it directly: no goroutine
+// watches the call's Done channel.
+func TestCallContextDerivedContextsNeedNoGoroutine(t *testing.T) {
+	parent, cancelParent := context.WithCancel(context.Background())
+	defer cancelParent()
+	cc := newCallContext(parent, CallInfo{})
+	before := runtime.NumGoroutine()
+	derived, cancel := context.WithTimeout(cc, time.Hour)
+	defer cancel()
+	if after := runtime.NumGoroutine(); after != before {
+		t.Errorf("deriving a context started %d goroutines", after-before)
+	}
+	cc.end()
+	<-derived.Done()
 }
