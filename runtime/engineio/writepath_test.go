@@ -13,6 +13,23 @@ import (
 	"github.com/gorilla/websocket"
 )
 
+// openWebSocketSession serves sessions with receivers from newReceiver
+// and returns a raw WebSocket client past the open packet.
+func openWebSocketSession(t *testing.T, newReceiver func(*Conn) Receiver) *websocket.Conn {
+	t.Helper()
+	srv := NewServer(HandlerFunc(newReceiver), nil)
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Close(ctx)
+		hs.Close()
+	})
+	ws := dialWS(t, "ws"+strings.TrimPrefix(hs.URL, "http")+"/engine.io/?EIO=4&transport=websocket")
+	readWS(t, ws) // open
+	return ws
+}
+
 // blockingReceiver sends "early" from OnMessage, then blocks until release
 // is closed, as a slow handler would.
 type blockingReceiver struct {
@@ -31,21 +48,10 @@ func (r *blockingReceiver) OnClose(CloseReason, error) {}
 // once OnMessage returns; a handler that runs on must not hold them back.
 func TestSendFromSlowOnMessageIsNotHeldBack(t *testing.T) {
 	release := make(chan struct{})
-	srv := NewServer(HandlerFunc(func(c *Conn) Receiver {
-		return &blockingReceiver{conn: c, release: release}
-	}), nil)
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = srv.Close(ctx)
-		hs.Close()
-	})
+	ws := openWebSocketSession(t, func(c *Conn) Receiver { return &blockingReceiver{conn: c, release: release} })
 	var once sync.Once
 	unblock := func() { once.Do(func() { close(release) }) }
 	t.Cleanup(unblock) // runs before the server's cleanup, even on failure
-	ws := dialWS(t, "ws"+strings.TrimPrefix(hs.URL, "http")+"/engine.io/?EIO=4&transport=websocket")
-	readWS(t, ws) // open
 	_ = ws.WriteMessage(websocket.TextMessage, []byte("4go"))
 	_, got := readWS(t, ws) // fails after 5s if "early" waits for OnMessage
 	unblock()
@@ -57,16 +63,7 @@ func TestSendFromSlowOnMessageIsNotHeldBack(t *testing.T) {
 // Many requests arriving in one read are all answered, in order, whether
 // the read loop writes the replies itself or leaves them to a writer.
 func TestPipelinedRequestsAreAllAnswered(t *testing.T) {
-	srv := NewServer(HandlerFunc(func(c *Conn) Receiver { return echoReceiver{c} }), nil)
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = srv.Close(ctx)
-		hs.Close()
-	})
-	ws := dialWS(t, "ws"+strings.TrimPrefix(hs.URL, "http")+"/engine.io/?EIO=4&transport=websocket")
-	readWS(t, ws)
+	ws := openWebSocketSession(t, func(c *Conn) Receiver { return echoReceiver{c} })
 	const n = 2000
 	for round := range 3 {
 		// One write carries every frame, so the server finds most of them
