@@ -2,6 +2,8 @@
 // scripts/bench.sh: a Socket.IO server with the events cmd/siobench drives
 // (the Node reference server, internal/nodepeer/scripts/bench_server.mjs,
 // has the same), or, with -raw, a bare WebSocket echo as the ceiling.
+// With -reuseport several processes share one port (scripts/idle-scale.sh);
+// -cpuprofile and -memprofile write profiles when the process is stopped.
 //
 //	go run ./examples/benchserver -addr 127.0.0.1:4000
 package main
