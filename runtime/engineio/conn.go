@@ -149,6 +149,15 @@ func (c *Conn) Request() *http.Request {
 	return c.handshake.request()
 }
 
+// Header returns the headers of the handshake request on the server side
+// (parsed anew from a compact copy on each call), nil on the client side.
+func (c *Conn) Header() http.Header {
+	if c.handshake == nil {
+		return nil
+	}
+	return c.handshake.parseHeader()
+}
+
 // Transport returns the name of the transport in use: TransportPolling or
 // TransportWebSocket. It changes once if the session upgrades.
 func (c *Conn) Transport() string {

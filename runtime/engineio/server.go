@@ -260,7 +260,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 // which is several times larger; Request parses it when asked.
 type handshake struct {
 	method, proto, host, remoteAddr, requestURI string
-	header                                      string // "Key: value\r\n" lines
+	header                                      string // "Key: value\r\n" lines, then "\r\n"
 	url                                         *url.URL
 	tls                                         *tls.ConnectionState
 }
@@ -268,6 +268,7 @@ type handshake struct {
 func keepHandshake(r *http.Request) *handshake {
 	var header strings.Builder
 	_ = r.Header.Write(&header)
+	header.WriteString("\r\n")
 	return &handshake{
 		method: r.Method, proto: r.Proto, host: r.Host, remoteAddr: r.RemoteAddr, requestURI: r.RequestURI,
 		header: strings.Clone(header.String()), url: r.URL, tls: r.TLS, // no builder slack
@@ -276,7 +277,7 @@ func keepHandshake(r *http.Request) *handshake {
 
 // parseHeader parses the kept header block.
 func (h *handshake) parseHeader() http.Header {
-	tp := textproto.NewReader(bufio.NewReader(strings.NewReader(h.header + "\r\n")))
+	tp := textproto.NewReader(bufio.NewReaderSize(strings.NewReader(h.header), len(h.header)))
 	header, err := tp.ReadMIMEHeader()
 	if err != nil || header == nil {
 		return http.Header{}

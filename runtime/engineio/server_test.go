@@ -551,7 +551,11 @@ func TestRequestKeepsHandshakeHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	r := ts.session(t).conn.Request()
+	conn := ts.session(t).conn
+	if got := conn.Header().Values("X-Multi"); len(got) != 2 {
+		t.Errorf("Header() X-Multi = %q", got)
+	}
+	r := conn.Request()
 	if got := r.Header.Get("X-Token"); got != "secret: with colon" {
 		t.Errorf("X-Token = %q", got)
 	}

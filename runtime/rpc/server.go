@@ -181,14 +181,13 @@ func (h *Handler) run(sockCtx context.Context, s *socketio.Socket, data []byte, 
 	}
 	cc := newCallContext(parent, CallInfo{Event: h.event, Socket: s, Header: meta.Headers})
 	defer cc.end()
-	var ctx context.Context = cc
 	defer func() {
 		if r := recover(); r != nil {
 			h.cfg.logger.Error("rpc: handler panicked", "event", h.event, "panic", r)
 			_ = ack(statusOf(Errorf(CodeInternal, "internal error")))
 		}
 	}()
-	h.serve(ctx, s, data, meta, ack)
+	h.serve(cc, s, data, meta, ack)
 }
 
 // installSocketHandlers lets the client leave a stream it subscribed to,

@@ -3,7 +3,6 @@ package socketio
 import (
 	"bytes"
 	"encoding/json"
-	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -236,8 +235,7 @@ func (c *client) handshake(auth json.RawMessage) Handshake {
 	now := time.Now()
 	h := Handshake{Time: now, Issued: now.UnixMilli(), Auth: auth}
 	if r != nil {
-		conn := c.conn
-		h.header = func() http.Header { return conn.Request().Header }
+		h.header = c.conn.Header
 		h.Address = r.RemoteAddr
 		h.XDomain = r.Header.Get("Origin") != ""
 		h.Secure = r.TLS != nil

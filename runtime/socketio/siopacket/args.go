@@ -48,9 +48,9 @@ func parseArgs(data []byte, attachments [][]byte, validJSON bool) (Args, error) 
 	return Args{elems: elems, attachments: attachments}, nil
 }
 
-// ParseEvent splits an EVENT's payload into its name and arguments. As for
-// ParseAck, p.Data must be valid JSON. A
+// ParseEvent splits an EVENT's payload into its name and arguments. A
 // numeric name, which the reference accepts, is returned as its JSON text.
+// As for ParseAck, p.Data must be valid JSON.
 func ParseEvent(p *Packet) (string, Args, error) {
 	args, err := parseArgs(p.Data, p.Attachments, true)
 	if err != nil {
