@@ -2,9 +2,16 @@ package engineio
 
 import (
 	"bufio"
+	"encoding/binary"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/sio-dev/sio/runtime/engineio/eiopacket"
 )
 
 // batchConn is the net.Conn under a server WebSocket. Between begin and
@@ -14,13 +21,23 @@ import (
 // writes go straight through. gorilla/websocket writes each frame whole
 // under its own lock, so frames from another goroutine (control frames)
 // never interleave with a frame in the buffer.
+//
+// Without per-message compression the server frames its data messages
+// itself (writeFrames), which spares gorilla's per-message writer, lock and
+// deadline; gorilla still writes the control frames.
 type batchConn struct {
 	net.Conn
 
-	// mu guards buf and batching.
-	mu       sync.Mutex
-	buf      *[]byte // pooled; nil between batches
-	batching bool
+	// mu guards buf, batching and writeDeadline, and makes each Write, and
+	// each writeFrames call, whole on the wire.
+	mu            sync.Mutex
+	buf           *[]byte // pooled; nil between batches
+	batching      bool
+	writeDeadline time.Time // the write deadline last set on Conn
+
+	// ownFrames is set when data frames are written by writeFrames rather
+	// than through gorilla: when no compression was negotiated.
+	ownFrames bool
 
 	// reader is the buffered reader the WebSocket reads frames through;
 	// what it holds tells the read loop whether more input is waiting.
@@ -94,6 +111,120 @@ func (c *batchConn) flushLocked() error {
 	batchBufPool.Put(c.buf)
 	c.buf = nil
 	return err
+}
+
+// SetWriteDeadline records the deadline, so that writeFrames can tell when
+// it needs setting again.
+func (c *batchConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.setWriteDeadlineLocked(t)
+}
+
+func (c *batchConn) setWriteDeadlineLocked(t time.Time) error {
+	c.writeDeadline = t
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// inPlacePayload is the size from which a payload is handed to the kernel
+// where it lies (one writev with the frame headers) instead of being copied
+// into the batch.
+const inPlacePayload = 16 << 10
+
+// writeFrames writes packets as unmasked WebSocket frames, the way
+// writeFramesGorilla does, but with one system call for the lot (a writev
+// when large payloads are passed in place) and no allocation. A write may
+// stall for at most timeout: the deadline is moved on only once less than
+// seven eighths of it remain, which saves resetting a runtime timer per
+// batch.
+func (c *batchConn) writeFrames(packets []outPacket, timeout time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.flushLocked(); err != nil {
+		return err
+	}
+	now := time.Now()
+	if c.writeDeadline.Sub(now) < timeout-timeout/8 {
+		if err := c.setWriteDeadlineLocked(now.Add(timeout)); err != nil {
+			return err
+		}
+	}
+	if c.buf == nil {
+		c.buf = batchBufPool.Get().(*[]byte)
+	}
+	buf := *c.buf
+	var vec net.Buffers // only when a payload is passed in place
+	start := 0          // where the bytes not yet in vec begin
+	var err error
+	for _, p := range packets {
+		if p.Binary {
+			buf = appendFrameHeader(buf, websocket.BinaryMessage, len(p.Data))
+		} else {
+			buf = appendFrameHeader(buf, websocket.TextMessage, 1+len(p.Data))
+			buf = append(buf, typeChar[p.Type-eiopacket.Open])
+		}
+		if len(p.Data) < inPlacePayload {
+			buf = append(buf, p.Data...)
+		} else {
+			vec = append(vec, buf[start:], p.Data)
+			start = len(buf)
+		}
+		if len(buf)-start >= maxBatchBytes {
+			vec = append(vec, buf[start:])
+			if err = writeVec(c.Conn, vec); err != nil {
+				break
+			}
+			buf, vec, start = buf[:0], vec[:0], 0
+		}
+	}
+	if err == nil && (len(vec) > 0 || len(buf) > start) {
+		err = writeVec(c.Conn, append(vec, buf[start:]))
+	}
+	clear(vec) // drop the references to payloads
+	*c.buf = buf[:0]
+	if cap(buf) <= 2*maxBatchBytes {
+		batchBufPool.Put(c.buf)
+	}
+	c.buf = nil
+	return err
+}
+
+// writeVec writes vec with one system call where the connection allows.
+func writeVec(w net.Conn, vec net.Buffers) error {
+	if len(vec) == 1 {
+		_, err := w.Write(vec[0])
+		return err
+	}
+	_, err := vec.WriteTo(w)
+	return err
+}
+
+// appendFrameHeader appends the header of a final, unmasked frame of the
+// given opcode and payload length (RFC 6455 section 5.2).
+func appendFrameHeader(b []byte, opcode, n int) []byte {
+	b = append(b, 0x80|byte(opcode))
+	switch {
+	case n <= 125:
+		return append(b, byte(n))
+	case n <= 0xFFFF:
+		return binary.BigEndian.AppendUint16(append(b, 126), uint16(n))
+	}
+	return binary.BigEndian.AppendUint64(append(b, 127), uint64(n))
+}
+
+// offersDeflate reports whether a WebSocket handshake request offers
+// permessage-deflate, which gorilla accepts when compression is enabled.
+// A wrong answer costs only speed: uncompressed frames are valid either way.
+func offersDeflate(h http.Header) bool {
+	for _, v := range h.Values("Sec-Websocket-Extensions") {
+		for ext := range strings.SplitSeq(v, ",") {
+			name, _, _ := strings.Cut(ext, ";")
+			if strings.EqualFold(strings.TrimSpace(name), "permessage-deflate") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 var batchBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}

@@ -1,7 +1,9 @@
 package engineio
 
 import (
+	"bytes"
 	"fmt"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -52,5 +54,87 @@ func TestBatchedFramesStayWhole(t *testing.T) {
 	}
 	if pings == 0 {
 		t.Error("no control frame was seen")
+	}
+}
+
+// TestOwnFramesEveryLength sends messages whose frames need each form of
+// the length field (7-bit, 16-bit, 64-bit, at and around the limits), some
+// copied into the batch and some written in place, and reads them back
+// with gorilla's frame parser.
+func TestOwnFramesEveryLength(t *testing.T) {
+	ts := newTestServer(t, false, nil)
+	ws := dialWS(t, wsURL(ts, "EIO=4&transport=websocket"))
+	readWS(t, ws)
+	r := ts.session(t)
+	if !r.conn.batch.ownFrames {
+		t.Fatal("the server does not frame its own messages")
+	}
+	// Text frames carry one more byte, the packet type.
+	sizes := []int{0, 1, 124, 125, 126, 127, 0xFFFE, 0xFFFF, 0x10000, inPlacePayload - 2, inPlacePayload - 1, inPlacePayload, 300 << 10}
+	var msgs []Message
+	for _, n := range sizes {
+		text := bytes.Repeat([]byte{'a' + byte(n%26)}, n)
+		bin := payloadOf(n)
+		msgs = append(msgs, Message{Data: text}, Message{Data: bin, Binary: true})
+	}
+	if err := r.conn.Send(msgs...); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		mt, data := readWS(t, ws)
+		want, wantType := "4"+string(m.Data), websocket.TextMessage
+		if m.Binary {
+			want, wantType = string(m.Data), websocket.BinaryMessage
+		}
+		if mt != wantType || data != want {
+			t.Fatalf("%d-byte message (binary %v): got type %d, %d bytes", len(m.Data), m.Binary, mt, len(data))
+		}
+	}
+}
+
+func payloadOf(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i * 7)
+	}
+	return b
+}
+
+func TestOffersDeflate(t *testing.T) {
+	for _, tc := range []struct {
+		header []string
+		want   bool
+	}{
+		{nil, false},
+		{[]string{"permessage-deflate"}, true},
+		{[]string{"permessage-deflate; client_max_window_bits"}, true},
+		{[]string{"x-webkit-deflate-frame, Permessage-Deflate ;server_no_context_takeover"}, true},
+		{[]string{"x-other", "permessage-deflate"}, true},
+		{[]string{"permessage-deflater"}, false},
+		{[]string{"foo; permessage-deflate"}, false},
+	} {
+		h := http.Header{}
+		for _, v := range tc.header {
+			h.Add("Sec-WebSocket-Extensions", v)
+		}
+		if got := offersDeflate(h); got != tc.want {
+			t.Errorf("offersDeflate(%q) = %v", tc.header, got)
+		}
+	}
+}
+
+// TestDeflateServerWithoutClientOffer: a server that allows compression
+// frames messages itself for a client that did not ask for it.
+func TestDeflateServerWithoutClientOffer(t *testing.T) {
+	ts := newTestServer(t, false, &Options{PerMessageDeflate: true})
+	ws := dialWS(t, wsURL(ts, "EIO=4&transport=websocket"))
+	readWS(t, ws)
+	r := ts.session(t)
+	if !r.conn.batch.ownFrames {
+		t.Fatal("compression was not offered, yet frames go through the compressing writer")
+	}
+	_ = r.conn.Send(Message{Data: []byte("plain")})
+	if _, got := readWS(t, ws); got != "4plain" {
+		t.Fatalf("got %q", got)
 	}
 }

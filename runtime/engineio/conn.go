@@ -566,17 +566,20 @@ func (c *Conn) writeNext() bool {
 	c.mu.Unlock()
 
 	var err error
-	if ws != nil {
+	switch {
+	case bc != nil && bc.ownFrames:
+		err = bc.writeFrames(batch, c.limits.writeTimeout)
+	case ws != nil:
 		if bc != nil {
 			bc.begin()
 		}
-		err = writeFrames(ws, batch, c.limits.writeTimeout)
+		err = writeFramesGorilla(ws, batch, c.limits.writeTimeout)
 		if bc != nil {
 			if ferr := bc.flush(); err == nil {
 				err = ferr
 			}
 		}
-	} else {
+	default:
 		err = cli.post(c, batch)
 	}
 	clear(batch)
@@ -629,9 +632,10 @@ func (c *Conn) handOverWriterLocked() {
 // be written without allocating.
 var typeChar = [...]byte{'0', '1', '2', '3', '4', '5', '6'}
 
-// writeFrames writes packets as WebSocket frames: binary messages as binary
+// writeFramesGorilla writes packets as WebSocket frames through gorilla,
+// which compresses them if that was negotiated: binary messages as binary
 // frames, everything else as text frames of type character plus data.
-func writeFrames(ws *websocket.Conn, packets []outPacket, timeout time.Duration) error {
+func writeFramesGorilla(ws *websocket.Conn, packets []outPacket, timeout time.Duration) error {
 	if err := ws.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
 		return err
 	}

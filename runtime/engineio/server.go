@@ -120,7 +120,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return // the upgrader has answered
 		}
-		s.prepareWebSocket(ws)
+		s.prepareWebSocket(ws, bw.conn, r)
 		c.setBatchConn(bw.conn)
 		// serveProbe closes ws at once if the session has upgraded already
 		// or is upgrading on another connection, as the reference does.
@@ -141,8 +141,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) prepareWebSocket(ws *websocket.Conn) {
+// prepareWebSocket applies the server's limits to a new WebSocket and
+// decides who frames its data messages (batchConn.ownFrames).
+func (s *Server) prepareWebSocket(ws *websocket.Conn, bc *batchConn, r *http.Request) {
 	ws.SetReadLimit(s.opts.MaxHTTPBufferSize)
+	bc.ownFrames = !s.opts.PerMessageDeflate || !offersDeflate(r.Header)
 }
 
 // handshake opens a new session on the requested transport.
@@ -191,7 +194,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 		if ws, err = s.upgrader.Upgrade(bw, r, w.Header()); err != nil {
 			return
 		}
-		s.prepareWebSocket(ws)
+		s.prepareWebSocket(ws, bw.conn, r)
 		batch = bw.conn
 	}
 	c := &Conn{

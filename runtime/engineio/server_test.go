@@ -456,6 +456,9 @@ func TestPerMessageDeflate(t *testing.T) {
 	}
 	readWS(t, ws)
 	r := ts.session(t)
+	if r.conn.batch.ownFrames {
+		t.Error("frames are written uncompressed although deflate was negotiated")
+	}
 	big := strings.Repeat("squeeze me ", 500)
 	_ = r.conn.Send(Message{Data: []byte(big)}, Message{Data: []byte(big), NoCompress: true})
 	for range 2 {
