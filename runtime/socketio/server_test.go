@@ -87,7 +87,7 @@ func TestEmitBinaryAndAckFromServer(t *testing.T) {
 	if string(p.Data) != want || !bytes.Equal(p.Attachments[0], []byte{1, 2}) || !bytes.Equal(p.Attachments[1], []byte{3}) {
 		t.Errorf("packet %s %v", p.Data, p.Attachments)
 	}
-	reply, _ := ackPacket("/", p.ID, []any{doc{"y", []byte{9, 9}}})
+	reply, _ := siopacket.NewAck("/", p.ID, []any{doc{"y", []byte{9, 9}}})
 	c.send(reply)
 	a := wait(t, results)
 	var d doc

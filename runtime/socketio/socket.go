@@ -289,6 +289,15 @@ func (s *Socket) emit(event string, args []any, ackID *uint64, volatile bool) er
 	return nil
 }
 
+// sendFrames queues a packet's text frame and attachments on the
+// connection.
+func (s *Socket) sendFrames(text []byte, attachments [][]byte) bool {
+	if len(attachments) == 0 {
+		return s.client.conn.Send(engineio.Message{Data: text}) == nil
+	}
+	return s.sendEncoded(messages(text, attachments, false), false)
+}
+
 // sendEncoded queues an encoded packet on the connection.
 func (s *Socket) sendEncoded(msgs []engineio.Message, volatile bool) bool {
 	if volatile {
@@ -454,11 +463,11 @@ func (s *Socket) ackFunc(id uint64) Ack {
 		if !sent.CompareAndSwap(false, true) {
 			return ErrAcked
 		}
-		p, err := ackPacket(s.nsp.name, id, args)
+		text, atts, err := siopacket.EncodeAck(s.nsp.name, id, args)
 		if err != nil {
 			return err
 		}
-		if !s.Connected() || !s.sendEncoded(encode(&p, false), false) {
+		if !s.Connected() || !s.sendFrames(text, atts) {
 			return ErrDisconnected
 		}
 		return nil

@@ -4,6 +4,7 @@
 package events
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -14,13 +15,17 @@ var handlerIDs atomic.Uint64
 // concurrent use.
 type Handlers[H any] struct {
 	mu sync.Mutex
-	m  map[string][]entry[H]
+	m  map[string]handlerList[H]
 }
 
-type entry[H any] struct {
-	h    H
-	once bool
-	id   uint64
+// handlerList holds an event's handlers. Its slices are never changed in
+// place once stored (every change makes new ones), so Take can hand hs out
+// without copying it.
+type handlerList[H any] struct {
+	hs    []H
+	ids   []uint64
+	once  []bool
+	nOnce int
 }
 
 // On registers h for event, for one call only if once. It returns a
@@ -29,21 +34,50 @@ func (t *Handlers[H]) On(event string, h H, once bool) (off func()) {
 	id := handlerIDs.Add(1)
 	t.mu.Lock()
 	if t.m == nil {
-		t.m = map[string][]entry[H]{}
+		t.m = map[string]handlerList[H]{}
 	}
-	t.m[event] = append(t.m[event], entry[H]{h, once, id})
+	l := t.m[event]
+	l.hs = append(l.hs[:len(l.hs):len(l.hs)], h)
+	l.ids = append(l.ids[:len(l.ids):len(l.ids)], id)
+	l.once = append(l.once[:len(l.once):len(l.once)], once)
+	if once {
+		l.nOnce++
+	}
+	t.m[event] = l
 	t.mu.Unlock()
 	return func() {
 		t.mu.Lock()
 		defer t.mu.Unlock()
-		hs := t.m[event]
-		for i, e := range hs {
-			if e.id == id {
-				t.m[event] = append(hs[:i:i], hs[i+1:]...)
-				return
-			}
+		l := t.m[event]
+		if i := slices.Index(l.ids, id); i >= 0 {
+			t.storeLocked(event, l.without(func(j int) bool { return j == i }))
 		}
 	}
+}
+
+// without returns a new list of the entries for which drop is false.
+func (l handlerList[H]) without(drop func(i int) bool) handlerList[H] {
+	var out handlerList[H]
+	for i := range l.hs {
+		if drop(i) {
+			continue
+		}
+		out.hs = append(out.hs, l.hs[i])
+		out.ids = append(out.ids, l.ids[i])
+		out.once = append(out.once, l.once[i])
+		if l.once[i] {
+			out.nOnce++
+		}
+	}
+	return out
+}
+
+func (t *Handlers[H]) storeLocked(event string, l handlerList[H]) {
+	if len(l.hs) == 0 {
+		delete(t.m, event)
+		return
+	}
+	t.m[event] = l
 }
 
 // Off removes every handler of event.
@@ -54,26 +88,15 @@ func (t *Handlers[H]) Off(event string) {
 }
 
 // Take returns the handlers to run for one occurrence of event, removing
-// the once-only ones.
+// the once-only ones. The caller must not modify the returned slice.
 func (t *Handlers[H]) Take(event string) []H {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	hs := t.m[event]
-	if len(hs) == 0 {
-		return nil
+	l := t.m[event]
+	if l.nOnce > 0 {
+		t.storeLocked(event, l.without(func(i int) bool { return l.once[i] }))
 	}
-	out := make([]H, len(hs))
-	keep := hs[:0:0]
-	for i, e := range hs {
-		out[i] = e.h
-		if !e.once {
-			keep = append(keep, e)
-		}
-	}
-	if len(keep) != len(hs) {
-		t.m[event] = keep
-	}
-	return out
+	return l.hs
 }
 
 // Acks holds the callbacks of acks a socket is waiting for. It is safe for

@@ -26,6 +26,27 @@ func TestHandlers(t *testing.T) {
 	}
 }
 
+// TestTakenHandlersStayPut: Take hands out the stored slice, so later
+// registrations and removals must not change what an earlier Take returned.
+func TestTakenHandlersStayPut(t *testing.T) {
+	var h Handlers[string]
+	offA := h.On("e", "a", false)
+	h.On("e", "b", false)
+	got := h.Take("e")
+	h.On("e", "c", false)
+	offA()
+	h.On("e", "d", false)
+	if len(got) != 2 || got[0] != "a" || got[1] != "b" {
+		t.Fatalf("an earlier Take changed to %v", got)
+	}
+	if now := h.Take("e"); len(now) != 3 || now[0] != "b" || now[1] != "c" || now[2] != "d" {
+		t.Fatalf("Take %v", now)
+	}
+	if n := testing.AllocsPerRun(100, func() { h.Take("e") }); n != 0 {
+		t.Errorf("Take allocates %v times", n)
+	}
+}
+
 func TestAcks(t *testing.T) {
 	var a Acks[int]
 	var got []error

@@ -103,6 +103,26 @@ func NewAck(nsp string, id uint64, args []any) (Packet, error) {
 	return p, nil
 }
 
+// EncodeAck returns the text frame of an ACK with args (a BINARY_ACK if
+// they hold []byte) and its attachments: what AppendText makes of NewAck's
+// packet, built with one allocation instead of two.
+func EncodeAck(nsp string, id uint64, args []any) (text []byte, attachments [][]byte, err error) {
+	buf := scratchPool.Get().(*[]byte)
+	defer scratchPool.Put(buf)
+	data, atts, err := AppendAckData((*buf)[:0], nil, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	*buf = data
+	p := Packet{Type: Ack, Namespace: nsp, ID: id, HasID: true, Data: data, Attachments: atts}
+	if len(atts) > 0 {
+		p.Type = BinaryAck
+	}
+	// Type, attachment count and dash, namespace and comma, id.
+	header := 1 + 21 + len(nsp) + 1 + 20
+	return AppendText(make([]byte, 0, header+len(data)), &p), atts, nil
+}
+
 // Len returns the number of arguments.
 func (a Args) Len() int { return len(a.elems) }
 

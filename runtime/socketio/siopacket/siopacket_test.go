@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -275,5 +276,41 @@ func TestAppendStringArg(t *testing.T) {
 		if string(p.Data) != want {
 			t.Errorf("AppendStringArg(%s) = %s, want %s", in, p.Data, want)
 		}
+	}
+}
+
+// TestEncodeAckMatchesNewAck: the one-allocation ACK encoder writes what
+// NewAck followed by AppendText writes, for plain and binary acks, in any
+// namespace, with ids up to the largest.
+func TestEncodeAckMatchesNewAck(t *testing.T) {
+	for _, tc := range []struct {
+		nsp  string
+		id   uint64
+		args []any
+	}{
+		{"/", 0, nil},
+		{"/", 7, []any{"ok", 1, nil}},
+		{"/admin", 1<<64 - 1, []any{map[string]any{"a": []int{1, 2}}}},
+		{"/chat", 42, []any{[]byte{1, 2, 3}, "x", []byte{}}},
+		{"/a-very-long-namespace-name/with/slashes", 1234567890, []any{strings.Repeat("y", 2000)}},
+	} {
+		p, err := NewAck(tc.nsp, tc.id, tc.args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := AppendText(nil, &p)
+		text, atts, err := EncodeAck(tc.nsp, tc.id, tc.args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(text) != string(want) || len(atts) != len(p.Attachments) {
+			t.Errorf("EncodeAck(%q, %d) = %q with %d attachments, want %q with %d", tc.nsp, tc.id, text, len(atts), want, len(p.Attachments))
+		}
+		if cap(text) > len(text)+64 {
+			t.Errorf("text of %d bytes has capacity %d", len(text), cap(text))
+		}
+	}
+	if _, _, err := EncodeAck("/", 1, []any{func() {}}); err == nil {
+		t.Error("an unencodable argument was accepted")
 	}
 }
