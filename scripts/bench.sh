@@ -13,6 +13,11 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-5s}
 IDLE=${IDLE:-10000}
 IDLE_HOLD=${IDLE_HOLD:-30s}
+# The latency scenario runs twice: one client with one call at a time (the
+# loopback round trip, where every server is as fast as the kernel), and
+# LOADED_CLIENTS clients each with one call at a time, where a server's
+# cost per call adds up while the calls queue.
+LOADED_CLIENTS=${LOADED_CLIENTS:-10}
 OUT=${OUT:-.tmp/bench}
 mkdir -p "$OUT"
 ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -53,6 +58,7 @@ for target in go node raw; do
   esac
   echo "== $target" >&2
   load "$target" "$port" latency
+  load "$target" "$port" latency -clients "$LOADED_CLIENTS"
   load "$target" "$port" throughput
   load "$target" "$port" binary
   if [ "$target" != raw ]; then
@@ -63,18 +69,24 @@ for target in go node raw; do
   kill "$PID"; wait "$PID" 2>/dev/null || true
 done
 
-node - "$OUT/results.jsonl" <<'JS'
+node - "$OUT/results.jsonl" "$LOADED_CLIENTS" <<'JS'
 const fs = require("node:fs");
 const rows = fs.readFileSync(process.argv[2], "utf8").trim().split("\n").map((l) => JSON.parse(l));
-const get = (t, s) => rows.find((r) => r.target === t && r.scenario === s) || {};
+// A scenario name may carry its client count: "latency@10".
+const get = (t, s) => {
+  const [name, clients] = s.split("@");
+  return rows.find((r) => r.target === t && r.scenario === name && (!clients || r.clients === Number(clients))) || {};
+};
 const f = (x, d = 0) => (x === undefined ? "-" : Number(x).toFixed(d));
 const ratio = (a, b) => (a && b ? (a / b).toFixed(2) + "x" : "-");
 const line = (name, key, d, better) => {
   const g = get("go", name)[key], n = get("node", name)[key], r = get("raw", name)[key];
   console.log(`${(name + " " + key).padEnd(26)} go ${f(g, d).padStart(10)}  node ${f(n, d).padStart(10)}  raw ${f(r, d).padStart(10)}   go/node ${ratio(g, n).padStart(7)}  go/raw ${ratio(g, r).padStart(7)}`);
 };
-line("latency", "p50_us", 0);
-line("latency", "p99_us", 0);
+line("latency@1", "p50_us", 0);
+line("latency@1", "p99_us", 0);
+line(`latency@${process.argv[3]}`, "p50_us", 0);
+line(`latency@${process.argv[3]}`, "p99_us", 0);
 line("throughput", "per_second", 0);
 line("binary", "mb_per_sec", 1);
 line("fanout", "per_second", 0);
