@@ -100,10 +100,14 @@ type Conn struct {
 	transport   string
 	queue       []outPacket
 	queuedBytes int
-	timer       *time.Timer // heartbeat, and the close deadline while closing
-	timerDue    time.Time   // when timer is meant to fire; it may run late
-	awaitPong   bool        // server side: a ping is out, the pong not yet back
-	writing     bool        // a writer is running, or the read loop will write (deferredWrite)
+	// spareQueue is the backing array of the batch before last, kept
+	// while a writer runs so that under load the queue and the batch being
+	// written swap two arrays instead of growing a new one per batch.
+	spareQueue []outPacket
+	timer      *time.Timer // heartbeat, and the close deadline while closing
+	timerDue   time.Time   // when timer is meant to fire; it may run late
+	awaitPong  bool        // server side: a ping is out, the pong not yet back
+	writing    bool        // a writer is running, or the read loop will write (deferredWrite)
 	// delivering is set while the WebSocket read loop is inside OnMessage.
 	// Data queued meanwhile is written by the read loop once OnMessage
 	// returns (deferredWrite), which saves starting a writer goroutine and
@@ -542,13 +546,8 @@ func (c *Conn) writeDeferred() {
 func (c *Conn) writeNext() bool {
 	c.mu.Lock()
 	batch := c.queue
-	c.queue, c.queuedBytes = nil, 0
 	if c.cli != nil && c.cli.pausing {
-		// Put it back for the upgraded transport.
-		c.queue = append(batch, c.queue...)
-		for _, p := range batch {
-			c.queuedBytes += len(p.Data)
-		}
+		// Leave the queue for the upgraded transport.
 		c.stopWritingLocked()
 		c.mu.Unlock()
 		return false
@@ -562,6 +561,8 @@ func (c *Conn) writeNext() bool {
 		}
 		return false
 	}
+	c.queue, c.queuedBytes = c.spareQueue, 0
+	c.spareQueue = nil
 	ws, cli, bc := c.ws, c.cli, c.batch
 	c.mu.Unlock()
 
@@ -594,6 +595,8 @@ func (c *Conn) writeNext() bool {
 		c.mu.Lock()
 		if c.queue == nil {
 			c.queue = batch[:0]
+		} else {
+			c.spareQueue = batch[:0]
 		}
 		c.mu.Unlock()
 	}
@@ -604,6 +607,7 @@ func (c *Conn) writeNext() bool {
 // client upgrade waiting for it.
 func (c *Conn) stopWritingLocked() {
 	c.writing = false
+	c.spareQueue = nil // an idle session keeps one array at most
 	if c.cli != nil && c.cli.writerPaused != nil {
 		close(c.cli.writerPaused)
 		c.cli.writerPaused = nil

@@ -23,7 +23,14 @@ type callContext struct {
 }
 
 func newCallContext(parent context.Context, info CallInfo) *callContext {
-	return &callContext{parent: parent, info: info}
+	c := new(callContext)
+	c.init(parent, info)
+	return c
+}
+
+// init prepares a zero callContext, one that is part of a larger struct.
+func (c *callContext) init(parent context.Context, info CallInfo) {
+	c.parent, c.info = parent, info
 }
 
 // lazy returns the cancelable context, creating it on first use.

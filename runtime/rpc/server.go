@@ -161,7 +161,7 @@ func Register(nsp *socketio.Namespace, handlers ...*Handler) {
 					_ = ack(statusOf(err))
 					return
 				}
-				callWorkers.Go(func() { h.run(sockCtx, s, data, meta, ack) })
+				callWorkers.Go(&call{h: h, sockCtx: sockCtx, s: s, data: data, meta: meta, ack: ack})
 			})
 		}
 		installSocketHandlers(s)
@@ -171,15 +171,29 @@ func Register(nsp *socketio.Namespace, handlers ...*Handler) {
 // callWorkers run calls, each on a goroutine of its own, reusing them.
 var callWorkers = workers.New()
 
-// run serves one call on its own goroutine.
-func (h *Handler) run(sockCtx context.Context, s *socketio.Socket, data []byte, meta callMeta, ack socketio.Ack) {
-	parent := sockCtx
+// call is one call handed to a worker: its inputs and, allocated with
+// them, the handler's context.
+type call struct {
+	h       *Handler
+	sockCtx context.Context
+	s       *socketio.Socket
+	data    []byte
+	meta    callMeta
+	ack     socketio.Ack
+	ctx     callContext
+}
+
+// Run serves the call on a worker.
+func (c *call) Run() {
+	h, meta, ack := c.h, c.meta, c.ack
+	parent := c.sockCtx
 	if meta.TimeoutMs > 0 {
 		var cancel context.CancelFunc
-		parent, cancel = context.WithTimeout(sockCtx, time.Duration(meta.TimeoutMs)*time.Millisecond)
+		parent, cancel = context.WithTimeout(parent, time.Duration(meta.TimeoutMs)*time.Millisecond)
 		defer cancel()
 	}
-	cc := newCallContext(parent, CallInfo{Event: h.event, Socket: s, Header: meta.Headers})
+	cc := &c.ctx
+	cc.init(parent, CallInfo{Event: h.event, Socket: c.s, Header: meta.Headers})
 	defer cc.end()
 	defer func() {
 		if r := recover(); r != nil {
@@ -187,7 +201,7 @@ func (h *Handler) run(sockCtx context.Context, s *socketio.Socket, data []byte, 
 			_ = ack(statusOf(Errorf(CodeInternal, "internal error")))
 		}
 	}()
-	h.serve(cc, s, data, meta, ack)
+	h.serve(cc, c.s, c.data, meta, ack)
 }
 
 // installSocketHandlers lets the client leave a stream it subscribed to,

@@ -292,8 +292,11 @@ func (s *Socket) emit(event string, args []any, ackID *uint64, volatile bool) er
 // sendFrames queues a packet's text frame and attachments on the
 // connection.
 func (s *Socket) sendFrames(text []byte, attachments [][]byte) bool {
-	if len(attachments) == 0 {
+	switch len(attachments) {
+	case 0:
 		return s.client.conn.Send(engineio.Message{Data: text}) == nil
+	case 1: // a typed RPC reply
+		return s.client.conn.Send(engineio.Message{Data: text}, engineio.Message{Data: attachments[0], Binary: true}) == nil
 	}
 	return s.sendEncoded(messages(text, attachments, false), false)
 }

@@ -13,31 +13,42 @@ import "time"
 // idleTime is how long a worker waits for another task before it exits.
 const idleTime = 500 * time.Millisecond
 
+// Task is work for a pool. A pointer to a struct that carries the task's
+// inputs passes to Go without allocating, where a closure would be one
+// more allocation per task.
+type Task interface{ Run() }
+
+// Func adapts a function to Task.
+type Func func()
+
+// Run calls f.
+func (f Func) Run() { f() }
+
 // Pool hands tasks to idle workers. The zero Pool is not usable; use New.
 type Pool struct {
-	tasks chan func()
+	tasks chan Task
 }
 
 // New returns an empty pool.
-func New() *Pool { return &Pool{tasks: make(chan func())} }
+func New() *Pool { return &Pool{tasks: make(chan Task)} }
 
-// Go runs f on an idle worker, or on a new one if none is waiting.
-func (p *Pool) Go(f func()) {
+// Go runs t on an idle worker, or on a new one if none is waiting.
+func (p *Pool) Go(t Task) {
 	select {
-	case p.tasks <- f:
+	case p.tasks <- t:
 	default:
-		go p.work(f)
+		go p.work(t)
 	}
 }
 
-func (p *Pool) work(f func()) {
-	f()
+func (p *Pool) work(t Task) {
+	t.Run()
 	idle := time.NewTimer(idleTime)
 	defer idle.Stop()
 	for {
 		select {
-		case f := <-p.tasks:
-			f()
+		case t := <-p.tasks:
+			t.Run()
 			idle.Reset(idleTime)
 		case <-idle.C:
 			return

@@ -19,11 +19,11 @@ func TestTasksRunConcurrentlyAndWorkersExitWhenIdle(t *testing.T) {
 	var done sync.WaitGroup
 	done.Add(n)
 	for range n {
-		p.Go(func() {
+		p.Go(Func(func() {
 			started.Done()
 			release.Wait()
 			done.Done()
-		})
+		}))
 	}
 	started.Wait()
 	release.Done()
@@ -31,7 +31,7 @@ func TestTasksRunConcurrentlyAndWorkersExitWhenIdle(t *testing.T) {
 	// A second round reuses the workers the first one left.
 	done.Add(n)
 	for range n {
-		p.Go(done.Done)
+		p.Go(Func(done.Done))
 	}
 	done.Wait()
 	time.Sleep(idleTime + 200*time.Millisecond)

@@ -343,42 +343,55 @@ func checkEventName(data []byte) error {
 // Reassembler collects a binary packet's attachments from the binary
 // frames that follow its text frame.
 type Reassembler struct {
-	pending *Packet
+	// slot holds the packet being collected; it is allocated on the
+	// first binary packet and reused for the next ones.
+	slot    *Packet
+	waiting bool
 	next    int
 }
 
 // Start begins collecting for p, which DecodeText announced with n > 0
 // attachments. It copies p.Data, which may alias a frame buffer.
 func (r *Reassembler) Start(p Packet) {
-	p.Data = bytes.Clone(p.Data)
-	r.pending = &p
+	if r.slot == nil {
+		r.slot = new(Packet)
+	}
+	*r.slot = p
+	r.slot.Data = bytes.Clone(p.Data)
+	r.waiting = true
 	r.next = 0
 }
 
 // Waiting reports whether attachments are still expected.
-func (r *Reassembler) Waiting() bool { return r.pending != nil }
+func (r *Reassembler) Waiting() bool { return r.waiting }
 
 // Add stores the next attachment (copying it) and returns the packet once
 // the last one has arrived.
 func (r *Reassembler) Add(data []byte) (Packet, bool, error) {
-	if r.pending == nil {
+	if !r.waiting {
 		return Packet{}, false, errUnexpectedBinary
 	}
-	r.pending.Attachments[r.next] = bytes.Clone(data)
-	if r.pending.Attachments[r.next] == nil {
-		r.pending.Attachments[r.next] = []byte{}
+	atts := r.slot.Attachments
+	atts[r.next] = bytes.Clone(data)
+	if atts[r.next] == nil {
+		atts[r.next] = []byte{}
 	}
 	r.next++
-	if r.next < len(r.pending.Attachments) {
+	if r.next < len(atts) {
 		return Packet{}, false, nil
 	}
-	p := *r.pending
-	r.pending = nil
+	p := *r.slot
+	r.Reset()
 	return p, true, nil
 }
 
 // Reset drops a packet in progress.
-func (r *Reassembler) Reset() { r.pending = nil }
+func (r *Reassembler) Reset() {
+	r.waiting = false
+	if r.slot != nil {
+		*r.slot = Packet{} // keep no payload alive
+	}
+}
 
 // AppendStringArg appends s as the last argument of an EVENT or ACK
 // packet's JSON array (connection state recovery carries offsets so).
