@@ -438,8 +438,8 @@ func (s *Socket) onEvent(p *siopacket.Packet) {
 	for _, h := range anyIn {
 		s.guard("any handler", func() { h(s, event, args) })
 	}
-	for _, h := range hs {
-		s.guard("event handler", func() { h(s, args, ack) })
+	for _, e := range hs {
+		s.guard("event handler", func() { e.H(s, args, ack) })
 	}
 	if len(hs) == 0 {
 		for _, h := range unhandled {

@@ -15,17 +15,16 @@ var handlerIDs atomic.Uint64
 // concurrent use.
 type Handlers[H any] struct {
 	mu sync.Mutex
-	m  map[string]handlerList[H]
+	// m holds each event's entries. A stored slice is never changed in
+	// place (every change stores a new one), so Take hands it out as is.
+	m map[string][]Entry[H]
 }
 
-// handlerList holds an event's handlers. Its slices are never changed in
-// place once stored (every change makes new ones), so Take can hand hs out
-// without copying it.
-type handlerList[H any] struct {
-	hs    []H
-	ids   []uint64
-	once  []bool
-	nOnce int
+// Entry is one registered handler.
+type Entry[H any] struct {
+	H    H
+	once bool
+	id   uint64
 }
 
 // On registers h for event, for one call only if once. It returns a
@@ -34,50 +33,24 @@ func (t *Handlers[H]) On(event string, h H, once bool) (off func()) {
 	id := handlerIDs.Add(1)
 	t.mu.Lock()
 	if t.m == nil {
-		t.m = map[string]handlerList[H]{}
+		t.m = map[string][]Entry[H]{}
 	}
-	l := t.m[event]
-	l.hs = append(l.hs[:len(l.hs):len(l.hs)], h)
-	l.ids = append(l.ids[:len(l.ids):len(l.ids)], id)
-	l.once = append(l.once[:len(l.once):len(l.once)], once)
-	if once {
-		l.nOnce++
-	}
-	t.m[event] = l
+	hs := t.m[event]
+	t.m[event] = append(hs[:len(hs):len(hs)], Entry[H]{h, once, id})
 	t.mu.Unlock()
 	return func() {
 		t.mu.Lock()
 		defer t.mu.Unlock()
-		l := t.m[event]
-		if i := slices.Index(l.ids, id); i >= 0 {
-			t.storeLocked(event, l.without(func(j int) bool { return j == i }))
-		}
+		t.storeLocked(event, slices.DeleteFunc(slices.Clone(t.m[event]), func(e Entry[H]) bool { return e.id == id }))
 	}
 }
 
-// without returns a new list of the entries for which drop is false.
-func (l handlerList[H]) without(drop func(i int) bool) handlerList[H] {
-	var out handlerList[H]
-	for i := range l.hs {
-		if drop(i) {
-			continue
-		}
-		out.hs = append(out.hs, l.hs[i])
-		out.ids = append(out.ids, l.ids[i])
-		out.once = append(out.once, l.once[i])
-		if l.once[i] {
-			out.nOnce++
-		}
-	}
-	return out
-}
-
-func (t *Handlers[H]) storeLocked(event string, l handlerList[H]) {
-	if len(l.hs) == 0 {
+func (t *Handlers[H]) storeLocked(event string, hs []Entry[H]) {
+	if len(hs) == 0 {
 		delete(t.m, event)
 		return
 	}
-	t.m[event] = l
+	t.m[event] = hs
 }
 
 // Off removes every handler of event.
@@ -89,15 +62,17 @@ func (t *Handlers[H]) Off(event string) {
 
 // Take returns the handlers to run for one occurrence of event, removing
 // the once-only ones. The caller must not modify the returned slice.
-func (t *Handlers[H]) Take(event string) []H {
+func (t *Handlers[H]) Take(event string) []Entry[H] {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	l := t.m[event]
-	if l.nOnce > 0 {
-		t.storeLocked(event, l.without(func(i int) bool { return l.once[i] }))
+	hs := t.m[event]
+	if slices.ContainsFunc(hs, isOnce[H]) {
+		t.storeLocked(event, slices.DeleteFunc(slices.Clone(hs), isOnce[H]))
 	}
-	return l.hs
+	return hs
 }
+
+func isOnce[H any](e Entry[H]) bool { return e.once }
 
 // Acks holds the callbacks of acks a socket is waiting for. It is safe for
 // concurrent use.

@@ -354,8 +354,8 @@ func (s *Socket) onEvent(p *siopacket.Packet) {
 	for _, h := range anyIn {
 		h(s, event, args)
 	}
-	for _, h := range hs {
-		h(s, args, ack)
+	for _, e := range hs {
+		e.H(s, args, ack)
 	}
 }
 
