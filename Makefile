@@ -10,7 +10,8 @@ FUZZ_TARGETS = \
 	./runtime/engineio/eiopacket:FuzzDecodeText \
 	./runtime/socketio/siopacket:FuzzDecodeText \
 	./runtime/socketio/siopacket:FuzzScanPlaceholders \
-	./runtime/socketio/siopacket:FuzzSplitArray
+	./runtime/socketio/siopacket:FuzzSplitArray \
+	./runtime/socketio/siopacket:FuzzValidJSON
 
 .PHONY: demo test lint gotest fuzz bench generate checkgenerate bundle checkbundle nodeclient conformance
 

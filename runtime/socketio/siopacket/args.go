@@ -33,11 +33,11 @@ func ParseAck(p *Packet) (Args, error) {
 	return parseArgs(p.Data, p.Attachments, true)
 }
 
-func parseArgs(data []byte, attachments [][]byte, validJSON bool) (Args, error) {
+func parseArgs(data []byte, attachments [][]byte, trusted bool) (Args, error) {
 	var elems []json.RawMessage
 	if len(data) > 0 {
 		var ok bool
-		if !validJSON && !json.Valid(data) {
+		if !trusted && !validJSON(data) {
 			return Args{}, fmt.Errorf("%w: arguments are not valid JSON", ErrInvalid)
 		}
 		// The elements share one copy: Args outlive the buffer data is in.

@@ -167,7 +167,7 @@ func DecodeText(text []byte, lim Limits) (Packet, int, error) {
 		rest = rest[n:]
 	}
 	if len(rest) > 0 {
-		if !json.Valid(rest) {
+		if !validJSON(rest) {
 			return Packet{}, 0, errJSON
 		}
 		p.Data = rest
