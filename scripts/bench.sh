@@ -62,6 +62,7 @@ for target in go node raw; do
   load "$target" "$port" throughput
   load "$target" "$port" binary
   if [ "$target" != raw ]; then
+    load "$target" "$port" polling
     load "$target" "$port" fanout
     load "$target" "$port" idle -clients "$IDLE" -pid "$PID" -duration "$IDLE_HOLD"
   fi
@@ -87,6 +88,8 @@ line("latency@1", "p50_us", 0);
 line("latency@1", "p99_us", 0);
 line(`latency@${process.argv[3]}`, "p50_us", 0);
 line(`latency@${process.argv[3]}`, "p99_us", 0);
+line("polling", "p50_us", 0);
+line("polling", "per_second", 0);
 line("throughput", "per_second", 0);
 line("binary", "mb_per_sec", 1);
 line("fanout", "per_second", 0);

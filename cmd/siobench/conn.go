@@ -81,6 +81,10 @@ func dial(base string, raw bool, i int, nsp string) (*conn, error) {
 		if bytes.HasPrefix(msg, []byte("40"+c.nsp)) {
 			return c, nil
 		}
+		if bytes.HasPrefix(msg, []byte("44"+c.nsp)) {
+			ws.Close()
+			return nil, fmt.Errorf("siobench: connection refused: %s", msg)
+		}
 	}
 }
 

@@ -11,6 +11,8 @@
 //	fanout      a room of many clients, a publisher: delivered messages/s and latency
 //	idle        many idle connections held through heartbeats: server KiB per connection
 //	rpc         typed unary calls (example ChatService), as the wire carries them
+//	polling     the latency scenario over HTTP long-polling: clients each with one
+//	            call in flight, POSTed, its ack read from the GET kept open
 //
 // The server must answer the events of examples/benchserver. Every run is
 // bounded by -duration, and addresses must be on loopback.
@@ -51,7 +53,7 @@ func main() {
 	var cfg config
 	flag.StringVar(&cfg.url, "url", "ws://127.0.0.1:4000", "server (ws://host:port, loopback only)")
 	flag.BoolVar(&cfg.raw, "raw", false, "the server is a bare WebSocket echo")
-	flag.StringVar(&cfg.scenario, "scenario", "throughput", "latency|throughput|binary|fanout|idle|rpc")
+	flag.StringVar(&cfg.scenario, "scenario", "throughput", "latency|throughput|binary|fanout|idle|rpc|polling")
 	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "how long to measure")
 	flag.IntVar(&cfg.clients, "clients", 0, "connections (default per scenario)")
 	flag.IntVar(&cfg.inflight, "inflight", 0, "calls in flight per connection (default per scenario)")
@@ -107,6 +109,13 @@ func run(cfg config) (map[string]any, error) {
 	case "idle":
 		def(&cfg.clients, 10000)
 		return idle(cfg)
+	case "polling":
+		if cfg.raw {
+			return nil, fmt.Errorf("a raw echo does not speak long-polling")
+		}
+		def(&cfg.clients, 10)
+		def(&cfg.size, 16)
+		return polling(cfg)
 	}
 	return nil, fmt.Errorf("unknown scenario %q", cfg.scenario)
 }

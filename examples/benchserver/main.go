@@ -1,7 +1,7 @@
 // Command benchserver is the Go side of the load comparisons run by
-// scripts/bench.sh: a Socket.IO server with the events cmd/siobench drives
-// (the Node reference server, internal/nodepeer/scripts/bench_server.mjs,
-// has the same), or, with -raw, a bare WebSocket echo as the ceiling.
+// scripts/bench.sh: the Socket.IO server of internal/benchsrv, with the
+// events cmd/siobench drives, or, with -raw, a bare WebSocket echo as the
+// ceiling.
 // With -reuseport several processes share one port (scripts/idle-scale.sh);
 // -cpuprofile and -memprofile write profiles when the process is stopped.
 //
@@ -18,80 +18,12 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
-	"sync"
 	"syscall"
 
-	"github.com/gorilla/websocket"
 	"golang.org/x/sys/unix"
 
-	chatv1 "github.com/sio-dev/sio/gen/go/example/chat/v1"
-	"github.com/sio-dev/sio/gen/go/example/chat/v1/chatv1sio"
-	"github.com/sio-dev/sio/runtime/socketio"
+	"github.com/sio-dev/sio/internal/benchsrv"
 )
-
-// chat answers SendMessage at once, for the typed RPC scenario.
-type chat struct {
-	chatv1sio.UnimplementedChatServiceServer
-}
-
-func (chat) SendMessage(_ context.Context, req *chatv1.SendMessageRequest) (*chatv1.SendMessageResponse, error) {
-	return &chatv1.SendMessageResponse{Id: uint64(len(req.GetText()))}, nil
-}
-
-func newServer() (*socketio.Server, error) {
-	srv := socketio.NewServer(nil)
-	nsp := srv.Of("/")
-	srv.OnConnection(func(s *socketio.Socket) {
-		// echo answers with its arguments, binary included.
-		s.On("echo", func(_ *socketio.Socket, args socketio.Args, ack socketio.Ack) {
-			if ack == nil {
-				return
-			}
-			if b, ok := args.Bytes(0); ok {
-				_ = ack(b)
-				return
-			}
-			_ = ack(args.Raw(0))
-		})
-		s.On("join", func(s *socketio.Socket, args socketio.Args, ack socketio.Ack) {
-			var room string
-			_ = args.Decode(0, &room)
-			s.Join(room)
-			if ack != nil {
-				_ = ack()
-			}
-		})
-		// fanout broadcasts its argument to a room, encoded once.
-		s.On("fanout", func(_ *socketio.Socket, args socketio.Args, ack socketio.Ack) {
-			var room string
-			_ = args.Decode(0, &room)
-			_ = nsp.To(room).Emit("msg", args.Raw(1))
-			if ack != nil {
-				_ = ack()
-			}
-		})
-	})
-	return srv, chatv1sio.RegisterChatServiceServer(srv, chat{})
-}
-
-// rawEcho is a bare WebSocket echo, tuned as a ceiling: small read
-// buffers, pooled write buffers, one goroutine per connection.
-func rawEcho() http.Handler {
-	up := websocket.Upgrader{ReadBufferSize: 1024, WriteBufferPool: &sync.Pool{}, CheckOrigin: func(*http.Request) bool { return true }}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer ws.Close()
-		for {
-			mt, data, err := ws.ReadMessage()
-			if err != nil || ws.WriteMessage(mt, data) != nil {
-				return
-			}
-		}
-	})
-}
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:4000", "address to serve on")
@@ -104,9 +36,9 @@ func main() {
 		profileUntilSignal(*cpuProfile, *memProfile)
 	}
 	if *raw {
-		log.Fatal(http.ListenAndServe(*addr, rawEcho()))
+		log.Fatal(http.ListenAndServe(*addr, benchsrv.RawEcho()))
 	}
-	srv, err := newServer()
+	srv, err := benchsrv.New()
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	chatv1 "github.com/sio-dev/sio/gen/go/example/chat/v1"
+	"github.com/sio-dev/sio/gen/go/example/chat/v1/chatv1sio"
+	"github.com/sio-dev/sio/internal/benchsrv"
+	"github.com/sio-dev/sio/runtime/socketio"
+)
+
+// serve starts h on loopback and returns its ws:// URL.
+func serve(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return "ws" + strings.TrimPrefix(ts.URL, "http")
+}
+
+func benchServer(t *testing.T) string {
+	t.Helper()
+	srv, err := benchsrv.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serve(t, srv)
+}
+
+// TestEveryScenarioRuns runs each scenario briefly, with few clients,
+// against the benchmark server: each must finish with answered calls.
+func TestEveryScenarioRuns(t *testing.T) {
+	url := benchServer(t)
+	short := 300 * time.Millisecond
+	for _, cfg := range []config{
+		{scenario: "latency", clients: 2},
+		{scenario: "throughput", clients: 3, inflight: 4},
+		{scenario: "binary", clients: 2, inflight: 2, size: 100 << 10},
+		{scenario: "rpc", clients: 2, inflight: 4},
+		{scenario: "fanout", clients: 20},
+		{scenario: "idle", clients: 20, pid: os.Getpid()},
+		{scenario: "polling", clients: 2},
+	} {
+		t.Run(cfg.scenario, func(t *testing.T) {
+			cfg.url, cfg.duration = url, short
+			res, err := run(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			count := res["calls"]
+			switch cfg.scenario {
+			case "fanout":
+				count = res["delivered"]
+			case "idle":
+				count = res["connections"]
+			}
+			if n := asInt(count); n == 0 {
+				t.Fatalf("nothing counted: %v", res)
+			}
+		})
+	}
+}
+
+func asInt(v any) int64 {
+	switch n := v.(type) {
+	case int:
+		return int64(n)
+	case int64:
+		return n
+	}
+	return 0
+}
+
+func TestRawEchoScenarios(t *testing.T) {
+	url := serve(t, benchsrv.RawEcho())
+	for _, cfg := range []config{
+		{scenario: "latency", clients: 2},
+		{scenario: "throughput", clients: 2, inflight: 4},
+		{scenario: "binary", clients: 2, inflight: 2, size: 1 << 10},
+	} {
+		cfg.url, cfg.raw, cfg.duration = url, true, 200*time.Millisecond
+		if res, err := run(cfg); err != nil || asInt(res["calls"]) == 0 {
+			t.Errorf("%s: %v, %v", cfg.scenario, res, err)
+		}
+	}
+}
+
+// wrongChat answers SendMessage with an id the tool does not expect.
+type wrongChat struct {
+	chatv1sio.UnimplementedChatServiceServer
+}
+
+func (wrongChat) SendMessage(context.Context, *chatv1.SendMessageRequest) (*chatv1.SendMessageResponse, error) {
+	return &chatv1.SendMessageResponse{Id: 999}, nil
+}
+
+// TestRefusedNamespaceFailsFast: a server without the namespace refuses
+// the connection, and the run ends with that, not a timeout.
+func TestRefusedNamespaceFailsFast(t *testing.T) {
+	url := serve(t, socketio.NewServer(nil))
+	_, err := run(config{url: url, scenario: "rpc", clients: 1, inflight: 1, duration: 100 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("run ended with %v", err)
+	}
+}
+
+// TestWrongRepliesFailTheRun: a server that answers with something other
+// than what was sent must fail the run, not make it faster.
+func TestWrongRepliesFailTheRun(t *testing.T) {
+	srv := socketio.NewServer(nil)
+	srv.OnConnection(func(s *socketio.Socket) {
+		s.On("echo", func(_ *socketio.Socket, args socketio.Args, ack socketio.Ack) {
+			if b, ok := args.Bytes(0); ok {
+				_ = ack(append([]byte{1}, b...))
+				return
+			}
+			_ = ack("not what was sent")
+		})
+	})
+	if err := chatv1sio.RegisterChatServiceServer(srv, wrongChat{}); err != nil {
+		t.Fatal(err)
+	}
+	url := serve(t, srv)
+	for _, cfg := range []config{
+		{scenario: "latency", clients: 1},
+		{scenario: "throughput", clients: 1, inflight: 2},
+		{scenario: "binary", clients: 1, inflight: 1, size: 1 << 10},
+		{scenario: "rpc", clients: 1, inflight: 1},
+		{scenario: "polling", clients: 1},
+	} {
+		cfg.url, cfg.duration = url, 200*time.Millisecond
+		_, err := run(cfg)
+		if !errors.Is(err, errBadReply) {
+			t.Errorf("%s: run ended with %v, want a wrong-reply error", cfg.scenario, err)
+		}
+	}
+}

@@ -1,0 +1,88 @@
+// Package benchsrv is the Go server of the load comparisons: the events
+// cmd/siobench drives (the Node reference server,
+// internal/nodepeer/scripts/bench_server.mjs, has the same), the example
+// ChatService for the typed RPC scenario, and a bare WebSocket echo as the
+// ceiling. examples/benchserver serves it; siobench's tests run against it.
+package benchsrv
+
+import (
+	"context"
+	"net/http"
+	"sync"
+
+	"github.com/gorilla/websocket"
+
+	chatv1 "github.com/sio-dev/sio/gen/go/example/chat/v1"
+	"github.com/sio-dev/sio/gen/go/example/chat/v1/chatv1sio"
+	"github.com/sio-dev/sio/runtime/socketio"
+)
+
+// chat answers SendMessage at once, with the length of the text as id.
+type chat struct {
+	chatv1sio.UnimplementedChatServiceServer
+}
+
+func (chat) SendMessage(_ context.Context, req *chatv1.SendMessageRequest) (*chatv1.SendMessageResponse, error) {
+	return &chatv1.SendMessageResponse{Id: uint64(len(req.GetText()))}, nil
+}
+
+// New returns the Socket.IO server with the benchmark events:
+//
+//	echo(arg) acks arg (binary included)
+//	join(room) joins room and acks
+//	fanout(room, payload) emits "msg" with payload to room and acks
+//
+// and ChatService on its namespace.
+func New() (*socketio.Server, error) {
+	srv := socketio.NewServer(nil)
+	nsp := srv.Of("/")
+	srv.OnConnection(func(s *socketio.Socket) {
+		s.On("echo", func(_ *socketio.Socket, args socketio.Args, ack socketio.Ack) {
+			if ack == nil {
+				return
+			}
+			if b, ok := args.Bytes(0); ok {
+				_ = ack(b)
+				return
+			}
+			_ = ack(args.Raw(0))
+		})
+		s.On("join", func(s *socketio.Socket, args socketio.Args, ack socketio.Ack) {
+			var room string
+			_ = args.Decode(0, &room)
+			s.Join(room)
+			if ack != nil {
+				_ = ack()
+			}
+		})
+		// The broadcast is encoded once for all the room's members.
+		s.On("fanout", func(_ *socketio.Socket, args socketio.Args, ack socketio.Ack) {
+			var room string
+			_ = args.Decode(0, &room)
+			_ = nsp.To(room).Emit("msg", args.Raw(1))
+			if ack != nil {
+				_ = ack()
+			}
+		})
+	})
+	return srv, chatv1sio.RegisterChatServiceServer(srv, chat{})
+}
+
+// RawEcho is a bare WebSocket echo, tuned as a ceiling: small read
+// buffers, pooled write buffers, one goroutine per connection.
+func RawEcho() http.Handler {
+	up := websocket.Upgrader{ReadBufferSize: 1024, WriteBufferPool: &sync.Pool{}, CheckOrigin: func(*http.Request) bool { return true }}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		for {
+			mt, data, err := ws.ReadMessage()
+			if err != nil || ws.WriteMessage(mt, data) != nil {
+				return
+			}
+		}
+	})
+}
