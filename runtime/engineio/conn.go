@@ -119,7 +119,6 @@ type Conn struct {
 	deferLimit *time.Timer
 	ws         *websocket.Conn
 	batch      *batchConn // under ws on the server side: gathers a batch's frames
-	probeBatch *batchConn // under the upgrade probe, until it becomes ws
 	// Server-side polling.
 	pollWaiting bool          // a GET is parked waiting for data
 	pollWake    chan struct{} // wakes the parked GET; buffered, capacity 1
@@ -612,13 +611,6 @@ func (c *Conn) stopWritingLocked() {
 		close(c.cli.writerPaused)
 		c.cli.writerPaused = nil
 	}
-}
-
-// setBatchConn records the batchConn under an upgrade probe's WebSocket.
-func (c *Conn) setBatchConn(bc *batchConn) {
-	c.mu.Lock()
-	c.probeBatch = bc
-	c.mu.Unlock()
 }
 
 // handOverWriterLocked ends a stretch in which the caller wrote to the

@@ -121,10 +121,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return // the upgrader has answered
 		}
 		s.prepareWebSocket(ws, bw.conn, r)
-		c.setBatchConn(bw.conn)
 		// serveProbe closes ws at once if the session has upgraded already
 		// or is upgrading on another connection, as the reference does.
-		c.serveProbe(ws)
+		c.serveProbe(ws, bw.conn)
 		return
 	}
 	if c.Transport() != TransportPolling {

@@ -346,6 +346,30 @@ func TestUpgradeDance(t *testing.T) {
 	}
 }
 
+// TestSecondProbeDuringUpgrade: a second WebSocket opened for a session
+// while its first probe is under way is refused, and leaves nothing of
+// itself in the session: the upgrade completes on the first, which then
+// carries the session's traffic.
+func TestSecondProbeDuringUpgrade(t *testing.T) {
+	ts := newTestServer(t, true, nil)
+	sid := openPolling(t, ts)
+	ws := dialWS(t, wsURL(ts, "EIO=4&transport=websocket&sid="+sid))
+	ws2 := dialWS(t, wsURL(ts, "EIO=4&transport=websocket&sid="+sid))
+	_ = ws2.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := ws2.ReadMessage(); err == nil {
+		t.Fatal("a second probe of the same session stayed open")
+	}
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("2probe"))
+	if _, got := readWS(t, ws); got != "3probe" {
+		t.Fatalf("probe answer %q", got)
+	}
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("5"))
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("4hello"))
+	if _, got := readWS(t, ws); got != "4hello" {
+		t.Fatalf("echo over the upgraded WebSocket = %q", got)
+	}
+}
+
 func TestUpgradeTimeoutKeepsPolling(t *testing.T) {
 	ts := newTestServer(t, true, &Options{UpgradeTimeout: 50 * time.Millisecond})
 	sid := openPolling(t, ts)

@@ -117,10 +117,10 @@ func classifyReadError(err error) (CloseReason, error) {
 // ended with noop.
 const probeNoopDelay = 50 * time.Millisecond
 
-// serveProbe runs the server side of an upgrade on a fresh WebSocket: it
-// answers "2probe" with "3probe", and on "5" moves the session onto ws
-// and becomes its read loop.
-func (c *Conn) serveProbe(ws *websocket.Conn) {
+// serveProbe runs the server side of an upgrade on a fresh WebSocket, ws
+// over bc: it answers "2probe" with "3probe", and on "5" moves the session
+// onto ws and becomes its read loop.
+func (c *Conn) serveProbe(ws *websocket.Conn, bc *batchConn) {
 	c.mu.Lock()
 	if c.state != stateOpen || c.transport != TransportPolling || c.probe != nil {
 		c.mu.Unlock()
@@ -185,7 +185,7 @@ func (c *Conn) serveProbe(ws *websocket.Conn) {
 			timeout.Stop()
 			c.probe, c.probeNoop = nil, false
 			c.transport, c.ws = TransportWebSocket, ws
-			c.batch, c.probeBatch = c.probeBatch, nil
+			c.batch = bc
 			c.wakePollLocked()
 			if len(c.queue) > 0 {
 				c.kickLocked()
