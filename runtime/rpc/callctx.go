@@ -22,13 +22,7 @@ type callContext struct {
 	ended  bool
 }
 
-func newCallContext(parent context.Context, info CallInfo) *callContext {
-	c := new(callContext)
-	c.init(parent, info)
-	return c
-}
-
-// init prepares a zero callContext, one that is part of a larger struct.
+// init prepares a zero callContext (one that is part of a call).
 func (c *callContext) init(parent context.Context, info CallInfo) {
 	c.parent, c.info = parent, info
 }

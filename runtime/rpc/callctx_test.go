@@ -10,6 +10,12 @@ import (
 
 type testKey struct{}
 
+func newCallContext(parent context.Context, info CallInfo) *callContext {
+	c := new(callContext)
+	c.init(parent, info)
+	return c
+}
+
 func TestCallContextEndsWithTheCall(t *testing.T) {
 	parent := context.WithValue(context.Background(), testKey{}, "v")
 	// Asked before the end: Done closes at the end.

@@ -22,7 +22,7 @@ type Handlers[H any] struct {
 
 // Entry is one registered handler.
 type Entry[H any] struct {
-	H    H
+	H    H // the handler
 	once bool
 	id   uint64
 }
