@@ -125,7 +125,13 @@ func (c *pollingConn) post(ctx context.Context, packets ...[]byte) error {
 // loop, which the server's close (or ctx) ends.
 func (c *pollingConn) close(ctx context.Context) {
 	_ = c.post(ctx, []byte("1"))
-	<-c.done
+	for {
+		select {
+		case <-c.packets: // nobody reads them now; don't let the loop block
+		case <-c.done:
+			return
+		}
+	}
 }
 
 func pollGet(ctx context.Context, client *http.Client, url string) ([]byte, error) {
