@@ -79,11 +79,12 @@ func TestBroadcastIsEncodedOnce(t *testing.T) {
 
 	allocated := after.TotalAlloc - before.TotalAlloc
 	perCopy := uint64(rounds * recipients * len(payload))
-	// Encoding once, plus what each delivery costs besides the payload (its
-	// queue entry, a writer goroutine; more under the race detector).
-	budget := uint64(rounds*2*len(payload) + rounds*recipients*8<<10)
 	t.Logf("allocated %d KiB while broadcasting; one copy per recipient would be %d KiB", allocated>>10, perCopy>>10)
-	if allocated > budget {
-		t.Errorf("allocated %d KiB for %d broadcasts to %d sockets, over the %d KiB of encoding each once", allocated>>10, rounds, recipients, budget>>10)
+	// Encoding once takes 2 × 256 KiB here, and each delivery a little
+	// besides (a queue entry, a writer goroutine, pooled buffers refilled
+	// after a collection; more under the race detector): well under a
+	// quarter of what copying per recipient would allocate.
+	if allocated > perCopy/4 {
+		t.Errorf("allocated %d KiB for %d broadcasts to %d sockets: the payload is copied per recipient", allocated>>10, rounds, recipients)
 	}
 }
