@@ -76,40 +76,156 @@ func skipValue(data []byte, i int) int {
 // scanPlaceholders is checkPlaceholders without decoding. ok is false if it
 // met something it leaves to the decoder: escaped or repeated keys in an
 // object that might be a placeholder, or more than 64 attachments.
+//
+// It reads data once, keeping the state of each open object on a stack and
+// judging an object when it closes, so that its cost is linear however
+// deeply objects nest: judging each object by looking ahead through it made
+// a deep 1 MB payload cost seconds.
 func scanPlaceholders(data []byte, attachments int) (err error, ok bool) {
 	if attachments > 64 {
 		return nil, false
 	}
 	var seen uint64
 	count := 0
+	var stackSpace [16]container
+	stack := stackSpace[:0]
+	// value records a value that ended at end (started at start) in the
+	// innermost open container.
+	value := func(start, end int) {
+		if len(stack) > 0 {
+			stack[len(stack)-1].value(data[start:end])
+		}
+	}
 	for i := 0; i < len(data); {
 		switch data[i] {
 		case '"':
-			i, _ = skipString(data, i)
-			continue
-		case '{':
-			num, end, kind := matchPlaceholder(data, i)
-			switch kind {
-			case unsure:
-				return nil, false
-			case badPlaceholder:
-				return errPlaceholder, true
-			case placeholder:
-				if num < 0 || num >= attachments || seen&(1<<num) != 0 {
-					return errPlaceholder, true
+			end, escaped := skipString(data, i)
+			if top := len(stack) - 1; top >= 0 && stack[top].wantKey {
+				if escaped {
+					return nil, false
 				}
-				seen |= 1 << num
-				count++
-				i = end
-				continue
+				if !stack[top].key(data[i+1 : end-1]) {
+					return nil, false // a repeated key counts once when decoded
+				}
+			} else {
+				value(i, end)
 			}
+			i = end
+		case '{', '[':
+			stack = append(stack, container{object: data[i] == '{', wantKey: data[i] == '{', start: i})
+			i++
+		case '}', ']':
+			c := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if c.object {
+				num, kind := c.judge()
+				switch kind {
+				case unsure:
+					return nil, false
+				case badPlaceholder:
+					return errPlaceholder, true
+				case placeholder:
+					if num < 0 || num >= attachments || seen&(1<<num) != 0 {
+						return errPlaceholder, true
+					}
+					seen |= 1 << num
+					count++
+				}
+			}
+			value(c.start, i+1)
+			i++
+		case ',':
+			if top := len(stack) - 1; top >= 0 && stack[top].object {
+				stack[top].wantKey = true
+			}
+			i++
+		case ' ', '\t', '\n', '\r', ':':
+			i++
+		default: // a number, true, false or null
+			end := skipValue(data, i)
+			value(i, end)
+			i = end
 		}
-		i++
 	}
 	if count != attachments {
 		return errAttachments, true
 	}
 	return nil, true
+}
+
+// container is an array or object open while scanning for placeholders;
+// for an object, what it holds so far that decides whether it is one.
+type container struct {
+	object  bool
+	wantKey bool // an object expects a key next
+	start   int  // where it opened
+
+	keys    int
+	role    keyRole // of the value being read
+	sawFlag bool
+	isTrue  bool // "_placeholder" is true
+	sawNum  bool
+	num     []byte // the text of "num"
+}
+
+type keyRole int
+
+const (
+	otherKey keyRole = iota
+	flagKey          // "_placeholder"
+	numKey           // "num"
+)
+
+// key records a key of the object, reporting false for a repeated
+// "_placeholder" or "num".
+func (c *container) key(k []byte) bool {
+	c.wantKey = false
+	c.keys++
+	switch string(k) { // compared, not allocated
+	case "_placeholder":
+		if c.sawFlag {
+			return false
+		}
+		c.sawFlag, c.role = true, flagKey
+	case "num":
+		if c.sawNum {
+			return false
+		}
+		c.sawNum, c.role = true, numKey
+	default:
+		c.role = otherKey
+	}
+	return true
+}
+
+// value records the text of the value of the last key.
+func (c *container) value(v []byte) {
+	if !c.object {
+		return
+	}
+	switch c.role {
+	case flagKey:
+		c.isTrue = string(v) == "true"
+	case numKey:
+		c.num = v
+	}
+}
+
+// judge says whether the closed object is a placeholder. Like the
+// decoder-based check, an object is one if it has exactly two keys and
+// "_placeholder" is true; then "num" must be an integer.
+func (c *container) judge() (num int, kind placeholderKind) {
+	if !c.isTrue {
+		return 0, notPlaceholder
+	}
+	if c.keys != 2 {
+		return 0, unsure // repeated keys would count once when decoded
+	}
+	n, err := strconv.Atoi(string(c.num))
+	if !c.sawNum || err != nil {
+		return 0, badPlaceholder
+	}
+	return n, placeholder
 }
 
 type placeholderKind int
@@ -120,55 +236,6 @@ const (
 	badPlaceholder // shaped as one, with a num that is not an index
 	unsure
 )
-
-// matchPlaceholder looks at the object starting at data[i]. Like the
-// decoder-based check, an object is a placeholder if it has exactly two
-// keys and "_placeholder" is true; then "num" must be an integer.
-func matchPlaceholder(data []byte, i int) (num, end int, kind placeholderKind) {
-	var keys int
-	var isTrue, sawFlag, sawNum bool
-	var numText []byte
-	j := skipSpace(data, i+1)
-	for j < len(data) && data[j] != '}' {
-		keyEnd, escaped := skipString(data, j)
-		if escaped {
-			return 0, 0, unsure
-		}
-		key := data[j+1 : keyEnd-1]
-		j = skipSpace(data, keyEnd)
-		j = skipSpace(data, j+1) // past ':'
-		valEnd := skipValue(data, j)
-		switch string(key) { // compared, not allocated
-		case "_placeholder":
-			if sawFlag {
-				return 0, 0, unsure
-			}
-			sawFlag, isTrue = true, string(data[j:valEnd]) == "true"
-		case "num":
-			if sawNum {
-				return 0, 0, unsure
-			}
-			sawNum, numText = true, data[j:valEnd]
-		}
-		keys++
-		j = skipSpace(data, valEnd)
-		if j < len(data) && data[j] == ',' {
-			j = skipSpace(data, j+1)
-		}
-	}
-	if !isTrue {
-		return 0, 0, notPlaceholder
-	}
-	if keys != 2 {
-		// Repeated keys would count once when decoded.
-		return 0, 0, unsure
-	}
-	n, err := strconv.Atoi(string(numText))
-	if !sawNum || err != nil {
-		return 0, 0, badPlaceholder
-	}
-	return n, j + 1, placeholder
-}
 
 // splitArray returns the elements of the JSON array data, which must be
 // valid JSON, without decoding them. Like decoding, it takes null for no

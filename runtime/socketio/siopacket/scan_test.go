@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -50,6 +51,47 @@ func TestScanPlaceholdersAnswersCommonShapes(t *testing.T) {
 		s := placeholderSeeds[i]
 		if _, ok := scanPlaceholders([]byte(s), 1); !ok {
 			t.Errorf("scanPlaceholders left %s to the decoder", s)
+		}
+	}
+}
+
+// TestScanPlaceholdersDeep: deeply nested objects, with placeholders at
+// the bottom, inside and beside them, get the decoder's answer.
+func TestScanPlaceholdersDeep(t *testing.T) {
+	nest := func(depth int, inner string) string {
+		return strings.Repeat(`{"a":`, depth) + inner + strings.Repeat("}", depth)
+	}
+	ph := `{"_placeholder":true,"num":0}`
+	for _, tc := range []struct {
+		data        string
+		attachments int
+	}{
+		{`["e",` + nest(500, ph) + `]`, 1},
+		{`["e",` + nest(500, `"x"`) + `,` + ph + `]`, 1},
+		{`["e",` + nest(500, ph) + `,` + ph + `]`, 1},
+		{`["e",` + nest(500, `"x"`) + `]`, 1},
+		{`["e",{"_placeholder":true,"num":` + nest(200, "0") + `}]`, 1},
+		{`["e",{"_placeholder":true,"x":` + nest(200, ph) + `}]`, 1},
+		{`["e",[[[[[[` + ph + `]]]]]]]`, 1},
+	} {
+		got, ok := scanPlaceholders([]byte(tc.data), tc.attachments)
+		want := checkPlaceholdersDecoded([]byte(tc.data), tc.attachments)
+		if !ok || !errors.Is(got, want) && !(got == nil && want == nil) {
+			t.Errorf("scanPlaceholders(%.60s…) = %v, %v; decoding says %v", tc.data, got, ok, want)
+		}
+	}
+}
+
+// BenchmarkScanPlaceholdersDeep is a nearly 1 MB payload nested 9000 deep
+// (the decoder's limit is 10 000): the scan must stay linear in the size.
+func BenchmarkScanPlaceholdersDeep(b *testing.B) {
+	const depth = 9000
+	data := []byte(`["e",` + strings.Repeat(`{"a":`, depth) + `"` + strings.Repeat("x", 900<<10) + `"` +
+		strings.Repeat("}", depth) + `,{"_placeholder":true,"num":0}]`)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if err, ok := scanPlaceholders(data, 1); err != nil || !ok {
+			b.Fatal(err, ok)
 		}
 	}
 }
