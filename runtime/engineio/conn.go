@@ -117,6 +117,7 @@ type Conn struct {
 	// deferLimit starts a writer goroutine for deferred data if OnMessage
 	// runs on for long, so a slow handler does not hold back what it sent.
 	deferLimit *time.Timer
+	deferArmed bool // deferLimit is running
 	ws         *websocket.Conn
 	batch      *batchConn // under ws on the server side: gathers a batch's frames
 	// Server-side polling.
@@ -481,12 +482,19 @@ const maxInlineBatches = 2
 // it to return before a writer goroutine takes it.
 const maxWriteDeferral = time.Millisecond
 
+// armDeferLimitLocked makes sure the deferral timer runs. It is left
+// running when the deferral ends, not stopped: a timer that is still
+// running from an earlier deferral fires sooner than this one needs, which
+// at worst starts a writer early, and under load the timer is then set at
+// most once a millisecond instead of set and stopped for every message.
 func (c *Conn) armDeferLimitLocked() {
-	if c.deferLimit == nil {
+	switch {
+	case c.deferLimit == nil:
 		c.deferLimit = time.AfterFunc(maxWriteDeferral, c.endDeferral)
-		return
+	case !c.deferArmed:
+		c.deferLimit.Reset(maxWriteDeferral)
 	}
-	c.deferLimit.Reset(maxWriteDeferral)
+	c.deferArmed = true
 }
 
 // dropDeferLimit frees the deferral timer, which most connections need
@@ -496,7 +504,7 @@ func (c *Conn) dropDeferLimit() {
 	c.mu.Lock()
 	if c.deferLimit != nil {
 		c.deferLimit.Stop() // a run already due finds nothing deferred
-		c.deferLimit = nil
+		c.deferLimit, c.deferArmed = nil, false
 	}
 	c.mu.Unlock()
 }
@@ -505,6 +513,7 @@ func (c *Conn) dropDeferLimit() {
 func (c *Conn) endDeferral() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.deferArmed = false
 	if c.deferredWrite {
 		c.deferredWrite = false
 		go c.writeLoop()
@@ -522,7 +531,6 @@ func (c *Conn) writeDeferred() {
 		c.mu.Unlock()
 		return
 	}
-	c.deferLimit.Stop()
 	more := c.batch != nil && c.batch.inputBuffered()
 	c.mu.Unlock()
 	if more {

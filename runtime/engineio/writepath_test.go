@@ -37,9 +37,11 @@ type blockingReceiver struct {
 	release chan struct{}
 }
 
-func (r *blockingReceiver) OnMessage([]byte, bool) {
+func (r *blockingReceiver) OnMessage(data []byte, _ bool) {
 	_ = r.conn.Send(Message{Data: []byte("early")})
-	<-r.release
+	if string(data) != "fast" {
+		<-r.release
+	}
 }
 
 func (r *blockingReceiver) OnClose(CloseReason, error) {}
@@ -53,6 +55,29 @@ func TestSendFromSlowOnMessageIsNotHeldBack(t *testing.T) {
 	unblock := func() { once.Do(func() { close(release) }) }
 	t.Cleanup(unblock) // runs before the server's cleanup, even on failure
 	_ = ws.WriteMessage(websocket.TextMessage, []byte("4go"))
+	_, got := readWS(t, ws) // fails after 5s if "early" waits for OnMessage
+	unblock()
+	if got != "4early" {
+		t.Fatalf("got %q, want 4early", got)
+	}
+}
+
+// The same holds for a slow message after fast ones, whether the deferral
+// timer is still running from the one before or has already fired.
+func TestSlowMessageAfterFastOnesIsNotHeldBack(t *testing.T) {
+	release := make(chan struct{})
+	ws := openWebSocketSession(t, func(c *Conn) Receiver { return &blockingReceiver{conn: c, release: release} })
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
+	for _, pause := range []time.Duration{0, 0, 5 * time.Millisecond, 0} {
+		_ = ws.WriteMessage(websocket.TextMessage, []byte("4fast"))
+		if _, got := readWS(t, ws); got != "4early" {
+			t.Fatalf("got %q, want 4early", got)
+		}
+		time.Sleep(pause)
+	}
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("4slow"))
 	_, got := readWS(t, ws) // fails after 5s if "early" waits for OnMessage
 	unblock()
 	if got != "4early" {
