@@ -49,28 +49,26 @@ func (r *blockingReceiver) OnClose(CloseReason, error) {}
 // Replies queued during OnMessage are normally written by the read loop
 // once OnMessage returns; a handler that runs on must not hold them back.
 func TestSendFromSlowOnMessageIsNotHeldBack(t *testing.T) {
-	release := make(chan struct{})
-	ws := openWebSocketSession(t, func(c *Conn) Receiver { return &blockingReceiver{conn: c, release: release} })
-	var once sync.Once
-	unblock := func() { once.Do(func() { close(release) }) }
-	t.Cleanup(unblock) // runs before the server's cleanup, even on failure
-	_ = ws.WriteMessage(websocket.TextMessage, []byte("4go"))
-	_, got := readWS(t, ws) // fails after 5s if "early" waits for OnMessage
-	unblock()
-	if got != "4early" {
-		t.Fatalf("got %q, want 4early", got)
-	}
+	expectSlowMessageNotHeldBack(t, nil)
 }
 
 // The same holds for a slow message after fast ones, whether the deferral
 // timer is still running from the one before or has already fired.
 func TestSlowMessageAfterFastOnesIsNotHeldBack(t *testing.T) {
+	expectSlowMessageNotHeldBack(t, []time.Duration{0, 0, 5 * time.Millisecond, 0})
+}
+
+// expectSlowMessageNotHeldBack sends a fast message per pause (waiting
+// that long after its reply), then a slow one, whose reply must arrive
+// while its OnMessage still runs.
+func expectSlowMessageNotHeldBack(t *testing.T, pauses []time.Duration) {
+	t.Helper()
 	release := make(chan struct{})
 	ws := openWebSocketSession(t, func(c *Conn) Receiver { return &blockingReceiver{conn: c, release: release} })
 	var once sync.Once
 	unblock := func() { once.Do(func() { close(release) }) }
-	t.Cleanup(unblock)
-	for _, pause := range []time.Duration{0, 0, 5 * time.Millisecond, 0} {
+	t.Cleanup(unblock) // runs before the server's cleanup, even on failure
+	for _, pause := range pauses {
 		_ = ws.WriteMessage(websocket.TextMessage, []byte("4fast"))
 		if _, got := readWS(t, ws); got != "4early" {
 			t.Fatalf("got %q, want 4early", got)
