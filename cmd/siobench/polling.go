@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -257,7 +256,7 @@ func (c *pollingConn) awaitAck(id uint64, arg []byte, until time.Time) error {
 			}
 			// Anything else (an event) is not part of this scenario; skip it.
 		case <-c.done:
-			return fmt.Errorf("siobench: ack %s never came: %w", strconv.FormatUint(id, 10), c.err)
+			return fmt.Errorf("siobench: ack %d never came: %w", id, c.err)
 		case <-timeout.C:
 			return fmt.Errorf("siobench: ack %d never came", id)
 		}
