@@ -155,7 +155,7 @@ func DecodeText(text []byte, lim Limits) (Packet, int, error) {
 		rest = rest[min(i+1, len(rest)):]
 	}
 	n := 0
-	for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+	for n < len(rest) && isDigit(rest[n]) {
 		n++
 	}
 	if n > 0 {
@@ -334,7 +334,7 @@ func checkEventName(data []byte) error {
 			}
 		}
 		return nil
-	case c == '-' || (c >= '0' && c <= '9'):
+	case c == '-' || isDigit(c):
 		return nil
 	}
 	return errPayload

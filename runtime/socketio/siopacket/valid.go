@@ -49,7 +49,7 @@ func validJSON(data []byte) bool {
 			if i = validString(data, i); i < 0 {
 				return false
 			}
-		case c == '-' || c >= '0' && c <= '9':
+		case c == '-' || isDigit(c):
 			if i = validNumber(data, i); i < 0 {
 				return false
 			}
