@@ -100,9 +100,10 @@ type Conn struct {
 	transport   string
 	queue       []outPacket
 	queuedBytes int
-	// spareQueue is the backing array of the batch before last, kept
-	// while a writer runs so that under load the queue and the batch being
-	// written swap two arrays instead of growing a new one per batch.
+	// spareQueue is the backing array of the batch before last, kept so
+	// that under load the queue and the batch being written swap two
+	// arrays instead of growing a new one per batch. A heartbeat on an idle
+	// session drops it (trimIdleQueuesLocked).
 	spareQueue []outPacket
 	timer      *time.Timer // heartbeat, and the close deadline while closing
 	timerDue   time.Time   // when timer is meant to fire; it may run late
@@ -397,6 +398,7 @@ func (c *Conn) onTimer() {
 		c.mu.Unlock()
 		c.closeNow(ReasonPingTimeout, nil)
 	default:
+		c.trimIdleQueuesLocked()
 		c.awaitPong = true
 		// Count the timeout from when the ping was due, not from when a
 		// late timer got round to it.
@@ -419,11 +421,24 @@ func (c *Conn) onPong() {
 func (c *Conn) onPing() {
 	c.mu.Lock()
 	if c.state == stateOpen {
+		c.trimIdleQueuesLocked()
 		c.resetTimerLocked(time.Now(), c.limits.pingInterval+c.limits.pingTimeout)
 		c.queue = append(c.queue, outPacket{Packet: eiopacket.Packet{Type: eiopacket.Pong}})
 		c.kickLocked()
 	}
 	c.mu.Unlock()
+}
+
+// trimIdleQueuesLocked drops the queue arrays kept from busier times,
+// when the session is between writes. It runs once per heartbeat.
+func (c *Conn) trimIdleQueuesLocked() {
+	if c.writing || len(c.queue) > 0 {
+		return
+	}
+	c.spareQueue = nil
+	if cap(c.queue) > maxIdleQueueCap {
+		c.queue = nil
+	}
 }
 
 // kickLocked gets queued packets moving: it starts the write loop for
@@ -457,9 +472,17 @@ func (c *Conn) wakePollLocked() {
 	}
 }
 
-// maxKeptQueueCap is the largest queue backing array kept between writes;
-// anything larger is dropped so an idle session stays small.
-const maxKeptQueueCap = 64
+// maxKeptQueueCap is the largest queue backing array kept between writes.
+// Arrays are kept while the writer stops and restarts, as it does between
+// bursts of request/response traffic: dropping them there made the queue
+// regrow from nothing (1, 2, 4, ... entries) about once per call.
+const maxKeptQueueCap = 256
+
+// maxIdleQueueCap is the largest queue array a session keeps once a
+// heartbeat finds nothing queued: larger ones are dropped then, so a
+// session that has gone quiet since a burst gives its arrays back within
+// one ping interval.
+const maxIdleQueueCap = 4
 
 // writeLoop is the one writer of a push transport. It runs while there is
 // something to write and exits when the queue is empty, so idle sessions
@@ -614,7 +637,6 @@ func (c *Conn) writeNext() bool {
 // client upgrade waiting for it.
 func (c *Conn) stopWritingLocked() {
 	c.writing = false
-	c.spareQueue = nil // an idle session keeps one array at most
 	if c.cli != nil && c.cli.writerPaused != nil {
 		close(c.cli.writerPaused)
 		c.cli.writerPaused = nil

@@ -185,10 +185,16 @@ func runModes(t *testing.T, f func(t *testing.T, opts DialOptions, want string))
 // waitTransport waits until c is on the wanted transport.
 func waitTransport(t *testing.T, c *Conn, want string) {
 	t.Helper()
+	waitFor(t, "transport "+want, func() bool { return c.Transport() == want })
+}
+
+// waitFor polls cond until it holds, failing the test after 5 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for c.Transport() != want {
+	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("transport is %s, want %s", c.Transport(), want)
+			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -122,3 +122,53 @@ func maskedTextFrame(payload string) []byte {
 	f := []byte{0x81, 0x80 | byte(len(payload)), 0, 0, 0, 0}
 	return append(f, payload...)
 }
+
+// queueCaps reports the capacity of c's queue and spare arrays.
+func queueCaps(c *Conn) (queue, spare int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return cap(c.queue), cap(c.spareQueue)
+}
+
+// A burst's queue arrays are kept while the session is busy, so request
+// and response traffic reuses them, and given back at the next heartbeat
+// that finds the session idle.
+func TestQueueArraysKeptWhileBusyTrimmedWhenIdle(t *testing.T) {
+	ts := newTestServer(t, false, &Options{PingInterval: 300 * time.Millisecond, PingTimeout: 20 * time.Second})
+	ws := dialWS(t, wsURL(ts, "EIO=4&transport=websocket"))
+	readWS(t, ws) // open
+	conn := ts.session(t).conn
+
+	const burst = 100
+	msgs := make([]Message, burst)
+	for i := range msgs {
+		msgs[i] = Message{Data: []byte("m")}
+	}
+	for round := range 2 {
+		if err := conn.Send(msgs...); err != nil {
+			t.Fatal(err)
+		}
+		for i := range burst {
+			if _, got := readWS(t, ws); got != "4m" {
+				t.Fatalf("round %d message %d = %q, want 4m", round, i, got)
+			}
+		}
+	}
+	// The writer has stopped or is about to; the burst's arrays stay.
+	waitFor(t, "the burst's arrays to be kept", func() bool {
+		q, s := queueCaps(conn)
+		return max(q, s) >= burst
+	})
+
+	// The next ping finds nothing queued and drops them.
+	if _, got := readWS(t, ws); got != "2" {
+		t.Fatalf("got %q, want a ping", got)
+	}
+	if err := ws.WriteMessage(websocket.TextMessage, []byte("3")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the arrays to be trimmed", func() bool {
+		q, s := queueCaps(conn)
+		return q <= maxIdleQueueCap && s == 0
+	})
+}
