@@ -8,14 +8,17 @@ GO      ?= go
 # crasher written) when a worker is busy as time runs out. A count has no
 # deadline to race; 300000 inputs take a few seconds per target here.
 FUZZTIME ?= 300000x
-# Each fuzz target, as package:Target.
+# Each fuzz target, as package:Target, or package:Target:count for one
+# slower than the codecs (a whole server session per input).
 FUZZ_TARGETS = \
 	./runtime/engineio/eiopacket:FuzzDecodePayload \
 	./runtime/engineio/eiopacket:FuzzDecodeText \
 	./runtime/socketio/siopacket:FuzzDecodeText \
 	./runtime/socketio/siopacket:FuzzScanPlaceholders \
 	./runtime/socketio/siopacket:FuzzSplitArray \
-	./runtime/socketio/siopacket:FuzzValidJSON
+	./runtime/socketio/siopacket:FuzzSplitArrayMalformed \
+	./runtime/socketio/siopacket:FuzzValidJSON \
+	./runtime/socketio:FuzzServerPolling:30000x
 
 .PHONY: demo test lint gotest fuzz bench generate checkgenerate bundle checkbundle nodeclient conformance
 
@@ -40,9 +43,10 @@ gotest:
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; name=$${t##*:}; \
-		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
-		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+		pkg=$${t%%:*}; name=$${t#*:}; budget=$(FUZZTIME); \
+		case $$name in *:*) budget=$${name#*:}; name=$${name%%:*};; esac; \
+		echo "fuzz $$pkg $$name ($$budget)"; \
+		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$$budget $$pkg || exit 1; \
 	done
 
 # generate rewrites gen/ from proto/ (buf with local plugins only).
