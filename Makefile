@@ -9,7 +9,7 @@ GO      ?= go
 # deadline to race; 300000 inputs take a few seconds per target here.
 FUZZTIME ?= 300000x
 # Each fuzz target, as package:Target, or package:Target:count for one
-# slower than the codecs (a whole server session per input).
+# slower than the codecs (a whole server session or call per input).
 FUZZ_TARGETS = \
 	./runtime/engineio/eiopacket:FuzzDecodePayload \
 	./runtime/engineio/eiopacket:FuzzDecodeText \
@@ -18,7 +18,8 @@ FUZZ_TARGETS = \
 	./runtime/socketio/siopacket:FuzzSplitArray \
 	./runtime/socketio/siopacket:FuzzSplitArrayMalformed \
 	./runtime/socketio/siopacket:FuzzValidJSON \
-	./runtime/socketio:FuzzServerPolling:30000x
+	./runtime/socketio:FuzzServerPolling:30000x \
+	./runtime/rpc:FuzzCallArguments:20000x
 
 .PHONY: demo test lint gotest fuzz bench generate checkgenerate bundle checkbundle nodeclient conformance
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"strconv"
 	"time"
 
@@ -27,14 +28,26 @@ const (
 	StreamCancelEvent = "sio:stream:cancel"
 )
 
-// callMeta is the optional second argument of a call.
+// callMeta is the optional second argument of a call, decoded.
 type callMeta struct {
-	// TimeoutMs is the caller's remaining time; the handler's context ends
-	// when it runs out.
-	TimeoutMs int64 `json:"timeoutMs,omitempty"`
-	// Headers are per-call metadata.
-	Headers map[string]string `json:"headers,omitempty"`
+	// timeout is the caller's remaining time, if hasTimeout: the handler's
+	// context ends when it runs out. Zero means it already has.
+	timeout    time.Duration
+	hasTimeout bool
+	// headers are per-call metadata.
+	headers map[string]string
 }
+
+// wireMeta is callMeta as it travels. timeoutMs is any JSON number: a
+// browser's clock arithmetic may leave a fraction.
+type wireMeta struct {
+	TimeoutMs *float64          `json:"timeoutMs"`
+	Headers   map[string]string `json:"headers"`
+}
+
+// maxTimeoutMs is the largest timeout a time.Duration holds; longer ones
+// mean no deadline.
+const maxTimeoutMs = float64(math.MaxInt64 / int64(time.Millisecond))
 
 // subscribeReply is the ack of a successful subscription.
 type subscribeReply struct {
@@ -83,13 +96,36 @@ func parseMeta(raw []byte) (callMeta, error) {
 	if rest, ok := bytes.CutPrefix(raw, []byte(`{"timeoutMs":`)); ok {
 		if digits, ok := bytes.CutSuffix(rest, []byte("}")); ok {
 			if n, err := strconv.ParseInt(string(digits), 10, 64); err == nil {
-				m.TimeoutMs = n
+				m.setTimeout(float64(n))
 				return m, nil
 			}
 		}
 	}
-	err := json.Unmarshal(raw, &m)
-	return m, err
+	var w wireMeta
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return m, err
+	}
+	if w.TimeoutMs != nil {
+		m.setTimeout(*w.TimeoutMs)
+	}
+	m.headers = w.Headers
+	return m, nil
+}
+
+// setTimeout records a caller's remaining time in milliseconds. None left
+// (zero or less) gives the handler a context that has already ended, as
+// in gRPC; more than a time.Duration holds is no deadline at all.
+func (m *callMeta) setTimeout(ms float64) {
+	switch {
+	case ms >= maxTimeoutMs:
+		return
+	case ms <= 0:
+		m.timeout = 0
+	default:
+		// Round up, so that a sub-millisecond remainder still runs.
+		m.timeout = time.Duration(math.Ceil(ms * float64(time.Millisecond)))
+	}
+	m.hasTimeout = true
 }
 
 // requestArgs decodes a call's arguments: the request bytes and the

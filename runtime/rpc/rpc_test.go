@@ -2,6 +2,7 @@ package rpc_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http/httptest"
@@ -103,7 +104,7 @@ type fixture struct {
 	url  string
 }
 
-func newFixture(t *testing.T, opts ...rpc.HandlerOption) *fixture {
+func newFixture(t testing.TB, opts ...rpc.HandlerOption) *fixture {
 	t.Helper()
 	srv := socketio.NewServer(nil)
 	chat := &chatServer{srv: srv, slowEnd: make(chan error, 1)}
@@ -120,7 +121,7 @@ func newFixture(t *testing.T, opts ...rpc.HandlerOption) *fixture {
 	return &fixture{srv: srv, chat: chat, url: hs.URL}
 }
 
-func (f *fixture) dial(t *testing.T, auth any) *sioclient.Socket {
+func (f *fixture) dial(t testing.TB, auth any) *sioclient.Socket {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -190,6 +191,25 @@ func TestDeadlineTravelsToTheServer(t *testing.T) {
 	}
 	if time.Since(start) > 2*time.Second {
 		t.Error("deadline took far too long")
+	}
+	// Callers other than ours may send a fraction of a millisecond, or no
+	// time at all: the handler's context still ends, with the deadline.
+	s := f.dial(t, nil)
+	req, _ := proto.Marshal(&chatv1.SendMessageRequest{Text: "slow"})
+	for _, meta := range []string{`{"timeoutMs":20.5}`, `{"timeoutMs":0}`} {
+		reply, err := s.EmitWithAck(ctxTimeout(t, 5*time.Second), chatv1sio.ChatServiceSendMessageEvent, req, json.RawMessage(meta))
+		var status struct{ Code string }
+		if err != nil || reply.Decode(0, &status) != nil || status.Code != "deadline_exceeded" {
+			t.Errorf("%s: reply %s %v", meta, reply, err)
+		}
+		select {
+		case serverErr := <-f.chat.slowEnd:
+			if !errors.Is(serverErr, context.DeadlineExceeded) {
+				t.Errorf("%s: the handler's context ended with %v", meta, serverErr)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("%s: the handler's context never ended", meta)
+		}
 	}
 	// A cancelled context is canceled, not deadline_exceeded.
 	ctx, cancel := context.WithCancel(context.Background())

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -187,13 +186,13 @@ type call struct {
 func (c *call) Run() {
 	h, meta, ack := c.h, c.meta, c.ack
 	parent := c.sockCtx
-	if meta.TimeoutMs > 0 {
+	if meta.hasTimeout {
 		var cancel context.CancelFunc
-		parent, cancel = context.WithTimeout(parent, time.Duration(meta.TimeoutMs)*time.Millisecond)
+		parent, cancel = context.WithTimeout(parent, meta.timeout)
 		defer cancel()
 	}
 	cc := &c.ctx
-	cc.init(parent, CallInfo{Event: h.event, Socket: c.s, Header: meta.Headers})
+	cc.init(parent, CallInfo{Event: h.event, Socket: c.s, Header: meta.headers})
 	defer cc.end()
 	defer func() {
 		if r := recover(); r != nil {

@@ -1,0 +1,43 @@
+package rpc
+
+import (
+	"maps"
+	"testing"
+	"time"
+)
+
+func TestParseMeta(t *testing.T) {
+	for _, tc := range []struct {
+		raw     string
+		want    callMeta
+		wantErr bool
+	}{
+		{raw: `{}`},
+		{raw: `{"timeoutMs":1500}`, want: callMeta{timeout: 1500 * time.Millisecond, hasTimeout: true}},
+		// Browsers' clock arithmetic can leave fractions; round up.
+		{raw: `{"timeoutMs":1.25}`, want: callMeta{timeout: 1250 * time.Microsecond, hasTimeout: true}},
+		{raw: `{"timeoutMs":0.0000001}`, want: callMeta{timeout: 1, hasTimeout: true}},
+		// No time left: the handler's context has already ended.
+		{raw: `{"timeoutMs":0}`, want: callMeta{hasTimeout: true}},
+		{raw: `{"timeoutMs":-20}`, want: callMeta{hasTimeout: true}},
+		{raw: `{"timeoutMs":-2.5e3}`, want: callMeta{hasTimeout: true}},
+		// More than a time.Duration holds: no deadline, not an overflow.
+		{raw: `{"timeoutMs":99999999999999999}`},
+		{raw: `{"timeoutMs":1e300}`},
+		{raw: `{"timeoutMs":null}`},
+		{raw: `{"headers":{"a":"1"},"timeoutMs":7}`, want: callMeta{timeout: 7 * time.Millisecond, hasTimeout: true, headers: map[string]string{"a": "1"}}},
+		{raw: `{"other":true}`},
+		{raw: `{"timeoutMs":"5"}`, wantErr: true},
+		{raw: `{"headers":{"a":1}}`, wantErr: true},
+		{raw: `[]`, wantErr: true},
+	} {
+		got, err := parseMeta([]byte(tc.raw))
+		if (err != nil) != tc.wantErr {
+			t.Errorf("parseMeta(%s) error %v, want error %v", tc.raw, err, tc.wantErr)
+			continue
+		}
+		if got.timeout != tc.want.timeout || got.hasTimeout != tc.want.hasTimeout || !maps.Equal(got.headers, tc.want.headers) {
+			t.Errorf("parseMeta(%s) = %+v, want %+v", tc.raw, got, tc.want)
+		}
+	}
+}
