@@ -23,17 +23,19 @@ type Args struct {
 // ParseArgs splits a JSON array payload (an ACK's) into its elements,
 // copying them: data may be reused once it returns.
 func ParseArgs(data []byte, attachments [][]byte) (Args, error) {
-	return parseArgs(data, attachments, false)
+	return parseArgs(data, attachments, false, false)
 }
 
 // ParseAck returns the arguments of an ACK or BINARY_ACK packet. p.Data
 // must be valid JSON, as DecodeText and the encoders leave it: unlike
 // ParseArgs, it is not checked again.
 func ParseAck(p *Packet) (Args, error) {
-	return parseArgs(p.Data, p.Attachments, true)
+	return parseArgs(p.Data, p.Attachments, true, p.ownsData)
 }
 
-func parseArgs(data []byte, attachments [][]byte, trusted bool) (Args, error) {
+// parseArgs splits data into arguments. trusted skips validating it;
+// owned skips copying it, for data no buffer will reuse.
+func parseArgs(data []byte, attachments [][]byte, trusted, owned bool) (Args, error) {
 	var elems []json.RawMessage
 	if len(data) > 0 {
 		var ok bool
@@ -41,7 +43,10 @@ func parseArgs(data []byte, attachments [][]byte, trusted bool) (Args, error) {
 			return Args{}, fmt.Errorf("%w: arguments are not valid JSON", ErrInvalid)
 		}
 		// The elements share one copy: Args outlive the buffer data is in.
-		if elems, ok = splitArray(bytes.Clone(data)); !ok {
+		if !owned {
+			data = bytes.Clone(data)
+		}
+		if elems, ok = splitArray(data); !ok {
 			return Args{}, fmt.Errorf("%w: arguments are not a JSON array", ErrInvalid)
 		}
 	}
@@ -52,7 +57,7 @@ func parseArgs(data []byte, attachments [][]byte, trusted bool) (Args, error) {
 // numeric name, which the reference accepts, is returned as its JSON text.
 // As for ParseAck, p.Data must be valid JSON.
 func ParseEvent(p *Packet) (string, Args, error) {
-	args, err := parseArgs(p.Data, p.Attachments, true)
+	args, err := parseArgs(p.Data, p.Attachments, true, p.ownsData)
 	if err != nil {
 		return "", Args{}, err
 	}

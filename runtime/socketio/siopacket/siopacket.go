@@ -60,6 +60,10 @@ type Packet struct {
 	Data json.RawMessage
 	// Attachments holds the binary attachments, in placeholder order.
 	Attachments [][]byte
+
+	// ownsData is set on packets a Reassembler completed: their Data is
+	// already a copy, so the parsers need not copy it again.
+	ownsData bool
 }
 
 // Limits bound what the decoder accepts.
@@ -358,6 +362,7 @@ func (r *Reassembler) Start(p Packet) {
 	}
 	*r.slot = p
 	r.slot.Data = bytes.Clone(p.Data)
+	r.slot.ownsData = true
 	r.waiting = true
 	r.next = 0
 }

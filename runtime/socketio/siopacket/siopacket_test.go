@@ -105,6 +105,45 @@ func TestReassembler(t *testing.T) {
 	}
 }
 
+// Arguments share a packet's data only when nothing will reuse it: a
+// reassembled packet's data is the reassembler's own copy, a decoded text
+// packet's is the caller's frame buffer.
+func TestParseEventCopiesOnlyBorrowedData(t *testing.T) {
+	frame := []byte(`51-["m",{"_placeholder":true,"num":0},"x"]`)
+	p, _, err := DecodeText(frame, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Reassembler
+	r.Start(p)
+	whole, done, err := r.Add([]byte{1})
+	if !done || err != nil {
+		t.Fatal(done, err)
+	}
+	text, _, err := DecodeText([]byte(`2["m","x"]`), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		p     Packet
+		share bool
+	}{{"reassembled", whole, true}, {"decoded text", text, false}} {
+		_, args, err := ParseEvent(&tc.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := args.Raw(args.Len() - 1)
+		shares := &last[0] == &tc.p.Data[len(tc.p.Data)-1-len(last)]
+		if shares != tc.share {
+			t.Errorf("%s: arguments share the packet's data: %v, want %v", tc.name, shares, tc.share)
+		}
+		if string(last) != `"x"` {
+			t.Errorf("%s: last argument %s", tc.name, last)
+		}
+	}
+}
+
 type inner struct {
 	Blob []byte `json:"blob"`
 	Note string `json:"note,omitempty"`
