@@ -8,6 +8,9 @@ GO      ?= go
 # crasher written) when a worker is busy as time runs out. A count has no
 # deadline to race; 300000 inputs take a few seconds per target here.
 FUZZTIME ?= 300000x
+# Each new input worth keeping is minimized first, for up to a minute by
+# default: with targets that run a server per input that stalled runs.
+FUZZMINIMIZE ?= 500x
 # Each fuzz target, as package:Target, or package:Target:count for one
 # slower than the codecs (a whole server session or call per input).
 FUZZ_TARGETS = \
@@ -18,6 +21,7 @@ FUZZ_TARGETS = \
 	./runtime/socketio/siopacket:FuzzSplitArray \
 	./runtime/socketio/siopacket:FuzzSplitArrayMalformed \
 	./runtime/socketio/siopacket:FuzzValidJSON \
+	./runtime/engineio:FuzzClientPolling:20000x \
 	./runtime/socketio:FuzzServerPolling:30000x \
 	./runtime/rpc:FuzzCallArguments:20000x
 
@@ -47,7 +51,7 @@ fuzz:
 		pkg=$${t%%:*}; name=$${t#*:}; budget=$(FUZZTIME); \
 		case $$name in *:*) budget=$${name#*:}; name=$${name%%:*};; esac; \
 		echo "fuzz $$pkg $$name ($$budget)"; \
-		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$$budget $$pkg || exit 1; \
+		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$$budget -fuzzminimizetime=$(FUZZMINIMIZE) $$pkg || exit 1; \
 	done
 
 # generate rewrites gen/ from proto/ (buf with local plugins only).

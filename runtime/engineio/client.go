@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -82,10 +83,11 @@ func Dial(ctx context.Context, rawURL string, recv Receiver, opts *DialOptions) 
 	if o.MaxPendingBytes <= 0 {
 		o.MaxPendingBytes = 16 << 20
 	}
-	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Transport: &http.Transport{TLSClientConfig: o.TLSConfig, Proxy: http.ProxyFromEnvironment}}
-	}
 	d := &dialer{opts: o}
+	if o.HTTPClient == nil {
+		d.ownTransport = &http.Transport{TLSClientConfig: o.TLSConfig, Proxy: http.ProxyFromEnvironment}
+		d.opts.HTTPClient = &http.Client{Transport: d.ownTransport}
+	}
 	if err := d.parseURL(rawURL); err != nil {
 		return nil, err
 	}
@@ -95,7 +97,11 @@ func Dial(ctx context.Context, rawURL string, recv Receiver, opts *DialOptions) 
 	if o.Transports[0] != TransportPolling {
 		return nil, fmt.Errorf("engineio: unknown transport %q", o.Transports[0])
 	}
-	return d.dialPolling(ctx, recv)
+	c, err := d.dialPolling(ctx, recv)
+	if err != nil {
+		d.closeIdle()
+	}
+	return c, err
 }
 
 // dialer holds what a client needs to build its requests.
@@ -103,6 +109,19 @@ type dialer struct {
 	opts    DialOptions
 	httpURL url.URL // http(s)://host/path with the base query
 	wsURL   url.URL
+	// ownTransport is the HTTP transport made for this session when the
+	// options named no client; nothing else uses it.
+	ownTransport *http.Transport
+}
+
+// closeIdle closes the kept-alive connections of the session's own HTTP
+// transport once it makes no more requests: a transport keeps them open
+// indefinitely, so a client that reconnects would gather one or two per
+// session.
+func (d *dialer) closeIdle() {
+	if d.ownTransport != nil {
+		d.ownTransport.CloseIdleConnections()
+	}
 }
 
 func (d *dialer) parseURL(rawURL string) error {
@@ -155,8 +174,13 @@ func (d *dialer) wsDialer() *websocket.Dialer {
 	}
 }
 
+// maxHeartbeatMs bounds the ping interval and timeout a server may ask
+// for, so that their sum still fits a time.Duration (146 years).
+const maxHeartbeatMs = math.MaxInt64 / int64(time.Millisecond) / 2
+
 func (d *dialer) newConn(h handshakeData, transport string, recv Receiver) (*Conn, error) {
-	if h.SID == "" || h.PingInterval <= 0 || h.PingTimeout <= 0 {
+	if h.SID == "" || h.PingInterval <= 0 || h.PingTimeout <= 0 ||
+		h.PingInterval > maxHeartbeatMs || h.PingTimeout > maxHeartbeatMs {
 		return nil, fmt.Errorf("%w: bad open packet", ErrHandshake)
 	}
 	c := &Conn{
@@ -317,10 +341,22 @@ type clientPolling struct {
 	writerPaused chan struct{}
 }
 
-func (p *clientPolling) stop() { p.cancel() }
+// stop ends the polling transport: the request in flight is abandoned,
+// and the kept-alive connections closed.
+func (p *clientPolling) stop() {
+	p.cancel()
+	p.d.closeIdle()
+}
 
 func (p *clientPolling) pollLoop(c *Conn) {
 	defer close(p.pollDone)
+	defer func() {
+		if p.ctx.Err() != nil {
+			// A poll that completed as the session stopped left its
+			// connection idle after stop closed the others.
+			p.d.closeIdle()
+		}
+	}()
 	for {
 		c.mu.Lock()
 		pausing := p.pausing

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -172,9 +174,72 @@ func TestDialErrors(t *testing.T) {
 			t.Errorf("%s: Dial to a rejecting server = %v", m.name, err)
 		}
 	}
+	// Open packets the client cannot work with: no session, no heartbeat,
+	// or a heartbeat longer than a time.Duration holds.
+	for _, open := range []string{
+		`0{"sid":"","pingInterval":25000,"pingTimeout":20000}`,
+		`0{"sid":"s","pingInterval":0,"pingTimeout":20000}`,
+		`0{"sid":"s","pingInterval":25000,"pingTimeout":-1}`,
+		`0{"sid":"s","pingInterval":9223372036854775807,"pingTimeout":20000}`,
+		`0{"sid":"s","pingInterval":25000,"pingTimeout":9223372036854}`,
+		`0[]`,
+		`4{}`,
+	} {
+		hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(open)) }))
+		_, err := Dial(t.Context(), hs.URL, newRecorder(false), &DialOptions{Transports: []string{TransportPolling}})
+		hs.Close()
+		if !errors.Is(err, ErrHandshake) {
+			t.Errorf("open packet %s: Dial = %v, want ErrHandshake", open, err)
+		}
+	}
 	for _, u := range []string{"ftp://x", "::bad"} {
 		if _, err := Dial(t.Context(), u, newRecorder(false), nil); err == nil {
 			t.Errorf("Dial(%q) succeeded", u)
 		}
 	}
+}
+
+// A client that makes its own HTTP transport closes its kept-alive
+// connections when the session ends, whether it was closed, upgraded or
+// refused: a reconnecting client must not gather open connections.
+func TestClientLeavesNoIdleConnections(t *testing.T) {
+	var open atomic.Int32
+	counting := func(hs *httptest.Server) {
+		hs.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+			switch s {
+			case http.StateNew:
+				open.Add(1)
+			case http.StateClosed, http.StateHijacked:
+				open.Add(-1)
+			}
+		}
+	}
+	ts := newTestServer(t, false, nil)
+	ts.http.Close()
+	ts.http = httptest.NewUnstartedServer(ts.Server)
+	counting(ts.http)
+	ts.http.Start()
+	t.Cleanup(ts.http.Close)
+
+	for _, m := range transportModes {
+		for range 3 {
+			c, r := dialTestNoCleanup(t, ts, &m.opts)
+			ts.session(t)
+			waitTransport(t, c, m.want)
+			c.Close()
+			r.waitClose(t)
+		}
+	}
+	refusing := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`0{"sid":""}`))
+	}))
+	counting(refusing)
+	refusing.Start()
+	t.Cleanup(refusing.Close)
+	for range 3 {
+		if _, err := Dial(t.Context(), refusing.URL, newRecorder(false), &DialOptions{Transports: []string{TransportPolling}}); !errors.Is(err, ErrHandshake) {
+			t.Fatalf("Dial = %v", err)
+		}
+	}
+	waitFor(t, "the clients' connections to close", func() bool { return open.Load() == 0 })
 }
