@@ -109,7 +109,28 @@ func FuzzServerPolling(f *testing.F) {
 		if code, body := serve(srv, http.MethodGet, sid, ""); code != http.StatusBadRequest && (code != http.StatusOK || body != "6") {
 			t.Fatalf("GET after close: %d %q, want a noop or 400", code, body)
 		}
+		// Whatever the input did, its sockets leave every namespace and
+		// room they were in.
+		deadline := time.Now().Add(5 * time.Second)
+		for !noSocketsLeft(srv) {
+			if time.Now().After(deadline) {
+				t.Fatalf("sockets left behind: %v", srv.Of("/").Adapter().Sockets(nil))
+			}
+			time.Sleep(time.Millisecond)
+		}
 	})
+}
+
+// noSocketsLeft reports whether the fuzzed server's fixed namespaces are
+// empty, in their socket lists and their rooms.
+func noSocketsLeft(srv *Server) bool {
+	for _, name := range []string{"/", "/admin"} {
+		nsp := srv.Of(name)
+		if len(nsp.Sockets()) > 0 || len(nsp.Adapter().Sockets(nil)) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // openPollingSession does the Engine.IO polling handshake and returns the
