@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"strconv"
 	"sync"
 	"testing"
@@ -557,4 +559,56 @@ func TestConcurrentEmitsAndAckCallbacks(t *testing.T) {
 			t.Errorf("reserved event: %v", err)
 		}
 	})
+}
+
+// With a cookie jar in its HTTP client, the client sends the handshake's
+// cookie back on every request, which is what sticky sessions at a load
+// balancer route on.
+func TestHTTPClientCarriesStickySessionCookie(t *testing.T) {
+	srv := socketio.NewServer(&socketio.Options{Engine: engineio.Options{Cookie: &engineio.CookieOptions{}}})
+	srv.OnConnection(func(s *socketio.Socket) {
+		s.On("echo", func(_ *socketio.Socket, args socketio.Args, ack socketio.Ack) {
+			v, _ := args.Values()
+			_ = ack(v...)
+		})
+	})
+	var mu sync.Mutex
+	var withSID, withCookie int
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if sid := r.URL.Query().Get("sid"); sid != "" {
+			c, err := r.Cookie("io")
+			mu.Lock()
+			withSID++
+			if err == nil && c.Value == sid {
+				withCookie++
+			}
+			mu.Unlock()
+		}
+		srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Close(ctx)
+		hs.Close()
+	})
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Connect(ctx5s(t), hs.URL, &Options{
+		Transports: []string{engineio.TransportPolling}, HTTPClient: &http.Client{Jar: jar},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Manager().Close() })
+	if got, err := s.EmitWithAck(ctx5s(t), "echo", "hi"); err != nil || got.String() != `["hi"]` {
+		t.Fatalf("echo: %s %v", got, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if withSID == 0 || withCookie != withSID {
+		t.Errorf("%d of %d session requests carried the session cookie", withCookie, withSID)
+	}
 }

@@ -205,6 +205,7 @@ func (m *Manager) startDialLocked(attempt bool) {
 		Transports:     m.opts.Transports,
 		DisableUpgrade: m.opts.DisableUpgrade,
 		TLSConfig:      m.opts.TLSConfig,
+		HTTPClient:     m.opts.HTTPClient,
 	}
 	m.dialing.Add(1)
 	go func() {

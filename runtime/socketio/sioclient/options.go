@@ -25,6 +25,10 @@ type Options struct {
 	DisableUpgrade bool
 	// TLSConfig is used for https and wss URLs.
 	TLSConfig *tls.Config
+	// HTTPClient sends the long-polling requests: give one with a cookie
+	// jar to follow a load balancer's sticky-session cookie. Default: a
+	// client of each connection's own, using TLSConfig.
+	HTTPClient *http.Client
 
 	// Timeout bounds each connection attempt. Default 20s.
 	Timeout time.Duration
