@@ -1,17 +1,11 @@
 package engineio
 
 import (
-	"bytes"
 	"context"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sio-dev/sio/internal/siotest"
 )
 
 // FuzzClientPolling serves the client an arbitrary handshake and then an
@@ -37,60 +31,16 @@ func FuzzClientPolling(f *testing.F) {
 	} {
 		f.Add(s[0], s[1])
 	}
-	// One server for every input, so that the run does not use up the
-	// loopback's ports; each input's requests carry its number.
-	var (
-		mu      sync.Mutex
-		scripts = map[string]*pollScript{}
-		inputs  atomic.Int64
-	)
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		s := scripts[r.URL.Query().Get("input")]
-		mu.Unlock()
-		if s == nil {
-			return
-		}
-		if r.Method != http.MethodGet {
-			if body, _ := io.ReadAll(r.Body); bytes.Contains(body, []byte("1")) {
-				s.closeOnce.Do(func() { close(s.closed) })
-			}
-			return // 200, empty
-		}
-		switch s.gets.Add(1) {
-		case 1:
-			_, _ = w.Write([]byte(s.handshake))
-		case 2:
-			_, _ = w.Write([]byte(s.poll))
-		default:
-			// A long poll with nothing to say, until the client closes.
-			select {
-			case <-s.closed:
-				_, _ = w.Write([]byte("6"))
-			case <-r.Context().Done():
-			}
-		}
-	}))
-	f.Cleanup(hs.Close)
-	// One client too, whose kept-alive connections serve every input.
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
-	f.Cleanup(client.CloseIdleConnections)
+	srv := siotest.NewScriptedServer()
+	f.Cleanup(srv.Close)
 	f.Fuzz(func(t *testing.T, handshake, poll string) {
-		id := strconv.FormatInt(inputs.Add(1), 10)
-		mu.Lock()
-		scripts[id] = &pollScript{handshake: handshake, poll: poll, closed: make(chan struct{})}
-		mu.Unlock()
-		defer func() {
-			mu.Lock()
-			delete(scripts, id)
-			mu.Unlock()
-		}()
+		query, _, forget := srv.Add(handshake, poll)
+		defer forget()
 		recv := &closeWaiter{closed: make(chan struct{})}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		c, err := Dial(ctx, hs.URL, recv, &DialOptions{
-			Transports: []string{TransportPolling}, WriteTimeout: time.Second, Query: url.Values{"input": {id}},
-			HTTPClient: client,
+		c, err := Dial(ctx, srv.URL, recv, &DialOptions{
+			Transports: []string{TransportPolling}, WriteTimeout: time.Second, Query: query, HTTPClient: srv.Client,
 		})
 		if err != nil {
 			return
@@ -109,11 +59,3 @@ type closeWaiter struct{ closed chan struct{} }
 
 func (w *closeWaiter) OnMessage([]byte, bool)     {}
 func (w *closeWaiter) OnClose(CloseReason, error) { close(w.closed) }
-
-// pollScript is what the fuzzed server answers one input's client.
-type pollScript struct {
-	handshake, poll string
-	gets            atomic.Int32
-	closed          chan struct{} // closed by the client's close packet
-	closeOnce       sync.Once
-}
