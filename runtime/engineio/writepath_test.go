@@ -134,7 +134,8 @@ func queueCaps(c *Conn) (queue, spare int) {
 // and response traffic reuses them, and given back at the next heartbeat
 // that finds the session idle.
 func TestQueueArraysKeptWhileBusyTrimmedWhenIdle(t *testing.T) {
-	ts := newTestServer(t, false, &Options{PingInterval: 300 * time.Millisecond, PingTimeout: 20 * time.Second})
+	// The bursts must be over well before the first ping, which trims.
+	ts := newTestServer(t, false, &Options{PingInterval: time.Second, PingTimeout: 20 * time.Second})
 	ws := dialWS(t, wsURL(ts, "EIO=4&transport=websocket"))
 	readWS(t, ws) // open
 	conn := ts.session(t).conn
