@@ -92,6 +92,9 @@ type Socket struct {
 	nsp       *Namespace
 	client    *client
 	handshake Handshake
+	// lastEvent is the name of the last event received, handed back by
+	// the parser when the next has the same name. Read loop only.
+	lastEvent string
 
 	// mu guards the handler tables, the ack table and the socket state.
 	mu             sync.Mutex
@@ -409,11 +412,12 @@ func (s *Socket) onPacket(p *siopacket.Packet) {
 }
 
 func (s *Socket) onEvent(p *siopacket.Packet) {
-	event, args, err := siopacket.ParseEvent(p)
+	event, args, err := siopacket.ParseEventLike(p, s.lastEvent)
 	if err != nil {
 		s.client.protocolError(err)
 		return
 	}
+	s.lastEvent = event
 
 	var ack Ack
 	if p.HasID {

@@ -56,7 +56,12 @@ func parseArgs(data []byte, attachments [][]byte, trusted, owned bool) (Args, er
 // ParseEvent splits an EVENT's payload into its name and arguments. A
 // numeric name, which the reference accepts, is returned as its JSON text.
 // As for ParseAck, p.Data must be valid JSON.
-func ParseEvent(p *Packet) (string, Args, error) {
+func ParseEvent(p *Packet) (string, Args, error) { return ParseEventLike(p, "") }
+
+// ParseEventLike is ParseEvent for a reader that expects names it has
+// seen before: if the event is named known, it returns known itself
+// rather than a new copy of the name, saving an allocation per event.
+func ParseEventLike(p *Packet, known string) (string, Args, error) {
 	args, err := parseArgs(p.Data, p.Attachments, true, p.ownsData)
 	if err != nil {
 		return "", Args{}, err
@@ -64,11 +69,15 @@ func ParseEvent(p *Packet) (string, Args, error) {
 	if len(args.elems) == 0 {
 		return "", Args{}, errPayload
 	}
-	name, ok := plainString(args.elems[0])
-	if !ok && json.Unmarshal(args.elems[0], &name) != nil {
-		name = string(args.elems[0])
-	}
+	raw := args.elems[0]
 	args.elems = args.elems[1:]
+	if len(raw) == len(known)+2 && raw[0] == '"' && string(raw[1:len(raw)-1]) == known && plainText(known) {
+		return known, args, nil
+	}
+	name, ok := plainString(raw)
+	if !ok && json.Unmarshal(raw, &name) != nil {
+		name = string(raw)
+	}
 	return name, args, nil
 }
 

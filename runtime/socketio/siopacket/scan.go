@@ -266,13 +266,19 @@ func splitArray(data []byte) ([]json.RawMessage, bool) {
 
 // plainString returns the text of a JSON string without escapes.
 func plainString(v []byte) (string, bool) {
-	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' || !plainText(v[1:len(v)-1]) {
 		return "", false
 	}
-	for _, c := range v[1 : len(v)-1] {
-		if c == '\\' || c == '"' {
-			return "", false
+	return string(v[1 : len(v)-1]), true
+}
+
+// plainText reports whether s, quoted, is a JSON string meaning s: no
+// escapes or quotes inside.
+func plainText[T string | []byte](s T) bool {
+	for i := range len(s) {
+		if c := s[i]; c == '\\' || c == '"' {
+			return false
 		}
 	}
-	return string(v[1 : len(v)-1]), true
+	return true
 }

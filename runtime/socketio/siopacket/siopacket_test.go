@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 func TestDecodeText(t *testing.T) {
@@ -140,6 +141,31 @@ func TestParseEventCopiesOnlyBorrowedData(t *testing.T) {
 		}
 		if string(last) != `"x"` {
 			t.Errorf("%s: last argument %s", tc.name, last)
+		}
+	}
+}
+
+func TestParseEventLikeReusesTheKnownName(t *testing.T) {
+	for _, tc := range []struct {
+		data, known, want string
+		reused            bool
+	}{
+		{`["chat",1]`, "chat", "chat", true},
+		{`["chat",1]`, "chit", "chat", false},
+		{`["chat",1]`, "", "chat", false},
+		// The same bytes, but escapes mean another name.
+		{`["a\\nb",1]`, `a\\nb`, "a\\nb", false},
+		{`["a\u0062",1]`, "ab", "ab", false},
+		{`[7,1]`, "7", "7", false},
+	} {
+		p := Packet{Type: Event, Data: []byte(tc.data)}
+		name, args, err := ParseEventLike(&p, tc.known)
+		if err != nil || name != tc.want || args.Len() != 1 {
+			t.Errorf("ParseEventLike(%s, %q) = %q, %d args, %v; want %q", tc.data, tc.known, name, args.Len(), err, tc.want)
+			continue
+		}
+		if reused := len(name) > 0 && unsafe.StringData(name) == unsafe.StringData(tc.known); reused != tc.reused {
+			t.Errorf("ParseEventLike(%s, %q) reused the known name: %v, want %v", tc.data, tc.known, reused, tc.reused)
 		}
 	}
 }
