@@ -19,6 +19,7 @@ import (
 // persisted. It is stopped when the test ends.
 type Redis struct {
 	Port string
+	args []string // more redis-server arguments
 	cmd  *exec.Cmd
 }
 
@@ -26,18 +27,37 @@ type Redis struct {
 // test, unless SIO_SKIP_REDIS=1 makes it skip.
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("SIO_SKIP_REDIS") == "1" {
-			t.Skip("no redis-server (SIO_SKIP_REDIS=1)")
+	requireRedis(t, "redis-server")
+	return startRedis(t, nil)
+}
+
+// requireRedis fails t, or skips it with SIO_SKIP_REDIS=1, if a Redis
+// program is missing.
+func requireRedis(t testing.TB, programs ...string) {
+	t.Helper()
+	for _, p := range programs {
+		if _, err := exec.LookPath(p); err != nil {
+			if os.Getenv("SIO_SKIP_REDIS") == "1" {
+				t.Skipf("no %s (SIO_SKIP_REDIS=1)", p)
+			}
+			t.Fatalf("%s is required: %v (apt-get install redis-server)", p, err)
 		}
-		t.Fatalf("redis-server is required: %v (apt-get install redis-server)", err)
 	}
+}
+
+// startRedis starts a redis-server with args added to the defaults;
+// argsFor may name more free ports, so it is called on every try.
+func startRedis(t testing.TB, argsFor func(port string) []string) *Redis {
+	t.Helper()
 	// A port found free may be taken before redis-server binds it; then
 	// try another.
 	r := &Redis{}
 	var err error
 	for range 5 {
 		r.Port = FreePort(t)
+		if argsFor != nil {
+			r.args = argsFor(r.Port)
+		}
 		if err = r.start(); err == nil {
 			t.Cleanup(r.Stop)
 			return r
@@ -61,7 +81,8 @@ func (r *Redis) Start(t testing.TB) {
 // start runs redis-server and waits until it says it accepts connections,
 // so that a test never talks to some other listener on the port.
 func (r *Redis) start() error {
-	r.cmd = exec.Command("redis-server", "--port", r.Port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	args := append([]string{"--port", r.Port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"}, r.args...)
+	r.cmd = exec.Command("redis-server", args...)
 	out, err := r.cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -112,4 +133,58 @@ func FreePort(t testing.TB) string {
 	}
 	defer ln.Close()
 	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// RedisCluster is a Redis Cluster of real redis-servers on loopback, each
+// serving a share of the hash slots, without replicas. It is stopped when
+// the test ends.
+type RedisCluster struct {
+	Nodes []*Redis
+}
+
+// StartRedisCluster starts n redis-servers in cluster mode, has redis-cli
+// assign them the slots, and waits until the cluster is ready.
+func StartRedisCluster(t testing.TB, n int) *RedisCluster {
+	t.Helper()
+	requireRedis(t, "redis-server", "redis-cli")
+	dir := t.TempDir()
+	c := &RedisCluster{}
+	create := []string{"--cluster", "create"}
+	for range n {
+		r := startRedis(t, func(port string) []string {
+			return []string{
+				"--cluster-enabled", "yes", "--cluster-port", FreePort(t),
+				"--cluster-config-file", dir + "/nodes-" + port + ".conf", "--cluster-node-timeout", "5000",
+			}
+		})
+		c.Nodes = append(c.Nodes, r)
+		create = append(create, r.Addr())
+	}
+	create = append(create, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.Command("redis-cli", create...).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, r := range c.Nodes {
+		for {
+			out, err := exec.Command("redis-cli", "-p", r.Port, "cluster", "info").Output()
+			if err == nil && strings.Contains(string(out), "cluster_state:ok") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the cluster was not ready after 20s: %s", out)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return c
+}
+
+// Addrs returns every node's host:port.
+func (c *RedisCluster) Addrs() []string {
+	addrs := make([]string, len(c.Nodes))
+	for i, r := range c.Nodes {
+		addrs[i] = r.Addr()
+	}
+	return addrs
 }

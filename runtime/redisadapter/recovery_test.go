@@ -66,7 +66,7 @@ func startRecoveryNode(t *testing.T, r *redisServer, setup func(*socketio.Server
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: r.Addr(), MaxRetries: 1, DialTimeout: time.Second})
 	srv := socketio.NewServer(&socketio.Options{
-		Adapter:                 New(rdb, &Options{RequestsTimeout: 2 * time.Second}),
+		Adapter:                 classic.new(rdb),
 		ConnectionStateRecovery: &socketio.RecoveryOptions{},
 	})
 	setup(srv)

@@ -30,10 +30,10 @@ const (
 // wirePacket is a Socket.IO packet as the reference adapter publishes it:
 // the socket.io-parser object, binary data inline as msgpack bin.
 type wirePacket struct {
-	Type int    `msgpack:"type"`
-	Data []any  `msgpack:"data"`
-	Nsp  string `msgpack:"nsp"`
-	ID   *int64 `msgpack:"id,omitempty"`
+	Type int    `msgpack:"type" json:"type"`
+	Data []any  `msgpack:"data" json:"data"`
+	Nsp  string `msgpack:"nsp" json:"nsp"`
+	ID   *int64 `msgpack:"id,omitempty" json:"id,omitempty"`
 }
 
 // wireOpts are broadcast options on the wire.

@@ -1,21 +1,23 @@
 // A Node socket.io 4.8 server on @socket.io/redis-adapter 8, to share a
 // cluster with Go nodes. Usage: node redis_node.mjs <redisPort> <httpPort>
-// (0 picks a free one). Listens on 127.0.0.1 and prints "listening <port>"
+// [classic|sharded] (port 0 picks a free one; sharded uses
+// createShardedAdapter). Listens on 127.0.0.1 and prints "listening <port>"
 // when ready. Sockets join the room named in
 // their auth; "broadcast" (room, text) emits "hello" (text, bytes) to the
 // room cluster-wide; "ping" is answered in the ack.
 import { createServer } from "node:http";
 import { Server } from "socket.io";
-import { createAdapter } from "@socket.io/redis-adapter";
+import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 import { createClient } from "redis";
 
-const [redisPort, httpPort] = process.argv.slice(2);
+const [redisPort, httpPort, mode = "classic"] = process.argv.slice(2);
 const pubClient = createClient({ url: `redis://127.0.0.1:${redisPort}` });
 const subClient = pubClient.duplicate();
 await Promise.all([pubClient.connect(), subClient.connect()]);
 
 const httpServer = createServer();
-const io = new Server(httpServer, { adapter: createAdapter(pubClient, subClient) });
+const adapter = mode === "sharded" ? createShardedAdapter(pubClient, subClient) : createAdapter(pubClient, subClient);
+const io = new Server(httpServer, { adapter });
 io.use((socket, next) => {
   if (socket.handshake.auth.room) socket.join(socket.handshake.auth.room);
   socket.data = { room: socket.handshake.auth.room ?? "", node: "node" };
