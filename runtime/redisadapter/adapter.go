@@ -12,6 +12,9 @@
 // When Redis is unreachable, local delivery goes on; what is published
 // meanwhile does not reach other nodes, and cluster requests time out. The
 // client reconnects and resubscribes by itself.
+//
+// NewSharded is the other adapter: Redis sharded pub/sub, as the
+// reference's createShardedAdapter, for Redis 7 and Redis Cluster.
 package redisadapter
 
 import (

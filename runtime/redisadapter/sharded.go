@@ -61,6 +61,11 @@ type ShardedOptions struct {
 // node's channel. The number of nodes is the number of subscribers of the
 // namespace's channel. Connection state recovery, if enabled, works within
 // one node only.
+//
+// A node subscribes to a room's channel when the room comes to exist
+// there, so a broadcast sent right after another node made sockets join a
+// room (SocketsJoin) may reach the room's new members before or after
+// that subscription completes; the reference behaves the same.
 func NewSharded(client redis.UniversalClient, opts *ShardedOptions) func(*socketio.Namespace) socketio.Adapter {
 	o := ShardedOptions{}
 	if opts != nil {
