@@ -22,8 +22,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -86,27 +84,10 @@ type Adapter struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the receive loop exits
 
-	// mu guards the pending requests.
-	mu       sync.Mutex
-	requests map[string]*pending
-	acks     map[string]*pendingAck
+	reqs *requestTable
 }
 
 var _ socketio.Adapter = (*Adapter)(nil)
-
-// pending is a cluster request waiting for the other nodes' answers.
-type pending struct {
-	typ       int
-	remaining int // answers still expected
-	sockets   []socketio.SocketInfo
-	answers   []socketio.Args
-	done      chan struct{}
-}
-
-type pendingAck struct {
-	onSent func(int)
-	onAck  func(socketio.Args)
-}
 
 func newUID() string {
 	var b [6]byte
@@ -121,8 +102,7 @@ func newAdapter(n *socketio.Namespace, rdb redis.UniversalClient, o Options) *Ad
 		rdb:           rdb,
 		opts:          o,
 		uid:           newUID(),
-		requests:      map[string]*pending{},
-		acks:          map[string]*pendingAck{},
+		reqs:          newRequestTable(o.RequestsTimeout),
 		done:          make(chan struct{}),
 	}
 	a.channel = o.Key + "#" + n.Name() + "#"
@@ -241,18 +221,7 @@ func (a *Adapter) BroadcastWithAck(p *siopacket.Packet, opts socketio.BroadcastO
 		if err != nil {
 			return err
 		}
-		a.mu.Lock()
-		a.acks[id] = &pendingAck{onSent: onSent, onAck: onAck}
-		a.mu.Unlock()
-		timeout := opts.Flags.Timeout
-		if timeout <= 0 {
-			timeout = a.opts.RequestsTimeout
-		}
-		time.AfterFunc(timeout, func() {
-			a.mu.Lock()
-			delete(a.acks, id)
-			a.mu.Unlock()
-		})
+		a.reqs.addAck(id, onSent, onAck, opts.Flags.Timeout)
 		a.publish(a.requestChannel, msg)
 	}
 	return a.MemoryAdapter.BroadcastWithAck(p, opts, onSent, onAck)
@@ -382,84 +351,48 @@ func (a *Adapter) onResponse(payload []byte) {
 	if err := decodeMessage(payload, &res); err != nil || res.RequestID == "" {
 		return
 	}
-	a.mu.Lock()
-	if ack := a.acks[res.RequestID]; ack != nil {
-		a.mu.Unlock()
+	if ack := a.reqs.ack(res.RequestID); ack != nil {
 		switch res.Type {
 		case typeBroadcastClientCount:
 			ack.onSent(res.ClientCount)
 		case typeBroadcastAck:
-			data, atts, err := siopacket.AppendAckData(nil, nil, []any{res.Packet})
-			if err == nil {
-				if args, err := siopacket.ParseArgs(data, atts); err == nil {
-					ack.onAck(args)
-				}
+			if args, ok := argsOf(res.Packet); ok {
+				ack.onAck(args)
 			}
 		}
 		return
 	}
-	p := a.requests[res.RequestID]
-	if p == nil {
-		a.mu.Unlock()
-		return
-	}
-	switch p.typ {
-	case typeRemoteFetch:
-		for _, s := range res.Sockets {
-			var data any
-			_ = json.Unmarshal(s.Data, &data)
-			p.sockets = append(p.sockets, socketio.SocketInfo{ID: s.ID, Handshake: fromWireHandshake(s.Handshake), Rooms: stringsOf(s.Rooms), Data: data})
+	a.reqs.answer(res.RequestID, func(p *pending) bool {
+		switch p.typ {
+		case typeRemoteFetch:
+			for _, s := range res.Sockets {
+				var data any
+				_ = json.Unmarshal(s.Data, &data)
+				p.sockets = append(p.sockets, socketio.SocketInfo{ID: s.ID, Handshake: fromWireHandshake(s.Handshake), Rooms: stringsOf(s.Rooms), Data: data})
+			}
+		case typeServerSideEmit:
+			data := res.Data
+			if len(data) == 0 {
+				data = json.RawMessage("null")
+			}
+			if args, err := siopacket.ParseArgs(append(append([]byte("["), data...), ']'), nil); err == nil {
+				p.answers = append(p.answers, args)
+			}
 		}
-	case typeServerSideEmit:
-		data := res.Data
-		if len(data) == 0 {
-			data = json.RawMessage("null")
-		}
-		if args, err := siopacket.ParseArgs(append(append([]byte("["), data...), ']'), nil); err == nil {
-			p.answers = append(p.answers, args)
-		}
-	}
-	p.remaining--
-	if p.remaining <= 0 {
-		delete(a.requests, res.RequestID)
-		close(p.done)
-	}
-	a.mu.Unlock()
+		return true
+	})
 }
 
 // ask publishes a request and waits for the other nodes' answers.
-func (a *Adapter) ask(ctx context.Context, typ int, body map[string]any) (*pending, error) {
+func (a *Adapter) ask(ctx context.Context, typ int, body map[string]any) ([]socketio.SocketInfo, []socketio.Args, error) {
 	servers, err := a.ServerCount(ctx)
 	if err != nil {
-		return nil, err
-	}
-	p := &pending{typ: typ, remaining: servers - 1, done: make(chan struct{})}
-	if p.remaining <= 0 {
-		return p, nil
+		return nil, nil, err
 	}
 	id := newUID()
 	body["uid"], body["requestId"], body["type"] = a.uid, id, typ
-	a.mu.Lock()
-	a.requests[id] = p
-	a.mu.Unlock()
-	a.publishJSON(a.requestChannel, body)
-	timer := time.NewTimer(a.opts.RequestsTimeout)
-	defer timer.Stop()
-	select {
-	case <-p.done:
-		return p, nil
-	case <-ctx.Done():
-	case <-timer.C:
-	}
-	a.mu.Lock()
-	delete(a.requests, id)
-	got := servers - 1 - p.remaining
-	a.mu.Unlock()
-	return p, fmt.Errorf("%w: %d of %d nodes answered", ErrTimeout, got, servers-1)
+	return a.reqs.ask(ctx, servers, typ, id, func() { a.publishJSON(a.requestChannel, body) })
 }
-
-// ErrTimeout reports a cluster request that not every node answered.
-var ErrTimeout = errors.New("redisadapter: request timed out")
 
 // FetchSockets implements socketio.Adapter.
 func (a *Adapter) FetchSockets(ctx context.Context, opts socketio.BroadcastOptions) ([]socketio.SocketInfo, error) {
@@ -467,13 +400,8 @@ func (a *Adapter) FetchSockets(ctx context.Context, opts socketio.BroadcastOptio
 	if opts.Flags.Local {
 		return local, nil
 	}
-	p, err := a.ask(ctx, typeRemoteFetch, map[string]any{"opts": toWireOpts(opts)})
-	if p == nil {
-		return local, err
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append(local, p.sockets...), err
+	remote, _, err := a.ask(ctx, typeRemoteFetch, map[string]any{"opts": toWireOpts(opts)})
+	return append(local, remote...), err
 }
 
 // AddSockets implements socketio.Adapter.
@@ -507,13 +435,8 @@ func (a *Adapter) ServerSideEmit(ctx context.Context, event string, args []any, 
 		a.publishJSON(a.requestChannel, map[string]any{"uid": a.uid, "type": typeServerSideEmit, "data": data})
 		return nil, nil
 	}
-	p, err := a.ask(ctx, typeServerSideEmit, map[string]any{"data": data})
-	if p == nil {
-		return nil, err
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return p.answers, err
+	_, answers, err := a.ask(ctx, typeServerSideEmit, map[string]any{"data": data})
+	return answers, err
 }
 
 func (a *Adapter) onServerSideEmit(req request) {

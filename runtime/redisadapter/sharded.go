@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -111,10 +110,10 @@ type ShardedAdapter struct {
 	ctx    context.Context // ends with Close
 	cancel context.CancelFunc
 
-	// mu guards the pending requests and the rooms with a channel.
+	reqs *requestTable
+
+	// mu guards roomSubs, the rooms whose channel this node subscribes to.
 	mu       sync.Mutex
-	requests map[string]*pending
-	acks     map[string]*pendingAck
 	roomSubs map[string]bool
 }
 
@@ -129,8 +128,7 @@ func newShardedAdapter(n *socketio.Namespace, rdb redis.UniversalClient, o Shard
 		rdb:           rdb,
 		opts:          o,
 		uid:           hex.EncodeToString(id[:]),
-		requests:      map[string]*pending{},
-		acks:          map[string]*pendingAck{},
+		reqs:          newRequestTable(o.RequestsTimeout),
 		roomSubs:      map[string]bool{},
 	}
 	a.channel = o.ChannelPrefix + "#" + n.Name() + "#"
@@ -453,9 +451,7 @@ func (a *ShardedAdapter) onServerSideEmit(from string, d *requestData) {
 
 // onResponse matches another node's answer to what this node asked.
 func (a *ShardedAdapter) onResponse(typ int, res *responseData) {
-	a.mu.Lock()
-	if ack := a.acks[res.RequestID]; ack != nil {
-		a.mu.Unlock()
+	if ack := a.reqs.ack(res.RequestID); ack != nil {
 		switch typ {
 		case msgBroadcastClientCount:
 			if res.ClientCount != nil {
@@ -468,28 +464,19 @@ func (a *ShardedAdapter) onResponse(typ int, res *responseData) {
 		}
 		return
 	}
-	p := a.requests[res.RequestID]
-	if p == nil {
-		a.mu.Unlock()
-		return
-	}
-	switch {
-	case typ == msgFetchSocketsResponse && p.typ == msgFetchSockets:
-		p.sockets = append(p.sockets, socketsOf(res.Sockets)...)
-	case typ == msgServerSideEmitResponse && p.typ == msgServerSideEmit:
-		if args, ok := argsOf(res.Packet); ok {
-			p.answers = append(p.answers, args)
+	a.reqs.answer(res.RequestID, func(p *pending) bool {
+		switch {
+		case typ == msgFetchSocketsResponse && p.typ == msgFetchSockets:
+			p.sockets = append(p.sockets, socketsOf(res.Sockets)...)
+		case typ == msgServerSideEmitResponse && p.typ == msgServerSideEmit:
+			if args, ok := argsOf(res.Packet); ok {
+				p.answers = append(p.answers, args)
+			}
+		default:
+			return false
 		}
-	default:
-		a.mu.Unlock()
-		return
-	}
-	p.remaining--
-	if p.remaining <= 0 {
-		delete(a.requests, res.RequestID)
-		close(p.done)
-	}
-	a.mu.Unlock()
+		return true
+	})
 }
 
 // argsOf makes the Args of an answer of one value.
@@ -544,18 +531,7 @@ func (a *ShardedAdapter) BroadcastWithAck(p *siopacket.Packet, opts socketio.Bro
 			return err
 		}
 		id := newRequestID()
-		a.mu.Lock()
-		a.acks[id] = &pendingAck{onSent: onSent, onAck: onAck}
-		a.mu.Unlock()
-		timeout := opts.Flags.Timeout
-		if timeout <= 0 {
-			timeout = a.opts.RequestsTimeout
-		}
-		time.AfterFunc(timeout, func() {
-			a.mu.Lock()
-			delete(a.acks, id)
-			a.mu.Unlock()
-		})
+		a.reqs.addAck(id, onSent, onAck, opts.Flags.Timeout)
 		// Broadcasts with acks take the namespace's channel: every node
 		// must report its count, holding the room or not.
 		a.publish(a.channel, msgBroadcast, &broadcastData{Packet: wp, Opts: toWireOpts(opts), RequestID: id}, len(p.Attachments) > 0)
@@ -570,33 +546,13 @@ func newRequestID() string {
 }
 
 // ask publishes a request and waits for the other nodes' answers.
-func (a *ShardedAdapter) ask(ctx context.Context, typ int, data *requestData, binary bool) (*pending, error) {
+func (a *ShardedAdapter) ask(ctx context.Context, typ int, data *requestData, binary bool) ([]socketio.SocketInfo, []socketio.Args, error) {
 	servers, err := a.ServerCount(ctx)
 	if err != nil {
-		return nil, err
-	}
-	p := &pending{typ: typ, remaining: servers - 1, done: make(chan struct{})}
-	if p.remaining <= 0 {
-		return p, nil
+		return nil, nil, err
 	}
 	data.RequestID = newRequestID()
-	a.mu.Lock()
-	a.requests[data.RequestID] = p
-	a.mu.Unlock()
-	a.publish(a.channel, typ, data, binary)
-	timer := time.NewTimer(a.opts.RequestsTimeout)
-	defer timer.Stop()
-	select {
-	case <-p.done:
-		return p, nil
-	case <-ctx.Done():
-	case <-timer.C:
-	}
-	a.mu.Lock()
-	delete(a.requests, data.RequestID)
-	got := servers - 1 - p.remaining
-	a.mu.Unlock()
-	return p, fmt.Errorf("%w: %d of %d nodes answered", ErrTimeout, got, servers-1)
+	return a.reqs.ask(ctx, servers, typ, data.RequestID, func() { a.publish(a.channel, typ, data, binary) })
 }
 
 // FetchSockets implements socketio.Adapter.
@@ -605,13 +561,8 @@ func (a *ShardedAdapter) FetchSockets(ctx context.Context, opts socketio.Broadca
 	if opts.Flags.Local {
 		return local, nil
 	}
-	p, err := a.ask(ctx, msgFetchSockets, &requestData{Opts: toWireOpts(opts)}, false)
-	if p == nil {
-		return local, err
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append(local, p.sockets...), err
+	remote, _, err := a.ask(ctx, msgFetchSockets, &requestData{Opts: toWireOpts(opts)}, false)
+	return append(local, remote...), err
 }
 
 // AddSockets implements socketio.Adapter.
@@ -646,13 +597,8 @@ func (a *ShardedAdapter) ServerSideEmit(ctx context.Context, event string, args 
 		a.publish(a.channel, msgServerSideEmit, &requestData{Packet: packet}, binary)
 		return nil, nil
 	}
-	p, err := a.ask(ctx, msgServerSideEmit, &requestData{Packet: packet}, binary)
-	if p == nil {
-		return nil, err
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return p.answers, err
+	_, answers, err := a.ask(ctx, msgServerSideEmit, &requestData{Packet: packet}, binary)
+	return answers, err
 }
 
 // ServerCount implements socketio.Adapter: the subscribers of the
