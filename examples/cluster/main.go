@@ -8,7 +8,8 @@
 //
 // Behind a load balancer, long-polling needs sticky sessions: -sticky sets
 // the Engine.IO cookie ("io"), and the balancer must route on it.
-// WebSocket-only clients need no stickiness.
+// WebSocket-only clients need no stickiness. -sharded uses Redis sharded
+// pub/sub (Redis 7) instead, where recovery works within one node only.
 package main
 
 import (
@@ -30,10 +31,13 @@ import (
 )
 
 // options returns the server options of a node on rdb.
-func options(rdb redis.UniversalClient, sticky bool) *socketio.Options {
+func options(rdb redis.UniversalClient, sticky, sharded bool) *socketio.Options {
 	opts := &socketio.Options{
 		Adapter:                 redisadapter.New(rdb, nil),
 		ConnectionStateRecovery: &socketio.RecoveryOptions{},
+	}
+	if sharded {
+		opts.Adapter = redisadapter.NewSharded(rdb, nil)
 	}
 	if sticky {
 		opts.Engine.Cookie = &engineio.CookieOptions{HTTPOnly: true}
@@ -45,11 +49,12 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8081", "address to serve on")
 	redisAddr := flag.String("redis", "127.0.0.1:6379", "Redis server")
 	sticky := flag.Bool("sticky", false, "set the Engine.IO cookie for sticky load balancing")
+	sharded := flag.Bool("sharded", false, "use Redis sharded pub/sub (Redis 7)")
 	flag.Parse()
 
 	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
 	defer rdb.Close()
-	srv, handler, err := chatapp.New(options(rdb, *sticky))
+	srv, handler, err := chatapp.New(options(rdb, *sticky, *sharded))
 	if err != nil {
 		log.Fatal(err)
 	}

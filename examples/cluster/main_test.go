@@ -17,13 +17,19 @@ import (
 )
 
 // TestTypedStreamAcrossNodes: a message sent on one node reaches a typed
-// subscription held on another, through Redis.
+// subscription held on another, through Redis, with either adapter.
 func TestTypedStreamAcrossNodes(t *testing.T) {
+	for _, sharded := range []bool{false, true} {
+		t.Run(map[bool]string{false: "classic", true: "sharded"}[sharded], func(t *testing.T) { testTypedStreamAcrossNodes(t, sharded) })
+	}
+}
+
+func testTypedStreamAcrossNodes(t *testing.T, sharded bool) {
 	r := siotest.StartRedis(t)
 	var urls []string
 	for range 2 {
 		rdb := redis.NewClient(&redis.Options{Addr: r.Addr()})
-		srv, handler, err := chatapp.New(options(rdb, true))
+		srv, handler, err := chatapp.New(options(rdb, true, sharded))
 		if err != nil {
 			t.Fatal(err)
 		}

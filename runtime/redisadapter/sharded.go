@@ -62,9 +62,9 @@ type ShardedOptions struct {
 // one node only.
 //
 // A node subscribes to a room's channel when the room comes to exist
-// there, so a broadcast sent right after another node made sockets join a
-// room (SocketsJoin) may reach the room's new members before or after
-// that subscription completes; the reference behaves the same.
+// there, and the join that made it returns once Redis has confirmed: what
+// other nodes publish to the room from then on arrives. (A join asked of
+// another node with SocketsJoin is applied there later, as it arrives.)
 func NewSharded(client redis.UniversalClient, opts *ShardedOptions) func(*socketio.Namespace) socketio.Adapter {
 	o := ShardedOptions{}
 	if opts != nil {
@@ -134,12 +134,14 @@ func newShardedAdapter(n *socketio.Namespace, rdb redis.UniversalClient, o Shard
 	a.channel = o.ChannelPrefix + "#" + n.Name() + "#"
 	a.responseChannel = a.channel + a.uid + "#"
 	a.ctx, a.cancel = context.WithCancel(context.Background()) //sio:root-context: an adapter lives until Close
-	a.subs = newShardSubscriptions(a.ctx, rdb, o.Logger, a.onRaw)
+	// Subscribing waits for Redis, but not for long: when Redis is down, a
+	// room being made waits that long, and the subscription comes back
+	// with the connection.
+	a.subs = newShardSubscriptions(a.ctx, rdb, min(o.RequestsTimeout, time.Second), o.Logger, a.onRaw)
 	// Subscribe before serving, so that this node counts, and hears, from
-	// the start (best effort: Redis may be down and come back later).
-	ctx, cancel := context.WithTimeout(a.ctx, o.RequestsTimeout)
-	a.subs.subscribeNow(ctx, a.channel, a.responseChannel)
-	cancel()
+	// the start.
+	a.subs.subscribe(a.channel)
+	a.subs.subscribe(a.responseChannel)
 	if o.SubscriptionMode != Static {
 		n.OnRoomEvent(a.onRoomEvent)
 	}
@@ -147,7 +149,8 @@ func newShardedAdapter(n *socketio.Namespace, rdb redis.UniversalClient, o Shard
 }
 
 // onRoomEvent subscribes to the channel of a room that comes to exist on
-// this node, and unsubscribes when it is gone.
+// this node, before the join that made it returns, and unsubscribes when
+// the room is gone.
 func (a *ShardedAdapter) onRoomEvent(e socketio.RoomEvent) {
 	switch e.Kind {
 	case socketio.RoomCreated:

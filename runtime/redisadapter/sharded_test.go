@@ -44,6 +44,14 @@ func TestShardedRoomChannels(t *testing.T) {
 	expect(t, got, `["to r"]`)
 	_ = b.srv.To(a1.ID()).Emit("hello", "to the socket")
 	expect(t, got, `["to the socket"]`)
+	// Once a join returns, the room's channel is live: a broadcast sent
+	// at once from the other node arrives, every time.
+	for i := range 20 {
+		room := "fresh-" + strconv.Itoa(i)
+		a.srv.Of("/").In(a1.ID()).Local().SocketsJoin(room)
+		_ = b.srv.To(room).Emit("hello", room)
+		expect(t, got, `["`+room+`"]`)
+	}
 	a1.Manager().Close()
 	waitFor(t, func() bool { return shardSubscribers(t, a.client, "socket.io#/#r#") == 0 })
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -16,13 +17,15 @@ import (
 // cluster each slot in use gets a connection of its own. A single server
 // takes every channel on one connection.
 //
-// Changes after the first subscriptions (rooms coming and going) are
-// applied in order by one goroutine, so that joining a room never waits
-// on Redis.
+// Subscribing waits, for a bounded time, until Redis confirms: a room's
+// channel is subscribed when the room comes to exist on the node, and a
+// socket that has joined (a typed stream that has answered its caller)
+// must hear what other nodes publish from then on.
 type shardSubscriptions struct {
 	ctx     context.Context
 	rdb     redis.UniversalClient
 	cluster bool
+	wait    time.Duration // the longest a change waits for Redis
 	log     *slog.Logger
 	deliver func(channel string, payload []byte)
 
@@ -31,28 +34,19 @@ type shardSubscriptions struct {
 	groups map[int]*redis.PubSub // by hash slot; one group, 0, off a cluster
 	closed bool
 
-	// mu guards pending, the changes queued for applyChanges.
-	mu      sync.Mutex
-	pending []subscriptionChange
-	wake    chan struct{}
+	// mu guards confirms: per channel, who waits for Redis to confirm.
+	mu       sync.Mutex
+	confirms map[string][]chan struct{}
 
-	done sync.WaitGroup // the receive loops and the change loop
+	loops sync.WaitGroup // the receive loops
 }
 
-type subscriptionChange struct {
-	channel   string
-	subscribe bool
-}
-
-func newShardSubscriptions(ctx context.Context, rdb redis.UniversalClient, log *slog.Logger, deliver func(string, []byte)) *shardSubscriptions {
+func newShardSubscriptions(ctx context.Context, rdb redis.UniversalClient, wait time.Duration, log *slog.Logger, deliver func(string, []byte)) *shardSubscriptions {
 	_, cluster := rdb.(*redis.ClusterClient)
-	s := &shardSubscriptions{
-		ctx: ctx, rdb: rdb, cluster: cluster, log: log, deliver: deliver,
-		groups: map[int]*redis.PubSub{}, wake: make(chan struct{}, 1),
+	return &shardSubscriptions{
+		ctx: ctx, rdb: rdb, cluster: cluster, wait: wait, log: log, deliver: deliver,
+		groups: map[int]*redis.PubSub{}, confirms: map[string][]chan struct{}{},
 	}
-	s.done.Add(1)
-	go s.applyChanges()
-	return s
 }
 
 // group returns the slot group of channel.
@@ -63,23 +57,21 @@ func (s *shardSubscriptions) group(channel string) int {
 	return hashSlot(channel)
 }
 
-// subscribeNow subscribes to channels, waiting (until ctx is done) for
-// Redis to confirm those that open a connection, so that the node counts
-// from the start.
-func (s *shardSubscriptions) subscribeNow(ctx context.Context, channels ...string) {
-	for _, ch := range channels {
-		s.add(ch, ctx)
-	}
-}
-
-// add subscribes to channel on its group's connection, starting the group
-// if it has none; then, given a context, it waits for the confirmation.
-func (s *shardSubscriptions) add(channel string, confirm context.Context) {
+// subscribe subscribes to channel on its group's connection, starting the
+// group if it has none, and waits for Redis to confirm.
+func (s *shardSubscriptions) subscribe(channel string) {
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
 	if s.closed {
 		return
 	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.wait)
+	defer cancel()
+	confirmed := make(chan struct{})
+	s.mu.Lock()
+	s.confirms[channel] = append(s.confirms[channel], confirmed)
+	s.mu.Unlock()
+
 	g := s.group(channel)
 	ps, fresh := s.groups[g], false
 	if ps == nil {
@@ -88,78 +80,77 @@ func (s *shardSubscriptions) add(channel string, confirm context.Context) {
 		ps, fresh = s.rdb.SSubscribe(s.ctx), true
 		s.groups[g] = ps
 	}
-	if err := ps.SSubscribe(s.ctx, channel); err != nil {
-		s.log.Debug("redisadapter: ssubscribe", "channel", channel, "err", err)
+	err := ps.SSubscribe(ctx, channel)
+	if fresh {
+		// Only now: a receive loop started earlier would connect first,
+		// to any node.
+		s.loops.Add(1)
+		go s.receive(ps)
 	}
-	if !fresh {
-		return
-	}
-	if confirm != nil {
-		// Read before the receive loop starts, which would take it.
-		if _, err := ps.Receive(confirm); err != nil {
-			s.log.Warn("redisadapter: ssubscribe", "channel", channel, "err", err)
+	if err == nil {
+		select {
+		case <-confirmed:
+			return
+		case <-ctx.Done():
+			err = ctx.Err()
 		}
 	}
-	s.done.Add(1)
-	go s.receive(ps)
+	s.log.Warn("redisadapter: ssubscribe", "channel", channel, "err", err)
+	s.mu.Lock()
+	s.confirms[channel] = deleteChan(s.confirms[channel], confirmed)
+	if len(s.confirms[channel]) == 0 {
+		delete(s.confirms, channel)
+	}
+	s.mu.Unlock()
 }
 
-func (s *shardSubscriptions) remove(channel string) {
+func deleteChan(list []chan struct{}, c chan struct{}) []chan struct{} {
+	for i, e := range list {
+		if e == c {
+			return append(list[:i], list[i+1:]...)
+		}
+	}
+	return list
+}
+
+// unsubscribe ends the subscription to channel.
+func (s *shardSubscriptions) unsubscribe(channel string) {
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
-	if ps := s.groups[s.group(channel)]; ps != nil && !s.closed {
-		if err := ps.SUnsubscribe(s.ctx, channel); err != nil {
-			s.log.Debug("redisadapter: sunsubscribe", "channel", channel, "err", err)
-		}
+	ps := s.groups[s.group(channel)]
+	if ps == nil || s.closed {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.wait)
+	defer cancel()
+	if err := ps.SUnsubscribe(ctx, channel); err != nil {
+		s.log.Debug("redisadapter: sunsubscribe", "channel", channel, "err", err)
 	}
 }
 
-// receive hands what one connection delivers to the adapter.
+// receive hands what one connection delivers to the adapter, and Redis's
+// confirmations to those waiting for them.
 func (s *shardSubscriptions) receive(ps *redis.PubSub) {
-	defer s.done.Done()
-	for msg := range ps.Channel(redis.WithChannelSize(1024)) {
-		s.deliver(msg.Channel, []byte(msg.Payload))
-	}
-}
-
-// subscribe and unsubscribe queue a change; applyChanges makes it.
-func (s *shardSubscriptions) subscribe(channel string)   { s.queue(channel, true) }
-func (s *shardSubscriptions) unsubscribe(channel string) { s.queue(channel, false) }
-
-func (s *shardSubscriptions) queue(channel string, subscribe bool) {
-	s.mu.Lock()
-	s.pending = append(s.pending, subscriptionChange{channel, subscribe})
-	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (s *shardSubscriptions) applyChanges() {
-	defer s.done.Done()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-s.wake:
-		}
-		s.mu.Lock()
-		changes := s.pending
-		s.pending = nil
-		s.mu.Unlock()
-		for _, c := range changes {
-			if c.subscribe {
-				s.add(c.channel, nil)
-			} else {
-				s.remove(c.channel)
+	defer s.loops.Done()
+	for msg := range ps.ChannelWithSubscriptions(redis.WithChannelSize(1024)) {
+		switch m := msg.(type) {
+		case *redis.Message:
+			s.deliver(m.Channel, []byte(m.Payload))
+		case *redis.Subscription:
+			if m.Kind == "ssubscribe" {
+				s.mu.Lock()
+				waiting := s.confirms[m.Channel]
+				delete(s.confirms, m.Channel)
+				s.mu.Unlock()
+				for _, c := range waiting {
+					close(c)
+				}
 			}
 		}
 	}
 }
 
-// close ends every subscription and waits for the loops to stop; the
-// context given to newShardSubscriptions must be done already.
+// close ends every subscription and waits for the receive loops to stop.
 func (s *shardSubscriptions) close() error {
 	s.opMu.Lock()
 	s.closed = true
@@ -172,7 +163,7 @@ func (s *shardSubscriptions) close() error {
 			err = cerr
 		}
 	}
-	s.done.Wait()
+	s.loops.Wait()
 	return err
 }
 
