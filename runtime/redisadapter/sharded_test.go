@@ -195,3 +195,20 @@ func TestLooksLikeSocketID(t *testing.T) {
 		}
 	}
 }
+
+// In DynamicPrivate mode a socket's own room has a channel too.
+func TestShardedDynamicPrivateMode(t *testing.T) {
+	r := startRedis(t)
+	start := func() *node {
+		rdb := redis.NewClient(&redis.Options{Addr: r.Addr(), MaxRetries: 1, DialTimeout: time.Second})
+		return startNodeOn(t, rdb, NewSharded(rdb, &ShardedOptions{SubscriptionMode: DynamicPrivate, RequestsTimeout: 2 * time.Second}), clusterSetup)
+	}
+	a, b := start(), start()
+	a1 := dial(t, a, "")
+	got := collect(a1, "hello")
+	if n := shardSubscribers(t, a.client, "socket.io#/#"+a1.ID()+"#"); n != 1 {
+		t.Errorf("the socket's own channel has %d subscribers", n)
+	}
+	_ = b.srv.To(a1.ID()).Emit("hello", "private")
+	expect(t, got, `["private"]`)
+}
