@@ -370,6 +370,42 @@ func TestSecondProbeDuringUpgrade(t *testing.T) {
 	}
 }
 
+// A server closing while a client upgrades: the client has stopped
+// polling, so the close cannot wait for a GET; the upgrade completes and
+// the session closes over the WebSocket, with what was queued.
+func TestServerCloseDuringUpgrade(t *testing.T) {
+	ts := newTestServer(t, false, nil)
+	sid := openPolling(t, ts)
+	r := ts.session(t)
+	ws := dialWS(t, wsURL(ts, "EIO=4&transport=websocket&sid="+sid))
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("2probe"))
+	if _, got := readWS(t, ws); got != "3probe" {
+		t.Fatalf("probe answer %q", got)
+	}
+	_ = r.conn.Send(Message{Data: []byte("last words")})
+	closed := make(chan error, 1)
+	go func() {
+		ctx, cancel := contextWithTimeout(5 * time.Second)
+		defer cancel()
+		closed <- ts.Close(ctx)
+	}()
+	waitFor(t, "the session to be closing", func() bool {
+		r.conn.mu.Lock()
+		defer r.conn.mu.Unlock()
+		return r.conn.state == stateClosing
+	})
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("5"))
+	if _, got := readWS(t, ws); got != "4last words" {
+		t.Errorf("got %q, want the queued message over the WebSocket", got)
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	if e := r.waitClose(t); e.reason != ReasonServerShutdown {
+		t.Errorf("reason %q", e.reason)
+	}
+}
+
 func TestUpgradeTimeoutKeepsPolling(t *testing.T) {
 	ts := newTestServer(t, true, &Options{UpgradeTimeout: 50 * time.Millisecond})
 	sid := openPolling(t, ts)

@@ -177,7 +177,9 @@ func (c *Conn) serveProbe(ws *websocket.Conn, bc *batchConn) {
 			}
 		case err == nil && p.Type == eiopacket.Upgrade:
 			c.mu.Lock()
-			if c.probe != ws || c.state != stateOpen {
+			// A session closing meanwhile upgrades too: the client has
+			// stopped polling, so only the WebSocket can carry the rest.
+			if c.probe != ws || (c.state != stateOpen && c.state != stateClosing) {
 				c.mu.Unlock()
 				_ = ws.Close()
 				return
@@ -187,11 +189,18 @@ func (c *Conn) serveProbe(ws *websocket.Conn, bc *batchConn) {
 			c.transport, c.ws = TransportWebSocket, ws
 			c.batch = bc
 			c.wakePollLocked()
-			if len(c.queue) > 0 {
-				c.kickLocked()
+			finish := false
+			switch {
+			case len(c.queue) > 0:
+				c.kickLocked() // the writer finishes a closing session
+			case c.state == stateClosing:
+				finish = !c.writing
 			}
 			c.mu.Unlock()
 			go c.readLoop(ws) // as in handshake: free the HTTP server's state
+			if finish {
+				c.finishClose()
+			}
 			return
 		default:
 			abort()
