@@ -25,22 +25,27 @@ func TestBatchedFramesStayWhole(t *testing.T) {
 	pings := 0
 	ws.SetPingHandler(func(string) error { pings++; return nil })
 	const n = 2000
-	var wg sync.WaitGroup
-	wg.Go(func() {
+	var pinger, wg sync.WaitGroup
+	pinger.Go(func() {
 		for range 200 {
 			_ = r.conn.ws.WriteControl(websocket.PingMessage, []byte("p"), time.Now().Add(time.Second))
 		}
 	})
-	for i := range n {
-		msgs := []Message{{Data: fmt.Appendf(nil, "%d", i)}}
-		if i%10 == 0 {
-			msgs = append(msgs, Message{Data: make([]byte, 40<<10), Binary: true}) // crosses the batch limit
+	// Read while sending: 8 MB unread would fill the socket buffers and
+	// stall the writer past its deadline on a loaded machine.
+	wg.Go(func() {
+		for i := range n {
+			msgs := []Message{{Data: fmt.Appendf(nil, "%d", i)}}
+			if i%10 == 0 {
+				msgs = append(msgs, Message{Data: make([]byte, 40<<10), Binary: true}) // crosses the batch limit
+			}
+			if err := r.conn.Send(msgs...); err != nil {
+				t.Error(err)
+				return
+			}
 		}
-		if err := r.conn.Send(msgs...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	wg.Wait()
+	})
+	defer wg.Wait()
 	for i := range n {
 		mt, data := readWS(t, ws)
 		if mt != websocket.TextMessage || data != fmt.Sprintf("4%d", i) {
@@ -51,6 +56,14 @@ func TestBatchedFramesStayWhole(t *testing.T) {
 				t.Fatalf("attachment %d: %d, %d bytes", i, mt, len(data))
 			}
 		}
+	}
+	// A last message, sent after every ping, brings them all in.
+	pinger.Wait()
+	if err := r.conn.Send(Message{Data: []byte("end")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, data := readWS(t, ws); data != "4end" {
+		t.Fatalf("got %q, want the last message", data)
 	}
 	if pings == 0 {
 		t.Error("no control frame was seen")
