@@ -2,6 +2,7 @@ package redisadapter
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -58,20 +59,44 @@ func (s *shardSubscriptions) group(channel string) int {
 }
 
 // subscribe subscribes to channel on its group's connection, starting the
-// group if it has none, and waits for Redis to confirm.
+// group if it has none, and waits for Redis to confirm. Only sending the
+// command is done in turn with other changes; the wait is not, so that
+// joins do not queue behind each other when Redis is slow.
 func (s *shardSubscriptions) subscribe(channel string) {
-	s.opMu.Lock()
-	defer s.opMu.Unlock()
-	if s.closed {
-		return
-	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.wait)
 	defer cancel()
 	confirmed := make(chan struct{})
 	s.mu.Lock()
 	s.confirms[channel] = append(s.confirms[channel], confirmed)
 	s.mu.Unlock()
+	err := s.sendSubscribe(ctx, channel)
+	if err == nil {
+		select {
+		case <-confirmed:
+			return
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	if err != errClosedAdapter {
+		s.log.Warn("redisadapter: ssubscribe", "channel", channel, "err", err)
+	}
+	s.mu.Lock()
+	s.confirms[channel] = deleteChan(s.confirms[channel], confirmed)
+	if len(s.confirms[channel]) == 0 {
+		delete(s.confirms, channel)
+	}
+	s.mu.Unlock()
+}
 
+// sendSubscribe sends the SSUBSCRIBE for channel on its group's
+// connection, starting the group if it has none.
+func (s *shardSubscriptions) sendSubscribe(ctx context.Context, channel string) error {
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	if s.closed {
+		return errClosedAdapter
+	}
 	g := s.group(channel)
 	ps, fresh := s.groups[g], false
 	if ps == nil {
@@ -87,22 +112,11 @@ func (s *shardSubscriptions) subscribe(channel string) {
 		s.loops.Add(1)
 		go s.receive(ps)
 	}
-	if err == nil {
-		select {
-		case <-confirmed:
-			return
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
-	}
-	s.log.Warn("redisadapter: ssubscribe", "channel", channel, "err", err)
-	s.mu.Lock()
-	s.confirms[channel] = deleteChan(s.confirms[channel], confirmed)
-	if len(s.confirms[channel]) == 0 {
-		delete(s.confirms, channel)
-	}
-	s.mu.Unlock()
+	return err
 }
+
+// errClosedAdapter reports a subscription asked of a closed adapter.
+var errClosedAdapter = errors.New("redisadapter: adapter closed")
 
 func deleteChan(list []chan struct{}, c chan struct{}) []chan struct{} {
 	for i, e := range list {
