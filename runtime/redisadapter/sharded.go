@@ -120,14 +120,12 @@ type ShardedAdapter struct {
 var _ socketio.Adapter = (*ShardedAdapter)(nil)
 
 func newShardedAdapter(n *socketio.Namespace, rdb redis.UniversalClient, o ShardedOptions) *ShardedAdapter {
-	var id [8]byte
-	_, _ = rand.Read(id[:])
 	a := &ShardedAdapter{
 		MemoryAdapter: socketio.NewMemoryAdapter(n),
 		nsp:           n,
 		rdb:           rdb,
 		opts:          o,
-		uid:           hex.EncodeToString(id[:]),
+		uid:           randomID(),
 		reqs:          newRequestTable(o.RequestsTimeout),
 		roomSubs:      map[string]bool{},
 	}
@@ -175,8 +173,18 @@ func (a *ShardedAdapter) onRoomEvent(e socketio.RoomEvent) {
 func (a *ShardedAdapter) roomChannel(room string) string { return a.channel + room + "#" }
 
 // looksLikeSocketID tells a socket's own room by its length, as the
-// reference does: 20 characters, counted in UTF-16 like JavaScript.
-func looksLikeSocketID(room string) bool { return len(utf16.Encode([]rune(room))) == 20 }
+// reference does: 20 characters, counted in UTF-16 like JavaScript. (It
+// runs for every broadcast to one room, so it counts without converting.)
+func looksLikeSocketID(room string) bool {
+	if len(room) < 20 || len(room) > 60 { // 1 to 3 bytes per UTF-16 unit
+		return false
+	}
+	units := 0
+	for _, r := range room {
+		units += max(1, utf16.RuneLen(r))
+	}
+	return units == 20
+}
 
 // broadcastChannel picks the channel of a broadcast without acks: the
 // room's own for one room that has one, the namespace's otherwise.
@@ -533,7 +541,7 @@ func (a *ShardedAdapter) BroadcastWithAck(p *siopacket.Packet, opts socketio.Bro
 		if err != nil {
 			return err
 		}
-		id := newRequestID()
+		id := randomID()
 		a.reqs.addAck(id, onSent, onAck, opts.Flags.Timeout)
 		// Broadcasts with acks take the namespace's channel: every node
 		// must report its count, holding the room or not.
@@ -542,7 +550,9 @@ func (a *ShardedAdapter) BroadcastWithAck(p *siopacket.Packet, opts socketio.Bro
 	return a.MemoryAdapter.BroadcastWithAck(p, opts, onSent, onAck)
 }
 
-func newRequestID() string {
+// randomID returns 16 hex digits, the reference's form of node and
+// request ids.
+func randomID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
@@ -554,7 +564,7 @@ func (a *ShardedAdapter) ask(ctx context.Context, typ int, data *requestData, bi
 	if err != nil {
 		return nil, nil, err
 	}
-	data.RequestID = newRequestID()
+	data.RequestID = randomID()
 	return a.reqs.ask(ctx, servers, typ, data.RequestID, func() { a.publish(a.channel, typ, data, binary) })
 }
 
