@@ -187,6 +187,8 @@ func TestLooksLikeSocketID(t *testing.T) {
 		strings.Repeat("é", 20): true,  // 40 bytes, 20 UTF-16 units
 		strings.Repeat("😀", 10): true,  // surrogate pairs
 		strings.Repeat("é", 10): false, // 20 bytes, 10 units
+		strings.Repeat("€", 20): true,  // 60 bytes, 3 per unit
+		strings.Repeat("€", 21): false,
 		"room":                  false,
 		"abcdefghijklmnopqrstu": false,
 	} {
