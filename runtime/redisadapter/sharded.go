@@ -338,6 +338,9 @@ func (a *ShardedAdapter) onRaw(channel string, payload []byte) {
 	case *broadcastData:
 		a.onBroadcast(m.UID, d)
 	case *roomsData:
+		if d.Opts == nil {
+			return // no selection is not "every socket"
+		}
 		opts := fromWireOpts(d.Opts)
 		opts.Flags.Local = true
 		switch m.Type {
