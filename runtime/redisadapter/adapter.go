@@ -24,7 +24,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -259,12 +258,7 @@ func (a *Adapter) onRequest(payload []byte) {
 		a.applyRemote(req)
 	case typeRemoteFetch:
 		infos, _ := a.MemoryAdapter.FetchSockets(a.ctx, fromWireOpts(req.Opts))
-		sockets := make([]wireSocket, 0, len(infos))
-		for _, s := range infos {
-			data, _ := json.Marshal(s.Data)
-			sockets = append(sockets, wireSocket{ID: s.ID, Handshake: toWireHandshake(s.Handshake), Rooms: anyOf(s.Rooms), Data: data})
-		}
-		a.respond(req, map[string]any{"requestId": req.RequestID, "sockets": sockets})
+		a.respond(req, map[string]any{"requestId": req.RequestID, "sockets": toWireSockets(infos)})
 	case typeServerSideEmit:
 		a.onServerSideEmit(req)
 	case typeBroadcast:
@@ -356,7 +350,7 @@ func (a *Adapter) onResponse(payload []byte) {
 		case typeBroadcastClientCount:
 			ack.onSent(res.ClientCount)
 		case typeBroadcastAck:
-			if args, ok := argsOf(res.Packet); ok {
+			if args, ok := argsOf([]any{res.Packet}); ok {
 				ack.onAck(args)
 			}
 		}
@@ -366,9 +360,7 @@ func (a *Adapter) onResponse(payload []byte) {
 		switch p.typ {
 		case typeRemoteFetch:
 			for _, s := range res.Sockets {
-				var data any
-				_ = json.Unmarshal(s.Data, &data)
-				p.sockets = append(p.sockets, socketio.SocketInfo{ID: s.ID, Handshake: fromWireHandshake(s.Handshake), Rooms: stringsOf(s.Rooms), Data: data})
+				p.sockets = append(p.sockets, fromWireSocket(s))
 			}
 		case typeServerSideEmit:
 			data := res.Data
@@ -455,17 +447,9 @@ func (a *Adapter) onServerSideEmit(req request) {
 	}
 	var ack socketio.Ack
 	if req.RequestID != "" {
-		var once sync.Once
-		ack = func(answer ...any) error {
-			var first any
-			if len(answer) > 0 {
-				first = answer[0]
-			}
-			once.Do(func() {
-				a.publishJSON(a.responseChannel, map[string]any{"type": typeServerSideEmit, "requestId": req.RequestID, "data": first})
-			})
-			return nil
-		}
+		ack = answerOnce(func(first any) {
+			a.publishJSON(a.responseChannel, map[string]any{"type": typeServerSideEmit, "requestId": req.RequestID, "data": first})
+		})
 	}
 	a.nsp.DispatchServerSideEmit(event, args, ack)
 }

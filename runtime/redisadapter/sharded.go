@@ -423,9 +423,8 @@ func hasBinary(v any) bool {
 func (a *ShardedAdapter) onFetchSockets(from string, d *requestData) {
 	infos, _ := a.MemoryAdapter.FetchSockets(a.ctx, fromWireOpts(d.Opts))
 	sockets := make([]any, 0, len(infos))
-	for _, s := range infos {
-		data, _ := json.Marshal(s.Data)
-		sockets = append(sockets, wireSocket{ID: s.ID, Handshake: toWireHandshake(s.Handshake), Rooms: anyOf(s.Rooms), Data: data})
+	for _, s := range toWireSockets(infos) {
+		sockets = append(sockets, s)
 	}
 	a.respond(from, msgFetchSocketsResponse, &responseData{RequestID: d.RequestID, Sockets: sockets}, false)
 }
@@ -438,27 +437,15 @@ func (a *ShardedAdapter) onServerSideEmit(from string, d *requestData) {
 	if !ok {
 		return
 	}
-	data, atts, err := siopacket.AppendAckData(nil, nil, plainNumbers(d.Packet[1:]).([]any))
-	if err != nil {
-		return
-	}
-	args, err := siopacket.ParseArgs(data, atts)
-	if err != nil {
+	args, ok := argsOf(d.Packet[1:])
+	if !ok {
 		return
 	}
 	var ack socketio.Ack
 	if d.RequestID != "" {
-		var once sync.Once
-		ack = func(answer ...any) error {
-			var first any
-			if len(answer) > 0 {
-				first = answer[0]
-			}
-			once.Do(func() {
-				a.respond(from, msgServerSideEmitResponse, &responseData{RequestID: d.RequestID, Packet: first}, hasBinary(first))
-			})
-			return nil
-		}
+		ack = answerOnce(func(first any) {
+			a.respond(from, msgServerSideEmitResponse, &responseData{RequestID: d.RequestID, Packet: first}, hasBinary(first))
+		})
 	}
 	a.nsp.DispatchServerSideEmit(event, args, ack)
 }
@@ -472,7 +459,7 @@ func (a *ShardedAdapter) onResponse(typ int, res *responseData) {
 				ack.onSent(*res.ClientCount)
 			}
 		case msgBroadcastAck:
-			if args, ok := argsOf(res.Packet); ok {
+			if args, ok := argsOf([]any{res.Packet}); ok {
 				ack.onAck(args)
 			}
 		}
@@ -483,7 +470,7 @@ func (a *ShardedAdapter) onResponse(typ int, res *responseData) {
 		case typ == msgFetchSocketsResponse && p.typ == msgFetchSockets:
 			p.sockets = append(p.sockets, socketsOf(res.Sockets)...)
 		case typ == msgServerSideEmitResponse && p.typ == msgServerSideEmit:
-			if args, ok := argsOf(res.Packet); ok {
+			if args, ok := argsOf([]any{res.Packet}); ok {
 				p.answers = append(p.answers, args)
 			}
 		default:
@@ -491,16 +478,6 @@ func (a *ShardedAdapter) onResponse(typ int, res *responseData) {
 		}
 		return true
 	})
-}
-
-// argsOf makes the Args of an answer of one value.
-func argsOf(v any) (socketio.Args, bool) {
-	data, atts, err := siopacket.AppendAckData(nil, nil, []any{plainNumbers(v)})
-	if err != nil {
-		return socketio.Args{}, false
-	}
-	args, err := siopacket.ParseArgs(data, atts)
-	return args, err == nil
 }
 
 // socketsOf reads the sockets of a fetch answer, which arrive as JSON
@@ -513,12 +490,9 @@ func socketsOf(list []any) []socketio.SocketInfo {
 			continue
 		}
 		var s wireSocket
-		if json.Unmarshal(b, &s) != nil {
-			continue
+		if json.Unmarshal(b, &s) == nil {
+			out = append(out, fromWireSocket(s))
 		}
-		var data any
-		_ = json.Unmarshal(s.Data, &data)
-		out = append(out, socketio.SocketInfo{ID: s.ID, Handshake: fromWireHandshake(s.Handshake), Rooms: stringsOf(s.Rooms), Data: data})
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -266,4 +267,49 @@ func fromWireHandshake(w wireHandshake) socketio.Handshake {
 	h.SetHeader(header)
 	// The query is the URL's, as the reference takes it; w.Query repeats it.
 	return h
+}
+
+// toWireSockets describes local sockets as fetchSockets answers carry them.
+func toWireSockets(infos []socketio.SocketInfo) []wireSocket {
+	sockets := make([]wireSocket, 0, len(infos))
+	for _, s := range infos {
+		data, _ := json.Marshal(s.Data)
+		sockets = append(sockets, wireSocket{ID: s.ID, Handshake: toWireHandshake(s.Handshake), Rooms: anyOf(s.Rooms), Data: data})
+	}
+	return sockets
+}
+
+// fromWireSocket reads a socket of a fetchSockets answer.
+func fromWireSocket(s wireSocket) socketio.SocketInfo {
+	var data any
+	_ = json.Unmarshal(s.Data, &data)
+	return socketio.SocketInfo{ID: s.ID, Handshake: fromWireHandshake(s.Handshake), Rooms: stringsOf(s.Rooms), Data: data}
+}
+
+// argsOf makes Args of plain values, binary as []byte, as another node's
+// answers and server-side emits arrive.
+func argsOf(values []any) (socketio.Args, bool) {
+	data, atts, err := siopacket.AppendAckData(nil, nil, plainNumbers(values).([]any))
+	if err != nil {
+		return socketio.Args{}, false
+	}
+	args, err := siopacket.ParseArgs(data, atts)
+	return args, err == nil
+}
+
+// answerOnce returns the Ack of a request from another node: the first
+// call sends its first argument (nil if none) back with send; later calls
+// do nothing, as the reference expects one answer per node.
+func answerOnce(send func(first any)) socketio.Ack {
+	var once sync.Once
+	return func(answer ...any) error {
+		once.Do(func() {
+			var first any
+			if len(answer) > 0 {
+				first = answer[0]
+			}
+			send(first)
+		})
+		return nil
+	}
 }
