@@ -2,15 +2,15 @@ package engineio
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/sio-dev/sio/internal/siotest"
 )
 
 // openWebSocketSession serves sessions with receivers from newReceiver
@@ -18,13 +18,7 @@ import (
 func openWebSocketSession(t *testing.T, newReceiver func(*Conn) Receiver) *websocket.Conn {
 	t.Helper()
 	srv := NewServer(HandlerFunc(newReceiver), nil)
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = srv.Close(ctx)
-		hs.Close()
-	})
+	hs := siotest.Serve(t, srv, srv)
 	ws := dialWS(t, "ws"+strings.TrimPrefix(hs.URL, "http")+"/engine.io/?EIO=4&transport=websocket")
 	readWS(t, ws) // open
 	return ws

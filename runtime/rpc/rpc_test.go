@@ -19,6 +19,7 @@ import (
 	chatv1 "github.com/sio-dev/sio/gen/go/example/chat/v1"
 	"github.com/sio-dev/sio/gen/go/example/chat/v1/chatv1sio"
 	"github.com/sio-dev/sio/internal/nodepeer"
+	"github.com/sio-dev/sio/internal/siotest"
 	"github.com/sio-dev/sio/runtime/engineio"
 	"github.com/sio-dev/sio/runtime/rpc"
 	"github.com/sio-dev/sio/runtime/socketio"
@@ -111,13 +112,7 @@ func newFixture(t testing.TB, opts ...rpc.HandlerOption) *fixture {
 	if err := chatv1sio.RegisterChatServiceServer(srv, chat, opts...); err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = srv.Close(ctx)
-		hs.Close()
-	})
+	hs := siotest.Serve(t, srv, srv)
 	return &fixture{srv: srv, chat: chat, url: hs.URL}
 }
 

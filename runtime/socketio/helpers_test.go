@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/sio-dev/sio/internal/siotest"
 	"github.com/sio-dev/sio/runtime/engineio"
 	"github.com/sio-dev/sio/runtime/socketio/siopacket"
 )
@@ -59,13 +59,7 @@ type testServer struct {
 func newTestServer(t *testing.T, opts *Options) *testServer {
 	t.Helper()
 	srv := NewServer(opts)
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = srv.Close(ctx)
-		hs.Close()
-	})
+	hs := siotest.Serve(t, srv, srv)
 	return &testServer{srv, hs.URL}
 }
 

@@ -3,7 +3,6 @@ package socketio
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -136,13 +135,7 @@ func newInteropServer(t *testing.T, recovery *RecoveryOptions) (*Server, string)
 	})
 	srv.Of("/admin").OnConnection(func(s *Socket) { _ = s.Emit("welcome", s.Namespace().Name()) })
 
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = srv.Close(ctx)
-		hs.Close()
-	})
+	hs := siotest.Serve(t, srv, srv)
 	p := siotest.StartProxy(t, hs.Listener.Addr().String())
 	proxy.Store(p)
 	return srv, "http://" + p.Addr()

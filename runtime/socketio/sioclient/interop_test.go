@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"strconv"
 	"sync"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sio-dev/sio/internal/nodepeer"
+	"github.com/sio-dev/sio/internal/siotest"
 	"github.com/sio-dev/sio/runtime/engineio"
 	"github.com/sio-dev/sio/runtime/socketio"
 )
@@ -574,7 +574,7 @@ func TestHTTPClientCarriesStickySessionCookie(t *testing.T) {
 	})
 	var mu sync.Mutex
 	var withSID, withCookie int
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	hs := siotest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if sid := r.URL.Query().Get("sid"); sid != "" {
 			c, err := r.Cookie("io")
 			mu.Lock()
@@ -585,13 +585,7 @@ func TestHTTPClientCarriesStickySessionCookie(t *testing.T) {
 			mu.Unlock()
 		}
 		srv.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = srv.Close(ctx)
-		hs.Close()
-	})
+	}), srv)
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
