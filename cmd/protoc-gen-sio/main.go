@@ -4,6 +4,10 @@
 // socket.io-client (lang=ts). Run it from buf; see buf.gen.yaml.
 //
 // Options: lang=go|ts (default go), plus protoc-gen-go's paths= for Go.
+//
+// protoc-gen-sio init -module example.com/hello writes what a new project
+// needs: buf.yaml, buf.gen.yaml, sio's options, a first service and its Go
+// server. protoc-gen-sio --version prints the version.
 package main
 
 import (
@@ -11,6 +15,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -27,10 +32,16 @@ func main() {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
 		case "--version", "-version":
-			fmt.Printf("%s %s\n", strings.TrimSuffix(filepath.Base(os.Args[0]), ".exe"), version)
+			var moduleVersion string
+			if info, ok := debug.ReadBuildInfo(); ok {
+				moduleVersion = info.Main.Version
+			}
+			fmt.Printf("%s %s\n", strings.TrimSuffix(filepath.Base(os.Args[0]), ".exe"), printedVersion(moduleVersion))
 			return
+		case "init":
+			os.Exit(initProject(os.Args[2:], os.Stdout, os.Stderr))
 		default:
-			fmt.Fprintln(os.Stderr, "protoc-gen-sio is a protoc/buf plugin: it reads a CodeGeneratorRequest on stdin.\nOptions: lang=go|ts (default go); for Go, paths=import|source_relative.")
+			fmt.Fprintln(os.Stderr, "protoc-gen-sio is a protoc/buf plugin: it reads a CodeGeneratorRequest on stdin.\nOptions: lang=go|ts (default go); for Go, paths=import|source_relative.\n\nprotoc-gen-sio init -module example.com/hello [dir] starts a new project (see init -h).\nprotoc-gen-sio --version prints the version.")
 			os.Exit(2)
 		}
 	}
