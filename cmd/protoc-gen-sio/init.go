@@ -66,4 +66,3 @@ func printedVersion(moduleVersion string) string {
 	}
 	return "v" + version
 }
-
