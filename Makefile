@@ -38,6 +38,8 @@ node_modules/.installed: package.json package-lock.json
 
 lint:
 	bash scripts/vet.sh
+	$(GO) build -o .tmp/bin/siovet ./internal/houserules/cmd/siovet
+	$(GO) vet -vettool=.tmp/bin/siovet ./...
 	node_modules/.bin/buf lint
 	node_modules/.bin/tsc -p tsconfig.json
 	$(GO) vet ./...

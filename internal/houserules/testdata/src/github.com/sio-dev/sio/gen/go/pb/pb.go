@@ -1,0 +1,3 @@
+package pb
+
+var v interface{} // generated code is exempt
