@@ -26,10 +26,10 @@ var (
 	ErrNotConnected = errors.New("sioclient: socket not connected")
 	// ErrTooLarge fails a Try emit with a message over the server's limit:
 	// nothing was sent, and the connection stays up.
-	ErrTooLarge = errors.New("sioclient: message larger than the server accepts")
-	ErrAckTimeout   = errors.New("sioclient: ack timed out")
-	ErrAcked        = errors.New("sioclient: ack already sent")
-	ErrReserved     = errors.New("sioclient: reserved event name")
+	ErrTooLarge   = errors.New("sioclient: message larger than the server accepts")
+	ErrAckTimeout = errors.New("sioclient: ack timed out")
+	ErrAcked      = errors.New("sioclient: ack already sent")
+	ErrReserved   = errors.New("sioclient: reserved event name")
 )
 
 // managerState is where the manager's connection is.
