@@ -38,14 +38,29 @@ func (i Idempotency) String() string {
 	return "IDEMPOTENCY_UNKNOWN"
 }
 
-func (i Idempotency) applyCall(c *callConfig) { c.idempotency = i }
+func (i Idempotency) applyCall(c callConfig) callConfig {
+	c.idempotency = i
+	return c
+}
 
 // CallOption describes a method to CallUnary and Subscribe; generated
 // clients pass them.
-type CallOption interface{ applyCall(*callConfig) }
+type CallOption interface {
+	// applyCall returns c with the option applied; by value, so that a
+	// call's configuration stays on its stack.
+	applyCall(c callConfig) callConfig
+}
 
 type callConfig struct {
 	idempotency Idempotency
+}
+
+func newCallConfig(opts []CallOption) callConfig {
+	var c callConfig
+	for _, o := range opts {
+		c = o.applyCall(c)
+	}
+	return c
 }
 
 // maxAttempts bounds how often a method without side effects is sent
@@ -95,10 +110,7 @@ func waitsForReady(ctx context.Context) bool {
 // CodeDeadlineExceeded or CodeCanceled. See ClientConn for what happens
 // when the socket is not connected or the connection drops.
 func CallUnary[Res proto.Message](ctx context.Context, c *ClientConn, event string, req proto.Message, opts ...CallOption) (Res, error) {
-	var cfg callConfig
-	for _, o := range opts {
-		o.applyCall(&cfg)
-	}
+	cfg := newCallConfig(opts)
 	ctx, cancel := c.withDeadline(ctx)
 	if cancel != nil {
 		defer cancel()
@@ -145,7 +157,7 @@ func (c *ClientConn) roundTrip(ctx context.Context, event string, body []byte, c
 		if ctx.Err() != nil {
 			return sioclient.Args{}, gaveUp(ctx, "before "+event+" was sent")
 		}
-		id := strconv.FormatUint(callIDs.Add(1), 10)
+		id := callIDs.Add(1)
 		args, err := c.s.TryEmitWithAck(ctx, event, body, appendMeta(ctx, id))
 		switch {
 		case err == nil:
@@ -171,7 +183,7 @@ func (c *ClientConn) roundTrip(ctx context.Context, event string, body []byte, c
 		case ctx.Err() != nil:
 			// The request was sent: tell the server the caller gave up.
 			// Its answer, if one still comes, is ignored.
-			_ = c.s.TryEmit(CancelEvent, id)
+			_ = c.s.TryEmit(CancelEvent, strconv.FormatUint(id, 10))
 			return sioclient.Args{}, gaveUp(ctx, "waiting for "+event)
 		default:
 			return sioclient.Args{}, NewError(CodeInternal, err)

@@ -40,10 +40,7 @@ type Stream[Res proto.Message] struct {
 // subscription call only, like a unary call's; the stream lives until it
 // ends, is closed, or the connection drops (CodeUnavailable).
 func Subscribe[Res proto.Message](ctx context.Context, c *ClientConn, event string, req proto.Message, opts ...CallOption) (*Stream[Res], error) {
-	var cfg callConfig
-	for _, o := range opts {
-		o.applyCall(&cfg)
-	}
+	cfg := newCallConfig(opts)
 	ctx, cancel := c.withDeadline(ctx)
 	if cancel != nil {
 		defer cancel()

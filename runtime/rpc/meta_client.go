@@ -19,16 +19,16 @@ var callIDs atomic.Uint64
 
 // metaFor builds the metadata of a call without an id (one that cannot be
 // cancelled) from ctx's deadline and headers.
-func metaFor(ctx context.Context) json.RawMessage { return appendMeta(ctx, "") }
+func metaFor(ctx context.Context) json.RawMessage { return appendMeta(ctx, 0) }
 
 // appendMeta builds the call metadata from ctx's deadline and headers and
-// the call's id (none if ""), as JSON written by hand: it goes with every
+// the call's id (none if 0; a decimal string on the wire), as JSON written by hand: it goes with every
 // call, and reflection-based encoding would be most of the RPC layer's
 // cost. The deadline comes first, as {"timeoutMs":N,"id":"K"}.
-func appendMeta(ctx context.Context, id string) json.RawMessage {
+func appendMeta(ctx context.Context, id uint64) json.RawMessage {
 	headers := outgoingHeaders(ctx)
 	d, hasDeadline := ctx.Deadline()
-	if !hasDeadline && len(headers) == 0 && id == "" {
+	if !hasDeadline && len(headers) == 0 && id == 0 {
 		return emptyMeta
 	}
 	b := make([]byte, 0, 48)
@@ -37,12 +37,12 @@ func appendMeta(ctx context.Context, id string) json.RawMessage {
 		b = append(b, `"timeoutMs":`...)
 		b = strconv.AppendInt(b, max(1, time.Until(d).Milliseconds()), 10)
 	}
-	if id != "" {
+	if id != 0 {
 		if len(b) > 1 {
 			b = append(b, ',')
 		}
 		b = append(b, `"id":"`...)
-		b = append(b, id...)
+		b = strconv.AppendUint(b, id, 10)
 		b = append(b, '"')
 	}
 	if len(headers) > 0 {
