@@ -126,8 +126,8 @@ func (c *ClientConn) notConnected() *Error {
 }
 
 // waitReady waits until the socket is connected, the namespace refuses
-// it, or ctx is done.
-func (c *ClientConn) waitReady(ctx context.Context) error {
+// it, or ctx is done; where says what the call was waiting for.
+func (c *ClientConn) waitReady(ctx context.Context, where string) error {
 	for {
 		c.mu.Lock()
 		if c.s.Connected() {
@@ -144,7 +144,7 @@ func (c *ClientConn) waitReady(ctx context.Context) error {
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return gaveUp(ctx, "while waiting for the connection to namespace "+c.s.Namespace())
+			return gaveUp(ctx, where)
 		}
 	}
 }

@@ -167,7 +167,7 @@ func (c *ClientConn) roundTrip(ctx context.Context, event string, body []byte, c
 			if !waitsForReady(ctx) {
 				return sioclient.Args{}, c.notConnected()
 			}
-			if err := c.waitReady(ctx); err != nil {
+			if err := c.waitReady(ctx, "while waiting for the connection to namespace "+c.s.Namespace()); err != nil {
 				return sioclient.Args{}, err
 			}
 		case errors.Is(err, sioclient.ErrTooLarge):
@@ -177,7 +177,7 @@ func (c *ClientConn) roundTrip(ctx context.Context, event string, body []byte, c
 				return sioclient.Args{}, Errorf(CodeUnavailable, "the connection was lost while %s was in flight: its outcome is unknown", event)
 			}
 			// No side effects: send it again once reconnected.
-			if err := c.waitReady(ctx); err != nil {
+			if err := c.waitReady(ctx, "waiting to send "+event+" again after the connection was lost (its first attempt's outcome is unknown)"); err != nil {
 				return sioclient.Args{}, err
 			}
 		case ctx.Err() != nil:
