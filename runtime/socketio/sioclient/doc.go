@@ -18,8 +18,8 @@
 // server would answer by closing the connection.
 //
 // An ack awaited when the connection is lost fails with ErrDisconnected:
-// the event may or may not have reached the server. Acks never wait
-// across a reconnection.
+// the event may or may not have reached the server. (An event buffered
+// while disconnected waits for its ack from the connection it is sent on.)
 //
 // Sockets and Managers are safe for concurrent use. Handlers run one at a
 // time on the goroutine that reads the connection; see Manager.
