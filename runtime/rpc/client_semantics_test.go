@@ -181,7 +181,7 @@ func TestRetryOnlyWithoutSideEffects(t *testing.T) {
 	s, c := dialLedger(t, p)
 	// Paused, the server takes the requests into its socket buffer and
 	// answers nothing; killed then, it never ran them.
-	p.Pause()
+	pause(t, p, c)
 	listed := make(chan error, 1)
 	transferred := make(chan error, 1)
 	go func() {
@@ -192,7 +192,7 @@ func TestRetryOnlyWithoutSideEffects(t *testing.T) {
 		_, err := c.Transfer(ctxTimeout(t, 30*time.Second), &ledgerv1.TransferRequest{Id: "once", Amount: 1})
 		transferred <- err
 	}()
-	time.Sleep(200 * time.Millisecond) // let both be sent; the test holds either way
+	time.Sleep(200 * time.Millisecond) // let both be sent (on loopback, at once)
 	p.Kill()
 	err := <-transferred
 	wantCode(t, "Transfer in flight at the kill", err, rpc.CodeUnavailable)
@@ -211,6 +211,17 @@ func TestRetryOnlyWithoutSideEffects(t *testing.T) {
 	if r, ran := transfers(t, c)["once"]; ran {
 		t.Errorf("Transfer was sent again after the reconnection: %v", r)
 	}
+}
+
+// pause stops the server and waits until it has stopped: a call that it
+// would answer at once (an invalid transfer) times out.
+func pause(t *testing.T, p *siotest.Process, c *ledgerv1sio.LedgerServiceClient) {
+	t.Helper()
+	p.Pause()
+	waitFor(t, "the server is paused", func() bool {
+		_, err := c.Transfer(ctxTimeout(t, 200*time.Millisecond), &ledgerv1.TransferRequest{Id: "probe"})
+		return rpc.CodeOf(err) == rpc.CodeDeadlineExceeded
+	})
 }
 
 // TestRefusedNamespace: a connect_error fails the calls waiting for the
