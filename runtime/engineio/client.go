@@ -471,3 +471,14 @@ func (p *clientPolling) upgrade(c *Conn) {
 	p.stop()
 	go c.readLoop(ws)
 }
+
+// MaxPayload returns the largest message, in bytes, that the server of a
+// dialled session accepts (the handshake's maxPayload; over polling it
+// bounds a whole request body). Zero if the server did not say, or on a
+// server-side Conn.
+func (c *Conn) MaxPayload() int64 {
+	if !c.isClient {
+		return 0
+	}
+	return c.limits.maxPayload
+}

@@ -58,34 +58,6 @@ type subscribeReply struct {
 // room: the method's event, "#", the room.
 func StreamKey(event, room string) string { return event + "#" + room }
 
-// metaFor builds the call metadata from ctx's deadline and headers, as
-// JSON written by hand: it goes with every call, and reflection-based
-// encoding would be most of the RPC layer's cost.
-func metaFor(ctx context.Context) json.RawMessage {
-	headers := outgoingHeaders(ctx)
-	d, hasDeadline := ctx.Deadline()
-	if !hasDeadline && len(headers) == 0 {
-		return emptyMeta
-	}
-	b := make([]byte, 0, 32)
-	b = append(b, '{')
-	if hasDeadline {
-		b = append(b, `"timeoutMs":`...)
-		b = strconv.AppendInt(b, max(1, time.Until(d).Milliseconds()), 10)
-	}
-	if len(headers) > 0 {
-		h, _ := json.Marshal(headers)
-		if hasDeadline {
-			b = append(b, ',')
-		}
-		b = append(b, `"headers":`...)
-		b = append(b, h...)
-	}
-	return append(b, '}')
-}
-
-var emptyMeta = json.RawMessage("{}")
-
 // parseMeta decodes call metadata, with a fast path for the common
 // {"timeoutMs":N} and {}.
 func parseMeta(raw []byte) (callMeta, error) {

@@ -8,7 +8,11 @@ import (
 
 // Connect opens a socket to the namespace named by rawURL's path ("/" if
 // none) on a manager of its own, and waits until it is connected, refused
-// (a *ConnectError), or ctx is done. Close the socket's Manager when done.
+// (a *ConnectError), the connection attempt fails (the server is
+// unreachable), or ctx is done. With Options.RetryConnect a failed attempt
+// is retried with the reconnection backoff until ctx is done instead.
+// Once connected, the manager reconnects after a loss unless
+// Options.DisableReconnection is set. Close the socket's Manager when done.
 func Connect(ctx context.Context, rawURL string, opts *Options, sopts *SocketOptions) (*Socket, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -31,7 +35,7 @@ func Connect(ctx context.Context, rawURL string, opts *Options, sopts *SocketOpt
 		}
 	})
 	s.OnConnectError(func(_ *Socket, err error) {
-		if _, refused := err.(*ConnectError); refused || m.opts.DisableReconnection {
+		if _, refused := err.(*ConnectError); refused || m.opts.DisableReconnection || !m.opts.RetryConnect {
 			select {
 			case result <- err:
 			default:

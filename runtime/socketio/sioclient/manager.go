@@ -2,6 +2,7 @@ package sioclient
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
@@ -15,11 +16,20 @@ import (
 
 // Errors reported by the client.
 var (
-	ErrClosed       = errors.New("sioclient: manager closed")
+	ErrClosed = errors.New("sioclient: manager closed")
+	// ErrDisconnected fails an ack still awaited when the connection was
+	// lost (the event may or may not have reached the server), and an ack
+	// answered after it.
 	ErrDisconnected = errors.New("sioclient: socket disconnected")
-	ErrAckTimeout   = errors.New("sioclient: ack timed out")
-	ErrAcked        = errors.New("sioclient: ack already sent")
-	ErrReserved     = errors.New("sioclient: reserved event name")
+	// ErrNotConnected fails a Try emit made while the socket is not
+	// connected: nothing was sent.
+	ErrNotConnected = errors.New("sioclient: socket not connected")
+	// ErrTooLarge fails a Try emit with a message over the server's limit:
+	// nothing was sent, and the connection stays up.
+	ErrTooLarge   = errors.New("sioclient: message larger than the server accepts")
+	ErrAckTimeout = errors.New("sioclient: ack timed out")
+	ErrAcked      = errors.New("sioclient: ack already sent")
+	ErrReserved   = errors.New("sioclient: reserved event name")
 )
 
 // managerState is where the manager's connection is.
@@ -348,6 +358,49 @@ func (m *Manager) send(msgs []engineio.Message, volatile bool) bool {
 		return conn.SendVolatile(msgs...)
 	}
 	return conn.Send(msgs...) == nil
+}
+
+// sendChecked queues an encoded packet on the connection if there is one
+// and the server accepts each of its messages: ErrNotConnected or
+// ErrTooLarge otherwise.
+func (m *Manager) sendChecked(msgs []engineio.Message) error {
+	m.mu.Lock()
+	conn := m.conn
+	m.mu.Unlock()
+	if conn == nil {
+		return ErrNotConnected
+	}
+	if limit := conn.MaxPayload(); limit > 0 {
+		for _, msg := range msgs {
+			if err := checkSize(conn, msg, limit); err != nil {
+				return err
+			}
+		}
+	}
+	if conn.Send(msgs...) != nil {
+		return ErrNotConnected
+	}
+	return nil
+}
+
+// checkSize compares one message's encoding with the server's limit: a
+// WebSocket frame holds a type byte and the data (binary data as is), a
+// polling record the same with binary data in base64. The transport is
+// only looked at (under the connection's lock) for messages near the limit.
+func checkSize(conn *engineio.Conn, msg engineio.Message, limit int64) error {
+	n := int64(len(msg.Data))
+	if !msg.Binary {
+		n++ // the packet type
+	}
+	if n > limit {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, n, limit)
+	}
+	if msg.Binary {
+		if polled := 1 + int64(base64.StdEncoding.EncodedLen(len(msg.Data))); polled > limit && conn.Transport() == engineio.TransportPolling {
+			return fmt.Errorf("%w: %d bytes over polling, the limit is %d", ErrTooLarge, polled, limit)
+		}
+	}
+	return nil
 }
 
 // link is the engineio.Receiver of one connection.

@@ -33,6 +33,12 @@ type Options struct {
 	// Timeout bounds each connection attempt. Default 20s.
 	Timeout time.Duration
 
+	// RetryConnect makes Connect retry a failed first connection attempt,
+	// with the reconnection backoff, until its context is done. By default
+	// Connect returns the first attempt's error, so that an unreachable
+	// server is reported at once.
+	RetryConnect bool
+
 	// DisableReconnection stops the manager from reconnecting after the
 	// connection is lost or an attempt fails.
 	DisableReconnection bool

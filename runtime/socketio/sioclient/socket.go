@@ -58,7 +58,11 @@ type SocketOptions struct {
 
 // Socket is the client side of one namespace. Its methods may be called
 // from any goroutine. Emits made while it is disconnected are buffered and
-// sent when it connects, except volatile ones, which are dropped.
+// sent when it connects, except volatile ones, which are dropped, and the
+// Try ones (TryEmit, TryEmitWithAck), which fail with ErrNotConnected.
+//
+// An ack still awaited when the connection is lost fails with
+// ErrDisconnected: the event may or may not have reached the server.
 type Socket struct {
 	m    *Manager
 	nsp  string
@@ -213,6 +217,27 @@ func (s *Socket) Emit(event string, args ...any) error { return s.emit(event, ar
 // cannot take it right now, or the socket is disconnected.
 func (s *Socket) EmitVolatile(event string, args ...any) error { return s.emit(event, args, nil, true) }
 
+// TryEmit is Emit on the live connection only: when the socket is not
+// connected it fails with ErrNotConnected instead of buffering the event
+// for the next connection. An event with a message larger than the
+// server's limit (its handshake's maxPayload), which would make the
+// server close the connection, is refused with ErrTooLarge and not sent.
+func (s *Socket) TryEmit(event string, args ...any) error {
+	return s.emitMode(event, args, nil, sendNow)
+}
+
+// TryEmitWithAck is EmitWithAck on the live connection only: when the
+// socket is not connected it fails at once with ErrNotConnected (the event
+// was not sent), instead of buffering it. Like TryEmit, it refuses with
+// ErrTooLarge an event the server would not accept. Once sent, it waits for the ack
+// until ctx is done, or fails with ErrDisconnected if the connection is
+// lost first.
+func (s *Socket) TryEmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
+	return events.Await(ctx, func(cb func(Args, error)) (uint64, error) {
+		return s.emitAckMode(event, args, cb, sendNow)
+	}, s.dropAck, ErrAckTimeout)
+}
+
 // EmitWithAck sends an event and waits for the server's ack until ctx is
 // done. Do not call it from a handler: the ack would arrive on the
 // goroutine the handler is blocking.
@@ -231,8 +256,12 @@ func (s *Socket) EmitWithAckFunc(event string, timeout time.Duration, cb func(Ar
 }
 
 func (s *Socket) emitAck(event string, args []any, cb func(Args, error)) (uint64, error) {
+	return s.emitAckMode(event, args, cb, sendBuffered)
+}
+
+func (s *Socket) emitAckMode(event string, args []any, cb func(Args, error), mode sendMode) (uint64, error) {
 	id, _ := s.acks.Add(cb) // the client's table never closes: acks wait across reconnections
-	if err := s.emit(event, args, &id, false); err != nil {
+	if err := s.emitMode(event, args, &id, mode); err != nil {
 		s.acks.Drop(id)
 		return 0, err
 	}
@@ -249,7 +278,24 @@ func isReserved(event string) bool {
 	return false
 }
 
+// sendMode says what an emit does when the socket is not connected.
+type sendMode int
+
+const (
+	sendBuffered sendMode = iota // keep it for the next connection
+	sendVolatile                 // drop it
+	sendNow                      // fail with ErrNotConnected
+)
+
 func (s *Socket) emit(event string, args []any, ackID *uint64, volatile bool) error {
+	mode := sendBuffered
+	if volatile {
+		mode = sendVolatile
+	}
+	return s.emitMode(event, args, ackID, mode)
+}
+
+func (s *Socket) emitMode(event string, args []any, ackID *uint64, mode sendMode) error {
 	if isReserved(event) {
 		return fmt.Errorf("%w: %q", ErrReserved, event)
 	}
@@ -263,14 +309,23 @@ func (s *Socket) emit(event string, args []any, ackID *uint64, volatile bool) er
 	msgs := encode(&p)
 	s.mu.Lock()
 	if !s.connected {
-		if !volatile {
+		if mode == sendBuffered {
 			s.buffer = append(s.buffer, msgs)
 		}
 		s.mu.Unlock()
+		if mode == sendNow {
+			return ErrNotConnected
+		}
 		return nil
 	}
 	s.mu.Unlock()
-	if !s.m.send(msgs, volatile) && !volatile {
+	if mode == sendNow {
+		return s.m.sendChecked(msgs)
+	}
+	if s.m.send(msgs, mode == sendVolatile) {
+		return nil
+	}
+	if mode == sendBuffered {
 		// The connection went away under us: keep it for the next one.
 		s.mu.Lock()
 		s.buffer = append(s.buffer, msgs)

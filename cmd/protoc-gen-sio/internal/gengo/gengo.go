@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/protobuf/compiler/protogen"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/pluginpb"
 
 	"github.com/sio-dev/sio/cmd/protoc-gen-sio/internal/siodesc"
@@ -221,13 +222,27 @@ func genClient(g *protogen.GeneratedFile, s *protogen.Service) {
 		comment(g, m.Comments.Leading, m.GoName+" calls "+string(m.Desc.FullName())+".")
 		if kind == siodesc.ServerStream {
 			g.P("func (c *", client, ") ", m.GoName, "(ctx ", ctx, ", req *", in, ") (*", g.QualifiedGoIdent(rpcPackage.Ident("Stream")), "[*", out, "], error) {")
-			g.P("return ", rpcPackage.Ident("Subscribe"), "[*", out, "](ctx, c.conn, ", eventConst(s, m), ", req)")
+			g.P("return ", rpcPackage.Ident("Subscribe"), "[*", out, "](ctx, c.conn, ", eventConst(s, m), ", req", idempotencyArg(g, m), ")")
 		} else {
 			g.P("func (c *", client, ") ", m.GoName, "(ctx ", ctx, ", req *", in, ") (*", out, ", error) {")
-			g.P("return ", rpcPackage.Ident("CallUnary"), "[*", out, "](ctx, c.conn, ", eventConst(s, m), ", req)")
+			g.P("return ", rpcPackage.Ident("CallUnary"), "[*", out, "](ctx, c.conn, ", eventConst(s, m), ", req", idempotencyArg(g, m), ")")
 		}
 		g.P("}")
 	}
+}
+
+// idempotencyArg passes a method's idempotency_level to the runtime, which
+// may send a call again after a lost connection only if the method has no
+// side effects; nothing for the default level.
+func idempotencyArg(g *protogen.GeneratedFile, m *protogen.Method) string {
+	opts, _ := m.Desc.Options().(*descriptorpb.MethodOptions)
+	switch opts.GetIdempotencyLevel() {
+	case descriptorpb.MethodOptions_NO_SIDE_EFFECTS:
+		return ", " + g.QualifiedGoIdent(rpcPackage.Ident("IdempotencyNoSideEffects"))
+	case descriptorpb.MethodOptions_IDEMPOTENT:
+		return ", " + g.QualifiedGoIdent(rpcPackage.Ident("IdempotencyIdempotent"))
+	}
+	return ""
 }
 
 func genCaller(g *protogen.GeneratedFile, s *protogen.Service) {

@@ -114,7 +114,7 @@ func (c *LedgerServiceClient) Transfer(ctx context.Context, req *v1.TransferRequ
 // ListTransfers returns every transfer the server has started. It has
 // no side effects, so a client may retry it after a reconnect.
 func (c *LedgerServiceClient) ListTransfers(ctx context.Context, req *v1.ListTransfersRequest) (*v1.ListTransfersResponse, error) {
-	return rpc.CallUnary[*v1.ListTransfersResponse](ctx, c.conn, LedgerServiceListTransfersEvent, req)
+	return rpc.CallUnary[*v1.ListTransfersResponse](ctx, c.conn, LedgerServiceListTransfersEvent, req, rpc.IdempotencyNoSideEffects)
 }
 
 // WatchTransfers streams the transfers of an account as they complete.

@@ -97,10 +97,10 @@ func NewStockServiceClient(conn *rpc.ClientConn) *StockServiceClient {
 
 // Count uses a nested request and a message from another package.
 func (c *StockServiceClient) Count(ctx context.Context, req *v2.Item_Query) (*v1.Total, error) {
-	return rpc.CallUnary[*v1.Total](ctx, c.conn, StockServiceCountEvent, req)
+	return rpc.CallUnary[*v1.Total](ctx, c.conn, StockServiceCountEvent, req, rpc.IdempotencyNoSideEffects)
 }
 
 // Feed calls acme.deep.inventory.v2.StockService.Feed.
 func (c *StockServiceClient) Feed(ctx context.Context, req *v2.Item_Query) (*rpc.Stream[*v2.Item_Level], error) {
-	return rpc.Subscribe[*v2.Item_Level](ctx, c.conn, StockServiceFeedEvent, req)
+	return rpc.Subscribe[*v2.Item_Level](ctx, c.conn, StockServiceFeedEvent, req, rpc.IdempotencyIdempotent)
 }
