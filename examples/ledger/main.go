@@ -61,7 +61,7 @@ func (l *ledger) Transfer(ctx context.Context, req *ledgerv1.TransferRequest) (*
 			outcome = "deadline_exceeded"
 		}
 		l.setOutcome(rec, outcome)
-		return nil, rpc.NewError(rpc.CodeCanceled, ctx.Err())
+		return nil, ctx.Err() // canceled or deadline_exceeded, as the caller sees it
 	}
 	l.setOutcome(rec, "recorded")
 	done := &ledgerv1.TransferRecord{Id: rec.GetId(), Amount: rec.GetAmount(), StartedUnixMs: rec.GetStartedUnixMs(), Outcome: "recorded"}

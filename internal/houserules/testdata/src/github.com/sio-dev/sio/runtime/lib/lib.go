@@ -12,8 +12,8 @@ var v interface{} // want `use any, not interface\{\}`
 type named interface{ M() }
 
 func f(ctx context.Context) error {
-	_ = context.Background() // want `no context.Background in library code`
-	_ = context.TODO()       // want `no context.TODO in library code`
+	_ = context.Background()     // want `no context.Background in library code`
+	_ = context.TODO()           // want `no context.TODO in library code`
 	root := context.Background() //sio:root-context
 	_ = root
 	select {
