@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Type is an Engine.IO packet type.
@@ -72,10 +73,17 @@ var (
 	ErrEmpty       = errors.New("eiopacket: empty packet")
 	ErrUnknownType = errors.New("eiopacket: unknown packet type")
 	ErrBadBase64   = errors.New("eiopacket: invalid base64 in binary packet")
+	// ErrInvalidUTF8 is returned for a text packet that is not valid
+	// UTF-8. A WebSocket peer must close such a connection with status
+	// 1007 (RFC 6455 section 8.1); the reference server does.
+	ErrInvalidUTF8 = errors.New("eiopacket: text packet is not valid UTF-8")
 )
 
 // DecodeText decodes one packet from a WebSocket text frame or one record of
 // a polling payload that is not base64 binary. The returned Data aliases b.
+//
+// Text must be valid UTF-8: a peer's invalid bytes, passed on, would make
+// every WebSocket client they are relayed to drop its connection.
 func DecodeText(b []byte) (Packet, error) {
 	if len(b) == 0 {
 		return Packet{}, ErrEmpty
@@ -83,6 +91,9 @@ func DecodeText(b []byte) (Packet, error) {
 	t := Type(b[0])
 	if !t.Valid() {
 		return Packet{}, ErrUnknownType
+	}
+	if !utf8.Valid(b[1:]) {
+		return Packet{}, ErrInvalidUTF8
 	}
 	return Packet{Type: t, Data: b[1:]}, nil
 }

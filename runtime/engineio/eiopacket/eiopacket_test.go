@@ -21,6 +21,8 @@ func TestDecodeText(t *testing.T) {
 		{in: "abc", wantErr: ErrUnknownType},
 		{in: "7", wantErr: ErrUnknownType},
 		{in: "/", wantErr: ErrUnknownType},
+		{in: "4h\xe9llo", wantErr: ErrInvalidUTF8}, // Latin-1, not UTF-8
+		{in: "4héllo 你好", want: Packet{Type: Message, Data: []byte("héllo 你好")}},
 	}
 	for _, tt := range tests {
 		got, err := DecodeText([]byte(tt.in))
@@ -95,6 +97,11 @@ func TestDecodePayloadErrors(t *testing.T) {
 		{"abc", ErrUnknownType},
 		{"b!!!", ErrBadBase64},
 		{"bAQI", ErrBadBase64},
+		{"4\xff", ErrInvalidUTF8},
+		{"4ok\x1e4caf\xc3", ErrInvalidUTF8},                // truncated sequence
+		{"4\xed\xa0\x80", ErrInvalidUTF8},                  // a UTF-16 surrogate
+		{"4\xc0\xaf", ErrInvalidUTF8},                      // overlong "/"
+		{"42[\"a\",\"\xf4\x90\x80\x80\"]", ErrInvalidUTF8}, // above U+10FFFF
 	}
 	for _, tt := range tests {
 		err := DecodePayload([]byte(tt.wire), func(Packet) error { return nil })
@@ -167,6 +174,20 @@ func FuzzDecodeText(f *testing.F) {
 
 func BenchmarkDecodeText(b *testing.B) {
 	frame := []byte(`42["chat message",{"text":"hello world","room":"lobby"}]`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	for b.Loop() {
+		if _, err := DecodeText(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeTextLarge is DecodeText on a 4 KiB message of mostly
+// non-ASCII text, where the UTF-8 check has the most to read.
+func BenchmarkDecodeTextLarge(b *testing.B) {
+	frame := append([]byte(`42["chat message","`), bytes.Repeat([]byte("héllo wörld, 你好 "), 4096/22)...)
+	frame = append(frame, `"]`...)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(frame)))
 	for b.Loop() {
