@@ -134,15 +134,27 @@ func (c *client) connect(name string, auth json.RawMessage) {
 	} else {
 		auth = bytes.Clone(auth) // kept in the handshake; the frame buffer is reused
 	}
-	nsp := c.srv.namespaceFor(name, auth)
-	if nsp == nil {
-		c.sendConnectError(name, "Invalid namespace", nil)
-		return
-	}
 	c.mu.Lock()
-	already := c.socketLocked(name) != nil
+	already, joined := c.socketLocked(name) != nil, len(c.sockets)
 	c.mu.Unlock()
 	if already {
+		return
+	}
+	// CONNECTs are handled one at a time on the read goroutine, so the
+	// count cannot grow between this check and the socket's joining.
+	if max := c.srv.opts.MaxNamespacesPerConnection; max > 0 && joined >= max {
+		c.srv.opts.Logger.Debug("socketio: namespace refused", "sid", c.conn.ID(), "nsp", name, "err", errTooManyForConnection)
+		c.sendConnectError(name, errTooManyForConnection.Message, nil)
+		return
+	}
+	nsp, refused := c.srv.namespaceFor(name, auth)
+	if refused != nil {
+		c.srv.opts.Logger.Debug("socketio: namespace refused", "sid", c.conn.ID(), "nsp", name, "err", refused)
+		c.sendConnectError(name, refused.Message, nil)
+		return
+	}
+	if nsp == nil {
+		c.sendConnectError(name, "Invalid namespace", nil)
 		return
 	}
 	s := &Socket{id: newSocketID(), nsp: nsp, client: c, handshake: c.handshake(auth)}
@@ -169,6 +181,7 @@ func (c *client) connect(name string, auth json.RawMessage) {
 			msg, data = ce.Message, ce.Data
 		}
 		c.sendConnectError(name, msg, data)
+		c.srv.releaseChild(nsp)
 		return
 	}
 	s.connected = true
@@ -244,13 +257,18 @@ func (c *client) handshake(auth json.RawMessage) Handshake {
 	return h
 }
 
-// remove forgets a socket that left its namespace.
+// remove forgets a socket that left its namespace, and gives back its
+// count on a dynamic namespace's child.
 func (c *client) remove(s *Socket) {
 	c.mu.Lock()
-	if i := slices.Index(c.sockets, s); i >= 0 {
+	i := slices.Index(c.sockets, s)
+	if i >= 0 {
 		c.sockets = slices.Delete(c.sockets, i, i+1)
 	}
 	c.mu.Unlock()
+	if i >= 0 {
+		c.srv.releaseChild(s.nsp)
+	}
 }
 
 // disconnectAll disconnects every socket of the connection, then closes it.

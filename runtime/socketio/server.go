@@ -24,14 +24,18 @@ type Server struct {
 	mu      sync.RWMutex
 	nsps    map[string]*Namespace
 	parents []*Namespace // dynamic namespaces, in registration order
-	closed  bool
+	// childRefs counts the connecting and connected sockets of each child
+	// of a dynamic namespace (see childFor); its keys are the children.
+	childRefs    map[*Namespace]int
+	atChildLimit bool // MaxDynamicNamespaces reached and logged
+	closed       bool
 	done    chan struct{} // closed by Close
 }
 
 // NewServer returns a server with the main namespace "/" ready. A nil
 // opts means the defaults.
 func NewServer(opts *Options) *Server {
-	s := &Server{opts: opts.withDefaults(), nsps: map[string]*Namespace{}, done: make(chan struct{})}
+	s := &Server{opts: opts.withDefaults(), nsps: map[string]*Namespace{}, childRefs: map[*Namespace]int{}, done: make(chan struct{})}
 	s.eio = engineio.NewServer(engineio.HandlerFunc(func(c *engineio.Conn) engineio.Receiver {
 		return newClient(s, c)
 	}), &s.opts.Engine)
@@ -61,6 +65,7 @@ func (s *Server) Of(name string) *Namespace {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if n := s.nsps[name]; n != nil {
+		s.pinLocked(n)
 		return n
 	}
 	n := newNamespace(s, name)
@@ -87,34 +92,29 @@ func (s *Server) OfRegexp(re *regexp.Regexp) *Namespace {
 }
 
 // namespaceFor finds the namespace a CONNECT packet asks for, creating a
-// child of a matching dynamic namespace if needed.
-func (s *Server) namespaceFor(name string, auth json.RawMessage) *Namespace {
+// child of a matching dynamic namespace if needed. It returns nil if no
+// namespace matches. For a child it counts one more user, which the caller
+// hands to the socket or gives back with releaseChild.
+func (s *Server) namespaceFor(name string, auth json.RawMessage) (*Namespace, *ConnectError) {
 	s.mu.RLock()
 	n, parents, closed := s.nsps[name], s.parents, s.closed
+	_, child := s.childRefs[n]
 	s.mu.RUnlock()
 	if closed {
-		return nil
+		return nil, nil
+	}
+	if n != nil && !child {
+		return n, nil
 	}
 	if n != nil {
-		return n
+		return s.childFor(n.parent, name)
 	}
 	for _, p := range parents {
-		if !p.match(name, auth) {
-			continue
+		if p.match(name, auth) {
+			return s.childFor(p, name)
 		}
-		s.mu.Lock()
-		if n = s.nsps[name]; n == nil {
-			n = newNamespace(s, name)
-			n.parent = p
-			s.nsps[name] = n
-			p.mu.Lock()
-			p.children[name] = n
-			p.mu.Unlock()
-		}
-		s.mu.Unlock()
-		return n
 	}
-	return nil
+	return nil, nil
 }
 
 func (n *Namespace) isParent() bool { return n.match != nil }
