@@ -29,7 +29,7 @@ type Server struct {
 	childRefs    map[*Namespace]int
 	atChildLimit bool // MaxDynamicNamespaces reached and logged
 	closed       bool
-	done    chan struct{} // closed by Close
+	done         chan struct{} // closed by Close
 }
 
 // NewServer returns a server with the main namespace "/" ready. A nil
