@@ -109,8 +109,16 @@ func TestDecodePayloadErrors(t *testing.T) {
 			t.Errorf("DecodePayload(%q) = %v, want %v", tt.wire, err, tt.want)
 		}
 	}
-	stop := errors.New("stop")
+	// A payload with invalid UTF-8 anywhere delivers nothing.
 	calls := 0
+	if err := DecodePayload([]byte("4ok\x1e4bad\xff"), func(Packet) error { calls++; return nil }); !errors.Is(err, ErrInvalidUTF8) || calls != 0 {
+		t.Errorf("invalid UTF-8 in the 2nd record: %v after %d packets, want ErrInvalidUTF8 before any", err, calls)
+	}
+	if _, err := DecodeRecord([]byte("4\xff")); !errors.Is(err, ErrInvalidUTF8) {
+		t.Errorf("DecodeRecord: %v, want ErrInvalidUTF8", err)
+	}
+	stop := errors.New("stop")
+	calls = 0
 	err := DecodePayload([]byte("4a\x1e4b"), func(Packet) error { calls++; return stop })
 	if err != stop || calls != 1 {
 		t.Errorf("callback error: got %v after %d calls, want stop after 1", err, calls)
