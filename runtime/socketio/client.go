@@ -112,18 +112,32 @@ func (c *client) socketLocked(name string) *Socket {
 }
 
 func (c *client) dispatch(p *siopacket.Packet) {
-	if p.Type == siopacket.Connect {
-		c.connect(p.Namespace, p.Data)
-		return
-	}
 	c.mu.Lock()
 	s := c.socketLocked(p.Namespace)
 	c.mu.Unlock()
-	if s != nil {
+	switch {
+	case s == nil && p.Type == siopacket.Connect:
+		c.connect(p.Namespace, p.Data)
+	case s != nil && p.Type != siopacket.Connect && p.Type != siopacket.ConnectError:
 		s.onPacket(p)
+	default:
+		// A packet for a namespace not joined, a second CONNECT, or a
+		// CONNECT_ERROR (which only servers send): the client has lost
+		// track of its state, and the reference closes the connection.
+		c.wrongState(p)
 	}
-	// Packets for a namespace the client has not joined are ignored, as
-	// the reference does.
+}
+
+// wrongState closes the connection after a packet that does not fit its
+// state; every socket on it leaves with "forced server close", as in the
+// reference.
+func (c *client) wrongState(p *siopacket.Packet) {
+	c.srv.opts.Logger.Debug("socketio: packet does not fit the connection's state",
+		"sid", c.conn.ID(), "nsp", p.Namespace, "type", p.Type.String())
+	for _, s := range c.socketList() {
+		s.onClose(ReasonForcedServerClose)
+	}
+	c.conn.Close()
 }
 
 // connect handles a CONNECT packet: it finds (or creates) the namespace,
@@ -135,11 +149,8 @@ func (c *client) connect(name string, auth json.RawMessage) {
 		auth = bytes.Clone(auth) // kept in the handshake; the frame buffer is reused
 	}
 	c.mu.Lock()
-	already, joined := c.socketLocked(name) != nil, len(c.sockets)
+	joined := len(c.sockets)
 	c.mu.Unlock()
-	if already {
-		return
-	}
 	// CONNECTs are handled one at a time on the read goroutine, so the
 	// count cannot grow between this check and the socket's joining.
 	if max := c.srv.opts.MaxNamespacesPerConnection; max > 0 && joined >= max {
