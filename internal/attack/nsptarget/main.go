@@ -1,6 +1,8 @@
-// Command nsptarget is the server the namespace-flood attack runs against:
-// a Socket.IO server built on the public API with a dynamic namespace
-// (/room-<n>) at the default limits, in a process of its own.
+// Command nsptarget is the server the namespace-flood and UTF-8 attacks
+// run against: a Socket.IO server built on the public API at the default
+// limits, in a process of its own, with a dynamic namespace (/room-<n>)
+// and, on "/", events "join" (joins room "room", acks) and "relay" (sends
+// its first argument, as received, to that room as "relayed").
 //
 // It follows the siotest program contract (-addr; first stdout line
 // "listening on host:port") and answers GET /stats with its heap in use
@@ -26,7 +28,18 @@ func main() {
 	flag.Parse()
 	srv := socketio.NewServer(nil)
 	srv.OfRegexp(regexp.MustCompile(`^/room-\d+$`))
-	srv.OnConnection(func(*socketio.Socket) {})
+	main := srv.Of("/")
+	srv.OnConnection(func(s *socketio.Socket) {
+		s.On("join", func(s *socketio.Socket, _ socketio.Args, ack socketio.Ack) {
+			s.Join("room")
+			if ack != nil {
+				_ = ack()
+			}
+		})
+		s.On("relay", func(_ *socketio.Socket, args socketio.Args, _ socketio.Ack) {
+			_ = main.To("room").Emit("relayed", args.Raw(0))
+		})
+	})
 
 	mux := http.NewServeMux()
 	mux.Handle(srv.Path(), srv)
