@@ -57,7 +57,8 @@ func (s *Server) Path() string { return s.eio.Path() }
 func (s *Server) Engine() *engineio.Server { return s.eio }
 
 // Of returns the namespace with name, creating it if needed. A name
-// without a leading slash gets one.
+// without a leading slash gets one. A child of a dynamic namespace taken
+// with Of is kept when it empties.
 func (s *Server) Of(name string) *Namespace {
 	if !strings.HasPrefix(name, "/") {
 		name = "/" + name
@@ -77,6 +78,11 @@ func (s *Server) Of(name string) *Namespace {
 // name for which match returns true, given the name and the auth payload.
 // The returned parent's middleware and connection handlers apply to every
 // namespace created through it, and its broadcasts reach all of them.
+//
+// A child namespace is created on the first CONNECT for its name, within
+// Options.MaxDynamicNamespaces, and removed (its adapter closed) when its
+// last socket leaves, unless Options.KeepEmptyChildNamespaces is set or it
+// was taken with Of.
 func (s *Server) OfFunc(match func(name string, auth json.RawMessage) bool) *Namespace {
 	parent := &Namespace{name: "(dynamic)", server: s, sockets: map[string]*Socket{}, match: match, children: map[string]*Namespace{}}
 	parent.adapter = s.opts.Adapter(parent)
