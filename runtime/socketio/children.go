@@ -1,5 +1,7 @@
 package socketio
 
+import "time"
+
 // Refusals at the namespace limits; the client gets the message in its
 // connect_error event.
 var (
@@ -12,6 +14,12 @@ const (
 	defaultMaxNamespacesPerConnection = 100
 	defaultMaxDynamicNamespaces       = 10000
 )
+
+// childRef is the bookkeeping of one child of a dynamic namespace.
+type childRef struct {
+	users   int    // connecting and connected sockets
+	emptied uint64 // times users fell to 0, to match a delayed removal to its emptying
+}
 
 // childFor returns the child of parent p named name, creating it if the
 // server's bound on dynamic namespaces allows, and counts one more user of
@@ -26,8 +34,9 @@ func (s *Server) childFor(p *Namespace, name string) (*Namespace, *ConnectError)
 		return nil, nil
 	}
 	if n := s.nsps[name]; n != nil {
-		if _, child := s.childRefs[n]; child {
-			s.childRefs[n]++
+		if ref, child := s.childRefs[n]; child {
+			ref.users++
+			s.childRefs[n] = ref
 		}
 		return n, nil
 	}
@@ -42,7 +51,7 @@ func (s *Server) childFor(p *Namespace, name string) (*Namespace, *ConnectError)
 	n := newNamespace(s, name)
 	n.parent = p
 	s.nsps[name] = n
-	s.childRefs[n] = 1
+	s.childRefs[n] = childRef{users: 1}
 	p.mu.Lock()
 	p.children[name] = n
 	p.mu.Unlock()
@@ -52,19 +61,48 @@ func (s *Server) childFor(p *Namespace, name string) (*Namespace, *ConnectError)
 // releaseChild gives back one count taken by childFor (a socket leaving,
 // or a CONNECT refused). Unless the server keeps empty children, the last
 // one removes the child and closes its adapter, as the reference does with
-// cleanupEmptyChildNamespaces. Namespaces other than children are ignored.
+// cleanupEmptyChildNamespaces. With connection state recovery the removal
+// waits for MaxDisconnectionDuration, since the adapter holds the sessions
+// the leavers may come back for. Namespaces other than children are ignored.
 func (s *Server) releaseChild(n *Namespace) {
 	s.mu.Lock()
-	refs, child := s.childRefs[n]
+	ref, child := s.childRefs[n]
 	if !child {
 		s.mu.Unlock()
 		return
 	}
-	if refs--; refs > 0 || s.opts.KeepEmptyChildNamespaces || s.closed {
-		s.childRefs[n] = refs
+	ref.users--
+	if ref.users > 0 || s.opts.KeepEmptyChildNamespaces || s.closed {
+		s.childRefs[n] = ref
 		s.mu.Unlock()
 		return
 	}
+	if r := s.opts.ConnectionStateRecovery; r != nil {
+		ref.emptied++
+		s.childRefs[n] = ref
+		s.mu.Unlock()
+		emptied := ref.emptied
+		time.AfterFunc(r.MaxDisconnectionDuration, func() { s.removeIfStillEmpty(n, emptied) })
+		return
+	}
+	s.removeChildLocked(n)
+}
+
+// removeIfStillEmpty removes child n if it has stayed empty since it
+// emptied for the emptied-th time.
+func (s *Server) removeIfStillEmpty(n *Namespace, emptied uint64) {
+	s.mu.Lock()
+	ref, child := s.childRefs[n]
+	if !child || ref.users > 0 || ref.emptied != emptied || s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.removeChildLocked(n)
+}
+
+// removeChildLocked forgets child n and closes its adapter. It is called
+// with s.mu held and releases it.
+func (s *Server) removeChildLocked(n *Namespace) {
 	delete(s.childRefs, n)
 	delete(s.nsps, n.name)
 	if max := s.opts.MaxDynamicNamespaces; s.atChildLimit && len(s.childRefs) < max {

@@ -154,3 +154,21 @@ func TestKeepEmptyChildNamespaces(t *testing.T) {
 		t.Error("a namespace taken with Of was removed when it emptied")
 	}
 }
+
+func TestEmptyChildWaitsForRecovery(t *testing.T) {
+	const window = 300 * time.Millisecond
+	ts := newTestServer(t, &Options{ConnectionStateRecovery: &RecoveryOptions{MaxDisconnectionDuration: window}})
+	ts.OfRegexp(regexp.MustCompile(`^/room-\d+$`))
+	c := ts.dial(t)
+	c.connect("/room-1", "")
+	c.send(siopacket.Packet{Type: siopacket.Disconnect, Namespace: "/room-1"})
+	c.connect("/", "")
+	left := time.Now()
+	if n := ts.childCount(); n != 1 {
+		t.Fatalf("%d children right after the last socket left, want 1 until the recovery window ends", n)
+	}
+	waitFor(t, "the child to go", func() bool { return ts.childCount() == 0 })
+	if since := time.Since(left); since < window/2 {
+		t.Errorf("child removed %v after it emptied, before the recovery window of %v", since, window)
+	}
+}

@@ -47,7 +47,9 @@ type Options struct {
 	// the child is removed and its adapter closed, like the reference's
 	// cleanupEmptyChildNamespaces, which the reference leaves off: here it
 	// is on, because otherwise every name a client ever tried costs memory
-	// until the server stops. A namespace taken with Server.Of is kept.
+	// until the server stops. With ConnectionStateRecovery the removal
+	// waits MaxDisconnectionDuration, so that sessions stay recoverable. A
+	// namespace taken with Server.Of is kept.
 	KeepEmptyChildNamespaces bool
 
 	// Logger receives protocol violations and handler panics. Default:

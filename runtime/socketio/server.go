@@ -26,7 +26,7 @@ type Server struct {
 	parents []*Namespace // dynamic namespaces, in registration order
 	// childRefs counts the connecting and connected sockets of each child
 	// of a dynamic namespace (see childFor); its keys are the children.
-	childRefs    map[*Namespace]int
+	childRefs    map[*Namespace]childRef
 	atChildLimit bool // MaxDynamicNamespaces reached and logged
 	closed       bool
 	done         chan struct{} // closed by Close
@@ -35,7 +35,7 @@ type Server struct {
 // NewServer returns a server with the main namespace "/" ready. A nil
 // opts means the defaults.
 func NewServer(opts *Options) *Server {
-	s := &Server{opts: opts.withDefaults(), nsps: map[string]*Namespace{}, childRefs: map[*Namespace]int{}, done: make(chan struct{})}
+	s := &Server{opts: opts.withDefaults(), nsps: map[string]*Namespace{}, childRefs: map[*Namespace]childRef{}, done: make(chan struct{})}
 	s.eio = engineio.NewServer(engineio.HandlerFunc(func(c *engineio.Conn) engineio.Receiver {
 		return newClient(s, c)
 	}), &s.opts.Engine)
