@@ -21,6 +21,7 @@ FUZZ_TARGETS = \
 	./runtime/socketio/siopacket:FuzzSplitArray \
 	./runtime/socketio/siopacket:FuzzSplitArrayMalformed \
 	./runtime/socketio/siopacket:FuzzValidJSON \
+	./runtime/socketio/siopacket:FuzzEncodeValidUTF8:100000x \
 	./runtime/engineio:FuzzClientPolling:20000x \
 	./runtime/socketio:FuzzServerPolling:30000x \
 	./runtime/rpc:FuzzCallArguments:20000x

@@ -70,7 +70,10 @@ func (c *Conn) readMessage(ws *websocket.Conn) (ended bool) {
 	c.mu.Unlock()
 	if mt == websocket.BinaryMessage {
 		c.deliver(buf.bytes(), true)
-	} else if p, err := eiopacket.DecodeText(buf.bytes()); err != nil {
+	} else if p, err := eiopacket.DecodeText(buf.bytes()); errors.Is(err, eiopacket.ErrInvalidUTF8) {
+		c.closeInvalidText(ws, err)
+		ended = true
+	} else if err != nil {
 		c.closeNow(ReasonParseError, err)
 		ended = true
 	} else {
@@ -78,6 +81,17 @@ func (c *Conn) readMessage(ws *websocket.Conn) (ended bool) {
 	}
 	c.writeDeferred()
 	return ended
+}
+
+// closeInvalidText ends the session after a text frame that is not valid
+// UTF-8, with close status 1007 as RFC 6455 requires and the reference's
+// WebSocket layer sends. gorilla/websocket checks UTF-8 only in close
+// frames, so the check is ours (eiopacket.DecodeText). Like the reference,
+// the session ends with "transport error".
+func (c *Conn) closeInvalidText(ws *websocket.Conn, err error) {
+	msg := websocket.FormatCloseMessage(websocket.CloseInvalidFramePayloadData, "invalid UTF-8 sequence")
+	_ = ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	c.closeNow(ReasonTransportError, err)
 }
 
 // closeAfterReadError ends the session after a failed read. If this side

@@ -112,18 +112,32 @@ func (c *client) socketLocked(name string) *Socket {
 }
 
 func (c *client) dispatch(p *siopacket.Packet) {
-	if p.Type == siopacket.Connect {
-		c.connect(p.Namespace, p.Data)
-		return
-	}
 	c.mu.Lock()
 	s := c.socketLocked(p.Namespace)
 	c.mu.Unlock()
-	if s != nil {
+	switch {
+	case s == nil && p.Type == siopacket.Connect:
+		c.connect(p.Namespace, p.Data)
+	case s != nil && p.Type != siopacket.Connect && p.Type != siopacket.ConnectError:
 		s.onPacket(p)
+	default:
+		// A packet for a namespace not joined, a second CONNECT, or a
+		// CONNECT_ERROR (which only servers send): the client has lost
+		// track of its state, and the reference closes the connection.
+		c.wrongState(p)
 	}
-	// Packets for a namespace the client has not joined are ignored, as
-	// the reference does.
+}
+
+// wrongState closes the connection after a packet that does not fit its
+// state; every socket on it leaves with "forced server close", as in the
+// reference.
+func (c *client) wrongState(p *siopacket.Packet) {
+	c.srv.opts.Logger.Debug("socketio: packet does not fit the connection's state",
+		"sid", c.conn.ID(), "nsp", p.Namespace, "type", p.Type.String())
+	for _, s := range c.socketList() {
+		s.onClose(ReasonForcedServerClose)
+	}
+	c.conn.Close()
 }
 
 // connect handles a CONNECT packet: it finds (or creates) the namespace,
@@ -134,15 +148,24 @@ func (c *client) connect(name string, auth json.RawMessage) {
 	} else {
 		auth = bytes.Clone(auth) // kept in the handshake; the frame buffer is reused
 	}
-	nsp := c.srv.namespaceFor(name, auth)
-	if nsp == nil {
-		c.sendConnectError(name, "Invalid namespace", nil)
+	c.mu.Lock()
+	joined := len(c.sockets)
+	c.mu.Unlock()
+	// CONNECTs are handled one at a time on the read goroutine, so the
+	// count cannot grow between this check and the socket's joining.
+	if max := c.srv.opts.MaxNamespacesPerConnection; max > 0 && joined >= max {
+		c.srv.opts.Logger.Debug("socketio: namespace refused", "sid", c.conn.ID(), "nsp", name, "err", errTooManyForConnection)
+		c.sendConnectError(name, errTooManyForConnection.Message, nil)
 		return
 	}
-	c.mu.Lock()
-	already := c.socketLocked(name) != nil
-	c.mu.Unlock()
-	if already {
+	nsp, refused := c.srv.namespaceFor(name, auth)
+	if refused != nil {
+		c.srv.opts.Logger.Debug("socketio: namespace refused", "sid", c.conn.ID(), "nsp", name, "err", refused)
+		c.sendConnectError(name, refused.Message, nil)
+		return
+	}
+	if nsp == nil {
+		c.sendConnectError(name, "Invalid namespace", nil)
 		return
 	}
 	s := &Socket{id: newSocketID(), nsp: nsp, client: c, handshake: c.handshake(auth)}
@@ -169,6 +192,7 @@ func (c *client) connect(name string, auth json.RawMessage) {
 			msg, data = ce.Message, ce.Data
 		}
 		c.sendConnectError(name, msg, data)
+		c.srv.releaseChild(nsp)
 		return
 	}
 	s.connected = true
@@ -244,13 +268,18 @@ func (c *client) handshake(auth json.RawMessage) Handshake {
 	return h
 }
 
-// remove forgets a socket that left its namespace.
+// remove forgets a socket that left its namespace, and gives back its
+// count on a dynamic namespace's child.
 func (c *client) remove(s *Socket) {
 	c.mu.Lock()
-	if i := slices.Index(c.sockets, s); i >= 0 {
+	i := slices.Index(c.sockets, s)
+	if i >= 0 {
 		c.sockets = slices.Delete(c.sockets, i, i+1)
 	}
 	c.mu.Unlock()
+	if i >= 0 {
+		c.srv.releaseChild(s.nsp)
+	}
 }
 
 // disconnectAll disconnects every socket of the connection, then closes it.

@@ -29,6 +29,29 @@ type Options struct {
 	// enough resume their session (the adapter must be a SessionStore).
 	ConnectionStateRecovery *RecoveryOptions
 
+	// MaxNamespacesPerConnection is the most namespaces one connection may
+	// join at once; a CONNECT past it gets a connect_error "Too many
+	// namespaces on this connection". Default 100; negative means no limit
+	// (the reference has none).
+	MaxNamespacesPerConnection int
+
+	// MaxDynamicNamespaces is the most children of dynamic namespaces
+	// (OfFunc, OfRegexp) the server holds at once; a CONNECT that would
+	// create one more gets a connect_error "Too many namespaces on this
+	// server", and the first refusal is logged at Warn. Default 10000;
+	// negative means no limit.
+	MaxDynamicNamespaces int
+
+	// KeepEmptyChildNamespaces keeps a child of a dynamic namespace when
+	// its last socket leaves (or its only CONNECT is refused). By default
+	// the child is removed and its adapter closed, like the reference's
+	// cleanupEmptyChildNamespaces, which the reference leaves off: here it
+	// is on, because otherwise every name a client ever tried costs memory
+	// until the server stops. With ConnectionStateRecovery the removal
+	// waits MaxDisconnectionDuration, so that sessions stay recoverable. A
+	// namespace taken with Server.Of is kept.
+	KeepEmptyChildNamespaces bool
+
 	// Logger receives protocol violations and handler panics. Default:
 	// nothing is logged.
 	Logger *slog.Logger
@@ -47,6 +70,12 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.MaxAttachments <= 0 {
 		c.MaxAttachments = 10
+	}
+	if c.MaxNamespacesPerConnection == 0 {
+		c.MaxNamespacesPerConnection = defaultMaxNamespacesPerConnection
+	}
+	if c.MaxDynamicNamespaces == 0 {
+		c.MaxDynamicNamespaces = defaultMaxDynamicNamespaces
 	}
 	if c.Adapter == nil {
 		c.Adapter = func(n *Namespace) Adapter { return NewMemoryAdapter(n) }

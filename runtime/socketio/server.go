@@ -24,14 +24,18 @@ type Server struct {
 	mu      sync.RWMutex
 	nsps    map[string]*Namespace
 	parents []*Namespace // dynamic namespaces, in registration order
-	closed  bool
-	done    chan struct{} // closed by Close
+	// childRefs counts the connecting and connected sockets of each child
+	// of a dynamic namespace (see childFor); its keys are the children.
+	childRefs    map[*Namespace]childRef
+	atChildLimit bool // MaxDynamicNamespaces reached and logged
+	closed       bool
+	done         chan struct{} // closed by Close
 }
 
 // NewServer returns a server with the main namespace "/" ready. A nil
 // opts means the defaults.
 func NewServer(opts *Options) *Server {
-	s := &Server{opts: opts.withDefaults(), nsps: map[string]*Namespace{}, done: make(chan struct{})}
+	s := &Server{opts: opts.withDefaults(), nsps: map[string]*Namespace{}, childRefs: map[*Namespace]childRef{}, done: make(chan struct{})}
 	s.eio = engineio.NewServer(engineio.HandlerFunc(func(c *engineio.Conn) engineio.Receiver {
 		return newClient(s, c)
 	}), &s.opts.Engine)
@@ -53,7 +57,8 @@ func (s *Server) Path() string { return s.eio.Path() }
 func (s *Server) Engine() *engineio.Server { return s.eio }
 
 // Of returns the namespace with name, creating it if needed. A name
-// without a leading slash gets one.
+// without a leading slash gets one. A child of a dynamic namespace taken
+// with Of is kept when it empties.
 func (s *Server) Of(name string) *Namespace {
 	if !strings.HasPrefix(name, "/") {
 		name = "/" + name
@@ -61,6 +66,7 @@ func (s *Server) Of(name string) *Namespace {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if n := s.nsps[name]; n != nil {
+		s.pinLocked(n)
 		return n
 	}
 	n := newNamespace(s, name)
@@ -72,6 +78,11 @@ func (s *Server) Of(name string) *Namespace {
 // name for which match returns true, given the name and the auth payload.
 // The returned parent's middleware and connection handlers apply to every
 // namespace created through it, and its broadcasts reach all of them.
+//
+// A child namespace is created on the first CONNECT for its name, within
+// Options.MaxDynamicNamespaces, and removed (its adapter closed) when its
+// last socket leaves, unless Options.KeepEmptyChildNamespaces is set or it
+// was taken with Of.
 func (s *Server) OfFunc(match func(name string, auth json.RawMessage) bool) *Namespace {
 	parent := &Namespace{name: "(dynamic)", server: s, sockets: map[string]*Socket{}, match: match, children: map[string]*Namespace{}}
 	parent.adapter = s.opts.Adapter(parent)
@@ -87,34 +98,29 @@ func (s *Server) OfRegexp(re *regexp.Regexp) *Namespace {
 }
 
 // namespaceFor finds the namespace a CONNECT packet asks for, creating a
-// child of a matching dynamic namespace if needed.
-func (s *Server) namespaceFor(name string, auth json.RawMessage) *Namespace {
+// child of a matching dynamic namespace if needed. It returns nil if no
+// namespace matches. For a child it counts one more user, which the caller
+// hands to the socket or gives back with releaseChild.
+func (s *Server) namespaceFor(name string, auth json.RawMessage) (*Namespace, *ConnectError) {
 	s.mu.RLock()
 	n, parents, closed := s.nsps[name], s.parents, s.closed
+	_, child := s.childRefs[n]
 	s.mu.RUnlock()
 	if closed {
-		return nil
+		return nil, nil
+	}
+	if n != nil && !child {
+		return n, nil
 	}
 	if n != nil {
-		return n
+		return s.childFor(n.parent, name)
 	}
 	for _, p := range parents {
-		if !p.match(name, auth) {
-			continue
+		if p.match(name, auth) {
+			return s.childFor(p, name)
 		}
-		s.mu.Lock()
-		if n = s.nsps[name]; n == nil {
-			n = newNamespace(s, name)
-			n.parent = p
-			s.nsps[name] = n
-			p.mu.Lock()
-			p.children[name] = n
-			p.mu.Unlock()
-		}
-		s.mu.Unlock()
-		return n
 	}
-	return nil
+	return nil, nil
 }
 
 func (n *Namespace) isParent() bool { return n.match != nil }

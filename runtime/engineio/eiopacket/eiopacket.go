@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Type is an Engine.IO packet type.
@@ -72,11 +73,27 @@ var (
 	ErrEmpty       = errors.New("eiopacket: empty packet")
 	ErrUnknownType = errors.New("eiopacket: unknown packet type")
 	ErrBadBase64   = errors.New("eiopacket: invalid base64 in binary packet")
+	// ErrInvalidUTF8 is returned for a text packet that is not valid
+	// UTF-8. A WebSocket peer must close such a connection with status
+	// 1007 (RFC 6455 section 8.1); the reference server does.
+	ErrInvalidUTF8 = errors.New("eiopacket: text packet is not valid UTF-8")
 )
 
 // DecodeText decodes one packet from a WebSocket text frame or one record of
 // a polling payload that is not base64 binary. The returned Data aliases b.
+//
+// Text must be valid UTF-8: a peer's invalid bytes, passed on, would make
+// every WebSocket client they are relayed to drop its connection.
 func DecodeText(b []byte) (Packet, error) {
+	p, err := decodeValidText(b)
+	if err == nil && !utf8.Valid(p.Data) {
+		return Packet{}, ErrInvalidUTF8
+	}
+	return p, err
+}
+
+// decodeValidText is DecodeText for text already known to be UTF-8.
+func decodeValidText(b []byte) (Packet, error) {
 	if len(b) == 0 {
 		return Packet{}, ErrEmpty
 	}
@@ -127,10 +144,19 @@ func RecordLen(p Packet) int {
 // in order, stopping at the first error. Text packet data aliases payload;
 // binary packet data is freshly allocated. An empty record anywhere, including
 // an empty payload, is an error.
+//
+// A payload that is not valid UTF-8 is refused whole (ErrInvalidUTF8),
+// before any packet is handed to fn: the reference decodes the body as a
+// string, turning each invalid byte into U+FFFD, but a client whose text
+// is not UTF-8 is broken or hostile, and refusing it is what WebSocket
+// requires too. Binary records are base64, which is ASCII.
 func DecodePayload(payload []byte, fn func(Packet) error) error {
+	if !utf8.Valid(payload) {
+		return ErrInvalidUTF8
+	}
 	for {
 		record, rest, more := bytes.Cut(payload, []byte{Separator})
-		p, err := DecodeRecord(record)
+		p, err := decodeRecord(record)
 		if err != nil {
 			return err
 		}
@@ -146,6 +172,14 @@ func DecodePayload(payload []byte, fn func(Packet) error) error {
 
 // DecodeRecord decodes one record of a polling payload.
 func DecodeRecord(record []byte) (Packet, error) {
+	if !utf8.Valid(record) {
+		return Packet{}, ErrInvalidUTF8
+	}
+	return decodeRecord(record)
+}
+
+// decodeRecord is DecodeRecord for a record known to be UTF-8.
+func decodeRecord(record []byte) (Packet, error) {
 	if len(record) > 0 && record[0] == binaryMarker {
 		data, err := base64.StdEncoding.AppendDecode(nil, record[1:])
 		if err != nil {
@@ -156,5 +190,5 @@ func DecodeRecord(record []byte) (Packet, error) {
 		}
 		return Packet{Type: Message, Data: data, Binary: true}, nil
 	}
-	return DecodeText(record)
+	return decodeValidText(record)
 }

@@ -21,6 +21,8 @@ func TestDecodeText(t *testing.T) {
 		{in: "abc", wantErr: ErrUnknownType},
 		{in: "7", wantErr: ErrUnknownType},
 		{in: "/", wantErr: ErrUnknownType},
+		{in: "4h\xe9llo", wantErr: ErrInvalidUTF8}, // Latin-1, not UTF-8
+		{in: "4héllo 你好", want: Packet{Type: Message, Data: []byte("héllo 你好")}},
 	}
 	for _, tt := range tests {
 		got, err := DecodeText([]byte(tt.in))
@@ -95,6 +97,11 @@ func TestDecodePayloadErrors(t *testing.T) {
 		{"abc", ErrUnknownType},
 		{"b!!!", ErrBadBase64},
 		{"bAQI", ErrBadBase64},
+		{"4\xff", ErrInvalidUTF8},
+		{"4ok\x1e4caf\xc3", ErrInvalidUTF8},                // truncated sequence
+		{"4\xed\xa0\x80", ErrInvalidUTF8},                  // a UTF-16 surrogate
+		{"4\xc0\xaf", ErrInvalidUTF8},                      // overlong "/"
+		{"42[\"a\",\"\xf4\x90\x80\x80\"]", ErrInvalidUTF8}, // above U+10FFFF
 	}
 	for _, tt := range tests {
 		err := DecodePayload([]byte(tt.wire), func(Packet) error { return nil })
@@ -102,8 +109,16 @@ func TestDecodePayloadErrors(t *testing.T) {
 			t.Errorf("DecodePayload(%q) = %v, want %v", tt.wire, err, tt.want)
 		}
 	}
-	stop := errors.New("stop")
+	// A payload with invalid UTF-8 anywhere delivers nothing.
 	calls := 0
+	if err := DecodePayload([]byte("4ok\x1e4bad\xff"), func(Packet) error { calls++; return nil }); !errors.Is(err, ErrInvalidUTF8) || calls != 0 {
+		t.Errorf("invalid UTF-8 in the 2nd record: %v after %d packets, want ErrInvalidUTF8 before any", err, calls)
+	}
+	if _, err := DecodeRecord([]byte("4\xff")); !errors.Is(err, ErrInvalidUTF8) {
+		t.Errorf("DecodeRecord: %v, want ErrInvalidUTF8", err)
+	}
+	stop := errors.New("stop")
+	calls = 0
 	err := DecodePayload([]byte("4a\x1e4b"), func(Packet) error { calls++; return stop })
 	if err != stop || calls != 1 {
 		t.Errorf("callback error: got %v after %d calls, want stop after 1", err, calls)
@@ -167,6 +182,20 @@ func FuzzDecodeText(f *testing.F) {
 
 func BenchmarkDecodeText(b *testing.B) {
 	frame := []byte(`42["chat message",{"text":"hello world","room":"lobby"}]`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	for b.Loop() {
+		if _, err := DecodeText(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeTextLarge is DecodeText on a 4 KiB message of mostly
+// non-ASCII text, where the UTF-8 check has the most to read.
+func BenchmarkDecodeTextLarge(b *testing.B) {
+	frame := append([]byte(`42["chat message","`), bytes.Repeat([]byte("héllo wörld, 你好 "), 4096/22)...)
+	frame = append(frame, `"]`...)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(frame)))
 	for b.Loop() {

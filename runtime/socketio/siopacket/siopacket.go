@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Type is a Socket.IO packet type.
@@ -102,7 +103,44 @@ var ReservedEvents = []string{"connect", "connect_error", "disconnect", "disconn
 
 // AppendText appends the text frame of p to dst. For binary packet types
 // the attachment count is len(p.Attachments).
+//
+// The frame is always valid UTF-8, whatever p holds: each byte of an
+// invalid sequence in the namespace or the payload (a json.RawMessage, a
+// json.Marshaler's output, a packet relayed from another node) becomes
+// U+FFFD, as encoding/json does for strings. A WebSocket client drops the
+// connection on a text frame that is not UTF-8, so one bad value would
+// otherwise disconnect every client it is broadcast to.
 func AppendText(dst []byte, p *Packet) []byte {
+	start := len(dst)
+	dst = appendText(dst, p)
+	if !utf8.Valid(dst[start:]) {
+		dst = append(dst[:start], toValidUTF8(dst[start:])...)
+	}
+	return dst
+}
+
+// toValidUTF8 returns b with each byte of every invalid UTF-8 sequence
+// replaced by U+FFFD, the replacement encoding/json makes in strings. Such
+// bytes (0x80 and up) can only stand inside JSON strings, so valid JSON
+// stays valid JSON. It returns b itself if b is valid.
+func toValidUTF8(b []byte) []byte {
+	if utf8.Valid(b) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+8)
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		if r == utf8.RuneError && size == 1 {
+			out = utf8.AppendRune(out, utf8.RuneError)
+		} else {
+			out = append(out, b[:size]...)
+		}
+		b = b[size:]
+	}
+	return out
+}
+
+func appendText(dst []byte, p *Packet) []byte {
 	dst = append(dst, '0'+byte(p.Type))
 	if p.Type.IsBinary() {
 		dst = strconv.AppendInt(dst, int64(len(p.Attachments)), 10)
