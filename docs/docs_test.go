@@ -109,3 +109,26 @@ func mustLook(t *testing.T, program string) string {
 	}
 	return p
 }
+
+// TestLinks checks that every relative link in the docs and the README
+// names a file of the repository.
+func TestLinks(t *testing.T) {
+	pages, _ := filepath.Glob("*.md")
+	pages = append(pages, filepath.Join("..", "README.md"))
+	link := regexp.MustCompile(`\]\(([^)#\s]+)(#[^)]*)?\)`)
+	for _, page := range pages {
+		b, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(b), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(filepath.Dir(page), target)); err != nil {
+				t.Errorf("%s links to %s, which does not exist", page, target)
+			}
+		}
+	}
+}
