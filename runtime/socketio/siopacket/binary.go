@@ -57,6 +57,7 @@ type argEncoder struct {
 
 var (
 	rawMessageType = reflect.TypeFor[json.RawMessage]()
+	jsonNumberType = reflect.TypeFor[json.Number]()
 	marshalerType  = reflect.TypeFor[json.Marshaler]()
 	textMarshType  = reflect.TypeFor[encoding.TextMarshaler]()
 )
@@ -108,6 +109,15 @@ func (e *argEncoder) value(v reflect.Value) error {
 		} else {
 			e.buf = append(e.buf, v.Bytes()...)
 		}
+		return nil
+	case t == jsonNumberType:
+		// A json.Number is a number on the wire, as encoding/json writes
+		// it (and refuses one that is not a number literal).
+		b, err := json.Marshal(v.Interface())
+		if err != nil {
+			return err
+		}
+		e.buf = append(e.buf, b...)
 		return nil
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 && !t.Implements(marshalerType):
 		if v.IsNil() {

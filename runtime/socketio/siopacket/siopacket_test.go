@@ -379,3 +379,24 @@ func TestEncodeAckMatchesNewAck(t *testing.T) {
 		t.Error("an unencodable argument was accepted")
 	}
 }
+
+// TestJSONNumberIsANumber: a json.Number travels as a number, as
+// encoding/json writes it, at the top level and inside values that carry
+// binary; one that is no number literal is refused.
+func TestJSONNumberIsANumber(t *testing.T) {
+	type withBinary struct {
+		N json.Number `json:"n"`
+		B []byte      `json:"b"`
+	}
+	got, _, err := AppendEventData(nil, nil, "e", []any{json.Number("12345678901234567890"), withBinary{N: "1.5", B: []byte{1}}, []any{json.Number("-2")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `["e",12345678901234567890,{"n":1.5,"b":{"_placeholder":true,"num":0}},[-2]]`
+	if string(got) != want {
+		t.Fatalf("encoded %s, want %s", got, want)
+	}
+	if _, _, err := AppendEventData(nil, nil, "e", []any{json.Number("12abc")}); err == nil {
+		t.Fatal("a json.Number that is no number was encoded")
+	}
+}
