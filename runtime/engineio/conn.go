@@ -189,7 +189,7 @@ func (c *Conn) Send(msgs ...Message) error {
 	}
 	for _, m := range msgs {
 		c.queue = append(c.queue, messagePacket(m))
-		c.queuedBytes += len(m.Data)
+		c.queuedBytes += heldBytes(m.Data)
 	}
 	if c.queuedBytes+c.sendingBytes > c.limits.maxPending {
 		c.mu.Unlock()
@@ -199,6 +199,21 @@ func (c *Conn) Send(msgs ...Message) error {
 	c.kickLocked()
 	c.mu.Unlock()
 	return nil
+}
+
+// heldBytes is the memory queued data holds: its capacity rather than its
+// length, as an encoder that grew the slice by appending leaves part of it
+// unused, and, past the runtime's largest size class (32 KiB), rounded up
+// to whole 8 KiB pages, which is how large objects are allocated. Counting
+// only the length let a stuck client hold 1.15 times MaxPendingBytes in
+// 64 KiB messages.
+func heldBytes(data []byte) int {
+	const largeObject, page = 32 << 10, 8 << 10
+	n := cap(data)
+	if n > largeObject {
+		n = (n + page - 1) &^ (page - 1)
+	}
+	return n
 }
 
 // SendVolatile sends msgs only if the transport can take them right now:
@@ -214,7 +229,7 @@ func (c *Conn) SendVolatile(msgs ...Message) bool {
 	}
 	for _, m := range msgs {
 		c.queue = append(c.queue, messagePacket(m))
-		c.queuedBytes += len(m.Data)
+		c.queuedBytes += heldBytes(m.Data)
 	}
 	c.kickLocked()
 	return true

@@ -85,7 +85,7 @@ func flood(s *socketio.Socket) {
 		if s.Emit("data", msg) != nil {
 			return
 		}
-		time.Sleep(time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // slow enough for /debug/stats to see the peak
 	}
 }
 
