@@ -116,3 +116,50 @@ func TestSlowBodies(t *testing.T) {
 		t.Fatalf("slow bodies held for %v, limit %v", took, limit)
 	}
 }
+
+// TestIdleKeepAlive opens keep-alive connections that each make one
+// request and then stay idle. The idle timeout must close them all and
+// the target's descriptors and goroutines come back down. It takes about
+// engineio.HTTPIdleTimeout.
+func TestIdleKeepAlive(t *testing.T) {
+	n := pick(200, 500)
+	tg := startTarget(t)
+	before := tg.waitStats(t, 10*time.Second, func(stats) bool { return true })
+
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	req := "GET /socket.io/?EIO=3&transport=polling HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+	for range n {
+		c, err := net.DialTimeout("tcp", tg.Addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		if _, err := c.Write([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+		// Read the answer (an unsupported-version error) so the server
+		// sees a finished request on a connection kept alive.
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Read(make([]byte, 512)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	peak := tg.waitStats(t, 10*time.Second, func(s stats) bool { return s.FDs >= before.FDs+n/2 })
+	t.Logf("while idle: %+v (before %+v)", peak, before)
+	limit := engineio.HTTPIdleTimeout + 5*time.Second
+	after := tg.waitStats(t, 2*limit, func(s stats) bool {
+		return s.FDs <= before.FDs+10 && s.Goroutines <= before.Goroutines+10
+	})
+	took := time.Since(start)
+	figure(t, "idle keep-alive connections closed after", took.Seconds(), "s", limit.Seconds())
+	figure(t, "idle keep-alive fds after", float64(after.FDs), "fds", float64(before.FDs+10))
+	if took > limit {
+		t.Fatalf("idle connections held for %v, limit %v", took, limit)
+	}
+}
