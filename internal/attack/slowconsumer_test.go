@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -53,9 +54,17 @@ func TestStuckClientMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	// From here on nothing is read.
+	measureStuck(t, tg, before, maxPending, "stuck WebSocket client memory")
+}
+
+// measureStuck samples the target's live heap until its one session has
+// been cut off, and fails if the peak above before exceeds 1.1 times
+// maxPending.
+func measureStuck(t *testing.T, tg *target, before stats, maxPending int, name string) {
+	t.Helper()
 	var peak uint64
 	deadline := time.Now().Add(pick(20*time.Second, 60*time.Second))
-	for time.Now().Before(deadline) {
+	for {
 		s, err := tg.stats()
 		if err != nil {
 			t.Fatal(err)
@@ -69,8 +78,45 @@ func TestStuckClientMemory(t *testing.T) {
 		}
 	}
 	held := float64(peak-before.HeapAlloc) / float64(maxPending)
-	figure(t, "stuck WebSocket client memory", held, "x MaxPendingBytes", 1.1)
+	figure(t, name, held, "x MaxPendingBytes", 1.1)
 	if held > 1.1 {
 		t.Fatalf("a stuck client held %.2f x MaxPendingBytes (%d bytes at peak)", held, peak-before.HeapAlloc)
 	}
+}
+
+// TestStuckPollingClientMemory is TestStuckClientMemory over long
+// polling: the client asks for the flood, then sends one GET whose
+// response it never reads.
+func TestStuckPollingClientMemory(t *testing.T) {
+	maxPending := pick(8<<20, 16<<20)
+	tg := startTarget(t, "-max-pending", strconv.Itoa(maxPending))
+	before := tg.waitStats(t, 10*time.Second, func(stats) bool { return true })
+
+	sid, err := handshake(tg.URL(), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := tg.URL() + "/socket.io/?EIO=4&transport=polling&sid=" + sid
+	for _, body := range []string{"40", `42["flood"]`} {
+		resp, err := http.Post(url, "text/plain", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST %q: %s", body, resp.Status)
+		}
+	}
+	conn, err := net.DialTimeout("tcp", tg.Addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.(*net.TCPConn).SetReadBuffer(4 << 10)
+	get := "GET /socket.io/?EIO=4&transport=polling&sid=" + sid + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+	if _, err := conn.Write([]byte(get)); err != nil {
+		t.Fatal(err)
+	}
+	// From here on nothing is read.
+	measureStuck(t, tg, before, maxPending, "stuck polling client memory")
 }
