@@ -100,6 +100,11 @@ type Conn struct {
 	transport   string
 	queue       []outPacket
 	queuedBytes int
+	// sendingBytes is the data of the batch being written, taken off the
+	// queue but still held until the write returns. MaxPendingBytes bounds
+	// queuedBytes+sendingBytes: counting the queue alone let a stuck client
+	// hold a full queue plus a full batch stuck in its write, twice the limit.
+	sendingBytes int
 	// spareQueue is the backing array of the batch before last, kept so
 	// that under load the queue and the batch being written swap two
 	// arrays instead of growing a new one per batch. A heartbeat on an idle
@@ -184,9 +189,9 @@ func (c *Conn) Send(msgs ...Message) error {
 	}
 	for _, m := range msgs {
 		c.queue = append(c.queue, messagePacket(m))
-		c.queuedBytes += len(m.Data)
+		c.queuedBytes += heldBytes(m.Data)
 	}
-	if c.queuedBytes > c.limits.maxPending {
+	if c.queuedBytes+c.sendingBytes > c.limits.maxPending {
 		c.mu.Unlock()
 		c.closeNow(ReasonTransportError, ErrSlowConsumer)
 		return ErrSlowConsumer
@@ -194,6 +199,21 @@ func (c *Conn) Send(msgs ...Message) error {
 	c.kickLocked()
 	c.mu.Unlock()
 	return nil
+}
+
+// heldBytes is the memory queued data holds: its capacity rather than its
+// length, as an encoder that grew the slice by appending leaves part of it
+// unused, and, past the runtime's largest size class (32 KiB), rounded up
+// to whole 8 KiB pages, which is how large objects are allocated. Counting
+// only the length let a stuck client hold 1.15 times MaxPendingBytes in
+// 64 KiB messages.
+func heldBytes(data []byte) int {
+	const largeObject, page = 32 << 10, 8 << 10
+	n := cap(data)
+	if n > largeObject {
+		n = (n + page - 1) &^ (page - 1)
+	}
+	return n
 }
 
 // SendVolatile sends msgs only if the transport can take them right now:
@@ -209,7 +229,7 @@ func (c *Conn) SendVolatile(msgs ...Message) bool {
 	}
 	for _, m := range msgs {
 		c.queue = append(c.queue, messagePacket(m))
-		c.queuedBytes += len(m.Data)
+		c.queuedBytes += heldBytes(m.Data)
 	}
 	c.kickLocked()
 	return true
@@ -233,8 +253,16 @@ func (c *Conn) closeGracefully(reason CloseReason) {
 	c.state = stateClosing
 	c.closeReason = reason
 	if c.transport == TransportPolling && !c.isClient {
-		// The close packet rides on the next GET; give up if none comes.
-		c.timer.Reset(pollCloseTimeout)
+		// The close packet rides on the next GET; give up if none comes,
+		// and no later than the heartbeat would have: a client that
+		// stopped polling is gone, and waiting the full close timeout
+		// past its heartbeat deadline kept sessions open long after the
+		// protocol says they end.
+		d := pollCloseTimeout
+		if left := time.Until(c.heartbeatDeadlineLocked()); left < d {
+			d = max(left, 0)
+		}
+		c.timer.Reset(d)
 		c.kickLocked()
 		c.mu.Unlock()
 		return
@@ -369,6 +397,16 @@ func (c *Conn) resetTimerLocked(from time.Time, d time.Duration) {
 	c.timer.Reset(time.Until(c.timerDue))
 }
 
+// heartbeatDeadlineLocked is when the server-side heartbeat fails if no
+// pong comes: the pong deadline of a ping that is out, or pingTimeout after
+// the next ping is due.
+func (c *Conn) heartbeatDeadlineLocked() time.Time {
+	if c.awaitPong {
+		return c.timerDue
+	}
+	return c.timerDue.Add(c.limits.pingTimeout)
+}
+
 // expiredLocked reports whether the heartbeat has already failed, even if
 // the timer has not fired yet: timers can run late on a loaded machine, and
 // a request must not revive a session whose pong deadline has passed.
@@ -376,11 +414,7 @@ func (c *Conn) expiredLocked(now time.Time) bool {
 	if c.state != stateOpen || c.isClient {
 		return false
 	}
-	deadline := c.timerDue
-	if !c.awaitPong {
-		deadline = deadline.Add(c.limits.pingTimeout)
-	}
-	return now.After(deadline)
+	return now.After(c.heartbeatDeadlineLocked())
 }
 
 // onTimer runs when the heartbeat timer fires.
@@ -591,6 +625,7 @@ func (c *Conn) writeNext() bool {
 		}
 		return false
 	}
+	c.sendingBytes = c.queuedBytes
 	c.queue, c.queuedBytes = c.spareQueue, 0
 	c.spareQueue = nil
 	ws, cli, bc := c.ws, c.cli, c.batch
@@ -614,6 +649,9 @@ func (c *Conn) writeNext() bool {
 		err = cli.post(c, batch)
 	}
 	clear(batch)
+	c.mu.Lock()
+	c.sendingBytes = 0
+	c.mu.Unlock()
 	if err != nil {
 		c.closeNow(ReasonTransportError, err)
 		c.mu.Lock()

@@ -10,9 +10,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sio-dev/sio/runtime/engineio/eiopacket"
 )
+
+// pollHoldMargin is how much longer than pingInterval a GET may be parked.
+const pollHoldMargin = 2 * time.Second
 
 // servePoll answers a long-polling GET: it parks until there is something
 // to send, then writes every queued packet as one payload.
@@ -25,6 +29,12 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.pollWaiting = true
+	// The protocol has something to send at least every pingInterval (a
+	// ping); a GET parked longer than that and a margin belongs to a
+	// session that is ending, so it ends with noop rather than holding a
+	// connection until the heartbeat closes the session.
+	hold := time.NewTimer(c.limits.pingInterval + pollHoldMargin)
+	defer hold.Stop()
 	for {
 		if c.transport != TransportPolling {
 			// The session upgraded while this GET was parked: a real
@@ -41,6 +51,9 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 			reason, closed := c.closeReason, c.state == stateClosed
 			c.mu.Unlock()
 			c.writePayload(w, r, batch)
+			c.mu.Lock()
+			c.sendingBytes = 0
+			c.mu.Unlock()
 			if closing {
 				c.closeNow(reason, nil)
 			} else if closed {
@@ -51,6 +64,12 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 		c.mu.Unlock()
 		select {
 		case <-c.pollWake:
+		case <-hold.C:
+			c.mu.Lock()
+			c.pollWaiting = false
+			c.mu.Unlock()
+			c.writePayload(w, r, []outPacket{{Packet: eiopacket.Packet{Type: eiopacket.Noop}}})
+			return
 		case <-r.Context().Done():
 			c.mu.Lock()
 			c.pollWaiting = false
@@ -74,10 +93,12 @@ func (c *Conn) takePollLocked() (batch []outPacket, closing, ok bool) {
 		return noop, false, true
 	case c.state != stateOpen:
 		batch = append(c.queue, closePacket)
+		c.sendingBytes = c.queuedBytes
 		c.queue, c.queuedBytes = nil, 0
 		return batch, c.state == stateClosing, true
 	case len(c.queue) > 0:
 		batch = c.queue
+		c.sendingBytes = c.queuedBytes
 		c.queue, c.queuedBytes = nil, 0
 		return batch, false, true
 	case c.probeNoop:
@@ -90,6 +111,9 @@ func (c *Conn) takePollLocked() (batch []outPacket, closing, ok bool) {
 // client accepts it and the payload is large enough.
 func (c *Conn) writePayload(w http.ResponseWriter, r *http.Request, packets []outPacket) {
 	body, compressible := appendPayload(nil, packets)
+	// The body is now the only copy this response needs: let go of the
+	// messages so a response stuck on a slow client holds one copy.
+	clear(packets)
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=UTF-8")
 	opts := &c.srv.opts
@@ -103,6 +127,9 @@ func (c *Conn) writePayload(w http.ResponseWriter, r *http.Request, packets []ou
 		}
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
+	// A client that does not read its response holds the connection, and
+	// the payload, no longer than one WebSocket write may take.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(c.limits.writeTimeout))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 }
@@ -181,6 +208,11 @@ func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
 		c.closeNow(ReasonTransportError, ErrPayloadSize)
 		return
 	}
+	// The body must arrive within pingTimeout, however it is trickled: a
+	// slow body otherwise holds its connection and goroutine long after
+	// the session has expired. This holds under any http.Server.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(c.limits.pingTimeout))
 	buf := getMsgBuf()
 	defer buf.release()
 	if err := buf.readFrom(io.LimitReader(r.Body, limit+1)); err != nil {

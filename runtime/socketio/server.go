@@ -187,11 +187,12 @@ func (s *Server) ListenAndServe(addr string) error {
 	return s.Serve(ln)
 }
 
-// Serve serves the Socket.IO endpoint on ln until Close.
+// Serve serves the Socket.IO endpoint on ln until Close, with the HTTP
+// timeouts of engineio.NewHTTPServer.
 func (s *Server) Serve(ln net.Listener) error {
 	mux := http.NewServeMux()
 	mux.Handle(s.Path(), s)
-	hs := &http.Server{Handler: mux}
+	hs := engineio.NewHTTPServer(mux)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	stop := make(chan struct{})
