@@ -26,7 +26,7 @@ FUZZ_TARGETS = \
 	./runtime/socketio:FuzzServerPolling:30000x \
 	./runtime/rpc:FuzzCallArguments:20000x
 
-.PHONY: demo test lint gotest fuzz bench generate checkgenerate bundle checkbundle nodeclient conformance
+.PHONY: demo test lint gotest fuzz attack bench generate checkgenerate bundle checkbundle nodeclient conformance
 
 demo:
 	$(GO) run ./examples/chat
@@ -56,6 +56,13 @@ fuzz:
 		echo "fuzz $$pkg $$name ($$budget)"; \
 		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$$budget -fuzzminimizetime=$(FUZZMINIMIZE) $$pkg || exit 1; \
 	done
+
+# attack runs the reliability suite (internal/attack) at the sizes of the
+# issue it answers (make test runs a bounded form): a separate server
+# process under slowloris, slow bodies, floods, stuck clients, broker
+# faults. Each attack prints its result as a FIGURE line.
+attack:
+	SIO_ATTACK_FULL=1 $(GO) test -race -count=1 -v -timeout 30m ./internal/attack/ | grep -E '^(=== RUN|--- |\s+.*FIGURE|ok|FAIL|PASS)'
 
 # generate rewrites gen/ from proto/ (buf with local plugins only).
 generate: node_modules/.installed

@@ -75,7 +75,7 @@ type targetStats struct {
 	Goroutines uint64 `json:"goroutines"`
 }
 
-func stats(t *testing.T, p *siotest.Process) targetStats {
+func nspStats(t *testing.T, p *siotest.Process) targetStats {
 	t.Helper()
 	resp, err := http.Get(p.URL() + "/stats")
 	if err != nil {
@@ -105,7 +105,7 @@ func roomNames(from, n int) []string {
 func TestNamespaceFlood(t *testing.T) {
 	bin := siotest.BuildProgram(t, "./internal/attack/nsptarget")
 	p := siotest.StartProcess(t, bin)
-	base := stats(t, p)
+	base := nspStats(t, p)
 
 	one := dialNsp(t, p.Addr)
 	accepted, refusals := one.flood(t, roomNames(0, 10000))
@@ -135,7 +135,7 @@ func TestNamespaceFlood(t *testing.T) {
 	}
 	wg.Wait()
 	total += accepted
-	during := stats(t, p)
+	during := nspStats(t, p)
 	t.Logf("FIGURE dynamic namespaces held at the server limit: %d namespaces", total)
 	t.Logf("FIGURE heap per dynamic namespace: %.0f bytes", float64(int64(during.Heap)-int64(base.Heap))/float64(total))
 	if total != 10000 || serverRefusals != 0 {
@@ -156,7 +156,7 @@ func TestNamespaceFlood(t *testing.T) {
 	}
 	var after targetStats
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		after = stats(t, p)
+		after = nspStats(t, p)
 		if after.Heap < base.Heap+(during.Heap-base.Heap)/10 || time.Now().After(deadline) {
 			break
 		}
