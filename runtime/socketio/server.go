@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"html"
 	"net"
 	"net/http"
 	"regexp"
@@ -187,11 +189,31 @@ func (s *Server) ListenAndServe(addr string) error {
 	return s.Serve(ln)
 }
 
-// Serve serves the Socket.IO endpoint on ln until Close, with the HTTP
-// timeouts of engineio.NewHTTPServer.
+// indexPage is what Serve answers at "/": the first thing a person opens.
+const indexPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Socket.IO server</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; padding: 0 1rem">
+<h1>A Socket.IO server is running here</h1>
+<p>Clients connect at <code>%s</code>, for example with <code>io("%s")</code> from socket.io-client.</p>
+<p>To serve your own pages beside it, mount the server on your own <code>http.ServeMux</code>
+(<code>mux.Handle(srv.Path(), srv)</code>) and serve your pages at <code>/</code>.</p>
+</body></html>
+`
+
+// serveIndex answers "/" with a page saying what this is and how to
+// serve one's own pages instead.
+func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = fmt.Fprintf(w, indexPage, html.EscapeString(s.Path()), html.EscapeString("http://"+r.Host))
+}
+
+// Serve serves the Socket.IO endpoint on ln until Close, and a short page
+// at "/" that says so. The HTTP server has the timeouts of
+// engineio.NewHTTPServer.
 func (s *Server) Serve(ln net.Listener) error {
 	mux := http.NewServeMux()
 	mux.Handle(s.Path(), s)
+	mux.HandleFunc("GET /{$}", s.serveIndex)
 	hs := engineio.NewHTTPServer(mux)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
