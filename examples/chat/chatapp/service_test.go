@@ -297,4 +297,3 @@ func TestMassMentionNeedsConfirmation(t *testing.T) {
 		t.Errorf("an unconfirmed message was published: %v", m)
 	}
 }
-
