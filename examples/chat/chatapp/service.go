@@ -2,10 +2,12 @@ package chatapp
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+
+	"google.golang.org/protobuf/proto"
 
 	chatv1 "github.com/sio-dev/sio/gen/go/example/chat/v1"
 	"github.com/sio-dev/sio/gen/go/example/chat/v1/chatv1sio"
@@ -19,118 +21,128 @@ const (
 	maxTextLen = 500
 )
 
-// chatService implements the generated ChatServiceServer: rooms with
-// members, stored messages with ids, and a live feed per room.
+// chatService implements the generated ChatServiceServer: rooms whose
+// members have names unique in the room, messages stored with ids, the
+// room's recent messages replayed to each new subscriber, and a live feed
+// per room. A message that calls on the whole room is sent only once its
+// sender confirms, asked through the ChatClientService the page serves.
 type chatService struct {
 	chatv1sio.UnimplementedChatServiceServer
 	srv *socketio.Server
+	cfg config
 
-	// mu guards the fields below.
+	// mu guards the fields below. Nothing is sent while it is held.
 	mu      sync.Mutex
 	nextID  uint64
-	members map[string]map[string]int // room -> user -> sockets of that user in it
-	joined  map[*socketio.Socket]membership
+	rooms   *rooms
+	history *history
 }
 
-// membership is where one socket has joined, and as whom.
-type membership struct{ room, user string }
-
-func newChatService(srv *socketio.Server) *chatService {
-	return &chatService{srv: srv, members: map[string]map[string]int{}, joined: map[*socketio.Socket]membership{}}
+func newChatService(srv *socketio.Server, cfg config) *chatService {
+	return &chatService{srv: srv, cfg: cfg, rooms: newRooms(), history: newHistory(cfg.historySize, cfg.historyRooms)}
 }
 
-func validName(kind, name string) error {
+// cleanName trims name and checks it is one a person could read.
+func cleanName(kind, name string) (string, error) {
 	name = strings.TrimSpace(name)
 	switch {
 	case name == "":
-		return rpc.Errorf(rpc.CodeInvalidArgument, "%s is required", kind)
+		return "", rpc.Errorf(rpc.CodeInvalidArgument, "%s is required", kind)
 	case len(name) > maxNameLen:
-		return rpc.Errorf(rpc.CodeInvalidArgument, "%s is longer than %d characters", kind, maxNameLen)
+		return "", rpc.Errorf(rpc.CodeInvalidArgument, "%s is longer than %d characters", kind, maxNameLen)
+	case strings.ContainsFunc(name, unicode.IsControl):
+		return "", rpc.Errorf(rpc.CodeInvalidArgument, "%s contains control characters", kind)
 	}
-	return nil
+	return name, nil
 }
 
-// Join puts the caller in a room, as user, and returns who is there. Others
-// see a notice in the room's feed.
+// Join puts the caller in a room and returns who is there, the caller
+// first, under the name the room knows it by: a name someone else in the
+// room already has gets a number, "ann (2)". Others see a notice in the
+// room's feed. A page that reconnects joins again under the name it got.
 func (c *chatService) Join(ctx context.Context, req *chatv1.JoinRequest) (*chatv1.JoinResponse, error) {
-	if err := validName("room", req.GetRoom()); err != nil {
+	room, err := cleanName("room", req.GetRoom())
+	if err != nil {
 		return nil, err
 	}
-	if err := validName("user", req.GetUser()); err != nil {
+	want, err := cleanName("user", req.GetUser())
+	if err != nil {
 		return nil, err
 	}
 	ci, _ := rpc.CallInfoFromContext(ctx)
-	room, user := strings.TrimSpace(req.GetRoom()), strings.TrimSpace(req.GetUser())
 	c.mu.Lock()
-	if prev, ok := c.joined[ci.Socket]; ok {
-		c.leaveLocked(prev)
+	prev, wasIn := c.rooms.of(ci.Socket)
+	if wasIn && prev == (membership{room, want}) {
+		members := c.rooms.members(room)
+		c.mu.Unlock()
+		return &chatv1.JoinResponse{Members: callerFirst(want, members)}, nil
+	}
+	if wasIn {
+		c.rooms.leave(ci.Socket)
 	} else {
 		ci.Socket.OnDisconnect(func(s *socketio.Socket, _ socketio.DisconnectReason) { c.leave(s) })
 	}
-	c.joined[ci.Socket] = membership{room, user}
-	if c.members[room] == nil {
-		c.members[room] = map[string]int{}
+	m := c.rooms.join(ci.Socket, room, want)
+	var before []string
+	if wasIn {
+		before = c.rooms.members(prev.room)
 	}
-	c.members[room][user]++
-	members := c.memberListLocked(room)
+	members := c.rooms.members(room)
 	c.mu.Unlock()
-	c.notice(room, user+" joined", members)
-	return &chatv1.JoinResponse{Members: members}, nil
+	if wasIn {
+		c.notice(prev.room, prev.name+" left", before)
+	}
+	c.notice(room, m.name+" joined", members)
+	return &chatv1.JoinResponse{Members: callerFirst(m.name, members)}, nil
 }
 
-func (c *chatService) memberListLocked(room string) []string {
-	var out []string
-	for u := range c.members[room] {
-		out = append(out, u)
+// callerFirst returns members with name moved to the front.
+func callerFirst(name string, members []string) []string {
+	out := []string{name}
+	for _, m := range members {
+		if m != name {
+			out = append(out, m)
+		}
 	}
-	slices.Sort(out)
 	return out
 }
 
+// leave takes a disconnected socket out of its room.
 func (c *chatService) leave(s *socketio.Socket) {
 	c.mu.Lock()
-	m, ok := c.joined[s]
-	var members []string
-	if ok {
-		delete(c.joined, s)
-		c.leaveLocked(m)
-		members = c.memberListLocked(m.room)
-	}
+	m, ok := c.rooms.leave(s)
+	members := c.rooms.members(m.room)
 	c.mu.Unlock()
 	if ok {
-		c.notice(m.room, m.user+" left", members)
-	}
-}
-
-func (c *chatService) leaveLocked(m membership) {
-	if c.members[m.room][m.user]--; c.members[m.room][m.user] <= 0 {
-		delete(c.members[m.room], m.user)
-	}
-	if len(c.members[m.room]) == 0 {
-		delete(c.members, m.room)
+		c.notice(m.room, m.name+" left", members)
 	}
 }
 
 // notice publishes a message from nobody to the room's feed, with the
-// room's members after the change it reports.
+// room's members after the change it reports. Notices are not kept in the
+// history.
 func (c *chatService) notice(room, text string, members []string) {
-	c.publish(room, "", text, members)
+	c.publish(&chatv1.ChatMessage{Room: room, Text: text}, members)
 }
 
-func (c *chatService) publish(room, user, text string, members []string) uint64 {
+// publish gives m its id and time, keeps it in the history if a person
+// sent it, and sends it to the room's feed.
+func (c *chatService) publish(m *chatv1.ChatMessage, members []string) uint64 {
 	c.mu.Lock()
 	c.nextID++
-	id := c.nextID
+	m.Id, m.SentUnixMs = c.nextID, time.Now().UnixMilli()
+	if m.GetUser() != "" {
+		c.history.add(m)
+	}
 	c.mu.Unlock()
-	_ = chatv1sio.PublishChatServiceWatchRoom(c.srv, room, &chatv1.WatchRoomResponse{
-		Message: &chatv1.ChatMessage{Id: id, Room: room, User: user, Text: text, SentUnixMs: time.Now().UnixMilli()},
-		Members: members,
-	})
-	return id
+	_ = chatv1sio.PublishChatServiceWatchRoom(c.srv, m.GetRoom(), &chatv1.WatchRoomResponse{Message: m, Members: members})
+	return m.GetId()
 }
 
 // SendMessage stores a message of a member of the room and publishes it;
-// the ack carries the id it was stored under.
+// the ack carries the id it was stored under. A message that mentions
+// everyone (@everyone, @all, @here, @room) is first put to its sender to
+// confirm; anything but a yes in time leaves it unsent (CodeAborted).
 func (c *chatService) SendMessage(ctx context.Context, req *chatv1.SendMessageRequest) (*chatv1.SendMessageResponse, error) {
 	text := strings.TrimSpace(req.GetText())
 	switch {
@@ -141,18 +153,60 @@ func (c *chatService) SendMessage(ctx context.Context, req *chatv1.SendMessageRe
 	}
 	ci, _ := rpc.CallInfoFromContext(ctx)
 	c.mu.Lock()
-	m, ok := c.joined[ci.Socket]
+	m, ok := c.rooms.of(ci.Socket)
+	others := len(c.rooms.members(m.room)) - 1
 	c.mu.Unlock()
-	if !ok || m.room != req.GetRoom() {
+	if !ok || m.room != strings.TrimSpace(req.GetRoom()) {
 		return nil, rpc.Errorf(rpc.CodeFailedPrecondition, "join room %q before sending to it", req.GetRoom())
 	}
-	return &chatv1.SendMessageResponse{Id: c.publish(m.room, m.user, text, nil)}, nil
+	if mentionsEveryone(text) {
+		if err := confirmMassMention(ctx, ci.Socket, m.room, others, c.cfg.confirmTimeout); err != nil {
+			return nil, err
+		}
+		// The sender may have left while deciding.
+		c.mu.Lock()
+		now, still := c.rooms.of(ci.Socket)
+		c.mu.Unlock()
+		if !still || now.room != m.room {
+			return nil, rpc.Errorf(rpc.CodeFailedPrecondition, "not sent: you left #%s", m.room)
+		}
+		m = now
+	}
+	return &chatv1.SendMessageResponse{Id: c.publish(&chatv1.ChatMessage{Room: m.room, User: m.name, Text: text}, nil)}, nil
 }
 
-// WatchRoom subscribes the caller to a room's feed.
-func (c *chatService) WatchRoom(_ context.Context, req *chatv1.WatchRoomRequest) (string, error) {
-	if err := validName("room", req.GetRoom()); err != nil {
+// WatchRoom subscribes the caller to a room's feed, and first sends it the
+// room's recent messages.
+func (c *chatService) WatchRoom(ctx context.Context, req *chatv1.WatchRoomRequest) (string, error) {
+	room, err := cleanName("room", req.GetRoom())
+	if err != nil {
 		return "", err
 	}
-	return strings.TrimSpace(req.GetRoom()), nil
+	ci, _ := rpc.CallInfoFromContext(ctx)
+	c.replayHistory(ci.Socket, room)
+	return room, nil
+}
+
+// replayHistory sends s the recent messages of room on the WatchRoom
+// stream it is subscribing to. The generated code publishes to a whole
+// room only, so this writes the stream's wire events (runtime/rpc's
+// PROTOCOL.md) to s alone; the client keeps them until the subscription's
+// ack names their key, and hands them out first.
+//
+// s joins the stream's room before the history is read: a message stored
+// after that read reaches s live, so none is missed. One stored just
+// before may come both ways; the page drops the repeat by its id.
+func (c *chatService) replayHistory(s *socketio.Socket, room string) {
+	key := rpc.StreamKey(chatv1sio.ChatServiceWatchRoomEvent, room)
+	s.Join(key)
+	c.mu.Lock()
+	past := c.history.recent(room)
+	c.mu.Unlock()
+	for _, m := range past {
+		b, err := proto.Marshal(&chatv1.WatchRoomResponse{Message: m})
+		if err != nil {
+			continue
+		}
+		_ = s.Emit(rpc.StreamMessageEvent, key, b)
+	}
 }

@@ -64,7 +64,7 @@ try {
   for (const p of [a, b]) {
     await p.waitForFunction(() => {
       const el = document.getElementById("state");
-      return el.dataset.state === "connected" && / reconnecting( |$)/.test(el.dataset.history);
+      return el.dataset.state === "connected" && / offline( .*)? reconnected( |$)/.test(el.dataset.history);
     });
   }
   // Each page has rejoined, and presence shows both again on both pages.

@@ -1,66 +1,58 @@
-// The chat page: the generated ChatServiceClient over socket.io-client.
+// The chat page: the generated ChatServiceClient over socket.io-client,
+// and the page's side of ChatClientService, which the server calls.
 import { io } from "socket.io-client";
-import type { ChatMessage } from "../../../../gen/ts/example/chat/v1/chat_pb.js";
 import { ChatServiceClient, ChatServiceNamespace } from "../../../../gen/ts/example/chat/v1/chat_sio.js";
 import { RpcError } from "../../../../gen/ts/sio_runtime.js";
-
-function $(id: string): HTMLElement {
-  const el = document.getElementById(id);
-  if (el === null) throw new Error(`missing #${id}`);
-  return el;
-}
-
-function input(id: string): HTMLInputElement {
-  return $(id) as HTMLInputElement;
-}
+import { serveConfirm } from "./confirm.js";
+import { type ConnState, trackConnection } from "./connection.js";
+import { $, MessageList, renderMembers } from "./view.js";
 
 // ?transports=polling forces long-polling, as behind a proxy that blocks WebSocket.
 const transports = new URLSearchParams(location.search).get("transports")?.split(",") ?? ["polling", "websocket"];
 const socket = io(ChatServiceNamespace, { transports });
 const chat = new ChatServiceClient(socket);
 
-// The state badge keeps its history in data-history, for tests and curious readers.
-function setState(state: "connecting" | "connected" | "reconnecting" | "disconnected"): void {
-  const el = $("state");
-  el.textContent = state;
-  el.dataset.state = state;
-  el.dataset.history = [...(el.dataset.history ?? "").split(" ").filter(Boolean), state].join(" ");
-  $("transport").textContent = socket.io.engine?.transport.name ?? "";
+const input = (id: string): HTMLInputElement => $<HTMLInputElement>(id);
+
+/** Where the page has joined, and the name the room gave it ("ann (2)" when "ann" was taken). */
+let joined: { room: string; me: string } | undefined;
+let feed: AbortController | undefined;
+let online = false;
+const messages = new MessageList(() => joined?.me ?? "");
+
+// Unread messages while the tab is hidden, counted in its title.
+let unread = 0;
+function updateTitle(): void {
+  const where = joined !== undefined ? `#${joined.room} · ` : "";
+  document.title = `${unread > 0 ? `(${unread}) ` : ""}${where}sio chat`;
 }
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden) unread = 0;
+  updateTitle();
+});
 
 function showError(err: unknown): void {
-  $("error").textContent = err instanceof RpcError ? `${err.code}: ${err.rawMessage}` : String(err);
-}
-
-let joined: { room: string; user: string } | undefined;
-let feed: AbortController | undefined;
-
-function renderMessage(m: ChatMessage): void {
-  const li = document.createElement("li");
-  li.dataset.id = String(m.id);
-  if (m.user === "") {
-    li.className = "notice";
-    li.textContent = m.text;
-  } else {
-    const who = document.createElement("span");
-    who.className = "who";
-    who.textContent = m.user;
-    li.append(who, m.text);
+  let text = String(err);
+  if (err instanceof RpcError) {
+    // A message the server chose not to send explains itself ("not sent: …").
+    text = err.code === "aborted" ? err.rawMessage.replace(/^./, (c) => c.toUpperCase()) : `${err.code}: ${err.rawMessage}`;
   }
-  const list = $("messages");
-  list.append(li);
-  list.scrollTop = list.scrollHeight;
+  $("error").textContent = text;
 }
 
-function renderMembers(names: readonly string[]): void {
-  $("members").replaceChildren(...names.map((name) => Object.assign(document.createElement("li"), { textContent: name })));
+function updateComposer(): void {
+  $<HTMLButtonElement>("send").disabled = !(online && joined !== undefined);
 }
 
 async function watch(room: string, signal: AbortSignal): Promise<void> {
   try {
+    // The server sends the room's recent messages first, then new ones.
     for await (const update of chat.watchRoom({ room }, { signal })) {
-      if (update.message !== undefined) renderMessage(update.message);
-      if (update.members.length > 0) renderMembers(update.members);
+      if (update.message !== undefined && messages.add(update.message) && document.hidden && update.message.user !== "") {
+        unread++;
+        updateTitle();
+      }
+      if (update.members.length > 0) renderMembers(update.members, joined?.me ?? "");
     }
   } catch (err) {
     // A lost connection ends the feed; it restarts on reconnect.
@@ -69,49 +61,77 @@ async function watch(room: string, signal: AbortSignal): Promise<void> {
 }
 
 async function join(room: string, user: string): Promise<void> {
+  const switching = joined === undefined || joined.room !== room.trim();
   feed?.abort();
   feed = new AbortController();
-  const signal = feed.signal;
-  void watch(room, signal);
-  const res = await chat.join({ room, user }, { timeoutMs: 5000 });
-  joined = { room, user };
-  renderMembers(res.members);
+  if (switching) messages.clear();
+  void watch(room.trim(), feed.signal);
+  const res = await chat.join({ room, user }, { timeoutMs: 10000 });
+  const me = res.members[0] ?? user;
+  joined = { room: room.trim(), me };
+  renderMembers(res.members, me);
+  messages.markMine();
+  $("where").textContent = `#${joined.room} · you are ${me}`;
+  $("you-text").textContent = me === user.trim() ? `You are ${me} in #${joined.room}.` : `“${user.trim()}” was taken here: you are ${me} in #${joined.room}.`;
+  $("join-form").hidden = true;
+  $("you").hidden = false;
+  document.body.dataset.joined = "true";
   $("error").textContent = "";
+  updateTitle();
+  updateComposer();
 }
 
 $("join-form").addEventListener("submit", (e) => {
   e.preventDefault();
-  join(input("room").value, input("user").value).catch(showError);
+  join(input("room").value, input("user").value).then(
+    () => input("text").focus(),
+    showError,
+  );
+});
+
+$("switch").addEventListener("click", () => {
+  $("join-form").hidden = false;
+  $("you").hidden = true;
+  input("user").focus();
 });
 
 $("compose").addEventListener("submit", (e) => {
   e.preventDefault();
-  const text = input("text").value;
+  const field = input("text");
+  const text = field.value;
   if (joined === undefined) {
-    showError("join a room first");
+    showError("Join a room first.");
     return;
   }
-  $("last-ack").textContent = "sending…";
-  chat
-    .sendMessage({ room: joined.room, user: joined.user, text }, { timeoutMs: 5000 })
-    .then((res) => {
-      $("last-ack").textContent = `stored #${res.id}`;
-      input("text").value = "";
-      $("error").textContent = "";
-    })
-    .catch((err: unknown) => {
+  $("last-ack").textContent = "Sending…";
+  $("error").textContent = "";
+  // Long enough for the server to ask about an @everyone and wait for the answer.
+  chat.sendMessage({ room: joined.room, user: joined.me, text }, { timeoutMs: 30000 }).then(
+    (res) => {
+      $("last-ack").textContent = `Sent (stored #${res.id})`;
+      if (field.value === text) field.value = "";
+    },
+    (err: unknown) => {
       $("last-ack").textContent = "";
       showError(err);
-    });
+    },
+  );
 });
 
-socket.on("connect", () => {
-  setState("connected");
-  socket.io.engine.once("upgrade", () => setState("connected")); // refresh the transport label
-  // After a reconnection the server has forgotten this socket: join again.
-  if (joined !== undefined) join(joined.room, joined.user).catch(showError);
+serveConfirm(socket, (outcome) => {
+  if (outcome === "timeout") $("last-ack").textContent = "The question timed out.";
+  input("text").focus();
 });
-socket.on("disconnect", () => setState(socket.active ? "reconnecting" : "disconnected"));
-socket.io.on("reconnect_attempt", () => setState("reconnecting"));
-socket.on("connect_error", () => setState(socket.active ? "reconnecting" : "disconnected"));
-setState("connecting");
+
+trackConnection(
+  socket,
+  (state: ConnState) => {
+    online = state === "connected" || state === "reconnected";
+    updateComposer();
+  },
+  () => {
+    // After a reconnection the server has forgotten this socket: join again,
+    // under the name the room gave us, and catch up from the history.
+    if (joined !== undefined) join(joined.room, joined.me).catch(showError);
+  },
+);
