@@ -75,6 +75,11 @@ func NewServer(h Handler, opts *Options) *Server {
 // Path returns the path the server answers at, with its trailing slash.
 func (s *Server) Path() string { return s.opts.Path }
 
+// MaxHTTPBufferSize returns the largest message or polling payload, in
+// bytes, that the server accepts (Options.MaxHTTPBufferSize, defaults
+// applied).
+func (s *Server) MaxHTTPBufferSize() int64 { return s.opts.MaxHTTPBufferSize }
+
 // ServeHTTP answers Engine.IO requests: handshakes, polling GETs and POSTs,
 // and WebSocket connections and upgrades.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -20,6 +20,9 @@ type callContext struct {
 	ctx    context.Context // created on first use
 	cancel context.CancelFunc
 	ended  bool
+	// expired: the caller's deadline passed (it said so in its cancel)
+	// before this context's own timer fired.
+	expired bool
 }
 
 // init prepares a zero callContext (one that is part of a call).
@@ -50,9 +53,28 @@ func (c *callContext) end() {
 	}
 }
 
+// expire ends the context as its deadline would: the caller gave up at
+// its deadline, which the server's clock has not reached yet.
+func (c *callContext) expire() {
+	c.mu.Lock()
+	c.expired = true
+	c.mu.Unlock()
+	c.end()
+}
+
 func (c *callContext) Deadline() (time.Time, bool) { return c.parent.Deadline() }
 func (c *callContext) Done() <-chan struct{}       { return c.lazy().Done() }
-func (c *callContext) Err() error                  { return c.lazy().Err() }
+
+func (c *callContext) Err() error {
+	err := c.lazy().Err()
+	c.mu.Lock()
+	expired := c.expired
+	c.mu.Unlock()
+	if err != nil && expired {
+		return context.DeadlineExceeded
+	}
+	return err
+}
 
 func (c *callContext) Value(key any) any {
 	if _, ok := key.(callInfoKey); ok {

@@ -183,7 +183,7 @@ func (c *ClientConn) roundTrip(ctx context.Context, event string, body []byte, c
 		case ctx.Err() != nil:
 			// The request was sent: tell the server the caller gave up.
 			// Its answer, if one still comes, is ignored.
-			_ = c.s.TryEmit(CancelEvent, strconv.FormatUint(id, 10))
+			_ = c.s.TryEmit(CancelEvent, strconv.FormatUint(id, 10), cancelReason(ctx))
 			return sioclient.Args{}, gaveUp(ctx, "waiting for "+event)
 		default:
 			return sioclient.Args{}, NewError(CodeInternal, err)
@@ -225,4 +225,12 @@ func validCode(name string) bool {
 		}
 	}
 	return false
+}
+
+// cancelReason is the second argument of a cancel: why the caller gave up.
+func cancelReason(ctx context.Context) string {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return CodeDeadlineExceeded.String()
+	}
+	return CodeCanceled.String()
 }

@@ -8,6 +8,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/sio-dev/sio/runtime/socketio"
 )
 
 // Error is a status: a code, a message and optional typed details.
@@ -120,4 +122,13 @@ func errorOf(w wireStatus) *Error {
 		}
 	}
 	return e
+}
+
+// RefuseConnection returns the error for a namespace middleware to refuse
+// a connection with a status code: typed clients fail their calls with
+// code (say CodeUnauthenticated or CodePermissionDenied) and the message,
+// instead of CodeUnavailable. On the wire it is a connect_error whose data
+// is {"code": "<code name>"}.
+func RefuseConnection(code Code, format string, args ...any) error {
+	return &socketio.ConnectError{Message: fmt.Sprintf(format, args...), Data: map[string]string{"code": code.String()}}
 }

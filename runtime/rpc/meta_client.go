@@ -8,9 +8,10 @@ import (
 	"time"
 )
 
-// CancelEvent carries (call id) from a client that gave up on a call: the
-// server ends the handler's context, or drops the call if it has not
-// started (see PROTOCOL.md).
+// CancelEvent carries (call id, reason) from a client that gave up on a
+// call: the server ends the handler's context, or drops the call if it has
+// not started (see PROTOCOL.md). The reason, "deadline_exceeded" or
+// "canceled" (the default), is what the handler's ctx.Err() then reports.
 const CancelEvent = "sio:cancel"
 
 // callIDs numbers calls. One counter for the process keeps ids unique on

@@ -36,6 +36,9 @@ type callMeta struct {
 	hasTimeout bool
 	// headers are per-call metadata.
 	headers map[string]string
+	// id is the caller's name for the call, for a later cancel; "" if it
+	// gave none.
+	id string
 }
 
 // wireMeta is callMeta as it travels. timeoutMs is any JSON number: a
@@ -43,6 +46,7 @@ type callMeta struct {
 type wireMeta struct {
 	TimeoutMs *float64          `json:"timeoutMs"`
 	Headers   map[string]string `json:"headers"`
+	ID        string            `json:"id"`
 }
 
 // maxTimeoutMs is the largest timeout a time.Duration holds; longer ones
@@ -58,17 +62,27 @@ type subscribeReply struct {
 // room: the method's event, "#", the room.
 func StreamKey(event, room string) string { return event + "#" + room }
 
-// parseMeta decodes call metadata, with a fast path for the common
-// {"timeoutMs":N} and {}.
+// parseMeta decodes call metadata, with a fast path for what the
+// generated clients send most: {"timeoutMs":N,"id":"K"}, {"timeoutMs":N}
+// and {}.
 func parseMeta(raw []byte) (callMeta, error) {
 	var m callMeta
 	if string(raw) == "{}" {
 		return m, nil
 	}
 	if rest, ok := bytes.CutPrefix(raw, []byte(`{"timeoutMs":`)); ok {
-		if digits, ok := bytes.CutSuffix(rest, []byte("}")); ok {
-			if n, err := strconv.ParseInt(string(digits), 10, 64); err == nil {
+		if body, ok := bytes.CutSuffix(rest, []byte("}")); ok {
+			digits, id, hasID := bytes.Cut(body, []byte(`,"id":"`))
+			plain := true
+			if hasID {
+				id, plain = bytes.CutSuffix(id, []byte(`"`))
+				plain = plain && isPlainID(id)
+			}
+			if n, err := strconv.ParseInt(string(digits), 10, 64); err == nil && plain {
 				m.setTimeout(float64(n))
+				if hasID {
+					m.id = string(id)
+				}
 				return m, nil
 			}
 		}
@@ -81,7 +95,22 @@ func parseMeta(raw []byte) (callMeta, error) {
 		m.setTimeout(*w.TimeoutMs)
 	}
 	m.headers = w.Headers
+	m.id = w.ID
 	return m, nil
+}
+
+// isPlainID reports whether id is a non-empty run of ASCII letters and
+// digits: one that needs no JSON unescaping. Others take the slow path.
+func isPlainID(id []byte) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // setTimeout records a caller's remaining time in milliseconds. None left

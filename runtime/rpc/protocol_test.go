@@ -27,6 +27,11 @@ func TestParseMeta(t *testing.T) {
 		{raw: `{"timeoutMs":null}`},
 		{raw: `{"headers":{"a":"1"},"timeoutMs":7}`, want: callMeta{timeout: 7 * time.Millisecond, hasTimeout: true, headers: map[string]string{"a": "1"}}},
 		{raw: `{"other":true}`},
+		// The call's id, on the fast path and off it.
+		{raw: `{"timeoutMs":30000,"id":"17"}`, want: callMeta{timeout: 30 * time.Second, hasTimeout: true, id: "17"}},
+		{raw: `{"timeoutMs":5,"id":"a\u0062"}`, want: callMeta{timeout: 5 * time.Millisecond, hasTimeout: true, id: "ab"}},
+		{raw: `{"timeoutMs":5,"id":"9","headers":{"h":"v"}}`, want: callMeta{timeout: 5 * time.Millisecond, hasTimeout: true, id: "9", headers: map[string]string{"h": "v"}}},
+		{raw: `{"id":"x"}`, want: callMeta{id: "x"}},
 		{raw: `{"timeoutMs":"5"}`, wantErr: true},
 		{raw: `{"headers":{"a":1}}`, wantErr: true},
 		{raw: `[]`, wantErr: true},
@@ -36,7 +41,7 @@ func TestParseMeta(t *testing.T) {
 			t.Errorf("parseMeta(%s) error %v, want error %v", tc.raw, err, tc.wantErr)
 			continue
 		}
-		if got.timeout != tc.want.timeout || got.hasTimeout != tc.want.hasTimeout || !maps.Equal(got.headers, tc.want.headers) {
+		if got.timeout != tc.want.timeout || got.hasTimeout != tc.want.hasTimeout || got.id != tc.want.id || !maps.Equal(got.headers, tc.want.headers) {
 			t.Errorf("parseMeta(%s) = %+v, want %+v", tc.raw, got, tc.want)
 		}
 	}

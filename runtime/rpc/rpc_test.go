@@ -187,11 +187,17 @@ func TestDeadlineTravelsToTheServer(t *testing.T) {
 	if time.Since(start) > 2*time.Second {
 		t.Error("deadline took far too long")
 	}
-	// Callers other than ours may send a fraction of a millisecond, or no
-	// time at all: the handler's context still ends, with the deadline.
+	// Callers other than ours may send a fraction of a millisecond: the
+	// handler's context still ends, with the deadline. No time at all is
+	// answered without running the handler.
 	s := f.dial(t, nil)
 	req, _ := proto.Marshal(&chatv1.SendMessageRequest{Text: "slow"})
-	for _, meta := range []string{`{"timeoutMs":20.5}`, `{"timeoutMs":0}`} {
+	reply, err := s.EmitWithAck(ctxTimeout(t, 5*time.Second), chatv1sio.ChatServiceSendMessageEvent, req, json.RawMessage(`{"timeoutMs":0}`))
+	var status struct{ Code string }
+	if err != nil || reply.Decode(0, &status) != nil || status.Code != "deadline_exceeded" {
+		t.Errorf("timeoutMs 0: reply %s %v", reply, err)
+	}
+	for _, meta := range []string{`{"timeoutMs":20.5}`} {
 		reply, err := s.EmitWithAck(ctxTimeout(t, 5*time.Second), chatv1sio.ChatServiceSendMessageEvent, req, json.RawMessage(meta))
 		var status struct{ Code string }
 		if err != nil || reply.Decode(0, &status) != nil || status.Code != "deadline_exceeded" {

@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -33,6 +37,7 @@ type handlerConfig struct {
 	unary     []UnaryInterceptor
 	subscribe []SubscribeInterceptor
 	logger    *slog.Logger
+	maxCalls  int
 }
 
 type handlerOptionFunc func(*handlerConfig)
@@ -50,14 +55,32 @@ func WithSubscribeInterceptors(i ...SubscribeInterceptor) HandlerOption {
 	return handlerOptionFunc(func(c *handlerConfig) { c.subscribe = append(c.subscribe, i...) })
 }
 
-// WithLogger sets where recovered handler panics are logged. Default:
-// nowhere.
+// WithLogger sets where the server logs recovered handler panics (at
+// error level, with the method, the socket and the stack), responses too
+// big to send (warn), and unknown methods and malformed requests (debug).
+// Default: slog.Default().
 func WithLogger(l *slog.Logger) HandlerOption {
 	return handlerOptionFunc(func(c *handlerConfig) { c.logger = l })
 }
 
+// DefaultMaxCallsPerSocket is how many calls one socket may have in
+// flight, queued or running, unless WithMaxCallsPerSocket says otherwise.
+const DefaultMaxCallsPerSocket = 100
+
+// WithMaxCallsPerSocket bounds the calls one socket may have in flight;
+// beyond it a call is answered at once with CodeResourceExhausted, so one
+// client cannot queue work without bound. The bound of the first Register
+// on a namespace holds for all its services.
+func WithMaxCallsPerSocket(n int) HandlerOption {
+	return handlerOptionFunc(func(c *handlerConfig) {
+		if n > 0 {
+			c.maxCalls = n
+		}
+	})
+}
+
 func newHandlerConfig(opts []HandlerOption) *handlerConfig {
-	c := &handlerConfig{logger: slog.New(slog.DiscardHandler)}
+	c := &handlerConfig{logger: slog.Default(), maxCalls: DefaultMaxCallsPerSocket}
 	for _, o := range opts {
 		o.applyHandler(c)
 	}
@@ -87,7 +110,7 @@ func NewUnaryHandler[Req, Res proto.Message](event string, fn func(context.Conte
 	for i := len(cfg.unary) - 1; i >= 0; i-- {
 		call = cfg.unary[i](call)
 	}
-	return &Handler{event: event, cfg: cfg, serve: func(ctx context.Context, _ *socketio.Socket, data []byte, _ callMeta, ack socketio.Ack) {
+	return &Handler{event: event, cfg: cfg, serve: func(ctx context.Context, s *socketio.Socket, data []byte, _ callMeta, ack socketio.Ack) {
 		req := newMessage[Req]()
 		if err := proto.Unmarshal(data, req); err != nil {
 			_ = ack(statusOf(Errorf(CodeInvalidArgument, "request does not decode: %v", err)))
@@ -101,6 +124,13 @@ func NewUnaryHandler[Req, Res proto.Message](event string, fn func(context.Conte
 		b, err := marshalArg(res)
 		if err != nil {
 			_ = ack(statusOf(err))
+			return
+		}
+		if limit := maxResponseBytes(s); limit > 0 && int64(len(b)) > limit {
+			// Sent, it would break the client's connection (its limit is
+			// the server's, as the reference client has none of its own).
+			cfg.logger.Warn("rpc: response too big to send", "method", event, "socket", s.ID(), "bytes", len(b), "limit", limit)
+			_ = ack(statusOf(Errorf(CodeResourceExhausted, "the response is %d bytes, over the limit of %d", len(b), limit)))
 			return
 		}
 		_ = ack(b)
@@ -140,16 +170,22 @@ func NewServerStreamHandler[Req proto.Message](event string, fn func(context.Con
 
 // Register installs handlers on a namespace: every socket that joins it
 // can call them. Unknown methods on the namespace (events shaped like
-// "pkg.Service/Method") are answered with CodeUnimplemented.
-func Register(nsp *socketio.Namespace, handlers ...*Handler) {
+// "pkg.Service/Method") are answered with CodeUnimplemented. It fails,
+// installing nothing, if one of the events is already served on nsp.
+func Register(nsp *socketio.Namespace, handlers ...*Handler) error {
+	if err := claimEvents(nsp, handlers); err != nil {
+		return err
+	}
 	byEvent := make(map[string]*Handler, len(handlers))
 	for _, h := range handlers {
 		byEvent[h.event] = h
 	}
+	cfg := newHandlerConfig(nil)
+	if len(handlers) > 0 {
+		cfg = handlers[0].cfg
+	}
 	nsp.OnConnection(func(s *socketio.Socket) {
-		// The socket's context lives until it disconnects.
-		sockCtx, cancel := context.WithCancel(context.Background()) //sio:root-context
-		s.OnDisconnect(func(*socketio.Socket, socketio.DisconnectReason) { cancel() })
+		calls := callsOf(s, cfg)
 		for event, h := range byEvent {
 			s.On(event, func(s *socketio.Socket, args socketio.Args, ack socketio.Ack) {
 				if ack == nil {
@@ -157,14 +193,49 @@ func Register(nsp *socketio.Namespace, handlers ...*Handler) {
 				}
 				data, meta, err := requestArgs(args)
 				if err != nil {
+					h.cfg.logger.Debug("rpc: malformed call", "method", h.event, "socket", s.ID(), "err", err)
 					_ = ack(statusOf(err))
 					return
 				}
-				callWorkers.Go(&call{h: h, sockCtx: sockCtx, s: s, data: data, meta: meta, ack: ack})
+				c := &call{h: h, calls: calls, s: s, data: data, meta: meta, ack: ack, received: time.Now()}
+				if !calls.add(c) {
+					_ = ack(statusOf(Errorf(CodeResourceExhausted, "more than %d calls in flight on this socket", calls.limit)))
+					return
+				}
+				callWorkers.Go(c)
 			})
 		}
-		installSocketHandlers(s)
 	})
+	return nil
+}
+
+// registered holds, per namespace, the events Register has installed, so
+// that serving one twice is an error rather than a silent second handler.
+var registered sync.Map // *socketio.Namespace -> *eventSet
+
+type eventSet struct {
+	mu     sync.Mutex
+	events map[string]bool
+}
+
+// claimEvents records handlers' events on nsp, or fails naming the first
+// one already served there (or given twice).
+func claimEvents(nsp *socketio.Namespace, handlers []*Handler) error {
+	v, _ := registered.LoadOrStore(nsp, &eventSet{events: map[string]bool{}})
+	set := v.(*eventSet)
+	set.mu.Lock()
+	defer set.mu.Unlock()
+	seen := map[string]bool{}
+	for _, h := range handlers {
+		if set.events[h.event] || seen[h.event] {
+			return fmt.Errorf("rpc: %s is already served on namespace %s", h.event, nsp.Name())
+		}
+		seen[h.event] = true
+	}
+	for e := range seen {
+		set.events[e] = true
+	}
+	return nil
 }
 
 // callWorkers run calls, each on a goroutine of its own, reusing them.
@@ -173,22 +244,37 @@ var callWorkers = workers.New()
 // call is one call handed to a worker: its inputs and, allocated with
 // them, the handler's context.
 type call struct {
-	h       *Handler
-	sockCtx context.Context
-	s       *socketio.Socket
-	data    []byte
-	meta    callMeta
-	ack     socketio.Ack
-	ctx     callContext
+	h        *Handler
+	calls    *socketCalls
+	s        *socketio.Socket
+	data     []byte
+	meta     callMeta
+	ack      socketio.Ack
+	received time.Time
+	ctx      callContext
+	canceled atomic.Bool // the caller sent a cancel
 }
 
 // Run serves the call on a worker.
 func (c *call) Run() {
+	defer c.calls.done(c)
 	h, meta, ack := c.h, c.meta, c.ack
-	parent := c.sockCtx
+	if c.canceled.Load() {
+		_ = ack(statusOf(Errorf(CodeCanceled, "the caller canceled the call before it started")))
+		return
+	}
+	parent := c.calls.ctx
 	if meta.hasTimeout {
+		// The deadline counts from when the call arrived, so time spent
+		// waiting for a worker is not given to the handler again; a call
+		// whose caller has already given up never starts.
+		deadline := c.received.Add(meta.timeout)
+		if !time.Now().Before(deadline) {
+			_ = ack(statusOf(Errorf(CodeDeadlineExceeded, "the deadline passed before the handler started")))
+			return
+		}
 		var cancel context.CancelFunc
-		parent, cancel = context.WithTimeout(parent, meta.timeout)
+		parent, cancel = context.WithDeadline(parent, deadline)
 		defer cancel()
 	}
 	cc := &c.ctx
@@ -196,18 +282,115 @@ func (c *call) Run() {
 	defer cc.end()
 	defer func() {
 		if r := recover(); r != nil {
-			h.cfg.logger.Error("rpc: handler panicked", "event", h.event, "panic", r)
+			h.cfg.logger.Error("rpc: handler panicked", "method", h.event, "socket", c.s.ID(), "panic", r, "stack", string(debug.Stack()))
 			_ = ack(statusOf(Errorf(CodeInternal, "internal error")))
 		}
 	}()
 	h.serve(cc, c.s, c.data, meta, ack)
 }
 
+// socketCalls are one socket's calls in flight: bounded in number, and
+// found by id when the caller cancels one. Every Register on the socket's
+// namespace shares them.
+type socketCalls struct {
+	ctx    context.Context // ends when the socket disconnects
+	limit  int
+	mu     sync.Mutex
+	n      int
+	byID   map[string]*call
+	closed bool
+}
+
+// sockets maps each connected socket to its calls.
+var sockets sync.Map // *socketio.Socket -> *socketCalls
+
+// callsOf returns s's calls, creating them, with the socket's handlers
+// for cancels, stream leaves and unknown methods, on first use.
+func callsOf(s *socketio.Socket, cfg *handlerConfig) *socketCalls {
+	if v, ok := sockets.Load(s); ok {
+		return v.(*socketCalls)
+	}
+	// The socket's context lives until it disconnects.
+	ctx, cancel := context.WithCancel(context.Background()) //sio:root-context
+	calls := &socketCalls{ctx: ctx, limit: cfg.maxCalls}
+	if v, loaded := sockets.LoadOrStore(s, calls); loaded {
+		cancel()
+		return v.(*socketCalls)
+	}
+	s.OnDisconnect(func(s *socketio.Socket, _ socketio.DisconnectReason) {
+		sockets.Delete(s)
+		calls.mu.Lock()
+		calls.closed = true
+		calls.mu.Unlock()
+		cancel()
+	})
+	s.On(CancelEvent, func(_ *socketio.Socket, args socketio.Args, _ socketio.Ack) {
+		var id, reason string
+		if args.Decode(0, &id) == nil {
+			_ = args.Decode(1, &reason)
+			calls.cancel(id, reason == CodeDeadlineExceeded.String())
+		}
+	})
+	installSocketHandlers(s, cfg.logger)
+	return calls
+}
+
+// add counts c in, unless the socket is at its limit.
+func (sc *socketCalls) add(c *call) bool {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.n >= sc.limit {
+		return false
+	}
+	sc.n++
+	if c.meta.id != "" && !sc.closed {
+		if sc.byID == nil {
+			sc.byID = map[string]*call{}
+		}
+		sc.byID[c.meta.id] = c
+	}
+	return true
+}
+
+// done counts c out.
+func (sc *socketCalls) done(c *call) {
+	sc.mu.Lock()
+	sc.n--
+	if c.meta.id != "" && sc.byID[c.meta.id] == c {
+		delete(sc.byID, c.meta.id)
+	}
+	sc.mu.Unlock()
+}
+
+// cancel ends the call with id: a queued one never starts, a running one's
+// context ends with context.Canceled, or context.DeadlineExceeded when the
+// caller gave up because its deadline passed.
+func (sc *socketCalls) cancel(id string, expired bool) {
+	sc.mu.Lock()
+	c := sc.byID[id]
+	delete(sc.byID, id)
+	sc.mu.Unlock()
+	if c != nil {
+		c.canceled.Store(true)
+		if expired {
+			c.ctx.expire()
+		} else {
+			c.ctx.end()
+		}
+	}
+}
+
+// maxResponseBytes is the largest message the socket's connection takes:
+// the server's MaxHTTPBufferSize, which is also the official client's
+// default view of a sane message.
+func maxResponseBytes(s *socketio.Socket) int64 {
+	return s.Namespace().Server().Engine().MaxHTTPBufferSize()
+}
+
 // installSocketHandlers lets the client leave a stream it subscribed to,
 // and answers calls of unknown methods with CodeUnimplemented rather than
-// leave the caller waiting. With several services on one namespace each
-// installs them; the repeats are harmless (a second ack is refused).
-func installSocketHandlers(s *socketio.Socket) {
+// leave the caller waiting. It runs once per socket.
+func installSocketHandlers(s *socketio.Socket, logger *slog.Logger) {
 	s.On(StreamCancelEvent, func(s *socketio.Socket, args socketio.Args, _ socketio.Ack) {
 		var key string
 		if args.Decode(0, &key) == nil && strings.Contains(key, "#") {
@@ -216,6 +399,7 @@ func installSocketHandlers(s *socketio.Socket) {
 	})
 	s.OnUnhandled(func(s *socketio.Socket, event string, _ socketio.Args, ack socketio.Ack) {
 		if ack != nil && isMethodEvent(event) {
+			logger.Debug("rpc: call of an unknown method", "method", event, "socket", s.ID())
 			_ = ack(statusOf(Errorf(CodeUnimplemented, "%s is not implemented on namespace %s", event, s.Namespace().Name())))
 		}
 	})

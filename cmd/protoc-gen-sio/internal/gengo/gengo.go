@@ -161,14 +161,15 @@ func genServer(g *protogen.GeneratedFile, s *protogen.Service) {
 	g.P("func (", unimpl, ") testEmbeddedByValue() {}")
 	g.P()
 	g.P("// Register", server, " serves impl on srv's ", s.GoName, "Namespace. It fails if impl")
-	g.P("// embeds ", unimpl, " by pointer.")
+	g.P("// embeds ", unimpl, " by pointer, or if one of the service's methods is already")
+	g.P("// served there (the service was registered before).")
 	g.P("func Register", server, "(srv *", g.QualifiedGoIdent(socketioPackage.Ident("Server")), ", impl ", server, ", opts ...", g.QualifiedGoIdent(rpcPackage.Ident("HandlerOption")), ") error {")
 	g.P("if t, ok := impl.(interface{ testEmbeddedByValue() }); ok {")
 	g.P("if err := ", rpcPackage.Ident("CheckEmbedding"), "(", strconv.Quote(s.GoName), ", t.testEmbeddedByValue); err != nil {")
 	g.P("return err")
 	g.P("}")
 	g.P("}")
-	g.P(rpcPackage.Ident("Register"), "(srv.Of(", s.GoName, "Namespace),")
+	g.P("return ", rpcPackage.Ident("Register"), "(srv.Of(", s.GoName, "Namespace),")
 	for _, m := range s.Methods {
 		kind, _ := siodesc.MethodKind("", m.Desc)
 		if kind == siodesc.ServerStream {
@@ -178,7 +179,6 @@ func genServer(g *protogen.GeneratedFile, s *protogen.Service) {
 		}
 	}
 	g.P(")")
-	g.P("return nil")
 	g.P("}")
 	for _, m := range s.Methods {
 		if kind, _ := siodesc.MethodKind("", m.Desc); kind != siodesc.ServerStream {

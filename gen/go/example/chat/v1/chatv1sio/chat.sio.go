@@ -65,19 +65,19 @@ func (UnimplementedChatServiceServer) mustEmbedUnimplementedChatServiceServer() 
 func (UnimplementedChatServiceServer) testEmbeddedByValue()                     {}
 
 // RegisterChatServiceServer serves impl on srv's ChatServiceNamespace. It fails if impl
-// embeds UnimplementedChatServiceServer by pointer.
+// embeds UnimplementedChatServiceServer by pointer, or if one of the service's methods is already
+// served there (the service was registered before).
 func RegisterChatServiceServer(srv *socketio.Server, impl ChatServiceServer, opts ...rpc.HandlerOption) error {
 	if t, ok := impl.(interface{ testEmbeddedByValue() }); ok {
 		if err := rpc.CheckEmbedding("ChatService", t.testEmbeddedByValue); err != nil {
 			return err
 		}
 	}
-	rpc.Register(srv.Of(ChatServiceNamespace),
+	return rpc.Register(srv.Of(ChatServiceNamespace),
 		rpc.NewUnaryHandler(ChatServiceJoinEvent, impl.Join, opts...),
 		rpc.NewUnaryHandler(ChatServiceSendMessageEvent, impl.SendMessage, opts...),
 		rpc.NewServerStreamHandler(ChatServiceWatchRoomEvent, impl.WatchRoom, opts...),
 	)
-	return nil
 }
 
 // PublishChatServiceWatchRoom sends msg to every subscriber of WatchRoom for room, on

@@ -67,19 +67,19 @@ func (UnimplementedLedgerServiceServer) mustEmbedUnimplementedLedgerServiceServe
 func (UnimplementedLedgerServiceServer) testEmbeddedByValue()                       {}
 
 // RegisterLedgerServiceServer serves impl on srv's LedgerServiceNamespace. It fails if impl
-// embeds UnimplementedLedgerServiceServer by pointer.
+// embeds UnimplementedLedgerServiceServer by pointer, or if one of the service's methods is already
+// served there (the service was registered before).
 func RegisterLedgerServiceServer(srv *socketio.Server, impl LedgerServiceServer, opts ...rpc.HandlerOption) error {
 	if t, ok := impl.(interface{ testEmbeddedByValue() }); ok {
 		if err := rpc.CheckEmbedding("LedgerService", t.testEmbeddedByValue); err != nil {
 			return err
 		}
 	}
-	rpc.Register(srv.Of(LedgerServiceNamespace),
+	return rpc.Register(srv.Of(LedgerServiceNamespace),
 		rpc.NewUnaryHandler(LedgerServiceTransferEvent, impl.Transfer, opts...),
 		rpc.NewUnaryHandler(LedgerServiceListTransfersEvent, impl.ListTransfers, opts...),
 		rpc.NewServerStreamHandler(LedgerServiceWatchTransfersEvent, impl.WatchTransfers, opts...),
 	)
-	return nil
 }
 
 // PublishLedgerServiceWatchTransfers sends msg to every subscriber of WatchTransfers for room, on

@@ -58,18 +58,18 @@ func (UnimplementedAlphaServiceServer) mustEmbedUnimplementedAlphaServiceServer(
 func (UnimplementedAlphaServiceServer) testEmbeddedByValue()                      {}
 
 // RegisterAlphaServiceServer serves impl on srv's AlphaServiceNamespace. It fails if impl
-// embeds UnimplementedAlphaServiceServer by pointer.
+// embeds UnimplementedAlphaServiceServer by pointer, or if one of the service's methods is already
+// served there (the service was registered before).
 func RegisterAlphaServiceServer(srv *socketio.Server, impl AlphaServiceServer, opts ...rpc.HandlerOption) error {
 	if t, ok := impl.(interface{ testEmbeddedByValue() }); ok {
 		if err := rpc.CheckEmbedding("AlphaService", t.testEmbeddedByValue); err != nil {
 			return err
 		}
 	}
-	rpc.Register(srv.Of(AlphaServiceNamespace),
+	return rpc.Register(srv.Of(AlphaServiceNamespace),
 		rpc.NewServerStreamHandler(AlphaServiceWatchEvent, impl.Watch, opts...),
 		rpc.NewUnaryHandler(AlphaServiceRegisterEvent, impl.Register, opts...),
 	)
-	return nil
 }
 
 // PublishAlphaServiceWatch sends msg to every subscriber of Watch for room, on
@@ -137,17 +137,17 @@ func (UnimplementedBetaServiceServer) mustEmbedUnimplementedBetaServiceServer() 
 func (UnimplementedBetaServiceServer) testEmbeddedByValue()                     {}
 
 // RegisterBetaServiceServer serves impl on srv's BetaServiceNamespace. It fails if impl
-// embeds UnimplementedBetaServiceServer by pointer.
+// embeds UnimplementedBetaServiceServer by pointer, or if one of the service's methods is already
+// served there (the service was registered before).
 func RegisterBetaServiceServer(srv *socketio.Server, impl BetaServiceServer, opts ...rpc.HandlerOption) error {
 	if t, ok := impl.(interface{ testEmbeddedByValue() }); ok {
 		if err := rpc.CheckEmbedding("BetaService", t.testEmbeddedByValue); err != nil {
 			return err
 		}
 	}
-	rpc.Register(srv.Of(BetaServiceNamespace),
+	return rpc.Register(srv.Of(BetaServiceNamespace),
 		rpc.NewServerStreamHandler(BetaServiceWatchEvent, impl.Watch, opts...),
 	)
-	return nil
 }
 
 // PublishBetaServiceWatch sends msg to every subscriber of Watch for room, on

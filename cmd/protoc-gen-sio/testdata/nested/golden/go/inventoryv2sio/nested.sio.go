@@ -58,18 +58,18 @@ func (UnimplementedStockServiceServer) mustEmbedUnimplementedStockServiceServer(
 func (UnimplementedStockServiceServer) testEmbeddedByValue()                      {}
 
 // RegisterStockServiceServer serves impl on srv's StockServiceNamespace. It fails if impl
-// embeds UnimplementedStockServiceServer by pointer.
+// embeds UnimplementedStockServiceServer by pointer, or if one of the service's methods is already
+// served there (the service was registered before).
 func RegisterStockServiceServer(srv *socketio.Server, impl StockServiceServer, opts ...rpc.HandlerOption) error {
 	if t, ok := impl.(interface{ testEmbeddedByValue() }); ok {
 		if err := rpc.CheckEmbedding("StockService", t.testEmbeddedByValue); err != nil {
 			return err
 		}
 	}
-	rpc.Register(srv.Of(StockServiceNamespace),
+	return rpc.Register(srv.Of(StockServiceNamespace),
 		rpc.NewUnaryHandler(StockServiceCountEvent, impl.Count, opts...),
 		rpc.NewServerStreamHandler(StockServiceFeedEvent, impl.Feed, opts...),
 	)
-	return nil
 }
 
 // PublishStockServiceFeed sends msg to every subscriber of Feed for room, on
