@@ -210,7 +210,9 @@ func TestResponseOverTheLimit(t *testing.T) {
 func TestRegisterTwiceFails(t *testing.T) {
 	srv := socketio.NewServer(nil)
 	defer srv.Close(t.Context())
-	echo := func(_ context.Context, r *chatv1.SendMessageRequest) (*chatv1.SendMessageRequest, error) { return r, nil }
+	echo := func(_ context.Context, r *chatv1.SendMessageRequest) (*chatv1.SendMessageRequest, error) {
+		return r, nil
+	}
 	if err := rpc.Register(srv.Of("/"), rpc.NewUnaryHandler(echoEvent, echo)); err != nil {
 		t.Fatal(err)
 	}
