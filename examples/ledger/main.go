@@ -125,7 +125,7 @@ func main() {
 		<-sig
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = srv.Close(ctx)
+		_ = srv.Shutdown(ctx) // running transfers finish; new calls are refused
 	}()
 	if err := srv.Serve(ln); err != nil {
 		log.Fatal(err)

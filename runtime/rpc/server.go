@@ -184,8 +184,9 @@ func Register(nsp *socketio.Namespace, handlers ...*Handler) error {
 	if len(handlers) > 0 {
 		cfg = handlers[0].cfg
 	}
+	state := serverStateOf(nsp.Server())
 	nsp.OnConnection(func(s *socketio.Socket) {
-		calls := callsOf(s, cfg)
+		calls := callsOf(s, cfg, state)
 		for event, h := range byEvent {
 			s.On(event, func(s *socketio.Socket, args socketio.Args, ack socketio.Ack) {
 				if ack == nil {
@@ -198,7 +199,12 @@ func Register(nsp *socketio.Namespace, handlers ...*Handler) error {
 					return
 				}
 				c := &call{h: h, calls: calls, s: s, data: data, meta: meta, ack: ack, received: time.Now()}
+				if !state.begin() {
+					_ = ack(statusOf(Errorf(CodeUnavailable, "the server is shutting down")))
+					return
+				}
 				if !calls.add(c) {
+					state.end()
 					_ = ack(statusOf(Errorf(CodeResourceExhausted, "more than %d calls in flight on this socket", calls.limit)))
 					return
 				}
@@ -257,6 +263,7 @@ type call struct {
 
 // Run serves the call on a worker.
 func (c *call) Run() {
+	defer c.calls.state.end()
 	defer c.calls.done(c)
 	h, meta, ack := c.h, c.meta, c.ack
 	if c.canceled.Load() {
@@ -294,6 +301,7 @@ func (c *call) Run() {
 // namespace shares them.
 type socketCalls struct {
 	ctx    context.Context // ends when the socket disconnects
+	state  *serverState
 	limit  int
 	mu     sync.Mutex
 	n      int
@@ -306,13 +314,14 @@ var sockets sync.Map // *socketio.Socket -> *socketCalls
 
 // callsOf returns s's calls, creating them, with the socket's handlers
 // for cancels, stream leaves and unknown methods, on first use.
-func callsOf(s *socketio.Socket, cfg *handlerConfig) *socketCalls {
+func callsOf(s *socketio.Socket, cfg *handlerConfig, state *serverState) *socketCalls {
 	if v, ok := sockets.Load(s); ok {
 		return v.(*socketCalls)
 	}
-	// The socket's context lives until it disconnects.
-	ctx, cancel := context.WithCancel(context.Background()) //sio:root-context
-	calls := &socketCalls{ctx: ctx, limit: cfg.maxCalls}
+	// The socket's context lives until it disconnects, or until a
+	// shutdown runs out of time.
+	ctx, cancel := context.WithCancel(state.ctx)
+	calls := &socketCalls{ctx: ctx, state: state, limit: cfg.maxCalls}
 	if v, loaded := sockets.LoadOrStore(s, calls); loaded {
 		cancel()
 		return v.(*socketCalls)
@@ -378,6 +387,77 @@ func (sc *socketCalls) cancel(id string, expired bool) {
 			c.ctx.end()
 		}
 	}
+}
+
+// serverState is the calls of one socketio.Server, for its graceful
+// shutdown: once it begins no call starts, and running ones are waited
+// for, then cancelled if the shutdown runs out of time.
+type serverState struct {
+	ctx    context.Context // every handler's context derives from it
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	running  int
+	draining bool
+	idle     chan struct{} // closed when draining and nothing runs
+}
+
+// servers maps each socketio.Server with registered services to its state.
+var servers sync.Map // *socketio.Server -> *serverState
+
+// serverStateOf returns srv's state, registering its shutdown hook on
+// first use.
+func serverStateOf(srv *socketio.Server) *serverState {
+	if v, ok := servers.Load(srv); ok {
+		return v.(*serverState)
+	}
+	ctx, cancel := context.WithCancel(context.Background()) //sio:root-context
+	st := &serverState{ctx: ctx, cancel: cancel, idle: make(chan struct{})}
+	if v, loaded := servers.LoadOrStore(srv, st); loaded {
+		cancel()
+		return v.(*serverState)
+	}
+	srv.RegisterOnShutdown(st.shutdown)
+	return st
+}
+
+// begin counts a call in, unless the server is shutting down.
+func (st *serverState) begin() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.draining {
+		return false
+	}
+	st.running++
+	return true
+}
+
+// end counts a call out.
+func (st *serverState) end() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.running--
+	if st.draining && st.running == 0 {
+		close(st.idle)
+	}
+}
+
+// shutdown refuses new calls, waits for running ones until ctx ends, then
+// cancels those still running.
+func (st *serverState) shutdown(ctx context.Context) {
+	st.mu.Lock()
+	if !st.draining {
+		st.draining = true
+		if st.running == 0 {
+			close(st.idle)
+		}
+	}
+	st.mu.Unlock()
+	select {
+	case <-st.idle:
+	case <-ctx.Done():
+	}
+	st.cancel()
 }
 
 // maxResponseBytes is the largest message the socket's connection takes:

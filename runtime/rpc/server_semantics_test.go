@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -25,6 +26,7 @@ const echoEvent = "test.v1.EchoService/Echo"
 // blockingServer serves echoEvent with a handler that waits until its
 // context ends or release is closed, and reports how it ended.
 type blockingServer struct {
+	srv     *socketio.Server
 	url     string
 	started chan string // the text of each call that started
 	ended   chan error  // its context's error, nil if released
@@ -57,6 +59,7 @@ func newBlockingServer(t *testing.T, opts ...rpc.HandlerOption) *blockingServer 
 	if err := rpc.Register(srv.Of("/"), h); err != nil {
 		t.Fatal(err)
 	}
+	b.srv = srv
 	b.url = siotest.Serve(t, srv, srv).URL
 	return b
 }
@@ -245,4 +248,51 @@ func TestRefuseConnection(t *testing.T) {
 	if rpc.CodeOf(err) != rpc.CodePermissionDenied || !strings.Contains(err.Error(), "members only") {
 		t.Fatalf("call on a refused namespace: %v", err)
 	}
+}
+
+// TestShutdownDrainsCalls: during Shutdown a new call is unavailable, a
+// running one finishes and its caller gets the answer; a handler still
+// running when Shutdown's context ends is cancelled.
+func TestShutdownDrainsCalls(t *testing.T) {
+	b := newBlockingServer(t)
+	s := b.dial(t)
+	running := rawCall(t, s, "wait", `{"timeoutMs":30000}`)
+	recv(t, "start", b.started)
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shut <- b.srv.Shutdown(ctx)
+	}()
+	// Shutdown is waiting for the running call: new calls are refused.
+	var code string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if code = recv(t, "new call", rawCall(t, s, "quick", `{}`)); code == "unavailable" {
+			break
+		}
+		recv(t, "start", b.started)
+	}
+	if code != "unavailable" {
+		t.Fatalf("a call during shutdown: %q, want unavailable", code)
+	}
+	close(b.release)
+	if code := recv(t, "running call", running); code != "" {
+		t.Fatalf("the running call: %q, want its response", code)
+	}
+	if err := recv(t, "shutdown", shut); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+
+	// A handler that outlives Shutdown's context is cancelled.
+	b2 := newBlockingServer(t)
+	s2 := b2.dial(t)
+	stuck := rawCall(t, s2, "wait", `{"timeoutMs":30000}`)
+	recv(t, "start", b2.started)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_ = b2.srv.Shutdown(ctx)
+	if err := recv(t, "end", b2.ended); !errors.Is(err, context.Canceled) {
+		t.Fatalf("the handler's context ended with %v, want canceled", err)
+	}
+	recv(t, "stuck call", stuck)
 }

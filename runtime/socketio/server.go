@@ -32,6 +32,10 @@ type Server struct {
 	atChildLimit bool // MaxDynamicNamespaces reached and logged
 	closed       bool
 	done         chan struct{} // closed by Close
+
+	// shutdownMu guards onShutdown.
+	shutdownMu sync.Mutex
+	onShutdown []func(ctx context.Context)
 }
 
 // NewServer returns a server with the main namespace "/" ready. A nil
@@ -177,6 +181,34 @@ func (s *Server) Close(ctx context.Context) error {
 		err = errors.Join(err, n.adapter.Close())
 	}
 	return err
+}
+
+// RegisterOnShutdown registers f to run when Shutdown begins, before any
+// connection closes. Shutdown waits for every f to return; each gets
+// Shutdown's context and should return when it is done. Layers above
+// Socket.IO use it to stop taking work and finish what is running.
+func (s *Server) RegisterOnShutdown(f func(ctx context.Context)) {
+	s.shutdownMu.Lock()
+	s.onShutdown = append(s.onShutdown, f)
+	s.shutdownMu.Unlock()
+}
+
+// Shutdown stops the server gracefully: it runs the functions given to
+// RegisterOnShutdown (typed RPC stops taking calls and lets running
+// handlers finish until ctx ends) and waits for them, then closes every
+// connection as Close does. Clients reconnect elsewhere and, with
+// connection state recovery, resume their sessions. Close is the abrupt
+// variant.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdownMu.Lock()
+	hooks := slices.Clone(s.onShutdown)
+	s.shutdownMu.Unlock()
+	var wg sync.WaitGroup
+	for _, f := range hooks {
+		wg.Go(func() { f(ctx) })
+	}
+	wg.Wait()
+	return s.Close(ctx)
 }
 
 // ListenAndServe serves the Socket.IO endpoint on addr until Close. It
