@@ -348,13 +348,15 @@ func TestRedisGoesAwayAndComesBack(t *testing.T) {
 		expect(t, ca1, `["while down"]`)
 		expectNothing(t, cb1)
 		r.Start(t)
-		// The subscriptions come back; cross-node delivery resumes.
+		// The subscriptions come back; what was queued meanwhile goes out
+		// first, then cross-node delivery resumes.
 		waitFor(t, func() bool {
 			n, _ := a.srv.Of("/").Adapter().ServerCount(context.Background())
 			return n == 2
 		})
 		_ = a.srv.To("r").Emit("hello", "back")
 		expect(t, ca1, `["back"]`)
+		expect(t, cb1, `["while down"]`)
 		expect(t, cb1, `["back"]`)
 	})
 }
