@@ -17,10 +17,13 @@
 // queued and published in order by one goroutine. When Redis is
 // unreachable, the queue keeps what is published meanwhile, up to
 // Options.MaxQueueBytes and for at most Options.MaxQueueAge, and sends it
-// once Redis is back (and the other nodes have had a moment to
-// resubscribe); past that bound messages are dropped, logged and counted
+// once Redis is back and as many nodes as it last counted have
+// resubscribed (for at most 3s); past that bound messages are dropped, logged and counted
 // (Adapter.Dropped). Cluster requests keep their timeouts, and broadcasts
-// are not recorded for connection state recovery while Redis is away. The
+// are not recorded for connection state recovery while Redis is away. An
+// outage shorter than the client's own redialling (go-redis holds a
+// command while it retries) is not seen as one, and what is published
+// while the other nodes resubscribe may reach only some of them. The
 // client reconnects and resubscribes by itself.
 //
 // NewSharded is the other adapter: Redis sharded pub/sub, as the
@@ -161,7 +164,9 @@ func (a *Adapter) dispatch(msg *redis.Message) {
 func (a *Adapter) Dropped() uint64 { return a.hub.pub.dropped.Load() }
 
 // publish queues payload for channel; it never waits for Redis.
-func (a *Adapter) publish(channel string, payload []byte) { a.hub.pub.send(channel, payload) }
+func (a *Adapter) publish(channel string, payload []byte) {
+	a.hub.pub.send(channel, a.requestChannel, payload)
+}
 
 func (a *Adapter) publishJSON(channel string, v any) {
 	b, err := json.Marshal(v)

@@ -14,11 +14,9 @@ import (
 const (
 	defaultMaxQueueBytes = 8 << 20
 	defaultMaxQueueAge   = 10 * time.Second
-	// resumeDelay is how long the queue waits, once Redis answers again
-	// after an outage, before it sends what it kept: the other nodes'
-	// subscriptions reconnect within about 100ms, and what is published
-	// before they are back reaches nobody.
-	resumeDelay = 500 * time.Millisecond
+	// resumeWait is the longest the queue waits for the nodes it counted
+	// last to be subscribed again.
+	resumeWait = 3 * time.Second
 	// publishBatch is the most messages sent in one round trip.
 	publishBatch = 256
 )
@@ -45,6 +43,11 @@ type publisher struct {
 	closing bool
 	lastLog time.Time // when drops were last logged
 
+	// seen is how many nodes subscribed to each namespace channel when
+	// last counted, and seenWhen when that was; run's own.
+	seen     map[string]int64
+	seenWhen time.Time
+
 	wake chan struct{} // one token: the queue has something
 	stop chan struct{} // closed to make run give up waiting
 	done chan struct{} // closed when run returns
@@ -52,6 +55,7 @@ type publisher struct {
 
 type queued struct {
 	channel string
+	nodes   string // the channel every node of the namespace subscribes to
 	payload []byte
 	at      time.Time
 }
@@ -65,15 +69,16 @@ func newPublisher(rdb redis.UniversalClient, sharded bool, maxBytes int, maxAge,
 	return p
 }
 
-// send queues payload for channel and returns at once.
-func (p *publisher) send(channel string, payload []byte) {
+// send queues payload for channel and returns at once. nodes is the
+// channel that every node of the message's namespace subscribes to.
+func (p *publisher) send(channel, nodes string, payload []byte) {
 	p.mu.Lock()
 	if p.closing || p.bytes+len(payload) > p.maxBytes {
 		p.mu.Unlock()
 		p.drop(1, "queue full")
 		return
 	}
-	p.queue = append(p.queue, queued{channel: channel, payload: payload, at: time.Now()})
+	p.queue = append(p.queue, queued{channel: channel, nodes: nodes, payload: payload, at: time.Now()})
 	p.bytes += len(payload)
 	p.mu.Unlock()
 	select {
@@ -120,6 +125,9 @@ func (p *publisher) run() {
 			continue
 		}
 		if p.down.Load() && !p.resume() {
+			return
+		}
+		if !p.awaitNodes(batch[0].nodes, p.down.Load()) {
 			return
 		}
 		sent := p.publish(batch)
@@ -194,9 +202,49 @@ func (p *publisher) publish(batch []queued) int {
 	return len(batch)
 }
 
-// resume waits, after an outage, until Redis answers, then for the other
-// nodes to resubscribe. It reports false if the publisher is stopped
+// awaitNodes counts, at most once a second (or now, after an outage),
+// the nodes subscribed to nodes. If fewer are than last time, it waits
+// for them, for at most resumeWait: after Redis restarts, the other nodes
+// take a moment to resubscribe, and what is published before they are
+// back reaches nobody. (go-redis may hold a command while it redials, so
+// an outage is not always seen as an error.) A node that is really gone
+// costs one such wait. It reports false if the publisher is stopped
 // meanwhile.
+func (p *publisher) awaitNodes(nodes string, now bool) bool {
+	if !now && time.Since(p.seenWhen) < time.Second {
+		return true
+	}
+	want, known := p.seen[nodes]
+	n, err := p.subscribers(nodes)
+	deadline := time.Now().Add(resumeWait)
+	for known && (err != nil || n < want) && time.Now().Before(deadline) {
+		if !p.sleep(50 * time.Millisecond) {
+			return false
+		}
+		n, err = p.subscribers(nodes)
+	}
+	p.seenWhen = time.Now()
+	if err == nil {
+		if p.seen == nil || len(p.seen) > 64 {
+			p.seen = map[string]int64{}
+		}
+		p.seen[nodes] = n
+	}
+	return true
+}
+
+func (p *publisher) subscribers(channel string) (int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), p.timeout) //sio:root-context: the queue outlives every caller
+	defer cancel()
+	if p.sharded {
+		return shardNumSub(ctx, p.rdb, channel)
+	}
+	counts, err := p.rdb.PubSubNumSub(ctx, channel).Result()
+	return counts[channel], err
+}
+
+// resume waits, after an outage, until Redis answers. It reports false
+// if the publisher is stopped meanwhile.
 func (p *publisher) resume() bool {
 	backoff := 50 * time.Millisecond
 	for {
@@ -212,7 +260,7 @@ func (p *publisher) resume() bool {
 		backoff = min(2*backoff, time.Second)
 		p.expire()
 	}
-	return p.sleep(resumeDelay)
+	return true
 }
 
 // expire drops what has grown too old while Redis was away.

@@ -327,7 +327,7 @@ func (a *ShardedAdapter) publish(channel string, typ int, data any, binary bool)
 		a.opts.Logger.Debug("redisadapter: encode", "type", typ, "err", err)
 		return
 	}
-	a.hub.pub.send(channel, payload)
+	a.hub.pub.send(channel, a.channel, payload)
 }
 
 // Dropped reports how many messages for other nodes the adapters of this

@@ -83,6 +83,17 @@ func queueKind(name string, maxBytes int, maxAge time.Duration) []adapterKind {
 	}
 }
 
+// queueDown reports whether n's publish queue has seen Redis fail.
+func queueDown(n *node) bool {
+	switch a := n.srv.Of("/").Adapter().(type) {
+	case *Adapter:
+		return a.hub.pub.down.Load()
+	case *ShardedAdapter:
+		return a.hub.pub.down.Load()
+	}
+	return false
+}
+
 func dropped(n *node) uint64 {
 	switch a := n.srv.Of("/").Adapter().(type) {
 	case *Adapter:
@@ -100,6 +111,9 @@ func TestOutageQueuesWithoutBlocking(t *testing.T) {
 			a, b := startNode(t, r, kind, clusterSetup), startNode(t, r, kind, clusterSetup)
 			a1, b1 := dial(t, a, "r"), dial(t, b, "r")
 			ca1, cb1 := collectMany(a1, "hello"), collectMany(b1, "hello")
+			_ = a.srv.To("r").Emit("hello", "before")
+			expect(t, ca1, `["before"]`)
+			expect(t, cb1, `["before"]`)
 			r.Stop()
 			// Local delivery does not wait for Redis: the node's own
 			// client gets every broadcast at once.
@@ -117,7 +131,17 @@ func TestOutageQueuesWithoutBlocking(t *testing.T) {
 				t.Errorf("%d local broadcasts took %v while Redis was down", sent, took)
 			}
 			expectNothing(t, cb1)
+			// An outage shorter than go-redis's own redialling is not
+			// one the queue sees: it must have failed before Redis
+			// returns.
+			waitFor(t, func() bool { return queueDown(a) })
 			r.Start(t)
+			started := time.Now()
+			waitFor(t, func() bool {
+				n, _ := b.srv.Of("/").Adapter().ServerCount(context.Background())
+				return n == 2
+			})
+			t.Logf("both nodes subscribed again %v after the restart", time.Since(started))
 			// What was queued reaches the other node, in order, once
 			// Redis is back.
 			for i := range sent {
@@ -161,6 +185,8 @@ func TestOutagePastTheBoundDropsAndCounts(t *testing.T) {
 			a, b := startNode(t, r, kind, clusterSetup), startNode(t, r, kind, clusterSetup)
 			b1 := dial(t, b, "r")
 			cb1 := collectMany(b1, "hello")
+			_ = a.srv.To("r").Emit("hello", "before")
+			expect(t, cb1, `["before"]`)
 			r.Stop()
 			const sent = 20
 			for i := range sent {
@@ -170,7 +196,12 @@ func TestOutagePastTheBoundDropsAndCounts(t *testing.T) {
 			if d == 0 || d >= sent {
 				t.Fatalf("dropped %d of %d with a queue of 2000 bytes", d, sent)
 			}
+			waitFor(t, func() bool { return queueDown(a) })
 			r.Start(t)
+			waitFor(t, func() bool {
+				n, _ := b.srv.Of("/").Adapter().ServerCount(context.Background())
+				return n == 2
+			})
 			// Exactly what was not dropped arrives.
 			for range sent - int(d) {
 				select {
