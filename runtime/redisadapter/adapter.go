@@ -9,8 +9,21 @@
 // The number of nodes is the number of subscribers of the request channel,
 // so a node whose Redis connection dies stops counting at once.
 //
-// When Redis is unreachable, local delivery goes on; what is published
-// meanwhile does not reach other nodes, and cluster requests time out. The
+// All the namespaces of a server share one subscriber connection, one
+// goroutine reading it and one publish queue, however many namespaces
+// there are.
+//
+// Local delivery never waits for Redis: what goes to other nodes is
+// queued and published in order by one goroutine. When Redis is
+// unreachable, the queue keeps what is published meanwhile, up to
+// Options.MaxQueueBytes and for at most Options.MaxQueueAge, and sends it
+// once Redis is back and as many nodes as it last counted have
+// resubscribed (for at most 3s); past that bound messages are dropped, logged and counted
+// (Adapter.Dropped). Cluster requests keep their timeouts, and broadcasts
+// are not recorded for connection state recovery while Redis is away. An
+// outage shorter than the client's own redialling (go-redis holds a
+// command while it retries) is not seen as one, and what is published
+// while the other nodes resubscribe may reach only some of them. The
 // client reconnects and resubscribes by itself.
 //
 // NewSharded is the other adapter: Redis sharded pub/sub, as the
@@ -24,6 +37,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -46,11 +60,19 @@ type Options struct {
 	PublishOnSpecificResponseChannel bool
 	// Logger receives Redis errors. Default: nothing is logged.
 	Logger *slog.Logger
+	// MaxQueueBytes bounds the payloads waiting to be published, for
+	// every namespace of a server together. Default 8 MiB.
+	MaxQueueBytes int
+	// MaxQueueAge is the longest a message waits to be published, while
+	// Redis is unreachable; older ones are dropped. Default 10s.
+	MaxQueueAge time.Duration
 }
 
 // New returns an adapter factory for socketio.Options.Adapter. client
-// publishes and runs commands; the adapter opens its own subscriptions on
-// it. Close the server before the client.
+// publishes and runs commands; the adapters of one server share one
+// subscriber connection on it, opened with the first namespace and closed
+// with the last (the server's Close), which first sends what is queued,
+// within RequestsTimeout. Close the server before the client.
 func New(client redis.UniversalClient, opts *Options) func(*socketio.Namespace) socketio.Adapter {
 	o := Options{}
 	if opts != nil {
@@ -65,7 +87,14 @@ func New(client redis.UniversalClient, opts *Options) func(*socketio.Namespace) 
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return func(n *socketio.Namespace) socketio.Adapter { return newAdapter(n, client, o) }
+	if o.MaxQueueBytes <= 0 {
+		o.MaxQueueBytes = defaultMaxQueueBytes
+	}
+	if o.MaxQueueAge <= 0 {
+		o.MaxQueueAge = defaultMaxQueueAge
+	}
+	servers := &hubs[*hub]{}
+	return func(n *socketio.Namespace) socketio.Adapter { return newAdapter(n, client, o, servers) }
 }
 
 // Adapter is the Redis adapter of one namespace.
@@ -78,12 +107,13 @@ type Adapter struct {
 
 	channel, requestChannel, responseChannel, specificResponseChannel string
 
-	sub    *redis.PubSub
-	ctx    context.Context // ends with Close
-	cancel context.CancelFunc
-	done   chan struct{} // closed when the receive loop exits
+	hub     *hub // shared by the server's namespaces
+	servers *hubs[*hub]
+	ctx     context.Context // ends with Close
+	cancel  context.CancelFunc
 
-	reqs *requestTable
+	reqs      *requestTable
+	closeOnce sync.Once
 }
 
 var _ socketio.Adapter = (*Adapter)(nil)
@@ -94,7 +124,7 @@ func newUID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func newAdapter(n *socketio.Namespace, rdb redis.UniversalClient, o Options) *Adapter {
+func newAdapter(n *socketio.Namespace, rdb redis.UniversalClient, o Options, servers *hubs[*hub]) *Adapter {
 	a := &Adapter{
 		MemoryAdapter: socketio.NewMemoryAdapter(n),
 		nsp:           n,
@@ -102,51 +132,40 @@ func newAdapter(n *socketio.Namespace, rdb redis.UniversalClient, o Options) *Ad
 		opts:          o,
 		uid:           newUID(),
 		reqs:          newRequestTable(o.RequestsTimeout),
-		done:          make(chan struct{}),
+		servers:       servers,
 	}
 	a.channel = o.Key + "#" + n.Name() + "#"
 	a.requestChannel = o.Key + "-request#" + n.Name() + "#"
 	a.responseChannel = o.Key + "-response#" + n.Name() + "#"
 	a.specificResponseChannel = a.responseChannel + a.uid + "#"
 	a.ctx, a.cancel = context.WithCancel(context.Background()) //sio:root-context: an adapter lives until Close
-	a.sub = rdb.Subscribe(a.ctx, a.requestChannel, a.responseChannel, a.specificResponseChannel)
-	if err := a.sub.PSubscribe(a.ctx, a.channel+"*"); err != nil {
-		o.Logger.Warn("redisadapter: psubscribe", "err", err)
-	}
-	// Wait for the subscriptions so that this node counts, and hears, from
-	// the start (best effort: Redis may be down and come back later).
-	ctx, cancel := context.WithTimeout(a.ctx, o.RequestsTimeout)
-	if _, err := a.sub.Receive(ctx); err != nil {
-		o.Logger.Warn("redisadapter: subscribe", "err", err)
-	}
-	cancel()
-	go a.receive()
+	a.hub = servers.acquire(n.Server(), func() *hub { return newHub(rdb, o) })
+	a.hub.add(a)
 	return a
 }
 
-// receive dispatches what Redis delivers until Close.
-func (a *Adapter) receive() {
-	defer close(a.done)
-	ch := a.sub.Channel(redis.WithChannelSize(1024))
-	for msg := range ch {
-		payload := []byte(msg.Payload)
-		switch {
-		case msg.Pattern != "":
-			a.onBroadcast(msg.Channel, payload)
-		case strings.HasPrefix(msg.Channel, a.responseChannel):
-			a.onResponse(payload)
-		case msg.Channel == a.requestChannel:
-			a.onRequest(payload)
-		}
+// dispatch handles what Redis delivers on one of a's channels.
+func (a *Adapter) dispatch(msg *redis.Message) {
+	payload := []byte(msg.Payload)
+	switch {
+	case msg.Pattern != "":
+		a.onBroadcast(msg.Channel, payload)
+	case strings.HasPrefix(msg.Channel, a.responseChannel):
+		a.onResponse(payload)
+	case msg.Channel == a.requestChannel:
+		a.onRequest(payload)
 	}
 }
 
+// Dropped reports how many messages for other nodes the adapters of this
+// server have dropped since it started, because Redis was unreachable for
+// longer than the queue's bound (Options.MaxQueueAge, MaxQueueBytes) or
+// the server closed before Redis took them.
+func (a *Adapter) Dropped() uint64 { return a.hub.pub.dropped.Load() }
+
+// publish queues payload for channel; it never waits for Redis.
 func (a *Adapter) publish(channel string, payload []byte) {
-	ctx, cancel := context.WithTimeout(a.ctx, a.opts.RequestsTimeout)
-	defer cancel()
-	if err := a.rdb.Publish(ctx, channel, payload).Err(); err != nil {
-		a.opts.Logger.Debug("redisadapter: publish", "channel", channel, "err", err)
-	}
+	a.hub.pub.send(channel, a.requestChannel, payload)
 }
 
 func (a *Adapter) publishJSON(channel string, v any) {
@@ -464,10 +483,16 @@ func (a *Adapter) ServerCount(ctx context.Context) (int, error) {
 	return max(1, int(counts[a.requestChannel])), nil
 }
 
-// Close implements socketio.Adapter: it unsubscribes and stops.
+// Close implements socketio.Adapter: it unsubscribes; the server's last
+// adapter to close sends what is queued and closes the shared connection.
 func (a *Adapter) Close() error {
-	a.cancel()
-	err := a.sub.Close()
-	<-a.done
+	var err error
+	a.closeOnce.Do(func() {
+		a.cancel()
+		a.hub.remove(a)
+		if a.servers.release(a.nsp.Server()) {
+			err = a.hub.close()
+		}
+	})
 	return err
 }

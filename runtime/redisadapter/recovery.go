@@ -35,8 +35,13 @@ func (a *Adapter) maxAge() time.Duration {
 
 // Record implements socketio.SessionStore: the broadcast is appended to
 // the stream, and the entry id becomes its offset. If Redis cannot be
-// reached the broadcast still goes out, unrecorded.
+// reached the broadcast still goes out, unrecorded; while the publish
+// queue knows Redis is away, without even trying, so that local delivery
+// does not wait.
 func (a *Adapter) Record(p *siopacket.Packet, opts socketio.BroadcastOptions) error {
+	if a.hub.pub.down.Load() {
+		return nil
+	}
 	wp, err := toWirePacket(p)
 	if err != nil {
 		return err

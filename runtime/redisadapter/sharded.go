@@ -45,6 +45,12 @@ type ShardedOptions struct {
 	RequestsTimeout time.Duration
 	// Logger receives Redis errors. Default: nothing is logged.
 	Logger *slog.Logger
+	// MaxQueueBytes bounds the payloads waiting to be published, for
+	// every namespace of a server together. Default 8 MiB.
+	MaxQueueBytes int
+	// MaxQueueAge is the longest a message waits to be published, while
+	// Redis is unreachable; older ones are dropped. Default 10s.
+	MaxQueueAge time.Duration
 }
 
 // NewSharded returns an adapter factory for socketio.Options.Adapter that
@@ -65,6 +71,10 @@ type ShardedOptions struct {
 // there, and the join that made it returns once Redis has confirmed: what
 // other nodes publish to the room from then on arrives. (A join asked of
 // another node with SocketsJoin is applied there later, as it arrives.)
+//
+// The adapters of one server share their subscriptions (one connection
+// per hash slot in use on a Redis Cluster, one otherwise) and one publish
+// queue, as New's do, with the same behaviour while Redis is away.
 func NewSharded(client redis.UniversalClient, opts *ShardedOptions) func(*socketio.Namespace) socketio.Adapter {
 	o := ShardedOptions{}
 	if opts != nil {
@@ -79,7 +89,14 @@ func NewSharded(client redis.UniversalClient, opts *ShardedOptions) func(*socket
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return func(n *socketio.Namespace) socketio.Adapter { return newShardedAdapter(n, client, o) }
+	if o.MaxQueueBytes <= 0 {
+		o.MaxQueueBytes = defaultMaxQueueBytes
+	}
+	if o.MaxQueueAge <= 0 {
+		o.MaxQueueAge = defaultMaxQueueAge
+	}
+	servers := &hubs[*shardHub]{}
+	return func(n *socketio.Namespace) socketio.Adapter { return newShardedAdapter(n, client, o, servers) }
 }
 
 // Message types of the reference's cluster adapter protocol.
@@ -106,11 +123,13 @@ type ShardedAdapter struct {
 
 	channel, responseChannel string
 
-	subs   *shardSubscriptions
-	ctx    context.Context // ends with Close
-	cancel context.CancelFunc
+	hub     *shardHub // shared by the server's namespaces
+	servers *hubs[*shardHub]
+	ctx     context.Context // ends with Close
+	cancel  context.CancelFunc
 
-	reqs *requestTable
+	reqs      *requestTable
+	closeOnce sync.Once
 
 	// mu guards roomSubs, the rooms whose channel this node subscribes to.
 	mu       sync.Mutex
@@ -119,7 +138,7 @@ type ShardedAdapter struct {
 
 var _ socketio.Adapter = (*ShardedAdapter)(nil)
 
-func newShardedAdapter(n *socketio.Namespace, rdb redis.UniversalClient, o ShardedOptions) *ShardedAdapter {
+func newShardedAdapter(n *socketio.Namespace, rdb redis.UniversalClient, o ShardedOptions, servers *hubs[*shardHub]) *ShardedAdapter {
 	a := &ShardedAdapter{
 		MemoryAdapter: socketio.NewMemoryAdapter(n),
 		nsp:           n,
@@ -128,18 +147,16 @@ func newShardedAdapter(n *socketio.Namespace, rdb redis.UniversalClient, o Shard
 		uid:           randomID(),
 		reqs:          newRequestTable(o.RequestsTimeout),
 		roomSubs:      map[string]bool{},
+		servers:       servers,
 	}
 	a.channel = o.ChannelPrefix + "#" + n.Name() + "#"
 	a.responseChannel = a.channel + a.uid + "#"
 	a.ctx, a.cancel = context.WithCancel(context.Background()) //sio:root-context: an adapter lives until Close
-	// Subscribing waits for Redis, but not for long: when Redis is down, a
-	// room being made waits that long, and the subscription comes back
-	// with the connection.
-	a.subs = newShardSubscriptions(a.ctx, rdb, min(o.RequestsTimeout, time.Second), o.Logger, a.onRaw)
+	a.hub = servers.acquire(n.Server(), func() *shardHub { return newShardHub(rdb, o) })
 	// Subscribe before serving, so that this node counts, and hears, from
 	// the start.
-	a.subs.subscribe(a.channel)
-	a.subs.subscribe(a.responseChannel)
+	a.hub.subscribe(a, a.channel)
+	a.hub.subscribe(a, a.responseChannel)
 	if o.SubscriptionMode != Static {
 		n.OnRoomEvent(a.onRoomEvent)
 	}
@@ -158,14 +175,14 @@ func (a *ShardedAdapter) onRoomEvent(e socketio.RoomEvent) {
 		a.mu.Lock()
 		a.roomSubs[e.Room] = true
 		a.mu.Unlock()
-		a.subs.subscribe(a.roomChannel(e.Room))
+		a.hub.subscribe(a, a.roomChannel(e.Room))
 	case socketio.RoomDeleted:
 		a.mu.Lock()
 		had := a.roomSubs[e.Room]
 		delete(a.roomSubs, e.Room)
 		a.mu.Unlock()
 		if had {
-			a.subs.unsubscribe(a.roomChannel(e.Room))
+			a.hub.unsubscribe(a, a.roomChannel(e.Room))
 		}
 	}
 }
@@ -303,19 +320,21 @@ func dataFor(typ int) any {
 	return nil
 }
 
-// publish sends a message on channel.
+// publish queues a message for channel; it never waits for Redis.
 func (a *ShardedAdapter) publish(channel string, typ int, data any, binary bool) {
 	payload, err := encodeSharded(&shardedMessage{UID: a.uid, Nsp: a.nsp.Name(), Type: typ, Data: data}, binary)
 	if err != nil {
 		a.opts.Logger.Debug("redisadapter: encode", "type", typ, "err", err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(a.ctx, a.opts.RequestsTimeout)
-	defer cancel()
-	if err := a.rdb.SPublish(ctx, channel, payload).Err(); err != nil {
-		a.opts.Logger.Debug("redisadapter: spublish", "channel", channel, "err", err)
-	}
+	a.hub.pub.send(channel, a.channel, payload)
 }
+
+// Dropped reports how many messages for other nodes the adapters of this
+// server have dropped since it started, because Redis was unreachable for
+// longer than the queue's bound (ShardedOptions.MaxQueueAge,
+// MaxQueueBytes) or the server closed before Redis took them.
+func (a *ShardedAdapter) Dropped() uint64 { return a.hub.pub.dropped.Load() }
 
 // respond answers the node uid on its own channel.
 func (a *ShardedAdapter) respond(uid string, typ int, data *responseData, binary bool) {
@@ -601,8 +620,25 @@ func (a *ShardedAdapter) ServerCount(ctx context.Context) (int, error) {
 	return max(1, int(counts)), nil
 }
 
-// Close implements socketio.Adapter: it unsubscribes and stops.
+// Close implements socketio.Adapter: it unsubscribes; the server's last
+// adapter to close sends what is queued and ends the shared
+// subscriptions.
 func (a *ShardedAdapter) Close() error {
-	a.cancel()
-	return a.subs.close()
+	var err error
+	a.closeOnce.Do(func() {
+		a.cancel()
+		a.mu.Lock()
+		rooms := a.roomSubs
+		a.roomSubs = map[string]bool{}
+		a.mu.Unlock()
+		for room := range rooms {
+			a.hub.unsubscribe(a, a.roomChannel(room))
+		}
+		a.hub.unsubscribe(a, a.channel)
+		a.hub.unsubscribe(a, a.responseChannel)
+		if a.servers.release(a.nsp.Server()) {
+			err = a.hub.close()
+		}
+	})
+	return err
 }
