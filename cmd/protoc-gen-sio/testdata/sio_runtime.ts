@@ -66,6 +66,8 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Per-call metadata for the server's handler and interceptors. */
   headers?: Record<string, string>;
+  /** Wait for the connection, within the deadline, instead of failing with "unavailable" at once. */
+  waitForReady?: boolean;
 }
 
 /** What a handler of a client-side service knows about the call. */
@@ -83,6 +85,7 @@ interface WireStatus {
 }
 
 interface CallMeta {
+  id?: string;
   timeoutMs?: number;
   headers?: Record<string, string>;
 }
@@ -90,6 +93,7 @@ interface CallMeta {
 const streamMessageEvent = "sio:stream";
 const streamEndEvent = "sio:stream:end";
 const streamCancelEvent = "sio:stream:cancel";
+const cancelEvent = "sio:cancel";
 const maxBacklog = 1024;
 
 function toBytes(v: unknown): Uint8Array | undefined {
@@ -130,38 +134,307 @@ function statusOf(err: unknown): WireStatus {
   return { code: "unknown", message: err instanceof Error ? err.message : String(err) };
 }
 
-function metaOf(options: CallOptions | undefined): CallMeta {
-  const meta: CallMeta = {};
-  if (options?.timeoutMs !== undefined) meta.timeoutMs = options.timeoutMs;
-  if (options?.headers !== undefined) meta.headers = options.headers;
-  return meta;
+/** What a method promises about repeating it, from its protobuf idempotency_level. */
+export type Idempotency = "unknown" | "no_side_effects" | "idempotent";
+
+/** A call as interceptors see it; they may change headers and timeoutMs. */
+export interface CallRequest {
+  readonly event: string;
+  readonly idempotency: Idempotency;
+  /** The request message. */
+  readonly message: unknown;
+  headers: Record<string, string>;
+  /** Time left for the call, in milliseconds. */
+  timeoutMs: number;
 }
 
-/** Emits a call and resolves with the first ack argument, honouring timeout and signal. */
-function emitCall(socket: Socket, event: string, payload: Uint8Array, options: CallOptions | undefined): Promise<unknown> {
+/** A unary call's answer as interceptors see it. */
+export interface CallResponse {
+  message: unknown;
+}
+
+/** Sends a unary call; an interceptor calls next to go on. */
+export type UnaryFn = (request: CallRequest) => Promise<CallResponse>;
+/** Wraps unary calls: see or change the request, the response or the error (its status). */
+export type UnaryInterceptor = (next: UnaryFn) => UnaryFn;
+/** Opens a server stream; its messages arrive through the returned iterable. */
+export type StreamFn = (request: CallRequest) => AsyncIterable<unknown>;
+/** Wraps server-stream subscriptions, like UnaryInterceptor. */
+export type StreamInterceptor = (next: StreamFn) => StreamFn;
+
+/** Options of a generated client. */
+export interface ClientOptions {
+  /** The deadline of calls without their own timeoutMs; 30 s when unset. */
+  timeoutMs?: number;
+  /** Unary interceptors, the first one outermost. */
+  interceptors?: UnaryInterceptor[];
+  /** Stream interceptors, the first one outermost. */
+  streamInterceptors?: StreamInterceptor[];
+}
+
+/** The deadline of a call when neither it nor its client sets one. */
+export const defaultTimeoutMs = 30_000;
+
+/** An error from a connect_error, with the server's message and data. */
+export class ConnectionRefusedError extends RpcError {
+  readonly data: unknown;
+
+  constructor(code: Code, message: string, data: unknown) {
+    super(code, message);
+    this.data = data;
+  }
+}
+
+/** Maps a connect_error to a status, as the wire protocol says. */
+export function refusalError(err: unknown): RpcError {
+  const e = err as { message?: unknown; data?: unknown } | null;
+  const message = typeof e?.message === "string" ? e.message : String(err);
+  const data = e?.data;
+  const named = (data as { code?: unknown } | null | undefined)?.code;
+  let code: Code = "unavailable";
+  if (typeof named === "string" && codes.includes(named)) code = named as Code;
+  else if (message === "Invalid namespace") code = "not_found";
+  return new ConnectionRefusedError(code, message, data);
+}
+
+// The parts of socket.io-client's and engine.io-client's objects that a
+// call needs beyond their typed API: the offline buffer and ack table (to
+// take back a call buffered anyway) and the handshake's maxPayload.
+interface SocketInternals {
+  sendBuffer?: { id?: number }[];
+  acks?: Record<string, unknown>;
+  io?: { engine?: { _maxPayload?: number; transport?: { name?: string } } };
+}
+
+/** What a socket's calls share: call ids and the last refusal. */
+class Connection {
+  private nextId = 0;
+  /** Set by a connect_error, cleared by a connect. */
+  refusal: RpcError | undefined;
+  /** Whether the socket has connected or been refused since this was made. */
+  settled: boolean;
+  private readonly waiters = new Set<(err: RpcError | undefined) => void>();
+
+  constructor(readonly socket: Socket) {
+    this.settled = socket.connected;
+    socket.on("connect", () => {
+      this.settled = true;
+      this.refusal = undefined;
+      this.wake(undefined);
+    });
+    socket.on("connect_error", (err: unknown) => {
+      this.settled = true;
+      this.refusal = refusalError(err);
+      this.wake(this.refusal);
+    });
+  }
+
+  id(): string {
+    this.nextId++;
+    return String(this.nextId);
+  }
+
+  private wake(err: RpcError | undefined): void {
+    for (const w of [...this.waiters]) w(err);
+  }
+
+  /** Calls fn on the next connect (undefined) or connect_error; returns a remover. */
+  onChange(fn: (err: RpcError | undefined) => void): () => void {
+    this.waiters.add(fn);
+    return () => this.waiters.delete(fn);
+  }
+
+  /** The server's largest message, or undefined before a handshake. */
+  maxPayload(): number | undefined {
+    const n = (this.socket as unknown as SocketInternals).io?.engine?._maxPayload;
+    return typeof n === "number" && n > 0 ? n : undefined;
+  }
+
+  /** Whether a request of n bytes with header text h fits the server's limit. */
+  fits(bytes: number, header: number): boolean {
+    const max = this.maxPayload();
+    if (max === undefined) return true;
+    const polling = (this.socket as unknown as SocketInternals).io?.engine?.transport?.name === "polling";
+    const size = polling ? Math.ceil(bytes / 3) * 4 + 2 + header : Math.max(bytes + 1, header);
+    return size <= max;
+  }
+}
+
+const connections = new WeakMap<Socket, Connection>();
+
+function connectionOf(socket: Socket): Connection {
+  let c = connections.get(socket);
+  if (c === undefined) {
+    c = new Connection(socket);
+    connections.set(socket, c);
+  }
+  return c;
+}
+
+/** Settles a call at most once, tearing down its timer and listeners. */
+class Attempt {
+  private settled = false;
+  private readonly cleanups: (() => void)[] = [];
+
+  constructor(
+    private readonly resolve: (v: unknown) => void,
+    private readonly reject: (e: RpcError) => void,
+  ) {}
+
+  defer(fn: () => void): void {
+    this.cleanups.push(fn);
+  }
+
+  get done(): boolean {
+    return this.settled;
+  }
+
+  ok(v: unknown): void {
+    this.end(() => this.resolve(v));
+  }
+
+  fail(e: RpcError): void {
+    this.end(() => this.reject(e));
+  }
+
+  private end(fn: () => void): void {
+    if (this.settled) return;
+    this.settled = true;
+    for (const c of this.cleanups.splice(0)) c();
+    fn();
+  }
+}
+
+/**
+ * Sends event on the socket and resolves with the first ack argument. It
+ * sends only on a live connection (waiting for one if asked), never leaves
+ * the call in socket.io-client's offline buffer, fails "unavailable" when
+ * the connection drops (or sends again, for a method safe to repeat), and
+ * tells the server with sio:cancel when the caller gives up.
+ */
+function roundTrip(
+  socket: Socket,
+  event: string,
+  payload: Uint8Array,
+  req: CallRequest,
+  options: CallOptions | undefined,
+): Promise<unknown> {
+  const conn = connectionOf(socket);
+  const deadline = Date.now() + req.timeoutMs;
+  const signal = options?.signal;
+  const retry = req.idempotency !== "unknown";
   return new Promise((resolve, reject) => {
-    const signal = options?.signal;
+    const a = new Attempt(resolve, reject as (e: RpcError) => void);
+    let sentId: string | undefined; // the id of the call on the wire, if any
+    const giveUp = (e: RpcError): void => {
+      if (a.done) return;
+      const id = sentId;
+      a.fail(e);
+      if (id !== undefined && socket.connected) socket.emit(cancelEvent, id, e.code === "deadline_exceeded" ? "deadline_exceeded" : "canceled");
+    };
     if (signal?.aborted) {
-      reject(new RpcError("canceled", "call aborted"));
+      a.fail(new RpcError("canceled", "call aborted"));
       return;
     }
-    let settled = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const onAbort = (): void => finish(() => reject(new RpcError("canceled", "call aborted")));
-    const finish = (fn: () => void): void => {
-      if (settled) return;
-      settled = true;
-      if (timer !== undefined) clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-      fn();
-    };
+    const onAbort = (): void => giveUp(new RpcError("canceled", "call aborted"));
     signal?.addEventListener("abort", onAbort, { once: true });
-    const timeoutMs = options?.timeoutMs;
-    if (timeoutMs !== undefined) {
-      timer = setTimeout(() => finish(() => reject(new RpcError("deadline_exceeded", `no answer within ${timeoutMs} ms`))), timeoutMs);
-    }
-    socket.emit(event, payload, metaOf(options), (reply: unknown) => finish(() => resolve(reply)));
+    a.defer(() => signal?.removeEventListener("abort", onAbort));
+    const timer = setTimeout(() => giveUp(new RpcError("deadline_exceeded", `no answer within ${req.timeoutMs} ms`)), Math.max(0, req.timeoutMs));
+    a.defer(() => clearTimeout(timer));
+    if (req.timeoutMs <= 0) return;
+
+    let waitForReady = options?.waitForReady === true;
+    const onDisconnect = (): void => {
+      if (sentId === undefined || a.done) return;
+      sentId = undefined;
+      if (retry) {
+        waitForReady = true;
+        send();
+        return;
+      }
+      a.fail(new RpcError("unavailable", "the connection was lost while the call was in flight: its outcome is unknown"));
+    };
+    socket.on("disconnect", onDisconnect);
+    a.defer(() => socket.off("disconnect", onDisconnect));
+
+    const send = (): void => {
+      if (a.done) return;
+      if (!socket.connected) {
+        if (conn.refusal !== undefined && !(waitForReady && conn.refusal.code === "unavailable")) {
+          a.fail(conn.refusal);
+          return;
+        }
+        // A socket still making its first connection is waited for, as a
+        // gRPC channel that is connecting: fail-fast is for one that failed.
+        if (!waitForReady && !(socket.active && !conn.settled)) {
+          a.fail(new RpcError("unavailable", "not connected"));
+          return;
+        }
+        const off = conn.onChange((err) => {
+          if (err === undefined) {
+            off();
+            send();
+          } else if (err.code !== "unavailable" || !waitForReady) {
+            off();
+            a.fail(err);
+          }
+        });
+        a.defer(off);
+        return;
+      }
+      const id = conn.id();
+      const meta: CallMeta = { id, timeoutMs: Math.max(0, deadline - Date.now()) };
+      if (Object.keys(req.headers).length > 0) meta.headers = req.headers;
+      const header = event.length + JSON.stringify(meta).length + 64;
+      if (!conn.fits(payload.length, header)) {
+        a.fail(new RpcError("resource_exhausted", `request of ${payload.length} bytes exceeds the server's limit of ${conn.maxPayload()} bytes`));
+        return;
+      }
+      const internals = socket as unknown as SocketInternals;
+      const buffered = internals.sendBuffer?.length ?? 0;
+      socket.emit(event, payload, meta, (reply: unknown) => {
+        if (sentId === id) a.ok(reply);
+      });
+      const buffer = internals.sendBuffer;
+      if (buffer !== undefined && buffer.length > buffered) {
+        // socket.io-client buffered it (a ping overdue): take it back.
+        const packet = buffer.splice(buffered, 1)[0];
+        if (packet?.id !== undefined && internals.acks !== undefined) delete internals.acks[String(packet.id)];
+        if (retry || waitForReady) {
+          waitForReady = true;
+          const off = conn.onChange((err) => {
+            if (err === undefined) {
+              off();
+              send();
+            }
+          });
+          a.defer(off);
+          return;
+        }
+        a.fail(new RpcError("unavailable", "not connected"));
+        return;
+      }
+      sentId = id;
+    };
+    send();
   });
+}
+
+/** The request as interceptors see it, with the deadline resolved. */
+function callRequest(
+  event: string,
+  idempotency: Idempotency,
+  message: unknown,
+  client: ClientOptions | undefined,
+  options: CallOptions | undefined,
+): CallRequest {
+  return {
+    event,
+    idempotency,
+    message,
+    headers: { ...(options?.headers ?? {}) },
+    timeoutMs: options?.timeoutMs ?? client?.timeoutMs ?? defaultTimeoutMs,
+  };
 }
 
 /** Calls a unary method: the request goes as a binary attachment, the answer comes in the ack. */
@@ -172,12 +445,21 @@ export async function callUnary<I extends DescMessage, O extends DescMessage>(
   output: O,
   request: MessageInitShape<I>,
   options?: CallOptions,
+  client?: ClientOptions,
+  idempotency: Idempotency = "unknown",
 ): Promise<MessageShape<O>> {
-  const reply = await emitCall(socket, event, toBinary(input, create(input, request)), options);
-  const bytes = toBytes(reply);
-  if (bytes !== undefined) return fromBinary(output, bytes);
-  if (isStatus(reply)) throw errorFromStatus(reply);
-  throw new RpcError("internal", "malformed reply");
+  let fn: UnaryFn = async (req) => {
+    const msg = req.message as MessageShape<I>;
+    const reply = await roundTrip(socket, req.event, toBinary(input, msg), req, options);
+    const bytes = toBytes(reply);
+    if (bytes !== undefined) return { message: fromBinary(output, bytes) };
+    if (isStatus(reply)) throw errorFromStatus(reply);
+    throw new RpcError("internal", "malformed reply");
+  };
+  const chain = client?.interceptors ?? [];
+  for (let i = chain.length - 1; i >= 0; i--) fn = chain[i]!(fn);
+  const res = await fn(callRequest(event, idempotency, create(input, request), client, options));
+  return res.message as MessageShape<O>;
 }
 
 /** Subscribes to a server-streaming method; iterate the result, break (or abort) to leave. */
@@ -188,10 +470,18 @@ export function subscribe<I extends DescMessage, O extends DescMessage>(
   output: O,
   request: MessageInitShape<I>,
   options?: CallOptions,
+  client?: ClientOptions,
+  idempotency: Idempotency = "unknown",
 ): AsyncIterable<MessageShape<O>> {
-  const payload = toBinary(input, create(input, request));
+  let fn: StreamFn = (req) => ({
+    [Symbol.asyncIterator]: () =>
+      new Subscription(socket, req, toBinary(input, req.message as MessageShape<I>), output, options),
+  });
+  const chain = client?.streamInterceptors ?? [];
+  for (let i = chain.length - 1; i >= 0; i--) fn = chain[i]!(fn);
   return {
-    [Symbol.asyncIterator]: () => new Subscription(socket, event, payload, output, options),
+    [Symbol.asyncIterator]: () =>
+      fn(callRequest(event, idempotency, create(input, request), client, options))[Symbol.asyncIterator]() as AsyncIterator<MessageShape<O>>,
   };
 }
 
@@ -221,7 +511,7 @@ class Subscription<O extends DescMessage> implements AsyncIterator<MessageShape<
 
   constructor(
     private readonly socket: Socket,
-    event: string,
+    req: CallRequest,
     payload: Uint8Array,
     private readonly output: O,
     private readonly options: CallOptions | undefined,
@@ -230,7 +520,7 @@ class Subscription<O extends DescMessage> implements AsyncIterator<MessageShape<
     socket.on(streamEndEvent, this.onEnd);
     socket.on("disconnect", this.onDisconnect);
     options?.signal?.addEventListener("abort", this.onAbort, { once: true });
-    emitCall(socket, event, payload, options).then(
+    roundTrip(socket, req.event, payload, req, options).then(
       (reply) => {
         const stream = (reply as { stream?: unknown } | null)?.stream;
         if (typeof stream === "string") {

@@ -312,11 +312,13 @@ func generateFile(fd protoreflect.FileDescriptor, version string) (string, error
 			continue
 		}
 		opts := im.typ(runtime, "CallOptions")
+		clientOpts := im.typ(runtime, "ClientOptions")
 		initShape := im.typ("@bufbuild/protobuf", "MessageInitShape")
 		body.line()
 		docComment(body, loc, name+" client.")
 		body.open("export class ", name, "Client {")
-		body.line("constructor(private readonly socket: ", sock, ") {}")
+		body.line("/** options hold the default deadline and the interceptors of every call. */")
+		body.line("constructor(private readonly socket: ", sock, ", private readonly options?: ", clientOpts, ") {}")
 		for j := range s.Methods().Len() {
 			m := s.Methods().Get(j)
 			kind, _ := siodesc.MethodKind(fd.Path(), m)
@@ -327,11 +329,11 @@ func generateFile(fd protoreflect.FileDescriptor, version string) (string, error
 			if kind == siodesc.ServerStream {
 				sub := im.value(runtime, "subscribe")
 				body.open(lm, "(request: ", initShape, "<typeof ", in, ">, options?: ", opts, "): AsyncIterable<", msgType(m.Output()), "> {")
-				body.line("return ", sub, "(this.socket, ", name, "Events.", lm, ", ", in, ", ", out, ", request, options);")
+				body.line("return ", sub, "(this.socket, ", name, "Events.", lm, ", ", in, ", ", out, ", request, options, this.options", idempotency(m), ");")
 			} else {
 				call := im.value(runtime, "callUnary")
 				body.open(lm, "(request: ", initShape, "<typeof ", in, ">, options?: ", opts, "): Promise<", msgType(m.Output()), "> {")
-				body.line("return ", call, "(this.socket, ", name, "Events.", lm, ", ", in, ", ", out, ", request, options);")
+				body.line("return ", call, "(this.socket, ", name, "Events.", lm, ", ", in, ", ", out, ", request, options, this.options", idempotency(m), ");")
 			}
 			body.close("}")
 		}
@@ -346,6 +348,19 @@ func generateFile(fd protoreflect.FileDescriptor, version string) (string, error
 	head.line()
 	im.write(head)
 	return head.b.String() + body.b.String(), nil
+}
+
+// idempotency is the runtime's argument for a method's idempotency_level,
+// empty for the default (unknown: never retried).
+func idempotency(m protoreflect.MethodDescriptor) string {
+	opts, _ := m.Options().(*descriptorpb.MethodOptions)
+	switch opts.GetIdempotencyLevel() {
+	case descriptorpb.MethodOptions_NO_SIDE_EFFECTS:
+		return `, "no_side_effects"`
+	case descriptorpb.MethodOptions_IDEMPOTENT:
+		return `, "idempotent"`
+	}
+	return ""
 }
 
 // quote writes s as a TypeScript string literal.

@@ -7,6 +7,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Socket } from "socket.io-client";
 import {
   type CallOptions,
+  type ClientOptions,
   type HandlerContext,
   callUnary,
   registerHandler,
@@ -39,21 +40,22 @@ export const ChatServiceEvents = {
 
 /** ChatService is served by the Go server on the "/chat" namespace. */
 export class ChatServiceClient {
-  constructor(private readonly socket: Socket) {}
+  /** options hold the default deadline and the interceptors of every call. */
+  constructor(private readonly socket: Socket, private readonly options?: ClientOptions) {}
 
   /** Join enters a room and returns who is there. */
   join(request: MessageInitShape<typeof JoinRequestSchema>, options?: CallOptions): Promise<JoinResponse> {
-    return callUnary(this.socket, ChatServiceEvents.join, JoinRequestSchema, JoinResponseSchema, request, options);
+    return callUnary(this.socket, ChatServiceEvents.join, JoinRequestSchema, JoinResponseSchema, request, options, this.options);
   }
 
   /** SendMessage stores a message and publishes it to the room. */
   sendMessage(request: MessageInitShape<typeof SendMessageRequestSchema>, options?: CallOptions): Promise<SendMessageResponse> {
-    return callUnary(this.socket, ChatServiceEvents.sendMessage, SendMessageRequestSchema, SendMessageResponseSchema, request, options);
+    return callUnary(this.socket, ChatServiceEvents.sendMessage, SendMessageRequestSchema, SendMessageResponseSchema, request, options, this.options);
   }
 
   /** WatchRoom streams the room's new messages to every subscriber. */
   watchRoom(request: MessageInitShape<typeof WatchRoomRequestSchema>, options?: CallOptions): AsyncIterable<WatchRoomResponse> {
-    return subscribe(this.socket, ChatServiceEvents.watchRoom, WatchRoomRequestSchema, WatchRoomResponseSchema, request, options);
+    return subscribe(this.socket, ChatServiceEvents.watchRoom, WatchRoomRequestSchema, WatchRoomResponseSchema, request, options, this.options);
   }
 }
 

@@ -5,7 +5,12 @@
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Socket } from "socket.io-client";
-import { type CallOptions, callUnary, subscribe } from "../../../sio_runtime.js";
+import {
+  type CallOptions,
+  type ClientOptions,
+  callUnary,
+  subscribe,
+} from "../../../sio_runtime.js";
 import {
   ListTransfersRequestSchema,
   type ListTransfersResponse,
@@ -30,14 +35,15 @@ export const LedgerServiceEvents = {
 
 /** LedgerService is served by the Go server on the "/ledger" namespace. */
 export class LedgerServiceClient {
-  constructor(private readonly socket: Socket) {}
+  /** options hold the default deadline and the interceptors of every call. */
+  constructor(private readonly socket: Socket, private readonly options?: ClientOptions) {}
 
   /**
    * Transfer records a transfer. It has side effects, so a client never
    * retries it by itself.
    */
   transfer(request: MessageInitShape<typeof TransferRequestSchema>, options?: CallOptions): Promise<TransferResponse> {
-    return callUnary(this.socket, LedgerServiceEvents.transfer, TransferRequestSchema, TransferResponseSchema, request, options);
+    return callUnary(this.socket, LedgerServiceEvents.transfer, TransferRequestSchema, TransferResponseSchema, request, options, this.options);
   }
 
   /**
@@ -45,11 +51,11 @@ export class LedgerServiceClient {
    * no side effects, so a client may retry it after a reconnect.
    */
   listTransfers(request: MessageInitShape<typeof ListTransfersRequestSchema>, options?: CallOptions): Promise<ListTransfersResponse> {
-    return callUnary(this.socket, LedgerServiceEvents.listTransfers, ListTransfersRequestSchema, ListTransfersResponseSchema, request, options);
+    return callUnary(this.socket, LedgerServiceEvents.listTransfers, ListTransfersRequestSchema, ListTransfersResponseSchema, request, options, this.options, "no_side_effects");
   }
 
   /** WatchTransfers streams the transfers of an account as they complete. */
   watchTransfers(request: MessageInitShape<typeof WatchTransfersRequestSchema>, options?: CallOptions): AsyncIterable<WatchTransfersResponse> {
-    return subscribe(this.socket, LedgerServiceEvents.watchTransfers, WatchTransfersRequestSchema, WatchTransfersResponseSchema, request, options);
+    return subscribe(this.socket, LedgerServiceEvents.watchTransfers, WatchTransfersRequestSchema, WatchTransfersResponseSchema, request, options, this.options);
   }
 }

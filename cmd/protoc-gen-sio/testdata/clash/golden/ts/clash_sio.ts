@@ -6,7 +6,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Socket } from "socket.io-client";
 import { type Context, ContextSchema } from "./clash_pb.js";
-import { type CallOptions, callUnary, subscribe } from "./sio_runtime.js";
+import { type CallOptions, type ClientOptions, callUnary, subscribe } from "./sio_runtime.js";
 
 /** The Socket.IO namespace of AlphaService. */
 export const AlphaServiceNamespace = "/";
@@ -22,16 +22,17 @@ export const AlphaServiceEvents = {
  * a method named Register.
  */
 export class AlphaServiceClient {
-  constructor(private readonly socket: Socket) {}
+  /** options hold the default deadline and the interceptors of every call. */
+  constructor(private readonly socket: Socket, private readonly options?: ClientOptions) {}
 
   /** Watch calls clash.v1.AlphaService.Watch. */
   watch(request: MessageInitShape<typeof ContextSchema>, options?: CallOptions): AsyncIterable<Context> {
-    return subscribe(this.socket, AlphaServiceEvents.watch, ContextSchema, ContextSchema, request, options);
+    return subscribe(this.socket, AlphaServiceEvents.watch, ContextSchema, ContextSchema, request, options, this.options);
   }
 
   /** Register calls clash.v1.AlphaService.Register. */
   register(request: MessageInitShape<typeof ContextSchema>, options?: CallOptions): Promise<Context> {
-    return callUnary(this.socket, AlphaServiceEvents.register, ContextSchema, ContextSchema, request, options);
+    return callUnary(this.socket, AlphaServiceEvents.register, ContextSchema, ContextSchema, request, options, this.options);
   }
 }
 
@@ -45,10 +46,11 @@ export const BetaServiceEvents = {
 
 /** BetaService client. */
 export class BetaServiceClient {
-  constructor(private readonly socket: Socket) {}
+  /** options hold the default deadline and the interceptors of every call. */
+  constructor(private readonly socket: Socket, private readonly options?: ClientOptions) {}
 
   /** Watch calls clash.v1.BetaService.Watch. */
   watch(request: MessageInitShape<typeof ContextSchema>, options?: CallOptions): AsyncIterable<Context> {
-    return subscribe(this.socket, BetaServiceEvents.watch, ContextSchema, ContextSchema, request, options);
+    return subscribe(this.socket, BetaServiceEvents.watch, ContextSchema, ContextSchema, request, options, this.options);
   }
 }

@@ -7,7 +7,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Socket } from "socket.io-client";
 import { type Item_Level, Item_LevelSchema, Item_QuerySchema } from "./nested_pb.js";
 import { type Total, TotalSchema } from "./shared_pb.js";
-import { type CallOptions, callUnary, subscribe } from "./sio_runtime.js";
+import { type CallOptions, type ClientOptions, callUnary, subscribe } from "./sio_runtime.js";
 
 /** The Socket.IO namespace of StockService. */
 export const StockServiceNamespace = "/";
@@ -20,15 +20,16 @@ export const StockServiceEvents = {
 
 /** Stock keeps counts per warehouse. */
 export class StockServiceClient {
-  constructor(private readonly socket: Socket) {}
+  /** options hold the default deadline and the interceptors of every call. */
+  constructor(private readonly socket: Socket, private readonly options?: ClientOptions) {}
 
   /** Count uses a nested request and a message from another package. */
   count(request: MessageInitShape<typeof Item_QuerySchema>, options?: CallOptions): Promise<Total> {
-    return callUnary(this.socket, StockServiceEvents.count, Item_QuerySchema, TotalSchema, request, options);
+    return callUnary(this.socket, StockServiceEvents.count, Item_QuerySchema, TotalSchema, request, options, this.options, "no_side_effects");
   }
 
   /** Feed calls acme.deep.inventory.v2.StockService.Feed. */
   feed(request: MessageInitShape<typeof Item_QuerySchema>, options?: CallOptions): AsyncIterable<Item_Level> {
-    return subscribe(this.socket, StockServiceEvents.feed, Item_QuerySchema, Item_LevelSchema, request, options);
+    return subscribe(this.socket, StockServiceEvents.feed, Item_QuerySchema, Item_LevelSchema, request, options, this.options, "idempotent");
   }
 }
