@@ -84,11 +84,13 @@ await rejects(intercepted.transfer({ id: "bad", amount: 0n }), "invalid_argument
 assert.deepEqual(seen, ["example.ledger.v1.LedgerService/Transfer unknown", "invalid_argument"]);
 
 // A call in flight when the server dies fails at once, its outcome unknown.
-const inFlight = client.transfer({ id: "in-flight", amount: 1n, processingMs: 10_000 }, { timeoutMs: 20_000 });
+// (The expectation is attached before the kill: the call fails as soon as
+// the connection drops, which may be before the control request returns.)
+const inFlight = rejects(client.transfer({ id: "in-flight", amount: 1n, processingMs: 10_000 }, { timeoutMs: 20_000 }), "unavailable");
 await new Promise((r) => setTimeout(r, 300));
 const killedAt = Date.now();
 await ledger("kill");
-const lost = await rejects(inFlight, "unavailable", 5000);
+const lost = await inFlight;
 assert.match(lost.message, /outcome is unknown/);
 assert.ok(Date.now() - killedAt < 5000);
 await until(socket, "disconnect");
