@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"google.golang.org/protobuf/proto"
 
@@ -38,6 +40,7 @@ type handlerConfig struct {
 	subscribe []SubscribeInterceptor
 	logger    *slog.Logger
 	maxCalls  int
+	workers   int
 }
 
 type handlerOptionFunc func(*handlerConfig)
@@ -70,7 +73,8 @@ const DefaultMaxCallsPerSocket = 100
 // WithMaxCallsPerSocket bounds the calls one socket may have in flight;
 // beyond it a call is answered at once with CodeResourceExhausted, so one
 // client cannot queue work without bound. The bound of the first Register
-// on a namespace holds for all its services.
+// on a namespace holds for all its services (and, on a dynamic namespace,
+// for the namespaces it creates).
 func WithMaxCallsPerSocket(n int) HandlerOption {
 	return handlerOptionFunc(func(c *handlerConfig) {
 		if n > 0 {
@@ -79,8 +83,21 @@ func WithMaxCallsPerSocket(n int) HandlerOption {
 	})
 }
 
+// WithWorkers bounds how many handlers of a server run at once (default
+// DefaultWorkers). Calls beyond it wait, up to four times n of them, for a
+// worker; beyond that they are answered at once with
+// CodeResourceExhausted, so a burst costs bounded memory. The bound of the
+// first Register on a server holds for all its namespaces.
+func WithWorkers(n int) HandlerOption {
+	return handlerOptionFunc(func(c *handlerConfig) {
+		if n > 0 {
+			c.workers = n
+		}
+	})
+}
+
 func newHandlerConfig(opts []HandlerOption) *handlerConfig {
-	c := &handlerConfig{logger: slog.Default(), maxCalls: DefaultMaxCallsPerSocket}
+	c := &handlerConfig{logger: slog.Default(), maxCalls: DefaultMaxCallsPerSocket, workers: DefaultWorkers}
 	for _, o := range opts {
 		o.applyHandler(c)
 	}
@@ -168,84 +185,86 @@ func NewServerStreamHandler[Req proto.Message](event string, fn func(context.Con
 	}}
 }
 
-// Register installs handlers on a namespace: every socket that joins it
-// can call them. Unknown methods on the namespace (events shaped like
-// "pkg.Service/Method") are answered with CodeUnimplemented. It fails,
-// installing nothing, if one of the events is already served on nsp.
+// Register installs handlers on a namespace, once for all the sockets
+// that join it (and, on a dynamic namespace, the namespaces it creates).
+// Unknown methods on the namespace (events shaped like "pkg.Service/Method")
+// are answered with CodeUnimplemented. It fails, installing nothing, if
+// one of the events is already served on nsp.
+//
+// The first Register on a namespace sets its WithMaxCallsPerSocket and
+// WithLogger for the namespace's cancels and unknown methods; the first on
+// a server sets its WithWorkers.
 func Register(nsp *socketio.Namespace, handlers ...*Handler) error {
-	if err := claimEvents(nsp, handlers); err != nil {
-		return err
-	}
-	byEvent := make(map[string]*Handler, len(handlers))
-	for _, h := range handlers {
-		byEvent[h.event] = h
-	}
 	cfg := newHandlerConfig(nil)
 	if len(handlers) > 0 {
 		cfg = handlers[0].cfg
 	}
-	state := serverStateOf(nsp.Server())
-	nsp.OnConnection(func(s *socketio.Socket) {
-		calls := callsOf(s, cfg, state)
-		for event, h := range byEvent {
-			s.On(event, func(s *socketio.Socket, args socketio.Args, ack socketio.Ack) {
-				if ack == nil {
-					return // a call without an ack has nobody to answer
-				}
-				data, meta, err := requestArgs(args)
-				if err != nil {
-					h.cfg.logger.Debug("rpc: malformed call", "method", h.event, "socket", s.ID(), "err", err)
-					_ = ack(statusOf(err))
-					return
-				}
-				c := &call{h: h, calls: calls, s: s, data: data, meta: meta, ack: ack, received: time.Now()}
-				if !state.begin() {
-					_ = ack(statusOf(Errorf(CodeUnavailable, "the server is shutting down")))
-					return
-				}
-				if !calls.add(c) {
-					state.end()
-					_ = ack(statusOf(Errorf(CodeResourceExhausted, "more than %d calls in flight on this socket", calls.limit)))
-					return
-				}
-				callWorkers.Go(c)
-			})
-		}
-	})
-	return nil
-}
-
-// registered holds, per namespace, the events Register has installed, so
-// that serving one twice is an error rather than a silent second handler.
-var registered sync.Map // *socketio.Namespace -> *eventSet
-
-type eventSet struct {
-	mu     sync.Mutex
-	events map[string]bool
-}
-
-// claimEvents records handlers' events on nsp, or fails naming the first
-// one already served there (or given twice).
-func claimEvents(nsp *socketio.Namespace, handlers []*Handler) error {
-	v, _ := registered.LoadOrStore(nsp, &eventSet{events: map[string]bool{}})
-	set := v.(*eventSet)
-	set.mu.Lock()
-	defer set.mu.Unlock()
-	seen := map[string]bool{}
+	st := serverStateOf(nsp.Server(), cfg)
+	ns, err := st.namespace(nsp, cfg)
+	if err != nil {
+		return err
+	}
+	var installed []func()
 	for _, h := range handlers {
-		if set.events[h.event] || seen[h.event] {
+		remove, err := nsp.Handle(h.event, ns.handlerFor(h))
+		if err != nil {
+			for _, r := range installed {
+				r()
+			}
 			return fmt.Errorf("rpc: %s is already served on namespace %s", h.event, nsp.Name())
 		}
-		seen[h.event] = true
-	}
-	for e := range seen {
-		set.events[e] = true
+		installed = append(installed, remove)
 	}
 	return nil
 }
 
-// callWorkers run calls, each on a goroutine of its own, reusing them.
-var callWorkers = workers.New()
+// nspState is what the calls of one namespace share: the bound on calls
+// per socket, and the server's state.
+type nspState struct {
+	server *serverState
+	limit  int
+	logger *slog.Logger
+}
+
+// handlerFor returns the namespace-wide event handler that starts calls of h.
+func (ns *nspState) handlerFor(h *Handler) socketio.EventHandler {
+	st := ns.server
+	return func(s *socketio.Socket, args socketio.Args, ack socketio.Ack) {
+		if ack == nil {
+			return // a call without an ack has nobody to answer
+		}
+		data, meta, err := requestArgs(args)
+		if err != nil {
+			h.cfg.logger.Debug("rpc: malformed call", "method", h.event, "socket", s.ID(), "err", err)
+			_ = ack(statusOf(err))
+			return
+		}
+		calls := st.callsOf(s, ns.limit)
+		c := &call{h: h, calls: calls, s: s, data: data, meta: meta, ack: ack, received: time.Now()}
+		if !st.begin() {
+			_ = ack(statusOf(Errorf(CodeUnavailable, "the server is shutting down")))
+			return
+		}
+		switch calls.add(c) {
+		case addedCall:
+		case overLimit:
+			st.end()
+			_ = ack(statusOf(Errorf(CodeResourceExhausted, "more than %d calls in flight on this socket", calls.limit)))
+			return
+		case duplicateID:
+			st.end()
+			h.cfg.logger.Debug("rpc: call id already in flight", "method", h.event, "socket", s.ID(), "id", meta.id)
+			_ = ack(statusOf(Errorf(CodeInvalidArgument, "call id %q is already in flight on this socket", meta.id)))
+			return
+		}
+		if !st.pool.Go(c) {
+			calls.done(c)
+			st.end()
+			h.cfg.logger.Warn("rpc: every worker is busy and the queue is full", "method", h.event, "socket", s.ID())
+			_ = ack(statusOf(Errorf(CodeResourceExhausted, "the server is at capacity")))
+		}
+	}
+}
 
 // call is one call handed to a worker: its inputs and, allocated with
 // them, the handler's context.
@@ -297,8 +316,7 @@ func (c *call) Run() {
 }
 
 // socketCalls are one socket's calls in flight: bounded in number, and
-// found by id when the caller cancels one. Every Register on the socket's
-// namespace shares them.
+// found by id when the caller cancels one.
 type socketCalls struct {
 	ctx    context.Context // ends when the socket disconnects
 	state  *serverState
@@ -309,56 +327,34 @@ type socketCalls struct {
 	closed bool
 }
 
-// sockets maps each connected socket to its calls.
-var sockets sync.Map // *socketio.Socket -> *socketCalls
+// addResult is what socketCalls.add made of a call.
+type addResult int
 
-// callsOf returns s's calls, creating them, with the socket's handlers
-// for cancels, stream leaves and unknown methods, on first use.
-func callsOf(s *socketio.Socket, cfg *handlerConfig, state *serverState) *socketCalls {
-	if v, ok := sockets.Load(s); ok {
-		return v.(*socketCalls)
-	}
-	// The socket's context lives until it disconnects, or until a
-	// shutdown runs out of time.
-	ctx, cancel := context.WithCancel(state.ctx)
-	calls := &socketCalls{ctx: ctx, state: state, limit: cfg.maxCalls}
-	if v, loaded := sockets.LoadOrStore(s, calls); loaded {
-		cancel()
-		return v.(*socketCalls)
-	}
-	s.OnDisconnect(func(s *socketio.Socket, _ socketio.DisconnectReason) {
-		sockets.Delete(s)
-		calls.mu.Lock()
-		calls.closed = true
-		calls.mu.Unlock()
-		cancel()
-	})
-	s.On(CancelEvent, func(_ *socketio.Socket, args socketio.Args, _ socketio.Ack) {
-		var id, reason string
-		if args.Decode(0, &id) == nil {
-			_ = args.Decode(1, &reason)
-			calls.cancel(id, reason == CodeDeadlineExceeded.String())
-		}
-	})
-	installSocketHandlers(s, cfg.logger)
-	return calls
-}
+const (
+	addedCall   addResult = iota
+	overLimit             // the socket is at its bound
+	duplicateID           // a call with the same id is in flight
+)
 
-// add counts c in, unless the socket is at its limit.
-func (sc *socketCalls) add(c *call) bool {
+// add counts c in, unless the socket is at its limit or already runs a
+// call with c's id (which a cancel could not tell apart).
+func (sc *socketCalls) add(c *call) addResult {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if sc.n >= sc.limit {
-		return false
+		return overLimit
 	}
-	sc.n++
 	if c.meta.id != "" && !sc.closed {
+		if sc.byID[c.meta.id] != nil {
+			return duplicateID
+		}
 		if sc.byID == nil {
 			sc.byID = map[string]*call{}
 		}
 		sc.byID[c.meta.id] = c
 	}
-	return true
+	sc.n++
+	return addedCall
 }
 
 // done counts c out.
@@ -389,36 +385,140 @@ func (sc *socketCalls) cancel(id string, expired bool) {
 	}
 }
 
-// serverState is the calls of one socketio.Server, for its graceful
-// shutdown: once it begins no call starts, and running ones are waited
-// for, then cancelled if the shutdown runs out of time.
+// DefaultWorkers is how many handlers a server runs at once unless
+// WithWorkers says otherwise. As many calls again, four times over, may
+// wait for a worker; beyond that a call is answered with
+// CodeResourceExhausted.
+const DefaultWorkers = 2048
+
+// serverState is the calls of one socketio.Server: its worker pool, and
+// its graceful shutdown (once it begins no call starts, and running ones
+// are waited for, then canceled if the shutdown runs out of time). It
+// holds no strong reference to the server, so that a server nobody uses
+// any more is collected with its state.
 type serverState struct {
 	ctx    context.Context // every handler's context derives from it
 	cancel context.CancelFunc
+	pool   *workers.Pool
 
 	mu       sync.Mutex
 	running  int
 	draining bool
 	idle     chan struct{} // closed when draining and nothing runs
+
+	nspMu      sync.Mutex
+	namespaces map[weak.Pointer[socketio.Namespace]]*nspState
+
+	sockets sync.Map // *socketio.Socket -> *socketCalls, while connected
 }
 
 // servers maps each socketio.Server with registered services to its state.
-var servers sync.Map // *socketio.Server -> *serverState
+var servers sync.Map // weak.Pointer[socketio.Server] -> *serverState
 
-// serverStateOf returns srv's state, registering its shutdown hook on
-// first use.
-func serverStateOf(srv *socketio.Server) *serverState {
-	if v, ok := servers.Load(srv); ok {
+// serverStateOf returns srv's state, creating it with cfg's worker bound
+// and registering its shutdown hook on first use.
+func serverStateOf(srv *socketio.Server, cfg *handlerConfig) *serverState {
+	key := weak.Make(srv)
+	if v, ok := servers.Load(key); ok {
 		return v.(*serverState)
 	}
 	ctx, cancel := context.WithCancel(context.Background()) //sio:root-context
-	st := &serverState{ctx: ctx, cancel: cancel, idle: make(chan struct{})}
-	if v, loaded := servers.LoadOrStore(srv, st); loaded {
+	st := &serverState{
+		ctx: ctx, cancel: cancel, idle: make(chan struct{}),
+		pool:       workers.New(cfg.workers, 4*cfg.workers),
+		namespaces: map[weak.Pointer[socketio.Namespace]]*nspState{},
+	}
+	if v, loaded := servers.LoadOrStore(key, st); loaded {
 		cancel()
 		return v.(*serverState)
 	}
+	runtime.AddCleanup(srv, func(key weak.Pointer[socketio.Server]) { servers.Delete(key) }, key)
 	srv.RegisterOnShutdown(st.shutdown)
 	return st
+}
+
+// namespace returns nsp's state, installing on first use the namespace's
+// handlers of cancels, stream leaves and unknown methods.
+func (st *serverState) namespace(nsp *socketio.Namespace, cfg *handlerConfig) (*nspState, error) {
+	key := weak.Make(nsp)
+	st.nspMu.Lock()
+	defer st.nspMu.Unlock()
+	if ns := st.namespaces[key]; ns != nil {
+		return ns, nil
+	}
+	ns := &nspState{server: st, limit: cfg.maxCalls, logger: cfg.logger}
+	if _, err := nsp.Handle(CancelEvent, ns.onCancel); err != nil {
+		return nil, fmt.Errorf("rpc: namespace %s already handles %s: %w", nsp.Name(), CancelEvent, err)
+	}
+	if _, err := nsp.Handle(StreamCancelEvent, onStreamCancel); err != nil {
+		return nil, fmt.Errorf("rpc: namespace %s already handles %s: %w", nsp.Name(), StreamCancelEvent, err)
+	}
+	nsp.OnUnhandled(ns.onUnknownMethod)
+	st.namespaces[key] = ns
+	runtime.AddCleanup(nsp, func(key weak.Pointer[socketio.Namespace]) {
+		st.nspMu.Lock()
+		delete(st.namespaces, key)
+		st.nspMu.Unlock()
+	}, key)
+	return ns, nil
+}
+
+// callsOf returns s's calls, creating them on its first call.
+func (st *serverState) callsOf(s *socketio.Socket, limit int) *socketCalls {
+	if v, ok := st.sockets.Load(s); ok {
+		return v.(*socketCalls)
+	}
+	// The socket's calls live until it disconnects, or until a shutdown
+	// runs out of time.
+	ctx, cancel := context.WithCancel(st.ctx)
+	calls := &socketCalls{ctx: ctx, state: st, limit: limit}
+	if v, loaded := st.sockets.LoadOrStore(s, calls); loaded {
+		cancel()
+		return v.(*socketCalls)
+	}
+	s.OnDisconnect(func(s *socketio.Socket, _ socketio.DisconnectReason) {
+		st.sockets.Delete(s)
+		calls.mu.Lock()
+		calls.closed = true
+		calls.mu.Unlock()
+		cancel()
+	})
+	if !s.Connected() {
+		// It left between the call's arrival and here: its disconnect
+		// handlers may have run already.
+		st.sockets.Delete(s)
+		cancel()
+	}
+	return calls
+}
+
+// onCancel ends the call the caller gave up on.
+func (ns *nspState) onCancel(s *socketio.Socket, args socketio.Args, _ socketio.Ack) {
+	var id, reason string
+	if args.Decode(0, &id) != nil {
+		return
+	}
+	_ = args.Decode(1, &reason)
+	if v, ok := ns.server.sockets.Load(s); ok {
+		v.(*socketCalls).cancel(id, reason == CodeDeadlineExceeded.String())
+	}
+}
+
+// onStreamCancel lets the client leave a stream it subscribed to.
+func onStreamCancel(s *socketio.Socket, args socketio.Args, _ socketio.Ack) {
+	var key string
+	if args.Decode(0, &key) == nil && strings.Contains(key, "#") {
+		s.Leave(key)
+	}
+}
+
+// onUnknownMethod answers calls of unknown methods with CodeUnimplemented
+// rather than leave the caller waiting.
+func (ns *nspState) onUnknownMethod(s *socketio.Socket, event string, _ socketio.Args, ack socketio.Ack) {
+	if ack != nil && isMethodEvent(event) {
+		ns.logger.Debug("rpc: call of an unknown method", "method", event, "socket", s.ID())
+		_ = ack(statusOf(Errorf(CodeUnimplemented, "%s is not implemented on namespace %s", event, s.Namespace().Name())))
+	}
 }
 
 // begin counts a call in, unless the server is shutting down.
@@ -465,24 +565,6 @@ func (st *serverState) shutdown(ctx context.Context) {
 // default view of a sane message.
 func maxResponseBytes(s *socketio.Socket) int64 {
 	return s.Namespace().Server().Engine().MaxHTTPBufferSize()
-}
-
-// installSocketHandlers lets the client leave a stream it subscribed to,
-// and answers calls of unknown methods with CodeUnimplemented rather than
-// leave the caller waiting. It runs once per socket.
-func installSocketHandlers(s *socketio.Socket, logger *slog.Logger) {
-	s.On(StreamCancelEvent, func(s *socketio.Socket, args socketio.Args, _ socketio.Ack) {
-		var key string
-		if args.Decode(0, &key) == nil && strings.Contains(key, "#") {
-			s.Leave(key)
-		}
-	})
-	s.OnUnhandled(func(s *socketio.Socket, event string, _ socketio.Args, ack socketio.Ack) {
-		if ack != nil && isMethodEvent(event) {
-			logger.Debug("rpc: call of an unknown method", "method", event, "socket", s.ID())
-			_ = ack(statusOf(Errorf(CodeUnimplemented, "%s is not implemented on namespace %s", event, s.Namespace().Name())))
-		}
-	})
 }
 
 // isMethodEvent reports whether event looks like "pkg.Service/Method".

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -82,10 +83,9 @@ func rawCall(t *testing.T, s *sioclient.Socket, text, meta string) <-chan string
 	t.Helper()
 	req, _ := proto.Marshal(&chatv1.SendMessageRequest{Text: text})
 	out := make(chan string, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		args, err := s.EmitWithAck(ctx, echoEvent, req, json.RawMessage(meta))
+	// Emitted before rawCall returns, so calls made one after the other
+	// reach the server in that order.
+	err := s.EmitWithAckFunc(echoEvent, 10*time.Second, func(args socketio.Args, err error) {
 		if err != nil {
 			out <- "transport: " + err.Error()
 			return
@@ -97,7 +97,10 @@ func rawCall(t *testing.T, s *sioclient.Socket, text, meta string) <-chan string
 		var status struct{ Code string }
 		_ = args.Decode(0, &status)
 		out <- status.Code
-	}()
+	}, req, json.RawMessage(meta))
+	if err != nil {
+		out <- "emit: " + err.Error()
+	}
 	return out
 }
 
@@ -295,4 +298,110 @@ func TestShutdownDrainsCalls(t *testing.T) {
 		t.Fatalf("the handler's context ended with %v, want canceled", err)
 	}
 	recv(t, "stuck call", stuck)
+}
+
+// TestWorkersAreBounded: with every worker busy, calls wait in a queue of
+// four per worker; beyond it a call is refused at once with
+// resource_exhausted, and the queued ones run once a worker is free.
+func TestWorkersAreBounded(t *testing.T) {
+	b := newBlockingServer(t, rpc.WithWorkers(1))
+	s := b.dial(t)
+	running := rawCall(t, s, "wait", `{"timeoutMs":30000}`)
+	recv(t, "start", b.started)
+	var queued []<-chan string
+	for range 4 {
+		queued = append(queued, rawCall(t, s, "quick", `{"timeoutMs":30000}`))
+	}
+	// The queued calls have reached the server once a fifth one, sent
+	// after them on the same connection, is answered.
+	if code := recv(t, "a call past the queue", rawCall(t, s, "quick", `{}`)); code != "resource_exhausted" {
+		t.Fatalf("a call with the worker busy and the queue full: %q, want resource_exhausted", code)
+	}
+	select {
+	case text := <-b.started:
+		t.Fatalf("call %q started while the only worker was busy", text)
+	default:
+	}
+	close(b.release)
+	if code := recv(t, "running", running); code != "" {
+		t.Fatalf("the running call: %q", code)
+	}
+	for _, r := range queued {
+		if code := recv(t, "queued", r); code != "" {
+			t.Fatalf("a queued call: %q, want its response", code)
+		}
+	}
+}
+
+// TestDuplicateCallIDIsRefused: a call reusing the id of one in flight on
+// the same socket (which a cancel could not tell apart) is refused with
+// invalid_argument, and the first is unaffected.
+func TestDuplicateCallIDIsRefused(t *testing.T) {
+	b := newBlockingServer(t)
+	s := b.dial(t)
+	first := rawCall(t, s, "wait", `{"timeoutMs":30000,"id":"same"}`)
+	recv(t, "start", b.started)
+	if code := recv(t, "duplicate", rawCall(t, s, "quick", `{"timeoutMs":30000,"id":"same"}`)); code != "invalid_argument" {
+		t.Fatalf("a second call with an id in flight: %q, want invalid_argument", code)
+	}
+	close(b.release)
+	if code := recv(t, "first", first); code != "" {
+		t.Fatalf("the first call: %q", code)
+	}
+	if code := recv(t, "reuse", rawCall(t, s, "quick", `{"timeoutMs":30000,"id":"same"}`)); code != "" {
+		t.Fatalf("reusing the id once the first call ended: %q", code)
+	}
+}
+
+// TestRegisterOnADynamicNamespace: services registered once on a dynamic
+// namespace serve the namespaces it creates, with cancels and unknown
+// methods answered there too.
+func TestRegisterOnADynamicNamespace(t *testing.T) {
+	srv := socketio.NewServer(nil)
+	started, ended := make(chan struct{}, 1), make(chan error, 1)
+	h := rpc.NewUnaryHandler(echoEvent, func(ctx context.Context, r *chatv1.SendMessageRequest) (*chatv1.SendMessageRequest, error) {
+		if r.GetText() == "wait" {
+			started <- struct{}{}
+			<-ctx.Done()
+			ended <- ctx.Err()
+			return nil, ctx.Err()
+		}
+		return r, nil
+	})
+	if err := rpc.Register(srv.OfRegexp(regexp.MustCompile(`^/tenant-\d+$`)), h); err != nil {
+		t.Fatal(err)
+	}
+	url := siotest.Serve(t, srv, srv).URL
+	for _, nsp := range []string{"/tenant-1", "/tenant-2"} {
+		ctx := ctxTimeout(t, 5*time.Second)
+		s, err := sioclient.Connect(ctx, url+nsp, &sioclient.Options{Transports: []string{engineio.TransportWebSocket}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Manager().Close()
+		conn := rpc.NewClientConn(s)
+		res, err := rpc.CallUnary[*chatv1.SendMessageRequest](ctx, conn, echoEvent, &chatv1.SendMessageRequest{Text: nsp})
+		if err != nil || res.GetText() != nsp {
+			t.Fatalf("call on %s: %v, %v", nsp, res, err)
+		}
+		_, err = rpc.CallUnary[*chatv1.SendMessageRequest](ctx, conn, "test.v1.EchoService/Nope", &chatv1.SendMessageRequest{})
+		if rpc.CodeOf(err) != rpc.CodeUnimplemented {
+			t.Fatalf("unknown method on %s: %v", nsp, err)
+		}
+		// A call the caller gives up on is canceled on the server.
+		short, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() {
+			_, err := rpc.CallUnary[*chatv1.SendMessageRequest](short, conn, echoEvent, &chatv1.SendMessageRequest{Text: "wait"})
+			done <- err
+		}()
+		recv(t, "start", started)
+		cancel()
+		if err := recv(t, "canceled call", done); rpc.CodeOf(err) != rpc.CodeCanceled {
+			t.Fatalf("canceled call on %s: %v", nsp, err)
+		}
+		if err := recv(t, "the handler's end", ended); !errors.Is(err, context.Canceled) {
+			t.Fatalf("the handler on %s ended with %v, want canceled", nsp, err)
+		}
+	}
 }

@@ -33,6 +33,17 @@ var (
 	ErrAcked         = errors.New("socketio: ack already sent")
 )
 
+// DisconnectError is the cause (context.Cause) of a Socket.Context that
+// ended because the socket left its namespace. errors.Is(err,
+// ErrDisconnected) is true for it.
+type DisconnectError struct{ Reason DisconnectReason }
+
+// Error says why the socket left.
+func (e *DisconnectError) Error() string { return "socketio: socket disconnected: " + string(e.Reason) }
+
+// Is makes errors.Is(err, ErrDisconnected) true for a DisconnectError.
+func (e *DisconnectError) Is(target error) bool { return target == ErrDisconnected }
+
 // ErrNoArg is returned by Args.Decode for an index out of range.
 var ErrNoArg = siopacket.ErrNoArg
 

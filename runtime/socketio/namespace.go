@@ -23,6 +23,9 @@ type Namespace struct {
 	// ackIDs numbers the acks of broadcasts.
 	ackIDs atomic.Uint64
 
+	// handlers serve events for all the namespace's sockets (Handle).
+	handlers nspHandlers
+
 	// mu guards the fields below.
 	mu           sync.RWMutex
 	sockets      map[string]*Socket

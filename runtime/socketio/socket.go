@@ -106,6 +106,9 @@ type Socket struct {
 	onDisconnectng []func(*Socket, DisconnectReason)
 	onError        []func(*Socket, error)
 	unhandled      []UnhandledHandler
+	ctx            context.Context // made by the first Context call
+	endCtx         context.CancelCauseFunc
+	closeReason    DisconnectReason // once not connected
 
 	handlers events.Handlers[EventHandler]
 	acks     events.Acks[Args]
@@ -142,6 +145,22 @@ func (s *Socket) Connected() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.connected
+}
+
+// Context returns a context that ends when the socket leaves its
+// namespace, with a *DisconnectError naming the reason as its cause: for
+// work done on behalf of the socket that is pointless once it has gone.
+// It is made on first use, so sockets that never ask pay nothing.
+func (s *Socket) Context() context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx == nil {
+		s.ctx, s.endCtx = context.WithCancelCause(context.Background()) //sio:root-context
+		if !s.connected && s.closeReason != "" {
+			s.endCtx(&DisconnectError{Reason: s.closeReason})
+		}
+	}
+	return s.ctx
 }
 
 // Data returns the value stored with SetData, nil if none.
@@ -376,8 +395,12 @@ func (s *Socket) onClose(reason DisconnectReason) {
 		return
 	}
 	s.connected = false
-	disconnecting := s.onDisconnectng
+	s.closeReason = reason
+	disconnecting, endCtx := s.onDisconnectng, s.endCtx
 	s.mu.Unlock()
+	if endCtx != nil {
+		endCtx(&DisconnectError{Reason: reason})
+	}
 	for _, h := range disconnecting {
 		h(s, reason)
 	}
@@ -445,7 +468,12 @@ func (s *Socket) onEvent(p *siopacket.Packet) {
 	for _, e := range hs {
 		s.guard("event handler", func() { e.H(s, args, ack) })
 	}
+	if h := s.nsp.handler(event); h != nil {
+		s.guard("event handler", func() { h(s, args, ack) })
+		return
+	}
 	if len(hs) == 0 {
+		unhandled = append(unhandled[:len(unhandled):len(unhandled)], s.nsp.unhandledHandlers()...)
 		for _, h := range unhandled {
 			s.guard("unhandled-event handler", func() { h(s, event, args, ack) })
 		}

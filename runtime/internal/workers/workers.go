@@ -4,11 +4,18 @@
 // it, copying, when the task runs deep (decoding a protobuf message does).
 // Handing tasks to goroutines that stay around a little while after their
 // task keeps the stacks they grew, which under load is most of the cost of
-// a goroutine per task. Nothing waits: with no worker free, a task gets a
-// goroutine of its own, which then stays to serve others.
+// a goroutine per task.
+//
+// A pool may be bounded: it then runs at most a given number of tasks at
+// once, keeps a bounded queue of tasks waiting for a worker, and refuses
+// tasks beyond both, so that a burst of work costs bounded memory and the
+// caller can say no at once instead of falling behind without limit.
 package workers
 
-import "time"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // idleTime is how long a worker waits for another task before it exits.
 const idleTime = 500 * time.Millisecond
@@ -26,32 +33,95 @@ func (f Func) Run() { f() }
 
 // Pool hands tasks to idle workers. The zero Pool is not usable; use New.
 type Pool struct {
-	tasks chan Task
+	handoff chan Task // unbuffered: taken at once by an idle worker
+	queue   chan Task // buffered: waits for a busy worker; nil when unbounded
+	max     int64     // most workers at once; 0 for no bound
+	workers atomic.Int64
 }
 
-// New returns an empty pool.
-func New() *Pool { return &Pool{tasks: make(chan Task)} }
+// New returns an empty pool of at most max workers, with room for queue
+// tasks waiting for one. With max 0 the pool has no bound and no queue:
+// a task that finds no idle worker gets a goroutine of its own.
+func New(max, queue int) *Pool {
+	p := &Pool{handoff: make(chan Task), max: int64(max)}
+	if max > 0 && queue > 0 {
+		p.queue = make(chan Task, queue)
+	}
+	return p
+}
 
-// Go runs t on an idle worker, or on a new one if none is waiting.
-func (p *Pool) Go(t Task) {
+// Go runs t on an idle worker, on a new one if the bound allows, or
+// queues it for the next free worker. It returns false, running nothing,
+// when every worker is busy and the queue is full.
+func (p *Pool) Go(t Task) bool {
 	select {
-	case p.tasks <- t:
+	case p.handoff <- t:
+		return true
 	default:
-		go p.work(t)
+	}
+	if p.spawn(t) {
+		return true
+	}
+	select {
+	case p.queue <- t:
+		// The workers seen busy may all have gone idle and exited since;
+		// make sure someone takes the queued task.
+		if p.workers.Load() < p.max {
+			p.spawn(nil)
+		}
+		return true
+	default:
+		return false
+	}
+}
+
+// spawn starts a worker for t (nil: for the queue) if the bound allows.
+func (p *Pool) spawn(t Task) bool {
+	for {
+		n := p.workers.Load()
+		if p.max > 0 && n >= p.max {
+			return false
+		}
+		if p.workers.CompareAndSwap(n, n+1) {
+			go p.work(t)
+			return true
+		}
 	}
 }
 
 func (p *Pool) work(t Task) {
-	t.Run()
+	if t != nil {
+		t.Run()
+	}
 	idle := time.NewTimer(idleTime)
 	defer idle.Stop()
 	for {
 		select {
-		case t := <-p.tasks:
+		case t := <-p.handoff:
 			t.Run()
-			idle.Reset(idleTime)
+		case t := <-p.queue:
+			t.Run()
 		case <-idle.C:
-			return
+			p.workers.Add(-1)
+			// A task queued as this worker timed out would otherwise wait
+			// for a worker that is no longer coming.
+			if len(p.queue) == 0 || !p.rejoin() {
+				return
+			}
+		}
+		idle.Reset(idleTime)
+	}
+}
+
+// rejoin counts an exiting worker back in, if the bound allows.
+func (p *Pool) rejoin() bool {
+	for {
+		n := p.workers.Load()
+		if n >= p.max {
+			return false
+		}
+		if p.workers.CompareAndSwap(n, n+1) {
+			return true
 		}
 	}
 }
