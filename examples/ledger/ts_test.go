@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"testing"
 	"time"
 
@@ -33,4 +34,41 @@ func TestTypeScriptClient(t *testing.T) {
 	}))
 	defer control.Close()
 	nodepeer.RunTS(t, 90*time.Second, "ledger_client.ts", p.URL(), control.URL, refusing.URL())
+}
+
+// TestTypeScriptClientInBrowser runs the same scenario in headless
+// Chromium: the generated client bundled for a page, on the official
+// socket.io-client's browser build.
+func TestTypeScriptClientInBrowser(t *testing.T) {
+	chromium := os.Getenv("CHROMIUM_PATH")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("Chromium is required for the browser test: %v (apt-get install chromium)", err)
+	}
+	script := nodepeer.BundleBrowser(t, "ledger_browser.ts")
+	bin := siotest.BuildProgram(t, "./examples/ledger")
+	p := siotest.StartProcess(t, bin, "-max-http-buffer-size", "65536")
+	refusing := siotest.StartProcess(t, bin, "-require-token", "secret")
+	// The page comes from the control server, so that its fetches of
+	// /kill and /restart are same-origin.
+	control := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/":
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = w.Write([]byte(`<!doctype html><title>ledger scenario</title><script src="/scenario.js"></script>`))
+		case "/scenario.js":
+			w.Header().Set("Content-Type", "text/javascript")
+			_, _ = w.Write(script)
+		case "/kill":
+			p.Kill()
+		case "/restart":
+			p.Restart()
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer control.Close()
+	nodepeer.Run(t, 90*time.Second, "browser_ledger.mjs", control.URL+"/", p.URL(), control.URL, refusing.URL())
 }

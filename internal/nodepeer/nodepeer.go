@@ -176,6 +176,27 @@ func RunTS(t testing.TB, timeout time.Duration, script string, args ...string) {
 	Require(t)
 	// npm packages stay external, so the bundle must live in the
 	// repository for node to find node_modules.
+	out := bundle(t, script, ".mjs", "--platform=node", "--format=esm", "--packages=external")
+	runFile(t, timeout, out, script, args)
+}
+
+// BundleBrowser bundles scripts/<script> (TypeScript) with esbuild for a
+// browser page, npm packages included, and returns the script's text.
+func BundleBrowser(t testing.TB, script string) []byte {
+	t.Helper()
+	Require(t)
+	out := bundle(t, script, ".js", "--platform=browser", "--format=iife", "--target=es2022")
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// bundle runs esbuild on scripts/<script> with flags and returns the
+// output's path, in a directory of the repository removed after the test.
+func bundle(t testing.TB, script, ext string, flags ...string) string {
+	t.Helper()
 	if err := os.MkdirAll(filepath.Join(root(), ".tmp"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -184,12 +205,12 @@ func RunTS(t testing.TB, timeout time.Duration, script string, args ...string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	out := filepath.Join(dir, strings.TrimSuffix(filepath.Base(script), ".ts")+".mjs")
-	esbuild := exec.Command(filepath.Join(root(), "node_modules", ".bin", "esbuild"), filepath.Join(Dir(), script),
-		"--bundle", "--platform=node", "--format=esm", "--packages=external", "--log-level=warning", "--outfile="+out)
+	out := filepath.Join(dir, strings.TrimSuffix(filepath.Base(script), ".ts")+ext)
+	args := append([]string{filepath.Join(Dir(), script), "--bundle", "--log-level=warning", "--outfile=" + out}, flags...)
+	esbuild := exec.Command(filepath.Join(root(), "node_modules", ".bin", "esbuild"), args...)
 	esbuild.Dir = root()
 	if msg, err := esbuild.CombinedOutput(); err != nil {
 		t.Fatalf("esbuild %s: %v\n%s", script, err, msg)
 	}
-	runFile(t, timeout, out, script, args)
+	return out
 }
