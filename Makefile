@@ -23,11 +23,8 @@ FUZZ_TARGETS = \
 	./runtime/socketio/siopacket:FuzzValidJSON \
 	./runtime/socketio/siopacket:FuzzEncodeValidUTF8:100000x \
 	./runtime/engineio:FuzzClientPolling:20000x \
-	./runtime/socketio:FuzzServerPolling:30000x
-# ./runtime/rpc:FuzzCallArguments is out of the list until a failure seen
-# only under the fuzzing engine is understood: its shared client socket is
-# closed ("io client disconnect") within the first inputs, which do not
-# reproduce alone. Its seeds still run in every go test.
+	./runtime/socketio:FuzzServerPolling:30000x \
+	./runtime/rpc:FuzzCallArguments:20000x
 
 .PHONY: demo test lint gotest fuzz attack bench generate checkgenerate bundle checkbundle nodeclient conformance
 

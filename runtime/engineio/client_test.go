@@ -243,3 +243,25 @@ func TestClientLeavesNoIdleConnections(t *testing.T) {
 	}
 	waitFor(t, "the clients' connections to close", func() bool { return open.Load() == 0 })
 }
+
+// TestWindowOfALargeBufferIsNotHeldAgainstTheSession: a message that is a
+// few bytes cut from a buffer far larger than MaxPendingBytes (a request
+// read with others, a fuzzer's input) counts as those few bytes, not as
+// the buffer, and does not end the session as a slow consumer.
+func TestWindowOfALargeBufferIsNotHeldAgainstTheSession(t *testing.T) {
+	ts := newTestServer(t, false, nil)
+	c, _ := dialTest(t, ts, &DialOptions{Transports: []string{TransportWebSocket}, MaxPendingBytes: 1 << 20})
+	sr := ts.session(t)
+	big := make([]byte, 4<<20)
+	copy(big, "window")
+	for range 50 {
+		if err := c.Send(Message{Data: big[:6:len(big)], Binary: true}); err != nil {
+			t.Fatalf("send of a 6-byte window: %v", err)
+		}
+	}
+	for range 50 {
+		if got := sr.next(t); got.data != "window" {
+			t.Fatalf("server got %q", trunc(got.data))
+		}
+	}
+}

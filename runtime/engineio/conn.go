@@ -206,10 +206,16 @@ func (c *Conn) Send(msgs ...Message) error {
 // unused, and, past the runtime's largest size class (32 KiB), rounded up
 // to whole 8 KiB pages, which is how large objects are allocated. Counting
 // only the length let a stuck client hold 1.15 times MaxPendingBytes in
-// 64 KiB messages.
+// 64 KiB messages. Appending never leaves more than twice the length, so a
+// capacity beyond that is a window on a buffer the caller holds anyway (a
+// protobuf message cut from a larger read, say): counting all of it closed
+// connections that had queued a few bytes.
 func heldBytes(data []byte) int {
 	const largeObject, page = 32 << 10, 8 << 10
 	n := cap(data)
+	if n > 2*len(data) && n > largeObject {
+		n = len(data)
+	}
 	if n > largeObject {
 		n = (n + page - 1) &^ (page - 1)
 	}
