@@ -99,25 +99,42 @@ func (a *Adapter) RestoreSession(pid, offset string) (socketio.Session, bool) {
 		return socketio.Session{}, false
 	}
 	var stored storedSession
-	if json.Unmarshal(raw, &stored) != nil || strings.ContainsAny(offset, " ") {
-		return socketio.Session{}, false
-	}
-	// The offset must still be in the stream, or packets may be lost.
-	if found, err := a.rdb.XRangeN(ctx, a.streamKey(), offset, offset, 1).Result(); err != nil || len(found) == 0 {
-		return socketio.Session{}, false
-	}
-	entries, err := a.rdb.XRange(ctx, a.streamKey(), "("+offset, "+").Result()
-	if err != nil {
+	if json.Unmarshal(raw, &stored) != nil || !a.offsetKept(ctx, offset) {
 		return socketio.Session{}, false
 	}
 	s := socketio.Session{SID: stored.SID, PID: stored.PID, Rooms: stored.Rooms}
 	_ = json.Unmarshal(stored.Data, &s.Data)
+	return s, true
+}
+
+// offsetKept reports whether the stream still holds the entry offset: if
+// not, some of what came after it may have been trimmed too.
+func (a *Adapter) offsetKept(ctx context.Context, offset string) bool {
+	if offset == "" || strings.ContainsAny(offset, " ") {
+		return false
+	}
+	found, err := a.rdb.XRangeN(ctx, a.streamKey(), offset, offset, 1).Result()
+	return err == nil && len(found) > 0
+}
+
+// MissedSince implements socketio.SessionStore.
+func (a *Adapter) MissedSince(offset string, rooms []string) ([]*siopacket.Packet, error) {
+	ctx, cancel := context.WithTimeout(a.ctx, a.opts.RequestsTimeout)
+	defer cancel()
+	if !a.offsetKept(ctx, offset) {
+		return nil, fmt.Errorf("redisadapter: recovery offset %q is no longer in the stream", offset)
+	}
+	entries, err := a.rdb.XRange(ctx, a.streamKey(), "("+offset, "+").Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisadapter: reading missed broadcasts: %w", err)
+	}
+	var missed []*siopacket.Packet
 	for _, e := range entries {
 		var wo wireOpts
 		if json.Unmarshal([]byte(fmt.Sprint(e.Values["opts"])), &wo) != nil {
 			continue
 		}
-		if !fromWireOpts(&wo).Reaches(stored.Rooms) {
+		if !fromWireOpts(&wo).Reaches(rooms) {
 			continue
 		}
 		var wp wirePacket
@@ -129,7 +146,7 @@ func (a *Adapter) RestoreSession(pid, offset string) (socketio.Session, bool) {
 			continue
 		}
 		siopacket.AppendStringArg(&p, e.ID)
-		s.Missed = append(s.Missed, &p)
+		missed = append(missed, &p)
 	}
-	return s, true
+	return missed, nil
 }

@@ -163,6 +163,14 @@ func (a *MemoryAdapter) RestoreSession(pid, offset string) (Session, bool) {
 	return a.recovery.restore(pid, offset)
 }
 
+// MissedSince implements SessionStore.
+func (a *MemoryAdapter) MissedSince(offset string, rooms []string) ([]*siopacket.Packet, error) {
+	if a.recovery == nil {
+		return nil, errOffsetGone
+	}
+	return a.recovery.missedSince(offset, rooms)
+}
+
 // Namespace returns the namespace the adapter serves.
 func (a *MemoryAdapter) Namespace() *Namespace { return a.nsp }
 

@@ -169,7 +169,12 @@ func (c *client) connect(name string, auth json.RawMessage) {
 		return
 	}
 	s := &Socket{id: newSocketID(), nsp: nsp, client: c, handshake: c.handshake(auth)}
-	session, recovered := c.recover(nsp, auth)
+	store, claim := c.recoveryClaim(nsp, auth)
+	var session Session
+	recovered := false
+	if store != nil {
+		session, recovered = store.RestoreSession(claim.PID, claim.Offset)
+	}
 	if recovered {
 		s.id, s.pid, s.recovered = session.SID, session.PID, true
 		s.data = session.Data
@@ -195,6 +200,9 @@ func (c *client) connect(name string, auth json.RawMessage) {
 		c.srv.releaseChild(nsp)
 		return
 	}
+	// From here on what reaches the socket waits until its CONNECT (and
+	// the broadcasts it missed) are sent.
+	s.hold.start()
 	s.connected = true
 	c.mu.Lock()
 	c.sockets = append(c.sockets, s)
@@ -205,8 +213,21 @@ func (c *client) connect(name string, auth json.RawMessage) {
 	c.mu.Unlock()
 	nsp.add(s)
 	s.Join(s.id)
+	var missed []*siopacket.Packet
 	if recovered {
 		s.Join(session.Rooms...)
+		// Read only now that the socket is in its rooms: a broadcast
+		// recorded meanwhile is either read here or held, or both.
+		if missed, err = store.MissedSince(claim.Offset, session.Rooms); err != nil {
+			// Resumed without them, the session would lie: start afresh.
+			c.srv.opts.Logger.Warn("socketio: session not recovered: its missed broadcasts cannot be read", "sid", s.id, "nsp", name, "err", err)
+			nsp.adapter.DelAll(s.id)
+			nsp.remove(s)
+			s.hold.clear()
+			s.id, s.pid, s.recovered, s.data = newSocketID(), newPrivateID(), false, nil
+			nsp.add(s)
+			s.Join(s.id)
+		}
 	}
 
 	payload, _ := json.Marshal(struct {
@@ -214,30 +235,37 @@ func (c *client) connect(name string, auth json.RawMessage) {
 		PID string `json:"pid,omitempty"`
 	}{s.id, s.pid})
 	_ = c.conn.Send(engineio.Message{Data: siopacket.AppendText(nil, &siopacket.Packet{Type: siopacket.Connect, Namespace: name, Data: payload})})
-	for _, p := range session.Missed {
+	sent := make(map[string]bool, len(missed))
+	for _, p := range missed {
+		sent[packetOffset(p)] = true
 		_ = c.conn.Send(encode(p, false)...)
 	}
+	s.hold.release(c.conn, sent)
 	for _, h := range nsp.connectionHandlers() {
 		s.guard("connection handler", func() { h(s) })
 	}
 }
 
-// recover restores the session a reconnecting client presents (auth
-// fields "pid" and "offset", as socket.io-client sends them), if the
-// server recovers connections and the session and offset are still known.
-func (c *client) recover(nsp *Namespace, auth json.RawMessage) (Session, bool) {
+// recoveryClaim returns the session a reconnecting client presents (auth
+// fields "pid" and "offset", as socket.io-client sends them), with the
+// store to restore it from, if the server recovers connections; a nil
+// store otherwise.
+func (c *client) recoveryClaim(nsp *Namespace, auth json.RawMessage) (SessionStore, sessionClaim) {
 	store, ok := nsp.adapter.(SessionStore)
 	if c.srv.opts.ConnectionStateRecovery == nil || !ok {
-		return Session{}, false
+		return nil, sessionClaim{}
 	}
-	var claim struct {
-		PID    string `json:"pid"`
-		Offset string `json:"offset"`
-	}
+	var claim sessionClaim
 	if json.Unmarshal(auth, &claim) != nil || claim.PID == "" || claim.Offset == "" {
-		return Session{}, false
+		return nil, sessionClaim{}
 	}
-	return store.RestoreSession(claim.PID, claim.Offset)
+	return store, claim
+}
+
+// sessionClaim is what a client presents to resume its session.
+type sessionClaim struct {
+	PID    string `json:"pid"`
+	Offset string `json:"offset"`
 }
 
 func (c *client) sendConnectError(nsp, message string, data any) {

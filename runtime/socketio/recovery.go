@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"crypto/rand"
+	"errors"
 	"encoding/base64"
 	"slices"
 	"sync"
@@ -27,8 +28,6 @@ type Session struct {
 	PID   string   // the private session id the client presents
 	Rooms []string // the rooms, its own included
 	Data  any      // Socket.Data
-	// Missed holds, on restore, the broadcasts the socket missed.
-	Missed []*siopacket.Packet
 }
 
 // SessionStore is an optional Adapter capability for connection state
@@ -36,17 +35,28 @@ type Session struct {
 // broadcasts they may miss. MemoryAdapter has it for one node; a
 // multi-node adapter provides one shared by every node, so that a client
 // can resume on any of them.
+//
+// A socket resumes in two steps, so that no broadcast falls between them:
+// the session is taken, the socket joins its rooms (holding what reaches
+// it from then on), and only then are the broadcasts it missed read; those
+// it receives both ways are sent once, by offset.
 type SessionStore interface {
 	// Record keeps a broadcast before it is sent, and stamps it with its
 	// offset as the last argument, which every recipient then sees.
 	Record(p *siopacket.Packet, opts BroadcastOptions) error
 	// PersistSession keeps s for MaxDisconnectionDuration.
 	PersistSession(s Session)
-	// RestoreSession returns the session pid names, with the broadcasts
-	// recorded after offset that it would have received, if both are
-	// still known. A session is restored at most once.
+	// RestoreSession takes the session pid names, if it and offset are
+	// both still known. A session is restored at most once.
 	RestoreSession(pid, offset string) (Session, bool)
+	// MissedSince returns, in broadcast order, the broadcasts recorded
+	// after offset that reach a socket in rooms. It fails if offset is no
+	// longer known, since some of them may then be gone.
+	MissedSince(offset string, rooms []string) ([]*siopacket.Packet, error)
 }
+
+// errOffsetGone is MissedSince's answer for an offset no longer kept.
+var errOffsetGone = errors.New("socketio: the recovery offset is no longer kept")
 
 // Recordable reports whether recovery keeps a broadcast: an event without
 // ack that is not volatile, as the reference does.
@@ -147,19 +157,30 @@ func (r *recoveryState) restore(pid, offset string) (Session, bool) {
 		return Session{}, false
 	}
 	delete(r.sessions, pid)
-	if time.Since(s.disconnectedAt) > r.maxAge {
-		return Session{}, false
+	if time.Since(s.disconnectedAt) > r.maxAge || r.indexLocked(offset) < 0 {
+		return Session{}, false // expired, or the offset is unknown or too old
 	}
-	index := slices.IndexFunc(r.packets, func(p storedPacket) bool { return p.offset == offset })
+	return s.Session, true
+}
+
+func (r *recoveryState) missedSince(offset string, rooms []string) ([]*siopacket.Packet, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	index := r.indexLocked(offset)
 	if index < 0 {
-		return Session{}, false // the offset is unknown or too old
+		return nil, errOffsetGone
 	}
-	out := s.Session
+	var missed []*siopacket.Packet
 	for _, p := range r.packets[index+1:] {
-		if p.opts.Reaches(s.Rooms) {
+		if p.opts.Reaches(rooms) {
 			pkt := p.packet
-			out.Missed = append(out.Missed, &pkt)
+			missed = append(missed, &pkt)
 		}
 	}
-	return out, true
+	return missed, nil
+}
+
+// indexLocked returns the position of the packet with offset, or -1.
+func (r *recoveryState) indexLocked(offset string) int {
+	return slices.IndexFunc(r.packets, func(p storedPacket) bool { return p.offset == offset })
 }

@@ -112,6 +112,8 @@ type Socket struct {
 
 	handlers events.Handlers[EventHandler]
 	acks     events.Acks[Args]
+	// hold keeps what is sent to the socket while it is being connected.
+	hold holdQueue
 
 	dataMu sync.Mutex
 	data   any
@@ -314,6 +316,9 @@ func (s *Socket) emit(event string, args []any, ackID *uint64, volatile bool) er
 // sendFrames queues a packet's text frame and attachments on the
 // connection.
 func (s *Socket) sendFrames(text []byte, attachments [][]byte) bool {
+	if s.hold.on.Load() {
+		return s.sendEncoded(messages(text, attachments, false), false)
+	}
 	switch len(attachments) {
 	case 0:
 		return s.client.conn.Send(engineio.Message{Data: text}) == nil
@@ -325,6 +330,9 @@ func (s *Socket) sendFrames(text []byte, attachments [][]byte) bool {
 
 // sendEncoded queues an encoded packet on the connection.
 func (s *Socket) sendEncoded(msgs []engineio.Message, volatile bool) bool {
+	if s.hold.hold(msgs) {
+		return true
+	}
 	if volatile {
 		return s.client.conn.SendVolatile(msgs...)
 	}
