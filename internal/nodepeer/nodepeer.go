@@ -146,6 +146,18 @@ func (p *Process) Port() string {
 	return f[len(f)-1]
 }
 
+// Wait waits at most timeout for the process to exit by itself, and
+// returns its output (standard output and error, one line at a time) and
+// whether it exited.
+func (p *Process) Wait(timeout time.Duration) (string, bool) {
+	select {
+	case <-p.done:
+		return p.out.String(), true
+	case <-time.After(timeout):
+		return p.out.String(), false
+	}
+}
+
 // Stop kills the process and waits for it to exit.
 func (p *Process) Stop() {
 	_ = p.cmd.Process.Kill()

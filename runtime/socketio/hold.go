@@ -4,53 +4,100 @@ import (
 	"encoding/json"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sio-dev/sio/runtime/engineio"
 	"github.com/sio-dev/sio/runtime/socketio/siopacket"
 )
+
+// resentWindow is how long, after a session is recovered, a broadcast
+// that arrives live is checked against those sent to it as missed. A
+// broadcast is recorded before it is published, and the publish may reach
+// this node later than the read of the missed broadcasts (the adapter's
+// publish queue keeps messages for up to 10 s while the broker is slow).
+const resentWindow = 15 * time.Second
 
 // holdQueue keeps what is sent to a socket while it is being connected:
 // from the moment it joins its rooms until its CONNECT (and, on recovery,
 // the broadcasts it missed) has been sent. Without it a broadcast could
 // reach the client before the CONNECT of its namespace, or, on recovery,
 // fall between the read of the missed broadcasts and the joining of the
-// rooms, and be lost.
+// rooms, and be lost. After a recovery it drops, for a while, the
+// broadcasts that arrive live although they were sent as missed.
 type holdQueue struct {
-	on   atomic.Bool // read without the lock on every send
-	mu   sync.Mutex
-	held [][]engineio.Message
+	active atomic.Bool // holding or filtering; read without the lock on every send
+	mu     sync.Mutex
+	// holding: sends wait in held.
+	holding bool
+	held    [][]engineio.Message
+	// resent are the offsets sent as missed broadcasts, dropped when they
+	// come live until resentUntil.
+	resent      map[string]bool
+	resentUntil time.Time
 }
 
 // start makes sends wait in the queue.
-func (q *holdQueue) start() { q.on.Store(true) }
+func (q *holdQueue) start() {
+	q.mu.Lock()
+	q.holding = true
+	q.active.Store(true)
+	q.mu.Unlock()
+}
 
-// hold queues msgs if the queue is on, and reports whether it did.
-func (q *holdQueue) hold(msgs []engineio.Message) bool {
-	if !q.on.Load() {
+// intercept holds msgs, or drops them as already sent, and reports
+// whether it did either; if not, the caller sends them.
+func (q *holdQueue) intercept(msgs []engineio.Message) bool {
+	if !q.active.Load() {
 		return false
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if !q.on.Load() {
-		return false // released meanwhile: send directly, after what was held
+	if q.holding {
+		q.held = append(q.held, msgs)
+		return true
 	}
-	q.held = append(q.held, msgs)
+	return q.resentLocked(msgs)
+}
+
+// resentLocked reports whether msgs is a broadcast already sent as missed.
+func (q *holdQueue) resentLocked(msgs []engineio.Message) bool {
+	if len(q.resent) == 0 {
+		return false
+	}
+	if time.Now().After(q.resentUntil) {
+		q.resent = nil
+		q.active.Store(false)
+		return false
+	}
+	offset := frameOffset(msgs)
+	if offset == "" || !q.resent[offset] {
+		return false
+	}
+	delete(q.resent, offset) // each arrives live at most once
+	if len(q.resent) == 0 {
+		q.active.Store(false)
+	}
 	return true
 }
 
 // release sends what was held, in order, except broadcasts whose offset
-// is in sent (already sent as missed broadcasts), then lets sends through.
-func (q *holdQueue) release(conn *engineio.Conn, sent map[string]bool) {
+// is in resent (sent as missed broadcasts), then lets sends through,
+// still dropping those broadcasts for resentWindow.
+func (q *holdQueue) release(conn *engineio.Conn, resent map[string]bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.holding = false
+	q.resent, q.resentUntil = resent, time.Now().Add(resentWindow)
 	for _, msgs := range q.held {
-		if len(sent) > 0 && sent[frameOffset(msgs)] {
-			continue
+		if !q.resentLocked(msgs) {
+			_ = conn.Send(msgs...)
 		}
-		_ = conn.Send(msgs...)
 	}
 	q.held = nil
-	q.on.Store(false)
+	if len(q.resent) == 0 {
+		q.resent = nil
+		q.active.Store(false)
+	}
 }
 
 // clear forgets what was held, and goes on holding.
@@ -75,6 +122,9 @@ func frameOffset(msgs []engineio.Message) string {
 
 // packetOffset returns the recovery offset of a recorded broadcast.
 func packetOffset(p *siopacket.Packet) string {
+	if p.Type != siopacket.Event && p.Type != siopacket.BinaryEvent {
+		return ""
+	}
 	args, err := siopacket.ParseArgs(p.Data, nil)
 	if err != nil || args.Len() < 2 {
 		return ""

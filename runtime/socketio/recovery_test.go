@@ -97,3 +97,29 @@ func TestRecoveryRules(t *testing.T) {
 	}
 	wait(t, sockets)
 }
+
+// TestConnectPrecedesBroadcasts: with broadcasts going out all the time,
+// a joining client's first packet on the namespace is its CONNECT, never
+// an event that overtook it.
+func TestConnectPrecedesBroadcasts(t *testing.T) {
+	ts := newTestServer(t, nil)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = ts.Emit("tick", i)
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for range 30 {
+		c := ts.dial(t)
+		c.connect("/", "") // fails the test unless the first packet is CONNECT
+		c.conn.Close()
+	}
+}

@@ -316,7 +316,7 @@ func (s *Socket) emit(event string, args []any, ackID *uint64, volatile bool) er
 // sendFrames queues a packet's text frame and attachments on the
 // connection.
 func (s *Socket) sendFrames(text []byte, attachments [][]byte) bool {
-	if s.hold.on.Load() {
+	if s.hold.active.Load() {
 		return s.sendEncoded(messages(text, attachments, false), false)
 	}
 	switch len(attachments) {
@@ -330,7 +330,7 @@ func (s *Socket) sendFrames(text []byte, attachments [][]byte) bool {
 
 // sendEncoded queues an encoded packet on the connection.
 func (s *Socket) sendEncoded(msgs []engineio.Message, volatile bool) bool {
-	if s.hold.hold(msgs) {
+	if s.hold.intercept(msgs) {
 		return true
 	}
 	if volatile {
