@@ -2,8 +2,8 @@ package socketio
 
 import (
 	"crypto/rand"
-	"errors"
 	"encoding/base64"
+	"errors"
 	"slices"
 	"sync"
 	"time"
