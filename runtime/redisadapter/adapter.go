@@ -66,7 +66,18 @@ type Options struct {
 	// MaxQueueAge is the longest a message waits to be published, while
 	// Redis is unreachable; older ones are dropped. Default 10s.
 	MaxQueueAge time.Duration
+	// RecordTimeout bounds how long a broadcast waits for Redis to record
+	// it for connection state recovery before it is sent unrecorded (and
+	// recording pauses until Redis answers the publisher again), so that
+	// local delivery never waits for a broker that has gone away.
+	// Default 100ms.
+	RecordTimeout time.Duration
 }
+
+// defaultRecordTimeout is Options.RecordTimeout's default: far above a
+// healthy XADD (well under a millisecond on a LAN), far below a pause
+// people notice.
+const defaultRecordTimeout = 100 * time.Millisecond
 
 // New returns an adapter factory for socketio.Options.Adapter. client
 // publishes and runs commands; the adapters of one server share one
@@ -92,6 +103,9 @@ func New(client redis.UniversalClient, opts *Options) func(*socketio.Namespace) 
 	}
 	if o.MaxQueueAge <= 0 {
 		o.MaxQueueAge = defaultMaxQueueAge
+	}
+	if o.RecordTimeout <= 0 {
+		o.RecordTimeout = defaultRecordTimeout
 	}
 	servers := &hubs[*hub]{}
 	return func(n *socketio.Namespace) socketio.Adapter { return newAdapter(n, client, o, servers) }

@@ -34,10 +34,10 @@ func (a *Adapter) maxAge() time.Duration {
 }
 
 // Record implements socketio.SessionStore: the broadcast is appended to
-// the stream, and the entry id becomes its offset. If Redis cannot be
-// reached the broadcast still goes out, unrecorded; while the publish
-// queue knows Redis is away, without even trying, so that local delivery
-// does not wait.
+// the stream, and the entry id becomes its offset. If Redis does not
+// answer within RecordTimeout the broadcast still goes out, unrecorded,
+// and until the publish queue reaches Redis again the next ones do not
+// even try, so that local delivery does not wait for the broker.
 func (a *Adapter) Record(p *siopacket.Packet, opts socketio.BroadcastOptions) error {
 	if a.hub.pub.down.Load() {
 		return nil
@@ -51,7 +51,7 @@ func (a *Adapter) Record(p *siopacket.Packet, opts socketio.BroadcastOptions) er
 		return err
 	}
 	wopts, _ := json.Marshal(toWireOpts(opts))
-	ctx, cancel := context.WithTimeout(a.ctx, a.opts.RequestsTimeout)
+	ctx, cancel := context.WithTimeout(a.ctx, min(a.opts.RecordTimeout, a.opts.RequestsTimeout))
 	defer cancel()
 	id, err := a.rdb.XAdd(ctx, &redis.XAddArgs{
 		Stream: a.streamKey(),
@@ -60,7 +60,8 @@ func (a *Adapter) Record(p *siopacket.Packet, opts socketio.BroadcastOptions) er
 		Values: map[string]any{"packet": packet, "opts": wopts},
 	}).Result()
 	if err != nil {
-		a.opts.Logger.Warn("redisadapter: recording a broadcast", "err", err)
+		a.hub.pub.down.Store(true)
+		a.opts.Logger.Warn("redisadapter: broadcast sent unrecorded; recording pauses until Redis answers", "err", err)
 		return nil
 	}
 	siopacket.AppendStringArg(p, id)
