@@ -3,7 +3,9 @@ package attack
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/redis/go-redis/v9"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -73,6 +75,7 @@ func (c *nspConn) flood(t *testing.T, names []string) (accepted int, refusals ma
 type targetStats struct {
 	Heap       uint64 `json:"heap"`
 	Goroutines uint64 `json:"goroutines"`
+	FDs        uint64 `json:"fds"`
 }
 
 func nspStats(t *testing.T, p *siotest.Process) targetStats {
@@ -167,4 +170,74 @@ func TestNamespaceFlood(t *testing.T) {
 	if after.Heap >= base.Heap+(during.Heap-base.Heap)/10 {
 		t.Errorf("heap %d KiB before, %d during, %d after the flood left: not released", base.Heap/1024, during.Heap/1024, after.Heap/1024)
 	}
+}
+
+// TestNamespaceFloodOnRedis floods a node on the Redis adapter with 10 500
+// dynamic namespaces from 105 connections: the node must keep one
+// subscriber connection for all of them (not one per namespace), its
+// descriptors and goroutines must stay flat, and Redis must go on taking
+// other clients.
+func TestNamespaceFloodOnRedis(t *testing.T) {
+	r := siotest.StartRedis(t)
+	bin := siotest.BuildProgram(t, "./internal/attack/nsptarget")
+	p := siotest.StartProcess(t, bin, "-redis", r.Addr())
+	base := nspStats(t, p)
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr()})
+	defer rdb.Close()
+	clientsBefore := redisClients(t, rdb)
+
+	const conns, each = 105, 100
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	accepted := 0
+	for i := range conns {
+		c := dialNsp(t, p.Addr)
+		defer c.ws.Close()
+		wg.Go(func() {
+			a, _ := c.flood(t, roomNames(i*each, each))
+			mu.Lock()
+			accepted += a
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	during := nspStats(t, p)
+	clientsDuring := redisClients(t, rdb)
+	t.Logf("FIGURE redis flood: namespaces accepted: %d (server limit 10000)", accepted)
+	t.Logf("FIGURE redis flood: Redis clients of the node: %d before, %d during", clientsBefore, clientsDuring)
+	t.Logf("FIGURE redis flood: node descriptors %d -> %d, goroutines %d -> %d", base.FDs, during.FDs, base.Goroutines, during.Goroutines)
+	if accepted != 10000 {
+		t.Errorf("%d namespaces accepted, want the server limit, 10000", accepted)
+	}
+	if clientsDuring > clientsBefore+2 {
+		t.Errorf("Redis has %d clients during the flood, %d before: the node opens connections per namespace", clientsDuring, clientsBefore)
+	}
+	// Descriptors: the 105 flood connections, and a few more at most.
+	if during.FDs > base.FDs+conns+20 {
+		t.Errorf("node descriptors %d -> %d for %d connections", base.FDs, during.FDs, conns)
+	}
+	// Goroutines: those of the connections, not three per namespace.
+	if during.Goroutines > base.Goroutines+4*conns+50 {
+		t.Errorf("node goroutines %d -> %d for %d connections and %d namespaces", base.Goroutines, during.Goroutines, conns, accepted)
+	}
+	if err := rdb.Ping(t.Context()).Err(); err != nil {
+		t.Errorf("Redis refuses another client during the flood: %v", err)
+	}
+}
+
+// redisClients returns Redis's count of connected clients, less this one.
+func redisClients(t *testing.T, rdb *redis.Client) int {
+	t.Helper()
+	info, err := rdb.Info(t.Context(), "clients").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "connected_clients:"); ok {
+			n, _ := strconv.Atoi(v)
+			return n - 1
+		}
+	}
+	t.Fatalf("no connected_clients in %q", info)
+	return 0
 }

@@ -4,9 +4,13 @@
 // and, on "/", events "join" (joins room "room", acks) and "relay" (sends
 // its first argument, as received, to that room as "relayed").
 //
+// With -redis it runs on the Redis adapter, so that a flood of namespaces
+// shows what it costs the broker.
+//
 // It follows the siotest program contract (-addr; first stdout line
 // "listening on host:port") and answers GET /stats with its heap in use
-// after a garbage collection and its goroutine count, as JSON.
+// after a garbage collection, its goroutine count and its open file
+// descriptors, as JSON.
 package main
 
 import (
@@ -20,13 +24,23 @@ import (
 	"regexp"
 	"runtime"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sio-dev/sio/runtime/redisadapter"
 	"github.com/sio-dev/sio/runtime/socketio"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
+	redisAddr := flag.String("redis", "", "run on the Redis adapter with this Redis server")
 	flag.Parse()
-	srv := socketio.NewServer(nil)
+	var opts socketio.Options
+	if *redisAddr != "" {
+		rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
+		defer rdb.Close()
+		opts.Adapter = redisadapter.New(rdb, nil)
+	}
+	srv := socketio.NewServer(&opts)
 	srv.OfRegexp(regexp.MustCompile(`^/room-\d+$`))
 	main := srv.Of("/")
 	srv.OnConnection(func(s *socketio.Socket) {
@@ -47,7 +61,8 @@ func main() {
 		runtime.GC()
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
-		_ = json.NewEncoder(w).Encode(map[string]uint64{"heap": m.HeapAlloc, "goroutines": uint64(runtime.NumGoroutine())})
+		fds, _ := os.ReadDir("/proc/self/fd")
+		_ = json.NewEncoder(w).Encode(map[string]uint64{"heap": m.HeapAlloc, "goroutines": uint64(runtime.NumGoroutine()), "fds": uint64(len(fds))})
 	})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
