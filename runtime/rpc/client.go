@@ -36,6 +36,9 @@ type ClientConn struct {
 	once   sync.Once
 	router *streamRouter
 
+	callsOnce  sync.Once
+	callRouter *callRouter
+
 	// mu guards refused and changed, so that a caller waiting for the
 	// connection cannot miss a change.
 	mu      sync.Mutex

@@ -39,6 +39,8 @@ type callMeta struct {
 	// id is the caller's name for the call, for a later cancel; "" if it
 	// gave none.
 	id string
+	// window is, for a per-call stream, the bytes the caller will take.
+	window int64
 }
 
 // wireMeta is callMeta as it travels. timeoutMs is any JSON number: a
@@ -47,6 +49,7 @@ type wireMeta struct {
 	TimeoutMs *float64          `json:"timeoutMs"`
 	Headers   map[string]string `json:"headers"`
 	ID        string            `json:"id"`
+	Window    int64             `json:"window"`
 }
 
 // maxTimeoutMs is the largest timeout a time.Duration holds; longer ones
@@ -96,6 +99,7 @@ func parseMeta(raw []byte) (callMeta, error) {
 	}
 	m.headers = w.Headers
 	m.id = w.ID
+	m.window = w.Window
 	return m, nil
 }
 
@@ -129,12 +133,13 @@ func (m *callMeta) setTimeout(ms float64) {
 	m.hasTimeout = true
 }
 
-// requestArgs decodes a call's arguments: the request bytes and the
-// optional metadata.
-func requestArgs(args siopacket.Args) ([]byte, callMeta, error) {
+// requestArgs decodes a call's arguments: the request bytes (none for
+// client and bidirectional streams, whose messages follow) and the
+// metadata, which a per-call stream must have with its id and window.
+func requestArgs(args siopacket.Args, kind methodKind) ([]byte, callMeta, error) {
 	var meta callMeta
 	b, ok := args.Bytes(0)
-	if !ok {
+	if !ok && (kind != kindClientStream && kind != kindBidiStream) {
 		return nil, meta, Errorf(CodeInvalidArgument, "the request must be a binary attachment (argument 0)")
 	}
 	if args.Len() > 1 {
@@ -143,6 +148,9 @@ func requestArgs(args siopacket.Args) ([]byte, callMeta, error) {
 			return nil, meta, Errorf(CodeInvalidArgument, "bad call metadata: %v", err)
 		}
 		meta = m
+	}
+	if kind.perCall() && (meta.id == "" || meta.window <= 0) {
+		return nil, meta, Errorf(CodeUnimplemented, "this is a %s method: it needs a client of wire version 2 (metadata with id and window)", kind)
 	}
 	return b, meta, nil
 }

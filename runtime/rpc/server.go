@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -108,8 +109,30 @@ func newHandlerConfig(opts []HandlerOption) *handlerConfig {
 // NewServerStreamHandler and install it with Register.
 type Handler struct {
 	event string
+	kind  methodKind
+	// serve answers a unary call or a subscription in its ack.
 	serve func(ctx context.Context, s *socketio.Socket, req []byte, meta callMeta, ack socketio.Ack)
-	cfg   *handlerConfig
+	// serveStream runs a per-call stream; its error, or nil, ends it.
+	serveStream func(ctx context.Context, st *serverStream, req []byte) error
+	cfg         *handlerConfig
+}
+
+// methodKind is how a method travels.
+type methodKind int
+
+const (
+	kindUnary            methodKind = iota
+	kindRoomStream                  // a server stream as a room subscription
+	kindCallServerStream            // a server stream of its own (version 2)
+	kindClientStream                // version 2
+	kindBidiStream                  // version 2
+)
+
+// perCall reports whether calls of kind are per-call streams.
+func (k methodKind) perCall() bool { return k >= kindCallServerStream }
+
+func (k methodKind) String() string {
+	return [...]string{"unary", "room stream", "server-streaming", "client-streaming", "bidirectional"}[k]
 }
 
 // Event returns the method's event name.
@@ -166,7 +189,7 @@ func NewServerStreamHandler[Req proto.Message](event string, fn func(context.Con
 	for i := len(cfg.subscribe) - 1; i >= 0; i-- {
 		sub = cfg.subscribe[i](sub)
 	}
-	return &Handler{event: event, cfg: cfg, serve: func(ctx context.Context, s *socketio.Socket, data []byte, _ callMeta, ack socketio.Ack) {
+	return &Handler{event: event, kind: kindRoomStream, cfg: cfg, serve: func(ctx context.Context, s *socketio.Socket, data []byte, _ callMeta, ack socketio.Ack) {
 		req := newMessage[Req]()
 		if err := proto.Unmarshal(data, req); err != nil {
 			_ = ack(statusOf(Errorf(CodeInvalidArgument, "request does not decode: %v", err)))
@@ -233,7 +256,7 @@ func (ns *nspState) handlerFor(h *Handler) socketio.EventHandler {
 		if ack == nil {
 			return // a call without an ack has nobody to answer
 		}
-		data, meta, err := requestArgs(args)
+		data, meta, err := requestArgs(args, h.kind)
 		if err != nil {
 			h.cfg.logger.Debug("rpc: malformed call", "method", h.event, "socket", s.ID(), "err", err)
 			_ = ack(statusOf(err))
@@ -241,6 +264,9 @@ func (ns *nspState) handlerFor(h *Handler) socketio.EventHandler {
 		}
 		calls := st.callsOf(s, ns.limit)
 		c := &call{h: h, calls: calls, s: s, data: data, meta: meta, ack: ack, received: time.Now()}
+		if h.kind.perCall() {
+			c.stream = newServerStream(c)
+		}
 		if !st.begin() {
 			_ = ack(statusOf(Errorf(CodeUnavailable, "the server is shutting down")))
 			return
@@ -257,11 +283,15 @@ func (ns *nspState) handlerFor(h *Handler) socketio.EventHandler {
 			_ = ack(statusOf(Errorf(CodeInvalidArgument, "call id %q is already in flight on this socket", meta.id)))
 			return
 		}
+		if c.stream != nil {
+			// Accepted: the caller may send its messages from now on.
+			_ = ack(openReply{Window: DefaultStreamWindow})
+		}
 		if !st.pool.Go(c) {
 			calls.done(c)
 			st.end()
 			h.cfg.logger.Warn("rpc: every worker is busy and the queue is full", "method", h.event, "socket", s.ID())
-			_ = ack(statusOf(Errorf(CodeResourceExhausted, "the server is at capacity")))
+			c.answer(Errorf(CodeResourceExhausted, "the server is at capacity"))
 		}
 	}
 }
@@ -277,7 +307,18 @@ type call struct {
 	ack      socketio.Ack
 	received time.Time
 	ctx      callContext
-	canceled atomic.Bool // the caller sent a cancel
+	canceled atomic.Bool   // the caller sent a cancel
+	stream   *serverStream // for per-call streams
+}
+
+// answer ends the call with err, whatever its kind: in the ack of a call,
+// in the end of a stream.
+func (c *call) answer(err error) {
+	if c.stream != nil {
+		c.stream.end(err)
+		return
+	}
+	_ = c.ack(statusOf(err))
 }
 
 // Run serves the call on a worker.
@@ -286,7 +327,7 @@ func (c *call) Run() {
 	defer c.calls.done(c)
 	h, meta, ack := c.h, c.meta, c.ack
 	if c.canceled.Load() {
-		_ = ack(statusOf(Errorf(CodeCanceled, "the caller canceled the call before it started")))
+		c.answer(Errorf(CodeCanceled, "the caller canceled the call before it started"))
 		return
 	}
 	parent := c.calls.ctx
@@ -296,7 +337,7 @@ func (c *call) Run() {
 		// whose caller has already given up never starts.
 		deadline := c.received.Add(meta.timeout)
 		if !time.Now().Before(deadline) {
-			_ = ack(statusOf(Errorf(CodeDeadlineExceeded, "the deadline passed before the handler started")))
+			c.answer(Errorf(CodeDeadlineExceeded, "the deadline passed before the handler started"))
 			return
 		}
 		var cancel context.CancelFunc
@@ -309,9 +350,17 @@ func (c *call) Run() {
 	defer func() {
 		if r := recover(); r != nil {
 			h.cfg.logger.Error("rpc: handler panicked", "method", h.event, "socket", c.s.ID(), "panic", r, "stack", string(debug.Stack()))
-			_ = ack(statusOf(Errorf(CodeInternal, "internal error")))
+			c.answer(Errorf(CodeInternal, "internal error"))
 		}
 	}()
+	if c.stream != nil {
+		err := h.serveStream(cc, c.stream, c.data)
+		if err != nil && cc.Err() != nil && errors.Is(err, cc.Err()) {
+			err = NewError(CodeOf(cc.Err()), err)
+		}
+		c.stream.end(err)
+		return
+	}
 	h.serve(cc, c.s, c.data, meta, ack)
 }
 
@@ -365,6 +414,16 @@ func (sc *socketCalls) done(c *call) {
 		delete(sc.byID, c.meta.id)
 	}
 	sc.mu.Unlock()
+}
+
+// stream returns the open per-call stream with id, nil if none.
+func (sc *socketCalls) stream(id string) *serverStream {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if c := sc.byID[id]; c != nil {
+		return c.stream
+	}
+	return nil
 }
 
 // cancel ends the call with id: a queued one never starts, a running one's
@@ -452,6 +511,15 @@ func (st *serverState) namespace(nsp *socketio.Namespace, cfg *handlerConfig) (*
 	}
 	if _, err := nsp.Handle(StreamCancelEvent, onStreamCancel); err != nil {
 		return nil, fmt.Errorf("rpc: namespace %s already handles %s: %w", nsp.Name(), StreamCancelEvent, err)
+	}
+	for event, h := range map[string]socketio.EventHandler{
+		CallMessageEvent: ns.onStreamMessage,
+		CallCloseEvent:   ns.onStreamClose,
+		CallCreditEvent:  ns.onStreamCredit,
+	} {
+		if _, err := nsp.Handle(event, h); err != nil {
+			return nil, fmt.Errorf("rpc: namespace %s already handles %s: %w", nsp.Name(), event, err)
+		}
 	}
 	nsp.OnUnhandled(ns.onUnknownMethod)
 	st.namespaces[key] = ns

@@ -1,0 +1,424 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"iter"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sio-dev/sio/runtime/socketio/sioclient"
+)
+
+// callStream is the client's side of one per-call stream.
+type callStream struct {
+	c     *ClientConn
+	id    string
+	event string
+	ctx   context.Context // the stream's life: the caller's context
+	stop  func() bool     // unregisters the context watch
+	recv  *recvQueue      // the server's messages
+	send  *sendCredit     // what the server will take
+
+	mu       sync.Mutex
+	trailers map[string]string
+	ended    bool
+}
+
+// callRouter hands the per-call stream events of one socket to their
+// streams.
+type callRouter struct {
+	mu   sync.Mutex
+	open map[string]*callStream
+}
+
+func newCallRouter(s *sioclient.Socket) *callRouter {
+	r := &callRouter{open: map[string]*callStream{}}
+	s.On(CallMessageEvent, func(_ *sioclient.Socket, args sioclient.Args, _ sioclient.Ack) {
+		st := r.lookup(args)
+		if st == nil {
+			return
+		}
+		b, ok := args.Bytes(1)
+		if !ok {
+			st.fail(Errorf(CodeInternal, "a stream message from the server is not binary"), true)
+			return
+		}
+		if err := st.recv.push(b); err != nil {
+			st.fail(err, true)
+		}
+	})
+	s.On(CallCreditEvent, func(_ *sioclient.Socket, args sioclient.Args, _ sioclient.Ack) {
+		var n int64
+		if st := r.lookup(args); st != nil && args.Decode(1, &n) == nil {
+			st.send.grant(n)
+		}
+	})
+	s.On(CallEndEvent, func(_ *sioclient.Socket, args sioclient.Args, _ sioclient.Ack) {
+		st := r.lookup(args)
+		if st == nil {
+			return
+		}
+		var trailers map[string]string
+		_ = args.Decode(2, &trailers)
+		var err error = io.EOF
+		if string(args.Raw(1)) != "null" {
+			var w wireStatus
+			if args.Decode(1, &w) != nil || w.Code == "" {
+				err = Errorf(CodeInternal, "malformed end of stream: %s", args)
+			} else {
+				err = errorOf(w)
+			}
+		}
+		st.finish(err, trailers)
+	})
+	s.OnDisconnect(func(*sioclient.Socket, sioclient.Reason) {
+		r.mu.Lock()
+		open := r.open
+		r.open = map[string]*callStream{}
+		r.mu.Unlock()
+		for _, st := range open {
+			st.finish(Errorf(CodeUnavailable, "the connection was lost while %s was open", st.event), nil)
+		}
+	})
+	return r
+}
+
+func (r *callRouter) lookup(args sioclient.Args) *callStream {
+	var id string
+	if args.Decode(0, &id) != nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.open[id]
+}
+
+func (r *callRouter) add(st *callStream) {
+	r.mu.Lock()
+	r.open[st.id] = st
+	r.mu.Unlock()
+}
+
+func (r *callRouter) remove(st *callStream) {
+	r.mu.Lock()
+	if r.open[st.id] == st {
+		delete(r.open, st.id)
+	}
+	r.mu.Unlock()
+}
+
+func (c *ClientConn) calls() *callRouter {
+	c.callsOnce.Do(func() { c.callRouter = newCallRouter(c.s) })
+	return c.callRouter
+}
+
+// openStream opens a per-call stream of event, with req as its request
+// (nil for client and bidirectional streams). It waits for the server to
+// accept it, as long as ctx allows; from then on ctx is the stream's life.
+func (c *ClientConn) openStream(ctx context.Context, event string, req proto.Message) (*callStream, error) {
+	var first any
+	if req != nil {
+		b, err := marshalArg(req)
+		if err != nil {
+			return nil, err
+		}
+		first = b
+	}
+	r := c.calls()
+	st := &callStream{c: c, event: event, ctx: ctx, recv: newRecvQueue(DefaultStreamWindow), send: newSendCredit(0)}
+	for {
+		if ctx.Err() != nil {
+			return nil, gaveUp(ctx, "before "+event+" was opened")
+		}
+		st.id = strconv.FormatUint(callIDs.Add(1), 10)
+		r.add(st) // before the open: the server may answer before its ack
+		args, err := c.s.TryEmitWithAck(ctx, event, first, streamMeta(ctx, st.id))
+		switch {
+		case err == nil:
+			var open openReply
+			if _, isBinary := args.Bytes(0); !isBinary && args.Decode(0, &open) == nil && open.Window > 0 {
+				st.send.grant(open.Window)
+				st.stop = context.AfterFunc(ctx, func() { st.gaveUp() })
+				return st, nil
+			}
+			r.remove(st)
+			if _, isBinary := args.Bytes(0); isBinary {
+				return nil, Errorf(CodeInternal, "the server answered the opening of %s as a unary call", event)
+			}
+			return nil, decodeStatus(args)
+		case errors.Is(err, sioclient.ErrNotConnected):
+			r.remove(st)
+			if !waitsForReady(ctx) {
+				return nil, c.notConnected()
+			}
+			if err := c.waitReady(ctx, "while waiting for the connection to namespace "+c.s.Namespace()); err != nil {
+				return nil, err
+			}
+		case errors.Is(err, sioclient.ErrTooLarge):
+			r.remove(st)
+			return nil, NewError(CodeResourceExhausted, err)
+		case errors.Is(err, sioclient.ErrDisconnected):
+			r.remove(st)
+			return nil, Errorf(CodeUnavailable, "the connection was lost while %s was being opened", event)
+		case ctx.Err() != nil:
+			r.remove(st)
+			_ = c.s.TryEmit(CancelEvent, st.id, cancelReason(ctx))
+			return nil, gaveUp(ctx, "opening "+event)
+		default:
+			r.remove(st)
+			return nil, NewError(CodeInternal, err)
+		}
+	}
+}
+
+// streamMeta is the metadata that opens a per-call stream: its id, the
+// window the client grants, the deadline and headers.
+func streamMeta(ctx context.Context, id string) json.RawMessage {
+	w := wireMeta{ID: id, Window: DefaultStreamWindow, Headers: outgoingHeaders(ctx)}
+	if d, ok := ctx.Deadline(); ok {
+		ms := math.Max(1, float64(time.Until(d).Milliseconds()))
+		w.TimeoutMs = &ms
+	}
+	b, _ := json.Marshal(w)
+	return b
+}
+
+// gaveUp ends the stream because its context did: the server is told.
+func (st *callStream) gaveUp() {
+	if st.finish(gaveUp(st.ctx, "while "+st.event+" was open"), nil) {
+		_ = st.c.s.TryEmit(CancelEvent, st.id, cancelReason(st.ctx))
+	}
+}
+
+// fail ends the stream on the client's side, telling the server if asked.
+func (st *callStream) fail(err error, tellServer bool) {
+	if st.finish(err, nil) && tellServer {
+		_ = st.c.s.TryEmit(CancelEvent, st.id, CodeCanceled.String())
+	}
+}
+
+// finish records the end of the stream (io.EOF: a clean end), once. It
+// reports whether this call ended it.
+func (st *callStream) finish(err error, trailers map[string]string) bool {
+	st.mu.Lock()
+	if st.ended {
+		st.mu.Unlock()
+		return false
+	}
+	st.ended = true
+	st.trailers = trailers
+	st.mu.Unlock()
+	st.c.calls().remove(st)
+	if st.stop != nil {
+		st.stop()
+	}
+	st.recv.finish(err)
+	if err == io.EOF {
+		err = Errorf(CodeFailedPrecondition, "%s has ended", st.event)
+	}
+	st.send.end(err)
+	return true
+}
+
+// sendMsg sends one request message, waiting for credit.
+func (st *callStream) sendMsg(req proto.Message) error {
+	b, err := marshalArg(req)
+	if err != nil {
+		return err
+	}
+	if err := st.send.take(st.ctx, b); err != nil {
+		return st.sendErr(err)
+	}
+	switch err := st.c.s.TryEmit(CallMessageEvent, st.id, b); {
+	case err == nil:
+		return nil
+	case errors.Is(err, sioclient.ErrTooLarge):
+		return NewError(CodeResourceExhausted, err)
+	default:
+		return Errorf(CodeUnavailable, "sending on %s: %v", st.event, err)
+	}
+}
+
+func (st *callStream) sendErr(err error) error {
+	if st.ctx.Err() != nil && errors.Is(err, st.ctx.Err()) {
+		return gaveUp(st.ctx, "while "+st.event+" was open")
+	}
+	return err
+}
+
+// closeSend tells the server no more messages follow.
+func (st *callStream) closeSend() error {
+	if err := st.c.s.TryEmit(CallCloseEvent, st.id); err != nil {
+		return Errorf(CodeUnavailable, "closing the requests of %s: %v", st.event, err)
+	}
+	return nil
+}
+
+// receive returns the next response bytes; io.EOF after a clean end.
+func (st *callStream) receive() ([]byte, error) {
+	b, grant, err := st.recv.pop(st.ctx)
+	if err != nil {
+		if st.ctx.Err() != nil && errors.Is(err, st.ctx.Err()) {
+			return nil, gaveUp(st.ctx, "while "+st.event+" was open")
+		}
+		return nil, err
+	}
+	if grant > 0 {
+		_ = st.c.s.TryEmit(CallCreditEvent, st.id, grant)
+	}
+	return b, nil
+}
+
+func (st *callStream) responseTrailer() map[string]string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.trailers
+}
+
+func receiveMsg[Res proto.Message](st *callStream) (Res, error) {
+	var zero Res
+	b, err := st.receive()
+	if err != nil {
+		return zero, err
+	}
+	res := newMessage[Res]()
+	if err := proto.Unmarshal(b, res); err != nil {
+		st.fail(NewError(CodeInternal, err), true)
+		return zero, NewError(CodeInternal, err)
+	}
+	return res, nil
+}
+
+// ClientStreamCall is a client-streaming call in progress: Send the
+// requests, then CloseAndReceive the response.
+type ClientStreamCall[Req, Res proto.Message] struct{ st *callStream }
+
+// CallClientStream opens a client-streaming call of event. ctx is the
+// call's life: its deadline travels to the server and its end cancels
+// the call there.
+func CallClientStream[Req, Res proto.Message](ctx context.Context, c *ClientConn, event string) (*ClientStreamCall[Req, Res], error) {
+	st, err := c.openStream(ctx, event, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &ClientStreamCall[Req, Res]{st: st}, nil
+}
+
+// Send sends a request, waiting while the server's window is full. After
+// the call has ended it fails; CloseAndReceive then has the status.
+func (s *ClientStreamCall[Req, Res]) Send(req Req) error { return s.st.sendMsg(req) }
+
+// CloseAndReceive ends the requests and waits for the response.
+func (s *ClientStreamCall[Req, Res]) CloseAndReceive() (Res, error) {
+	var zero Res
+	_ = s.st.closeSend() // if it fails, so does the receive below
+	res, err := receiveMsg[Res](s.st)
+	if err != nil {
+		if err == io.EOF {
+			return zero, Errorf(CodeInternal, "%s ended without a response", s.st.event)
+		}
+		return zero, err
+	}
+	// The end follows the response; its status is the call's.
+	if _, err := s.st.receive(); err != io.EOF {
+		if err == nil {
+			err = Errorf(CodeInternal, "%s sent more than one response", s.st.event)
+		}
+		return zero, err
+	}
+	return res, nil
+}
+
+// ResponseTrailer returns the trailers the server sent with the end.
+func (s *ClientStreamCall[Req, Res]) ResponseTrailer() map[string]string {
+	return s.st.responseTrailer()
+}
+
+// BidiStreamCall is a bidirectional call in progress. Send and Receive
+// may run on different goroutines.
+type BidiStreamCall[Req, Res proto.Message] struct{ st *callStream }
+
+// CallBidiStream opens a bidirectional call of event. ctx is the call's
+// life: its deadline travels to the server and its end cancels the call
+// there.
+func CallBidiStream[Req, Res proto.Message](ctx context.Context, c *ClientConn, event string) (*BidiStreamCall[Req, Res], error) {
+	st, err := c.openStream(ctx, event, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &BidiStreamCall[Req, Res]{st: st}, nil
+}
+
+// Send sends a request, waiting while the server's window is full.
+func (s *BidiStreamCall[Req, Res]) Send(req Req) error { return s.st.sendMsg(req) }
+
+// CloseRequest tells the server that no more requests follow.
+func (s *BidiStreamCall[Req, Res]) CloseRequest() error { return s.st.closeSend() }
+
+// Receive waits for the next response; it returns io.EOF once the server
+// has ended the call cleanly, and the call's status otherwise.
+func (s *BidiStreamCall[Req, Res]) Receive() (Res, error) { return receiveMsg[Res](s.st) }
+
+// CloseResponse gives up the call: the server is told, and Receive and
+// Send fail with CodeCanceled.
+func (s *BidiStreamCall[Req, Res]) CloseResponse() error {
+	s.st.fail(Errorf(CodeCanceled, "%s was closed by the client", s.st.event), true)
+	return nil
+}
+
+// ResponseTrailer returns the trailers the server sent with the end.
+func (s *BidiStreamCall[Req, Res]) ResponseTrailer() map[string]string {
+	return s.st.responseTrailer()
+}
+
+// ServerStreamCall is a per-call server stream in progress.
+type ServerStreamCall[Res proto.Message] struct{ st *callStream }
+
+// CallServerStream calls a server-streaming method served as a stream of
+// its own (not a room subscription): the responses arrive on the
+// returned stream. ctx is the call's life.
+func CallServerStream[Res proto.Message](ctx context.Context, c *ClientConn, event string, req proto.Message) (*ServerStreamCall[Res], error) {
+	st, err := c.openStream(ctx, event, req)
+	if err != nil {
+		return nil, err
+	}
+	return &ServerStreamCall[Res]{st: st}, nil
+}
+
+// Receive waits for the next response; it returns io.EOF once the server
+// has ended the call cleanly, and the call's status otherwise.
+func (s *ServerStreamCall[Res]) Receive() (Res, error) { return receiveMsg[Res](s.st) }
+
+// All ranges over the responses; a failure is the last pair's error (a
+// clean end yields none).
+func (s *ServerStreamCall[Res]) All() iter.Seq2[Res, error] {
+	return func(yield func(Res, error) bool) {
+		for {
+			res, err := s.Receive()
+			if err == io.EOF {
+				return
+			}
+			if !yield(res, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// Close gives up the call; the server is told.
+func (s *ServerStreamCall[Res]) Close() error {
+	s.st.fail(Errorf(CodeCanceled, "%s was closed by the client", s.st.event), true)
+	return nil
+}
+
+// ResponseTrailer returns the trailers the server sent with the end.
+func (s *ServerStreamCall[Res]) ResponseTrailer() map[string]string {
+	return s.st.responseTrailer()
+}
