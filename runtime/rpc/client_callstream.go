@@ -22,13 +22,13 @@ type callStream struct {
 	id    string
 	event string
 	ctx   context.Context // the stream's life: the caller's context
-	stop  func() bool     // unregisters the context watch
 	recv  *recvQueue      // the server's messages
 	send  *sendCredit     // what the server will take
 
 	mu       sync.Mutex
 	trailers map[string]string
 	ended    bool
+	stop     func() bool // unregisters the context watch
 }
 
 // callRouter hands the per-call stream events of one socket to their
@@ -145,7 +145,10 @@ func (c *ClientConn) openStream(ctx context.Context, event string, req proto.Mes
 			var open openReply
 			if _, isBinary := args.Bytes(0); !isBinary && args.Decode(0, &open) == nil && open.Window > 0 {
 				st.send.grant(open.Window)
-				st.stop = context.AfterFunc(ctx, func() { st.gaveUp() })
+				stop := context.AfterFunc(ctx, func() { st.gaveUp() })
+				st.mu.Lock()
+				st.stop = stop
+				st.mu.Unlock()
 				return st, nil
 			}
 			r.remove(st)
@@ -214,10 +217,11 @@ func (st *callStream) finish(err error, trailers map[string]string) bool {
 	}
 	st.ended = true
 	st.trailers = trailers
+	stop := st.stop
 	st.mu.Unlock()
 	st.c.calls().remove(st)
-	if st.stop != nil {
-		st.stop()
+	if stop != nil {
+		stop()
 	}
 	st.recv.finish(err)
 	if err == io.EOF {
