@@ -223,8 +223,11 @@ func (p *Process) signal(sig syscall.Signal) {
 	if cmd == nil {
 		return
 	}
-	_ = cmd.Process.Signal(syscall.SIGCONT) // a paused process cannot die
+	// The signal first: a paused process continued before a SIGKILL would
+	// run, and answer, for a moment. SIGKILL ends a stopped process as it
+	// is; any other signal waits for the SIGCONT.
 	_ = cmd.Process.Signal(sig)
+	_ = cmd.Process.Signal(syscall.SIGCONT)
 	<-done
 }
 
