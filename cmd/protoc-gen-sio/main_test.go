@@ -85,7 +85,8 @@ func TestGolden(t *testing.T) {
 		{dir: "chat"},
 		{dir: "nested"},
 		{dir: "clash"},
-		{dir: "clientstream", wantErr: "clientstream.proto: method upload.v1.UploadService.Send: client-streaming and bidirectional methods are not supported; use a unary method per message, or a server stream"},
+		{dir: "streams"},
+		{dir: "streamoption", wantErr: "bad.proto: method bad.v1.BadService.Get: the server_stream option is for server-streaming methods"},
 		{dir: "duplicate_event", wantErr: `dup.proto: methods dup.v1.DupService.A and dup.v1.DupService.B both use event "same" on namespace /`},
 	}
 	for _, tc := range cases {

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"os"
@@ -98,6 +99,62 @@ func (l *ledger) WatchTransfers(_ context.Context, req *ledgerv1.WatchTransfersR
 		return "", rpc.Errorf(rpc.CodeInvalidArgument, "account is empty")
 	}
 	return req.GetAccount(), nil
+}
+
+// ImportTransfers records each transfer the caller streams, in order, and
+// answers with the count and total once the caller has sent its last.
+func (l *ledger) ImportTransfers(ctx context.Context, stream *rpc.ClientStream[*ledgerv1.ImportTransfersRequest]) (*ledgerv1.ImportTransfersResponse, error) {
+	res := &ledgerv1.ImportTransfersResponse{}
+	for stream.Receive() {
+		t := stream.Msg().GetTransfer()
+		if _, err := l.Transfer(ctx, t); err != nil {
+			return nil, err
+		}
+		res.Recorded++
+		res.Total += t.GetAmount()
+	}
+	if err := stream.Err(); err != nil {
+		return nil, err
+	}
+	stream.ResponseTrailer()["recorded"] = fmt.Sprint(res.GetRecorded())
+	return res, nil
+}
+
+// TransferEach records every transfer as it arrives and answers it with
+// its record; an invalid one ends the session with its error.
+func (l *ledger) TransferEach(ctx context.Context, stream *rpc.BidiStream[*ledgerv1.TransferEachRequest, *ledgerv1.TransferEachResponse]) error {
+	for {
+		req, err := stream.Receive()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		t := req.GetTransfer()
+		if _, err := l.Transfer(ctx, t); err != nil {
+			return err
+		}
+		rec := &ledgerv1.TransferRecord{Id: t.GetId(), Amount: t.GetAmount(), Outcome: "recorded", StartedUnixMs: time.Now().UnixMilli()}
+		if err := stream.Send(&ledgerv1.TransferEachResponse{Record: rec}); err != nil {
+			return err
+		}
+	}
+}
+
+// ExportTransfers sends every transfer started so far, repeat times over,
+// to its one caller, waiting whenever the caller's window is full.
+func (l *ledger) ExportTransfers(ctx context.Context, req *ledgerv1.ExportTransfersRequest, stream *rpc.ServerStream[*ledgerv1.ExportTransfersResponse]) error {
+	list, _ := l.ListTransfers(ctx, nil)
+	for range max(1, req.GetRepeat()) {
+		for _, r := range list.GetTransfers() {
+			if err := stream.Send(&ledgerv1.ExportTransfersResponse{Record: r}); err != nil {
+				return err
+			}
+		}
+	}
+	stream.ResponseTrailer()["count"] = fmt.Sprint(len(list.GetTransfers()))
+	return nil
 }
 
 func main() {

@@ -18,6 +18,10 @@ import (
 // drops it makes old generated code fail to compile rather than misbehave.
 const SupportsGeneratedCodeV1 = true
 
+// SupportsGeneratedCodeV2 is referenced by generated code with per-call
+// streams (wire version 2).
+const SupportsGeneratedCodeV2 = true
+
 // Events of the stream protocol (see PROTOCOL.md).
 const (
 	// StreamMessageEvent carries (key, message bytes) to subscribers.

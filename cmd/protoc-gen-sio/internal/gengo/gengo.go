@@ -74,7 +74,7 @@ func generateFile(plugin *protogen.Plugin, f *protogen.File, version string) err
 	g.P()
 	g.P("// This is a compile-time assertion that the runtime is new enough for this")
 	g.P("// generated code.")
-	g.P("const _ = ", rpcPackage.Ident("SupportsGeneratedCodeV1"))
+	g.P("const _ = ", rpcPackage.Ident(runtimeAssertion(f)))
 	for _, s := range f.Services {
 		genNames(g, s)
 		if siodesc.ClientSide(s.Desc) {
@@ -85,6 +85,19 @@ func generateFile(plugin *protogen.Plugin, f *protogen.File, version string) err
 		genClient(g, s)
 	}
 	return nil
+}
+
+// runtimeAssertion names the runtime constant the file needs: version 2
+// for per-call streams, which older runtimes do not have.
+func runtimeAssertion(f *protogen.File) string {
+	for _, s := range f.Services {
+		for _, m := range s.Methods {
+			if kind, _ := siodesc.MethodKind("", m.Desc); kind >= siodesc.CallServerStream {
+				return "SupportsGeneratedCodeV2"
+			}
+		}
+	}
+	return "SupportsGeneratedCodeV1"
 }
 
 // comment writes a proto element's leading comments, or a fallback.
@@ -117,7 +130,6 @@ func genNames(g *protogen.GeneratedFile, s *protogen.Service) {
 }
 
 func genServer(g *protogen.GeneratedFile, s *protogen.Service) {
-	ctx := g.QualifiedGoIdent(contextPackage.Ident("Context"))
 	server := s.GoName + "Server"
 	unimpl := "Unimplemented" + server
 	g.P()
@@ -129,14 +141,26 @@ func genServer(g *protogen.GeneratedFile, s *protogen.Service) {
 	for _, m := range s.Methods {
 		kind, _ := siodesc.MethodKind("", m.Desc)
 		comment(g, m.Comments.Leading, m.GoName+" serves "+string(m.Desc.FullName())+".")
-		if kind == siodesc.ServerStream {
+		switch kind {
+		case siodesc.ServerStream:
 			g.P("//")
 			g.P("// It is a subscription: validate the request and return the room whose")
 			g.P("// messages the caller receives; publish them with Publish", s.GoName, m.GoName, ".")
-			g.P(m.GoName, "(", ctx, ", *", g.QualifiedGoIdent(m.Input.GoIdent), ") (room string, err error)")
-			continue
+		case siodesc.CallServerStream:
+			g.P("//")
+			g.P("// It is a stream of its own to its one caller: send the responses on")
+			g.P("// stream; the returned error, or nil, ends the call.")
+		case siodesc.ClientStream:
+			g.P("//")
+			g.P("// It is a client stream: read the requests from stream until Receive")
+			g.P("// returns false, then return the response.")
+		case siodesc.BidiStream:
+			g.P("//")
+			g.P("// It is a bidirectional stream: Receive the requests (io.EOF after the")
+			g.P("// caller's last) and Send responses; the returned error, or nil, ends")
+			g.P("// the call.")
 		}
-		g.P(m.GoName, "(", ctx, ", *", g.QualifiedGoIdent(m.Input.GoIdent), ") (*", g.QualifiedGoIdent(m.Output.GoIdent), ", error)")
+		g.P(m.GoName, serverSignature(g, m, kind))
 	}
 	g.P("mustEmbed", unimpl, "()")
 	g.P("}")
@@ -148,11 +172,13 @@ func genServer(g *protogen.GeneratedFile, s *protogen.Service) {
 		errExpr := g.QualifiedGoIdent(rpcPackage.Ident("Errorf")) + "(" + g.QualifiedGoIdent(rpcPackage.Ident("CodeUnimplemented")) + ", \"method " + string(m.Desc.FullName()) + " is not implemented\")"
 		g.P()
 		g.P("// ", m.GoName, " returns ", rpcPackage.Ident("CodeUnimplemented").GoName, ".")
-		if kind == siodesc.ServerStream {
-			g.P("func (", unimpl, ") ", m.GoName, "(", ctx, ", *", g.QualifiedGoIdent(m.Input.GoIdent), ") (string, error) {")
+		g.P("func (", unimpl, ") ", m.GoName, serverSignature(g, m, kind), " {")
+		switch kind {
+		case siodesc.ServerStream:
 			g.P("return \"\", ", errExpr)
-		} else {
-			g.P("func (", unimpl, ") ", m.GoName, "(", ctx, ", *", g.QualifiedGoIdent(m.Input.GoIdent), ") (*", g.QualifiedGoIdent(m.Output.GoIdent), ", error) {")
+		case siodesc.CallServerStream, siodesc.BidiStream:
+			g.P("return ", errExpr)
+		default:
 			g.P("return nil, ", errExpr)
 		}
 		g.P("}")
@@ -172,11 +198,7 @@ func genServer(g *protogen.GeneratedFile, s *protogen.Service) {
 	g.P("return ", rpcPackage.Ident("Register"), "(srv.Of(", s.GoName, "Namespace),")
 	for _, m := range s.Methods {
 		kind, _ := siodesc.MethodKind("", m.Desc)
-		if kind == siodesc.ServerStream {
-			g.P(rpcPackage.Ident("NewServerStreamHandler"), "(", eventConst(s, m), ", impl.", m.GoName, ", opts...),")
-		} else {
-			g.P(rpcPackage.Ident("NewUnaryHandler"), "(", eventConst(s, m), ", impl.", m.GoName, ", opts...),")
-		}
+		g.P(rpcPackage.Ident(handlerConstructors[kind]), "(", eventConst(s, m), ", impl.", m.GoName, ", opts...),")
 	}
 	g.P(")")
 	g.P("}")
@@ -220,15 +242,60 @@ func genClient(g *protogen.GeneratedFile, s *protogen.Service) {
 		in, out := g.QualifiedGoIdent(m.Input.GoIdent), g.QualifiedGoIdent(m.Output.GoIdent)
 		g.P()
 		comment(g, m.Comments.Leading, m.GoName+" calls "+string(m.Desc.FullName())+".")
-		if kind == siodesc.ServerStream {
+		switch kind {
+		case siodesc.ServerStream:
 			g.P("func (c *", client, ") ", m.GoName, "(ctx ", ctx, ", req *", in, ") (*", g.QualifiedGoIdent(rpcPackage.Ident("Stream")), "[*", out, "], error) {")
 			g.P("return ", rpcPackage.Ident("Subscribe"), "[*", out, "](ctx, c.conn, ", eventConst(s, m), ", req", idempotencyArg(g, m), ")")
-		} else {
+		case siodesc.CallServerStream:
+			g.P("//")
+			g.P("// ctx is the stream's life: its deadline travels to the server, and its")
+			g.P("// end cancels the call there.")
+			g.P("func (c *", client, ") ", m.GoName, "(ctx ", ctx, ", req *", in, ") (*", g.QualifiedGoIdent(rpcPackage.Ident("ServerStreamCall")), "[*", out, "], error) {")
+			g.P("return ", rpcPackage.Ident("CallServerStream"), "[*", out, "](ctx, c.conn, ", eventConst(s, m), ", req)")
+		case siodesc.ClientStream:
+			g.P("//")
+			g.P("// ctx is the stream's life: its deadline travels to the server, and its")
+			g.P("// end cancels the call there.")
+			g.P("func (c *", client, ") ", m.GoName, "(ctx ", ctx, ") (*", g.QualifiedGoIdent(rpcPackage.Ident("ClientStreamCall")), "[*", in, ", *", out, "], error) {")
+			g.P("return ", rpcPackage.Ident("CallClientStream"), "[*", in, ", *", out, "](ctx, c.conn, ", eventConst(s, m), ")")
+		case siodesc.BidiStream:
+			g.P("//")
+			g.P("// ctx is the stream's life: its deadline travels to the server, and its")
+			g.P("// end cancels the call there.")
+			g.P("func (c *", client, ") ", m.GoName, "(ctx ", ctx, ") (*", g.QualifiedGoIdent(rpcPackage.Ident("BidiStreamCall")), "[*", in, ", *", out, "], error) {")
+			g.P("return ", rpcPackage.Ident("CallBidiStream"), "[*", in, ", *", out, "](ctx, c.conn, ", eventConst(s, m), ")")
+		default:
 			g.P("func (c *", client, ") ", m.GoName, "(ctx ", ctx, ", req *", in, ") (*", out, ", error) {")
 			g.P("return ", rpcPackage.Ident("CallUnary"), "[*", out, "](ctx, c.conn, ", eventConst(s, m), ", req", idempotencyArg(g, m), ")")
 		}
 		g.P("}")
 	}
+}
+
+// handlerConstructors are the runtime's handler constructors by kind.
+var handlerConstructors = map[siodesc.Kind]string{
+	siodesc.Unary:            "NewUnaryHandler",
+	siodesc.ServerStream:     "NewServerStreamHandler",
+	siodesc.CallServerStream: "NewCallServerStreamHandler",
+	siodesc.ClientStream:     "NewClientStreamHandler",
+	siodesc.BidiStream:       "NewBidiStreamHandler",
+}
+
+// serverSignature is a server method's parameters and results, by kind.
+func serverSignature(g *protogen.GeneratedFile, m *protogen.Method, kind siodesc.Kind) string {
+	ctx := g.QualifiedGoIdent(contextPackage.Ident("Context"))
+	in, out := g.QualifiedGoIdent(m.Input.GoIdent), g.QualifiedGoIdent(m.Output.GoIdent)
+	switch kind {
+	case siodesc.ServerStream:
+		return "(" + ctx + ", *" + in + ") (room string, err error)"
+	case siodesc.CallServerStream:
+		return "(" + ctx + ", *" + in + ", *" + g.QualifiedGoIdent(rpcPackage.Ident("ServerStream")) + "[*" + out + "]) error"
+	case siodesc.ClientStream:
+		return "(" + ctx + ", *" + g.QualifiedGoIdent(rpcPackage.Ident("ClientStream")) + "[*" + in + "]) (*" + out + ", error)"
+	case siodesc.BidiStream:
+		return "(" + ctx + ", *" + g.QualifiedGoIdent(rpcPackage.Ident("BidiStream")) + "[*" + in + ", *" + out + "]) error"
+	}
+	return "(" + ctx + ", *" + in + ") (*" + out + ", error)"
 }
 
 // idempotencyArg passes a method's idempotency_level to the runtime, which

@@ -326,11 +326,24 @@ func generateFile(fd protoreflect.FileDescriptor, version string) (string, error
 			in, out := schema(m.Input()), schema(m.Output())
 			body.line()
 			docComment(body, fd.SourceLocations().ByDescriptor(m), string(m.Name())+" calls "+string(m.FullName())+".")
-			if kind == siodesc.ServerStream {
+			switch kind {
+			case siodesc.ServerStream:
 				sub := im.value(runtime, "subscribe")
 				body.open(lm, "(request: ", initShape, "<typeof ", in, ">, options?: ", opts, "): AsyncIterable<", msgType(m.Output()), "> {")
 				body.line("return ", sub, "(this.socket, ", name, "Events.", lm, ", ", in, ", ", out, ", request, options, this.options", idempotency(m), ");")
-			} else {
+			case siodesc.CallServerStream:
+				call := im.value(runtime, "callServerStream")
+				body.open(lm, "(request: ", initShape, "<typeof ", in, ">, options?: ", opts, "): AsyncIterable<", msgType(m.Output()), "> {")
+				body.line("return ", call, "(this.socket, ", name, "Events.", lm, ", ", in, ", ", out, ", request, options, this.options);")
+			case siodesc.ClientStream:
+				call := im.value(runtime, "callClientStream")
+				body.open(lm, "(requests: AsyncIterable<", initShape, "<typeof ", in, ">>, options?: ", opts, "): Promise<", msgType(m.Output()), "> {")
+				body.line("return ", call, "(this.socket, ", name, "Events.", lm, ", ", in, ", ", out, ", requests, options, this.options);")
+			case siodesc.BidiStream:
+				call := im.value(runtime, "callBidiStream")
+				body.open(lm, "(requests: AsyncIterable<", initShape, "<typeof ", in, ">>, options?: ", opts, "): AsyncIterable<", msgType(m.Output()), "> {")
+				body.line("return ", call, "(this.socket, ", name, "Events.", lm, ", ", in, ", ", out, ", requests, options, this.options);")
+			default:
 				call := im.value(runtime, "callUnary")
 				body.open(lm, "(request: ", initShape, "<typeof ", in, ">, options?: ", opts, "): Promise<", msgType(m.Output()), "> {")
 				body.line("return ", call, "(this.socket, ", name, "Events.", lm, ", ", in, ", ", out, ", request, options, this.options", idempotency(m), ");")

@@ -40,21 +40,33 @@ type Kind int
 
 // Method kinds.
 const (
-	Unary        Kind = iota // an event answered in its ack
-	ServerStream             // a room subscription
+	Unary            Kind = iota // an event answered in its ack
+	ServerStream                 // a server stream as a room subscription
+	CallServerStream             // a server stream of its own to its caller
+	ClientStream                 // a client stream
+	BidiStream                   // a bidirectional stream
 )
 
 // MethodKind classifies m, or explains why it cannot be generated. file is
 // the .proto path, for the message.
 func MethodKind(file string, m protoreflect.MethodDescriptor) (Kind, error) {
 	svc := m.Parent().(protoreflect.ServiceDescriptor)
+	streaming := m.IsStreamingClient() || m.IsStreamingServer()
 	switch {
-	case m.IsStreamingClient():
-		return 0, fmt.Errorf("%s: method %s: client-streaming and bidirectional methods are not supported; use a unary method per message, or a server stream", file, m.FullName())
-	case m.IsStreamingServer() && ClientSide(svc):
+	case streaming && ClientSide(svc):
 		return 0, fmt.Errorf("%s: method %s: a client_side service cannot have streaming methods", file, m.FullName())
+	case m.IsStreamingClient() && m.IsStreamingServer():
+		return BidiStream, nil
+	case m.IsStreamingClient():
+		return ClientStream, nil
 	case m.IsStreamingServer():
+		if kind, _ := proto.GetExtension(m.Options(), siov1.E_ServerStream).(siov1.ServerStreamKind); kind == siov1.ServerStreamKind_SERVER_STREAM_KIND_CALL {
+			return CallServerStream, nil
+		}
 		return ServerStream, nil
+	}
+	if kind, _ := proto.GetExtension(m.Options(), siov1.E_ServerStream).(siov1.ServerStreamKind); kind != siov1.ServerStreamKind_SERVER_STREAM_KIND_UNSPECIFIED {
+		return 0, fmt.Errorf("%s: method %s: the server_stream option is for server-streaming methods", file, m.FullName())
 	}
 	return Unary, nil
 }

@@ -13,6 +13,7 @@ import (
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	descriptorpb "google.golang.org/protobuf/types/descriptorpb"
 	reflect "reflect"
+	sync "sync"
 	unsafe "unsafe"
 )
 
@@ -22,6 +23,61 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// How a server-streaming method is served.
+type ServerStreamKind int32
+
+const (
+	// The default: a room subscription.
+	ServerStreamKind_SERVER_STREAM_KIND_UNSPECIFIED ServerStreamKind = 0
+	// A room subscription: the handler names a room, and one publish reaches
+	// every subscriber of that room, on every node.
+	ServerStreamKind_SERVER_STREAM_KIND_ROOM ServerStreamKind = 1
+	// A stream of its own to its one caller, as in gRPC: the handler sends
+	// the responses, with flow control.
+	ServerStreamKind_SERVER_STREAM_KIND_CALL ServerStreamKind = 2
+)
+
+// Enum value maps for ServerStreamKind.
+var (
+	ServerStreamKind_name = map[int32]string{
+		0: "SERVER_STREAM_KIND_UNSPECIFIED",
+		1: "SERVER_STREAM_KIND_ROOM",
+		2: "SERVER_STREAM_KIND_CALL",
+	}
+	ServerStreamKind_value = map[string]int32{
+		"SERVER_STREAM_KIND_UNSPECIFIED": 0,
+		"SERVER_STREAM_KIND_ROOM":        1,
+		"SERVER_STREAM_KIND_CALL":        2,
+	}
+)
+
+func (x ServerStreamKind) Enum() *ServerStreamKind {
+	p := new(ServerStreamKind)
+	*p = x
+	return p
+}
+
+func (x ServerStreamKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ServerStreamKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_sio_v1_options_proto_enumTypes[0].Descriptor()
+}
+
+func (ServerStreamKind) Type() protoreflect.EnumType {
+	return &file_sio_v1_options_proto_enumTypes[0]
+}
+
+func (x ServerStreamKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ServerStreamKind.Descriptor instead.
+func (ServerStreamKind) EnumDescriptor() ([]byte, []int) {
+	return file_sio_v1_options_proto_rawDescGZIP(), []int{0}
+}
 
 var file_sio_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 	{
@@ -48,6 +104,14 @@ var file_sio_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 		Tag:           "bytes,51001,opt,name=event",
 		Filename:      "sio/v1/options.proto",
 	},
+	{
+		ExtendedType:  (*descriptorpb.MethodOptions)(nil),
+		ExtensionType: (*ServerStreamKind)(nil),
+		Field:         51002,
+		Name:          "sio.v1.server_stream",
+		Tag:           "varint,51002,opt,name=server_stream,enum=sio.v1.ServerStreamKind",
+		Filename:      "sio/v1/options.proto",
+	},
 }
 
 // Extension fields to descriptorpb.ServiceOptions.
@@ -70,32 +134,57 @@ var (
 	//
 	// optional string event = 51001;
 	E_Event = &file_sio_v1_options_proto_extTypes[2]
+	// How a server-streaming method is served. Default: a room subscription.
+	//
+	// optional sio.v1.ServerStreamKind server_stream = 51002;
+	E_ServerStream = &file_sio_v1_options_proto_extTypes[3]
 )
 
 var File_sio_v1_options_proto protoreflect.FileDescriptor
 
 const file_sio_v1_options_proto_rawDesc = "" +
 	"\n" +
-	"\x14sio/v1/options.proto\x12\x06sio.v1\x1a google/protobuf/descriptor.proto:?\n" +
+	"\x14sio/v1/options.proto\x12\x06sio.v1\x1a google/protobuf/descriptor.proto*p\n" +
+	"\x10ServerStreamKind\x12\"\n" +
+	"\x1eSERVER_STREAM_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17SERVER_STREAM_KIND_ROOM\x10\x01\x12\x1b\n" +
+	"\x17SERVER_STREAM_KIND_CALL\x10\x02:?\n" +
 	"\tnamespace\x12\x1f.google.protobuf.ServiceOptions\x18\xb9\x8e\x03 \x01(\tR\tnamespace:B\n" +
 	"\vclient_side\x12\x1f.google.protobuf.ServiceOptions\x18\xba\x8e\x03 \x01(\bR\n" +
 	"clientSide:6\n" +
-	"\x05event\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\tR\x05eventB\x7f\n" +
+	"\x05event\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\tR\x05event:_\n" +
+	"\rserver_stream\x12\x1e.google.protobuf.MethodOptions\x18\xba\x8e\x03 \x01(\x0e2\x18.sio.v1.ServerStreamKindR\fserverStreamB\x7f\n" +
 	"\n" +
 	"com.sio.v1B\fOptionsProtoP\x01Z*github.com/sio-dev/sio/gen/go/sio/v1;siov1\xa2\x02\x03SXX\xaa\x02\x06Sio.V1\xca\x02\x06Sio\\V1\xe2\x02\x12Sio\\V1\\GPBMetadata\xea\x02\aSio::V1b\x06proto3"
 
+var (
+	file_sio_v1_options_proto_rawDescOnce sync.Once
+	file_sio_v1_options_proto_rawDescData []byte
+)
+
+func file_sio_v1_options_proto_rawDescGZIP() []byte {
+	file_sio_v1_options_proto_rawDescOnce.Do(func() {
+		file_sio_v1_options_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_sio_v1_options_proto_rawDesc), len(file_sio_v1_options_proto_rawDesc)))
+	})
+	return file_sio_v1_options_proto_rawDescData
+}
+
+var file_sio_v1_options_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_sio_v1_options_proto_goTypes = []any{
-	(*descriptorpb.ServiceOptions)(nil), // 0: google.protobuf.ServiceOptions
-	(*descriptorpb.MethodOptions)(nil),  // 1: google.protobuf.MethodOptions
+	(ServerStreamKind)(0),               // 0: sio.v1.ServerStreamKind
+	(*descriptorpb.ServiceOptions)(nil), // 1: google.protobuf.ServiceOptions
+	(*descriptorpb.MethodOptions)(nil),  // 2: google.protobuf.MethodOptions
 }
 var file_sio_v1_options_proto_depIdxs = []int32{
-	0, // 0: sio.v1.namespace:extendee -> google.protobuf.ServiceOptions
-	0, // 1: sio.v1.client_side:extendee -> google.protobuf.ServiceOptions
-	1, // 2: sio.v1.event:extendee -> google.protobuf.MethodOptions
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	0, // [0:3] is the sub-list for extension extendee
+	1, // 0: sio.v1.namespace:extendee -> google.protobuf.ServiceOptions
+	1, // 1: sio.v1.client_side:extendee -> google.protobuf.ServiceOptions
+	2, // 2: sio.v1.event:extendee -> google.protobuf.MethodOptions
+	2, // 3: sio.v1.server_stream:extendee -> google.protobuf.MethodOptions
+	0, // 4: sio.v1.server_stream:type_name -> sio.v1.ServerStreamKind
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	4, // [4:5] is the sub-list for extension type_name
+	0, // [0:4] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
 }
 
@@ -109,13 +198,14 @@ func file_sio_v1_options_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sio_v1_options_proto_rawDesc), len(file_sio_v1_options_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   0,
-			NumExtensions: 3,
+			NumExtensions: 4,
 			NumServices:   0,
 		},
 		GoTypes:           file_sio_v1_options_proto_goTypes,
 		DependencyIndexes: file_sio_v1_options_proto_depIdxs,
+		EnumInfos:         file_sio_v1_options_proto_enumTypes,
 		ExtensionInfos:    file_sio_v1_options_proto_extTypes,
 	}.Build()
 	File_sio_v1_options_proto = out.File

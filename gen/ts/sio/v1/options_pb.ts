@@ -4,8 +4,8 @@
 
 // Options that shape how protoc-gen-sio maps services onto Socket.IO.
 
-import type { GenExtension, GenFile } from "@bufbuild/protobuf/codegenv2";
-import { extDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenExtension, GenFile } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, extDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
 import type { MethodOptions, ServiceOptions } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_descriptor } from "@bufbuild/protobuf/wkt";
 
@@ -13,7 +13,43 @@ import { file_google_protobuf_descriptor } from "@bufbuild/protobuf/wkt";
  * Describes the file sio/v1/options.proto.
  */
 export const file_sio_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("ChRzaW8vdjEvb3B0aW9ucy5wcm90bxIGc2lvLnYxOj8KCW5hbWVzcGFjZRIfLmdvb2dsZS5wcm90b2J1Zi5TZXJ2aWNlT3B0aW9ucxi5jgMgASgJUgluYW1lc3BhY2U6QgoLY2xpZW50X3NpZGUSHy5nb29nbGUucHJvdG9idWYuU2VydmljZU9wdGlvbnMYuo4DIAEoCFIKY2xpZW50U2lkZTo2CgVldmVudBIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGLmOAyABKAlSBWV2ZW50Qn8KCmNvbS5zaW8udjFCDE9wdGlvbnNQcm90b1ABWipnaXRodWIuY29tL3Npby1kZXYvc2lvL2dlbi9nby9zaW8vdjE7c2lvdjGiAgNTWFiqAgZTaW8uVjHKAgZTaW9cVjHiAhJTaW9cVjFcR1BCTWV0YWRhdGHqAgdTaW86OlYxYgZwcm90bzM", [file_google_protobuf_descriptor]);
+  fileDesc("ChRzaW8vdjEvb3B0aW9ucy5wcm90bxIGc2lvLnYxKnAKEFNlcnZlclN0cmVhbUtpbmQSIgoeU0VSVkVSX1NUUkVBTV9LSU5EX1VOU1BFQ0lGSUVEEAASGwoXU0VSVkVSX1NUUkVBTV9LSU5EX1JPT00QARIbChdTRVJWRVJfU1RSRUFNX0tJTkRfQ0FMTBACOj8KCW5hbWVzcGFjZRIfLmdvb2dsZS5wcm90b2J1Zi5TZXJ2aWNlT3B0aW9ucxi5jgMgASgJUgluYW1lc3BhY2U6QgoLY2xpZW50X3NpZGUSHy5nb29nbGUucHJvdG9idWYuU2VydmljZU9wdGlvbnMYuo4DIAEoCFIKY2xpZW50U2lkZTo2CgVldmVudBIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGLmOAyABKAlSBWV2ZW50Ol8KDXNlcnZlcl9zdHJlYW0SHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxi6jgMgASgOMhguc2lvLnYxLlNlcnZlclN0cmVhbUtpbmRSDHNlcnZlclN0cmVhbUJ/Cgpjb20uc2lvLnYxQgxPcHRpb25zUHJvdG9QAVoqZ2l0aHViLmNvbS9zaW8tZGV2L3Npby9nZW4vZ28vc2lvL3YxO3Npb3YxogIDU1hYqgIGU2lvLlYxygIGU2lvXFYx4gISU2lvXFYxXEdQQk1ldGFkYXRh6gIHU2lvOjpWMWIGcHJvdG8z", [file_google_protobuf_descriptor]);
+
+/**
+ * How a server-streaming method is served.
+ *
+ * @generated from enum sio.v1.ServerStreamKind
+ */
+export enum ServerStreamKind {
+  /**
+   * The default: a room subscription.
+   *
+   * @generated from enum value: SERVER_STREAM_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A room subscription: the handler names a room, and one publish reaches
+   * every subscriber of that room, on every node.
+   *
+   * @generated from enum value: SERVER_STREAM_KIND_ROOM = 1;
+   */
+  ROOM = 1,
+
+  /**
+   * A stream of its own to its one caller, as in gRPC: the handler sends
+   * the responses, with flow control.
+   *
+   * @generated from enum value: SERVER_STREAM_KIND_CALL = 2;
+   */
+  CALL = 2,
+}
+
+/**
+ * Describes the enum sio.v1.ServerStreamKind.
+ */
+export const ServerStreamKindSchema: GenEnum<ServerStreamKind> = /*@__PURE__*/
+  enumDesc(file_sio_v1_options, 0);
 
 /**
  * The Socket.IO namespace the service is served on. Default "/".
@@ -40,4 +76,12 @@ export const client_side: GenExtension<ServiceOptions, boolean> = /*@__PURE__*/
  */
 export const event: GenExtension<MethodOptions, string> = /*@__PURE__*/
   extDesc(file_sio_v1_options, 2);
+
+/**
+ * How a server-streaming method is served. Default: a room subscription.
+ *
+ * @generated from extension: sio.v1.ServerStreamKind server_stream = 51002;
+ */
+export const server_stream: GenExtension<MethodOptions, ServerStreamKind> = /*@__PURE__*/
+  extDesc(file_sio_v1_options, 3);
 

@@ -27,6 +27,150 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ImportTransfersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Transfer      *TransferRequest       `protobuf:"bytes,1,opt,name=transfer,proto3" json:"transfer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportTransfersRequest) Reset() {
+	*x = ImportTransfersRequest{}
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportTransfersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportTransfersRequest) ProtoMessage() {}
+
+func (x *ImportTransfersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportTransfersRequest.ProtoReflect.Descriptor instead.
+func (*ImportTransfersRequest) Descriptor() ([]byte, []int) {
+	return file_example_ledger_v1_ledger_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ImportTransfersRequest) GetTransfer() *TransferRequest {
+	if x != nil {
+		return x.Transfer
+	}
+	return nil
+}
+
+type ImportTransfersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many transfers were recorded.
+	Recorded uint32 `protobuf:"varint,1,opt,name=recorded,proto3" json:"recorded,omitempty"`
+	// The total amount recorded.
+	Total         int64 `protobuf:"varint,2,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportTransfersResponse) Reset() {
+	*x = ImportTransfersResponse{}
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportTransfersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportTransfersResponse) ProtoMessage() {}
+
+func (x *ImportTransfersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportTransfersResponse.ProtoReflect.Descriptor instead.
+func (*ImportTransfersResponse) Descriptor() ([]byte, []int) {
+	return file_example_ledger_v1_ledger_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ImportTransfersResponse) GetRecorded() uint32 {
+	if x != nil {
+		return x.Recorded
+	}
+	return 0
+}
+
+func (x *ImportTransfersResponse) GetTotal() int64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+type ExportTransfersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Repeat the export this many times (at least once): a long stream, to
+	// show flow control.
+	Repeat        uint32 `protobuf:"varint,1,opt,name=repeat,proto3" json:"repeat,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportTransfersRequest) Reset() {
+	*x = ExportTransfersRequest{}
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportTransfersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportTransfersRequest) ProtoMessage() {}
+
+func (x *ExportTransfersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportTransfersRequest.ProtoReflect.Descriptor instead.
+func (*ExportTransfersRequest) Descriptor() ([]byte, []int) {
+	return file_example_ledger_v1_ledger_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ExportTransfersRequest) GetRepeat() uint32 {
+	if x != nil {
+		return x.Repeat
+	}
+	return 0
+}
+
 type TransferRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The caller's id for the transfer, echoed back.
@@ -43,7 +187,7 @@ type TransferRequest struct {
 
 func (x *TransferRequest) Reset() {
 	*x = TransferRequest{}
-	mi := &file_example_ledger_v1_ledger_proto_msgTypes[0]
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -55,7 +199,7 @@ func (x *TransferRequest) String() string {
 func (*TransferRequest) ProtoMessage() {}
 
 func (x *TransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_example_ledger_v1_ledger_proto_msgTypes[0]
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -68,7 +212,7 @@ func (x *TransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferRequest.ProtoReflect.Descriptor instead.
 func (*TransferRequest) Descriptor() ([]byte, []int) {
-	return file_example_ledger_v1_ledger_proto_rawDescGZIP(), []int{0}
+	return file_example_ledger_v1_ledger_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *TransferRequest) GetId() string {
@@ -116,7 +260,7 @@ type TransferResponse struct {
 
 func (x *TransferResponse) Reset() {
 	*x = TransferResponse{}
-	mi := &file_example_ledger_v1_ledger_proto_msgTypes[1]
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -128,7 +272,7 @@ func (x *TransferResponse) String() string {
 func (*TransferResponse) ProtoMessage() {}
 
 func (x *TransferResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_example_ledger_v1_ledger_proto_msgTypes[1]
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -141,7 +285,7 @@ func (x *TransferResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferResponse.ProtoReflect.Descriptor instead.
 func (*TransferResponse) Descriptor() ([]byte, []int) {
-	return file_example_ledger_v1_ledger_proto_rawDescGZIP(), []int{1}
+	return file_example_ledger_v1_ledger_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *TransferResponse) GetId() string {
@@ -166,7 +310,7 @@ type ListTransfersRequest struct {
 
 func (x *ListTransfersRequest) Reset() {
 	*x = ListTransfersRequest{}
-	mi := &file_example_ledger_v1_ledger_proto_msgTypes[2]
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -178,7 +322,7 @@ func (x *ListTransfersRequest) String() string {
 func (*ListTransfersRequest) ProtoMessage() {}
 
 func (x *ListTransfersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_example_ledger_v1_ledger_proto_msgTypes[2]
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -191,7 +335,7 @@ func (x *ListTransfersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransfersRequest.ProtoReflect.Descriptor instead.
 func (*ListTransfersRequest) Descriptor() ([]byte, []int) {
-	return file_example_ledger_v1_ledger_proto_rawDescGZIP(), []int{2}
+	return file_example_ledger_v1_ledger_proto_rawDescGZIP(), []int{5}
 }
 
 type ListTransfersResponse struct {
@@ -203,7 +347,7 @@ type ListTransfersResponse struct {
 
 func (x *ListTransfersResponse) Reset() {
 	*x = ListTransfersResponse{}
-	mi := &file_example_ledger_v1_ledger_proto_msgTypes[3]
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -215,7 +359,7 @@ func (x *ListTransfersResponse) String() string {
 func (*ListTransfersResponse) ProtoMessage() {}
 
 func (x *ListTransfersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_example_ledger_v1_ledger_proto_msgTypes[3]
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -228,7 +372,7 @@ func (x *ListTransfersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransfersResponse.ProtoReflect.Descriptor instead.
 func (*ListTransfersResponse) Descriptor() ([]byte, []int) {
-	return file_example_ledger_v1_ledger_proto_rawDescGZIP(), []int{3}
+	return file_example_ledger_v1_ledger_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListTransfersResponse) GetTransfers() []*TransferRecord {
@@ -253,7 +397,7 @@ type TransferRecord struct {
 
 func (x *TransferRecord) Reset() {
 	*x = TransferRecord{}
-	mi := &file_example_ledger_v1_ledger_proto_msgTypes[4]
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -265,7 +409,7 @@ func (x *TransferRecord) String() string {
 func (*TransferRecord) ProtoMessage() {}
 
 func (x *TransferRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_example_ledger_v1_ledger_proto_msgTypes[4]
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -278,7 +422,7 @@ func (x *TransferRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferRecord.ProtoReflect.Descriptor instead.
 func (*TransferRecord) Descriptor() ([]byte, []int) {
-	return file_example_ledger_v1_ledger_proto_rawDescGZIP(), []int{4}
+	return file_example_ledger_v1_ledger_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *TransferRecord) GetId() string {
@@ -318,7 +462,7 @@ type WatchTransfersRequest struct {
 
 func (x *WatchTransfersRequest) Reset() {
 	*x = WatchTransfersRequest{}
-	mi := &file_example_ledger_v1_ledger_proto_msgTypes[5]
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -330,7 +474,7 @@ func (x *WatchTransfersRequest) String() string {
 func (*WatchTransfersRequest) ProtoMessage() {}
 
 func (x *WatchTransfersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_example_ledger_v1_ledger_proto_msgTypes[5]
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -343,7 +487,7 @@ func (x *WatchTransfersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchTransfersRequest.ProtoReflect.Descriptor instead.
 func (*WatchTransfersRequest) Descriptor() ([]byte, []int) {
-	return file_example_ledger_v1_ledger_proto_rawDescGZIP(), []int{5}
+	return file_example_ledger_v1_ledger_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *WatchTransfersRequest) GetAccount() string {
@@ -362,7 +506,7 @@ type WatchTransfersResponse struct {
 
 func (x *WatchTransfersResponse) Reset() {
 	*x = WatchTransfersResponse{}
-	mi := &file_example_ledger_v1_ledger_proto_msgTypes[6]
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -374,7 +518,7 @@ func (x *WatchTransfersResponse) String() string {
 func (*WatchTransfersResponse) ProtoMessage() {}
 
 func (x *WatchTransfersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_example_ledger_v1_ledger_proto_msgTypes[6]
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -387,7 +531,7 @@ func (x *WatchTransfersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchTransfersResponse.ProtoReflect.Descriptor instead.
 func (*WatchTransfersResponse) Descriptor() ([]byte, []int) {
-	return file_example_ledger_v1_ledger_proto_rawDescGZIP(), []int{6}
+	return file_example_ledger_v1_ledger_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WatchTransfersResponse) GetTransfer() *TransferRecord {
@@ -397,11 +541,150 @@ func (x *WatchTransfersResponse) GetTransfer() *TransferRecord {
 	return nil
 }
 
+type TransferEachRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Transfer      *TransferRequest       `protobuf:"bytes,1,opt,name=transfer,proto3" json:"transfer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferEachRequest) Reset() {
+	*x = TransferEachRequest{}
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferEachRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferEachRequest) ProtoMessage() {}
+
+func (x *TransferEachRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferEachRequest.ProtoReflect.Descriptor instead.
+func (*TransferEachRequest) Descriptor() ([]byte, []int) {
+	return file_example_ledger_v1_ledger_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *TransferEachRequest) GetTransfer() *TransferRequest {
+	if x != nil {
+		return x.Transfer
+	}
+	return nil
+}
+
+type TransferEachResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Record        *TransferRecord        `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferEachResponse) Reset() {
+	*x = TransferEachResponse{}
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferEachResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferEachResponse) ProtoMessage() {}
+
+func (x *TransferEachResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferEachResponse.ProtoReflect.Descriptor instead.
+func (*TransferEachResponse) Descriptor() ([]byte, []int) {
+	return file_example_ledger_v1_ledger_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *TransferEachResponse) GetRecord() *TransferRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+type ExportTransfersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Record        *TransferRecord        `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportTransfersResponse) Reset() {
+	*x = ExportTransfersResponse{}
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportTransfersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportTransfersResponse) ProtoMessage() {}
+
+func (x *ExportTransfersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_example_ledger_v1_ledger_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportTransfersResponse.ProtoReflect.Descriptor instead.
+func (*ExportTransfersResponse) Descriptor() ([]byte, []int) {
+	return file_example_ledger_v1_ledger_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ExportTransfersResponse) GetRecord() *TransferRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
 var File_example_ledger_v1_ledger_proto protoreflect.FileDescriptor
 
 const file_example_ledger_v1_ledger_proto_rawDesc = "" +
 	"\n" +
-	"\x1eexample/ledger/v1/ledger.proto\x12\x11example.ledger.v1\x1a\x14sio/v1/options.proto\"\xa0\x01\n" +
+	"\x1eexample/ledger/v1/ledger.proto\x12\x11example.ledger.v1\x1a\x14sio/v1/options.proto\"X\n" +
+	"\x16ImportTransfersRequest\x12>\n" +
+	"\btransfer\x18\x01 \x01(\v2\".example.ledger.v1.TransferRequestR\btransfer\"K\n" +
+	"\x17ImportTransfersResponse\x12\x1a\n" +
+	"\brecorded\x18\x01 \x01(\rR\brecorded\x12\x14\n" +
+	"\x05total\x18\x02 \x01(\x03R\x05total\"0\n" +
+	"\x16ExportTransfersRequest\x12\x16\n" +
+	"\x06repeat\x18\x01 \x01(\rR\x06repeat\"\xa0\x01\n" +
 	"\x0fTransferRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\ffrom_account\x18\x02 \x01(\tR\vfromAccount\x12\x1d\n" +
@@ -423,11 +706,20 @@ const file_example_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x15WatchTransfersRequest\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\tR\aaccount\"W\n" +
 	"\x16WatchTransfersResponse\x12=\n" +
-	"\btransfer\x18\x01 \x01(\v2!.example.ledger.v1.TransferRecordR\btransfer2\xc3\x02\n" +
+	"\btransfer\x18\x01 \x01(\v2!.example.ledger.v1.TransferRecordR\btransfer\"U\n" +
+	"\x13TransferEachRequest\x12>\n" +
+	"\btransfer\x18\x01 \x01(\v2\".example.ledger.v1.TransferRequestR\btransfer\"Q\n" +
+	"\x14TransferEachResponse\x129\n" +
+	"\x06record\x18\x01 \x01(\v2!.example.ledger.v1.TransferRecordR\x06record\"T\n" +
+	"\x17ExportTransfersResponse\x129\n" +
+	"\x06record\x18\x01 \x01(\v2!.example.ledger.v1.TransferRecordR\x06record2\x86\x05\n" +
 	"\rLedgerService\x12S\n" +
 	"\bTransfer\x12\".example.ledger.v1.TransferRequest\x1a#.example.ledger.v1.TransferResponse\x12g\n" +
 	"\rListTransfers\x12'.example.ledger.v1.ListTransfersRequest\x1a(.example.ledger.v1.ListTransfersResponse\"\x03\x90\x02\x01\x12g\n" +
-	"\x0eWatchTransfers\x12(.example.ledger.v1.WatchTransfersRequest\x1a).example.ledger.v1.WatchTransfersResponse0\x01\x1a\v\xca\xf3\x18\a/ledgerB\xc4\x01\n" +
+	"\x0eWatchTransfers\x12(.example.ledger.v1.WatchTransfersRequest\x1a).example.ledger.v1.WatchTransfersResponse0\x01\x12j\n" +
+	"\x0fImportTransfers\x12).example.ledger.v1.ImportTransfersRequest\x1a*.example.ledger.v1.ImportTransfersResponse(\x01\x12c\n" +
+	"\fTransferEach\x12&.example.ledger.v1.TransferEachRequest\x1a'.example.ledger.v1.TransferEachResponse(\x010\x01\x12p\n" +
+	"\x0fExportTransfers\x12).example.ledger.v1.ExportTransfersRequest\x1a*.example.ledger.v1.ExportTransfersResponse\"\x04\xd0\xf3\x18\x020\x01\x1a\v\xca\xf3\x18\a/ledgerB\xc4\x01\n" +
 	"\x15com.example.ledger.v1B\vLedgerProtoP\x01Z8github.com/sio-dev/sio/gen/go/example/ledger/v1;ledgerv1\xa2\x02\x03ELX\xaa\x02\x11Example.Ledger.V1\xca\x02\x11Example\\Ledger\\V1\xe2\x02\x1dExample\\Ledger\\V1\\GPBMetadata\xea\x02\x13Example::Ledger::V1b\x06proto3"
 
 var (
@@ -442,30 +734,46 @@ func file_example_ledger_v1_ledger_proto_rawDescGZIP() []byte {
 	return file_example_ledger_v1_ledger_proto_rawDescData
 }
 
-var file_example_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_example_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_example_ledger_v1_ledger_proto_goTypes = []any{
-	(*TransferRequest)(nil),        // 0: example.ledger.v1.TransferRequest
-	(*TransferResponse)(nil),       // 1: example.ledger.v1.TransferResponse
-	(*ListTransfersRequest)(nil),   // 2: example.ledger.v1.ListTransfersRequest
-	(*ListTransfersResponse)(nil),  // 3: example.ledger.v1.ListTransfersResponse
-	(*TransferRecord)(nil),         // 4: example.ledger.v1.TransferRecord
-	(*WatchTransfersRequest)(nil),  // 5: example.ledger.v1.WatchTransfersRequest
-	(*WatchTransfersResponse)(nil), // 6: example.ledger.v1.WatchTransfersResponse
+	(*ImportTransfersRequest)(nil),  // 0: example.ledger.v1.ImportTransfersRequest
+	(*ImportTransfersResponse)(nil), // 1: example.ledger.v1.ImportTransfersResponse
+	(*ExportTransfersRequest)(nil),  // 2: example.ledger.v1.ExportTransfersRequest
+	(*TransferRequest)(nil),         // 3: example.ledger.v1.TransferRequest
+	(*TransferResponse)(nil),        // 4: example.ledger.v1.TransferResponse
+	(*ListTransfersRequest)(nil),    // 5: example.ledger.v1.ListTransfersRequest
+	(*ListTransfersResponse)(nil),   // 6: example.ledger.v1.ListTransfersResponse
+	(*TransferRecord)(nil),          // 7: example.ledger.v1.TransferRecord
+	(*WatchTransfersRequest)(nil),   // 8: example.ledger.v1.WatchTransfersRequest
+	(*WatchTransfersResponse)(nil),  // 9: example.ledger.v1.WatchTransfersResponse
+	(*TransferEachRequest)(nil),     // 10: example.ledger.v1.TransferEachRequest
+	(*TransferEachResponse)(nil),    // 11: example.ledger.v1.TransferEachResponse
+	(*ExportTransfersResponse)(nil), // 12: example.ledger.v1.ExportTransfersResponse
 }
 var file_example_ledger_v1_ledger_proto_depIdxs = []int32{
-	4, // 0: example.ledger.v1.ListTransfersResponse.transfers:type_name -> example.ledger.v1.TransferRecord
-	4, // 1: example.ledger.v1.WatchTransfersResponse.transfer:type_name -> example.ledger.v1.TransferRecord
-	0, // 2: example.ledger.v1.LedgerService.Transfer:input_type -> example.ledger.v1.TransferRequest
-	2, // 3: example.ledger.v1.LedgerService.ListTransfers:input_type -> example.ledger.v1.ListTransfersRequest
-	5, // 4: example.ledger.v1.LedgerService.WatchTransfers:input_type -> example.ledger.v1.WatchTransfersRequest
-	1, // 5: example.ledger.v1.LedgerService.Transfer:output_type -> example.ledger.v1.TransferResponse
-	3, // 6: example.ledger.v1.LedgerService.ListTransfers:output_type -> example.ledger.v1.ListTransfersResponse
-	6, // 7: example.ledger.v1.LedgerService.WatchTransfers:output_type -> example.ledger.v1.WatchTransfersResponse
-	5, // [5:8] is the sub-list for method output_type
-	2, // [2:5] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	3,  // 0: example.ledger.v1.ImportTransfersRequest.transfer:type_name -> example.ledger.v1.TransferRequest
+	7,  // 1: example.ledger.v1.ListTransfersResponse.transfers:type_name -> example.ledger.v1.TransferRecord
+	7,  // 2: example.ledger.v1.WatchTransfersResponse.transfer:type_name -> example.ledger.v1.TransferRecord
+	3,  // 3: example.ledger.v1.TransferEachRequest.transfer:type_name -> example.ledger.v1.TransferRequest
+	7,  // 4: example.ledger.v1.TransferEachResponse.record:type_name -> example.ledger.v1.TransferRecord
+	7,  // 5: example.ledger.v1.ExportTransfersResponse.record:type_name -> example.ledger.v1.TransferRecord
+	3,  // 6: example.ledger.v1.LedgerService.Transfer:input_type -> example.ledger.v1.TransferRequest
+	5,  // 7: example.ledger.v1.LedgerService.ListTransfers:input_type -> example.ledger.v1.ListTransfersRequest
+	8,  // 8: example.ledger.v1.LedgerService.WatchTransfers:input_type -> example.ledger.v1.WatchTransfersRequest
+	0,  // 9: example.ledger.v1.LedgerService.ImportTransfers:input_type -> example.ledger.v1.ImportTransfersRequest
+	10, // 10: example.ledger.v1.LedgerService.TransferEach:input_type -> example.ledger.v1.TransferEachRequest
+	2,  // 11: example.ledger.v1.LedgerService.ExportTransfers:input_type -> example.ledger.v1.ExportTransfersRequest
+	4,  // 12: example.ledger.v1.LedgerService.Transfer:output_type -> example.ledger.v1.TransferResponse
+	6,  // 13: example.ledger.v1.LedgerService.ListTransfers:output_type -> example.ledger.v1.ListTransfersResponse
+	9,  // 14: example.ledger.v1.LedgerService.WatchTransfers:output_type -> example.ledger.v1.WatchTransfersResponse
+	1,  // 15: example.ledger.v1.LedgerService.ImportTransfers:output_type -> example.ledger.v1.ImportTransfersResponse
+	11, // 16: example.ledger.v1.LedgerService.TransferEach:output_type -> example.ledger.v1.TransferEachResponse
+	12, // 17: example.ledger.v1.LedgerService.ExportTransfers:output_type -> example.ledger.v1.ExportTransfersResponse
+	12, // [12:18] is the sub-list for method output_type
+	6,  // [6:12] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_example_ledger_v1_ledger_proto_init() }
@@ -479,7 +787,7 @@ func file_example_ledger_v1_ledger_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_example_ledger_v1_ledger_proto_rawDesc), len(file_example_ledger_v1_ledger_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -16,7 +16,70 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file example/ledger/v1/ledger.proto.
  */
 export const file_example_ledger_v1_ledger: GenFile = /*@__PURE__*/
-  fileDesc("Ch5leGFtcGxlL2xlZGdlci92MS9sZWRnZXIucHJvdG8SEWV4YW1wbGUubGVkZ2VyLnYxIm4KD1RyYW5zZmVyUmVxdWVzdBIKCgJpZBgBIAEoCRIUCgxmcm9tX2FjY291bnQYAiABKAkSEgoKdG9fYWNjb3VudBgDIAEoCRIOCgZhbW91bnQYBCABKAMSFQoNcHJvY2Vzc2luZ19tcxgFIAEoDSI4ChBUcmFuc2ZlclJlc3BvbnNlEgoKAmlkGAEgASgJEhgKEHJlY29yZGVkX3VuaXhfbXMYAiABKAMiFgoUTGlzdFRyYW5zZmVyc1JlcXVlc3QiTQoVTGlzdFRyYW5zZmVyc1Jlc3BvbnNlEjQKCXRyYW5zZmVycxgBIAMoCzIhLmV4YW1wbGUubGVkZ2VyLnYxLlRyYW5zZmVyUmVjb3JkIlYKDlRyYW5zZmVyUmVjb3JkEgoKAmlkGAEgASgJEg4KBmFtb3VudBgCIAEoAxIXCg9zdGFydGVkX3VuaXhfbXMYAyABKAMSDwoHb3V0Y29tZRgEIAEoCSIoChVXYXRjaFRyYW5zZmVyc1JlcXVlc3QSDwoHYWNjb3VudBgBIAEoCSJNChZXYXRjaFRyYW5zZmVyc1Jlc3BvbnNlEjMKCHRyYW5zZmVyGAEgASgLMiEuZXhhbXBsZS5sZWRnZXIudjEuVHJhbnNmZXJSZWNvcmQywwIKDUxlZGdlclNlcnZpY2USUwoIVHJhbnNmZXISIi5leGFtcGxlLmxlZGdlci52MS5UcmFuc2ZlclJlcXVlc3QaIy5leGFtcGxlLmxlZGdlci52MS5UcmFuc2ZlclJlc3BvbnNlEmcKDUxpc3RUcmFuc2ZlcnMSJy5leGFtcGxlLmxlZGdlci52MS5MaXN0VHJhbnNmZXJzUmVxdWVzdBooLmV4YW1wbGUubGVkZ2VyLnYxLkxpc3RUcmFuc2ZlcnNSZXNwb25zZSIDkAIBEmcKDldhdGNoVHJhbnNmZXJzEiguZXhhbXBsZS5sZWRnZXIudjEuV2F0Y2hUcmFuc2ZlcnNSZXF1ZXN0GikuZXhhbXBsZS5sZWRnZXIudjEuV2F0Y2hUcmFuc2ZlcnNSZXNwb25zZTABGgvK8xgHL2xlZGdlckLEAQoVY29tLmV4YW1wbGUubGVkZ2VyLnYxQgtMZWRnZXJQcm90b1ABWjhnaXRodWIuY29tL3Npby1kZXYvc2lvL2dlbi9nby9leGFtcGxlL2xlZGdlci92MTtsZWRnZXJ2MaICA0VMWKoCEUV4YW1wbGUuTGVkZ2VyLlYxygIRRXhhbXBsZVxMZWRnZXJcVjHiAh1FeGFtcGxlXExlZGdlclxWMVxHUEJNZXRhZGF0YeoCE0V4YW1wbGU6OkxlZGdlcjo6VjFiBnByb3RvMw", [file_sio_v1_options]);
+  fileDesc("Ch5leGFtcGxlL2xlZGdlci92MS9sZWRnZXIucHJvdG8SEWV4YW1wbGUubGVkZ2VyLnYxIk4KFkltcG9ydFRyYW5zZmVyc1JlcXVlc3QSNAoIdHJhbnNmZXIYASABKAsyIi5leGFtcGxlLmxlZGdlci52MS5UcmFuc2ZlclJlcXVlc3QiOgoXSW1wb3J0VHJhbnNmZXJzUmVzcG9uc2USEAoIcmVjb3JkZWQYASABKA0SDQoFdG90YWwYAiABKAMiKAoWRXhwb3J0VHJhbnNmZXJzUmVxdWVzdBIOCgZyZXBlYXQYASABKA0ibgoPVHJhbnNmZXJSZXF1ZXN0EgoKAmlkGAEgASgJEhQKDGZyb21fYWNjb3VudBgCIAEoCRISCgp0b19hY2NvdW50GAMgASgJEg4KBmFtb3VudBgEIAEoAxIVCg1wcm9jZXNzaW5nX21zGAUgASgNIjgKEFRyYW5zZmVyUmVzcG9uc2USCgoCaWQYASABKAkSGAoQcmVjb3JkZWRfdW5peF9tcxgCIAEoAyIWChRMaXN0VHJhbnNmZXJzUmVxdWVzdCJNChVMaXN0VHJhbnNmZXJzUmVzcG9uc2USNAoJdHJhbnNmZXJzGAEgAygLMiEuZXhhbXBsZS5sZWRnZXIudjEuVHJhbnNmZXJSZWNvcmQiVgoOVHJhbnNmZXJSZWNvcmQSCgoCaWQYASABKAkSDgoGYW1vdW50GAIgASgDEhcKD3N0YXJ0ZWRfdW5peF9tcxgDIAEoAxIPCgdvdXRjb21lGAQgASgJIigKFVdhdGNoVHJhbnNmZXJzUmVxdWVzdBIPCgdhY2NvdW50GAEgASgJIk0KFldhdGNoVHJhbnNmZXJzUmVzcG9uc2USMwoIdHJhbnNmZXIYASABKAsyIS5leGFtcGxlLmxlZGdlci52MS5UcmFuc2ZlclJlY29yZCJLChNUcmFuc2ZlckVhY2hSZXF1ZXN0EjQKCHRyYW5zZmVyGAEgASgLMiIuZXhhbXBsZS5sZWRnZXIudjEuVHJhbnNmZXJSZXF1ZXN0IkkKFFRyYW5zZmVyRWFjaFJlc3BvbnNlEjEKBnJlY29yZBgBIAEoCzIhLmV4YW1wbGUubGVkZ2VyLnYxLlRyYW5zZmVyUmVjb3JkIkwKF0V4cG9ydFRyYW5zZmVyc1Jlc3BvbnNlEjEKBnJlY29yZBgBIAEoCzIhLmV4YW1wbGUubGVkZ2VyLnYxLlRyYW5zZmVyUmVjb3JkMoYFCg1MZWRnZXJTZXJ2aWNlElMKCFRyYW5zZmVyEiIuZXhhbXBsZS5sZWRnZXIudjEuVHJhbnNmZXJSZXF1ZXN0GiMuZXhhbXBsZS5sZWRnZXIudjEuVHJhbnNmZXJSZXNwb25zZRJnCg1MaXN0VHJhbnNmZXJzEicuZXhhbXBsZS5sZWRnZXIudjEuTGlzdFRyYW5zZmVyc1JlcXVlc3QaKC5leGFtcGxlLmxlZGdlci52MS5MaXN0VHJhbnNmZXJzUmVzcG9uc2UiA5ACARJnCg5XYXRjaFRyYW5zZmVycxIoLmV4YW1wbGUubGVkZ2VyLnYxLldhdGNoVHJhbnNmZXJzUmVxdWVzdBopLmV4YW1wbGUubGVkZ2VyLnYxLldhdGNoVHJhbnNmZXJzUmVzcG9uc2UwARJqCg9JbXBvcnRUcmFuc2ZlcnMSKS5leGFtcGxlLmxlZGdlci52MS5JbXBvcnRUcmFuc2ZlcnNSZXF1ZXN0GiouZXhhbXBsZS5sZWRnZXIudjEuSW1wb3J0VHJhbnNmZXJzUmVzcG9uc2UoARJjCgxUcmFuc2ZlckVhY2gSJi5leGFtcGxlLmxlZGdlci52MS5UcmFuc2ZlckVhY2hSZXF1ZXN0GicuZXhhbXBsZS5sZWRnZXIudjEuVHJhbnNmZXJFYWNoUmVzcG9uc2UoATABEnAKD0V4cG9ydFRyYW5zZmVycxIpLmV4YW1wbGUubGVkZ2VyLnYxLkV4cG9ydFRyYW5zZmVyc1JlcXVlc3QaKi5leGFtcGxlLmxlZGdlci52MS5FeHBvcnRUcmFuc2ZlcnNSZXNwb25zZSIE0PMYAjABGgvK8xgHL2xlZGdlckLEAQoVY29tLmV4YW1wbGUubGVkZ2VyLnYxQgtMZWRnZXJQcm90b1ABWjhnaXRodWIuY29tL3Npby1kZXYvc2lvL2dlbi9nby9leGFtcGxlL2xlZGdlci92MTtsZWRnZXJ2MaICA0VMWKoCEUV4YW1wbGUuTGVkZ2VyLlYxygIRRXhhbXBsZVxMZWRnZXJcVjHiAh1FeGFtcGxlXExlZGdlclxWMVxHUEJNZXRhZGF0YeoCE0V4YW1wbGU6OkxlZGdlcjo6VjFiBnByb3RvMw", [file_sio_v1_options]);
+
+/**
+ * @generated from message example.ledger.v1.ImportTransfersRequest
+ */
+export type ImportTransfersRequest = Message<"example.ledger.v1.ImportTransfersRequest"> & {
+  /**
+   * @generated from field: example.ledger.v1.TransferRequest transfer = 1;
+   */
+  transfer?: TransferRequest | undefined;
+};
+
+/**
+ * Describes the message example.ledger.v1.ImportTransfersRequest.
+ * Use `create(ImportTransfersRequestSchema)` to create a new message.
+ */
+export const ImportTransfersRequestSchema: GenMessage<ImportTransfersRequest> = /*@__PURE__*/
+  messageDesc(file_example_ledger_v1_ledger, 0);
+
+/**
+ * @generated from message example.ledger.v1.ImportTransfersResponse
+ */
+export type ImportTransfersResponse = Message<"example.ledger.v1.ImportTransfersResponse"> & {
+  /**
+   * How many transfers were recorded.
+   *
+   * @generated from field: uint32 recorded = 1;
+   */
+  recorded: number;
+
+  /**
+   * The total amount recorded.
+   *
+   * @generated from field: int64 total = 2;
+   */
+  total: bigint;
+};
+
+/**
+ * Describes the message example.ledger.v1.ImportTransfersResponse.
+ * Use `create(ImportTransfersResponseSchema)` to create a new message.
+ */
+export const ImportTransfersResponseSchema: GenMessage<ImportTransfersResponse> = /*@__PURE__*/
+  messageDesc(file_example_ledger_v1_ledger, 1);
+
+/**
+ * @generated from message example.ledger.v1.ExportTransfersRequest
+ */
+export type ExportTransfersRequest = Message<"example.ledger.v1.ExportTransfersRequest"> & {
+  /**
+   * Repeat the export this many times (at least once): a long stream, to
+   * show flow control.
+   *
+   * @generated from field: uint32 repeat = 1;
+   */
+  repeat: number;
+};
+
+/**
+ * Describes the message example.ledger.v1.ExportTransfersRequest.
+ * Use `create(ExportTransfersRequestSchema)` to create a new message.
+ */
+export const ExportTransfersRequestSchema: GenMessage<ExportTransfersRequest> = /*@__PURE__*/
+  messageDesc(file_example_ledger_v1_ledger, 2);
 
 /**
  * @generated from message example.ledger.v1.TransferRequest
@@ -58,7 +121,7 @@ export type TransferRequest = Message<"example.ledger.v1.TransferRequest"> & {
  * Use `create(TransferRequestSchema)` to create a new message.
  */
 export const TransferRequestSchema: GenMessage<TransferRequest> = /*@__PURE__*/
-  messageDesc(file_example_ledger_v1_ledger, 0);
+  messageDesc(file_example_ledger_v1_ledger, 3);
 
 /**
  * @generated from message example.ledger.v1.TransferResponse
@@ -80,7 +143,7 @@ export type TransferResponse = Message<"example.ledger.v1.TransferResponse"> & {
  * Use `create(TransferResponseSchema)` to create a new message.
  */
 export const TransferResponseSchema: GenMessage<TransferResponse> = /*@__PURE__*/
-  messageDesc(file_example_ledger_v1_ledger, 1);
+  messageDesc(file_example_ledger_v1_ledger, 4);
 
 /**
  * @generated from message example.ledger.v1.ListTransfersRequest
@@ -93,7 +156,7 @@ export type ListTransfersRequest = Message<"example.ledger.v1.ListTransfersReque
  * Use `create(ListTransfersRequestSchema)` to create a new message.
  */
 export const ListTransfersRequestSchema: GenMessage<ListTransfersRequest> = /*@__PURE__*/
-  messageDesc(file_example_ledger_v1_ledger, 2);
+  messageDesc(file_example_ledger_v1_ledger, 5);
 
 /**
  * @generated from message example.ledger.v1.ListTransfersResponse
@@ -110,7 +173,7 @@ export type ListTransfersResponse = Message<"example.ledger.v1.ListTransfersResp
  * Use `create(ListTransfersResponseSchema)` to create a new message.
  */
 export const ListTransfersResponseSchema: GenMessage<ListTransfersResponse> = /*@__PURE__*/
-  messageDesc(file_example_ledger_v1_ledger, 3);
+  messageDesc(file_example_ledger_v1_ledger, 6);
 
 /**
  * TransferRecord is what the server did with one transfer.
@@ -148,7 +211,7 @@ export type TransferRecord = Message<"example.ledger.v1.TransferRecord"> & {
  * Use `create(TransferRecordSchema)` to create a new message.
  */
 export const TransferRecordSchema: GenMessage<TransferRecord> = /*@__PURE__*/
-  messageDesc(file_example_ledger_v1_ledger, 4);
+  messageDesc(file_example_ledger_v1_ledger, 7);
 
 /**
  * @generated from message example.ledger.v1.WatchTransfersRequest
@@ -165,7 +228,7 @@ export type WatchTransfersRequest = Message<"example.ledger.v1.WatchTransfersReq
  * Use `create(WatchTransfersRequestSchema)` to create a new message.
  */
 export const WatchTransfersRequestSchema: GenMessage<WatchTransfersRequest> = /*@__PURE__*/
-  messageDesc(file_example_ledger_v1_ledger, 5);
+  messageDesc(file_example_ledger_v1_ledger, 8);
 
 /**
  * @generated from message example.ledger.v1.WatchTransfersResponse
@@ -182,7 +245,58 @@ export type WatchTransfersResponse = Message<"example.ledger.v1.WatchTransfersRe
  * Use `create(WatchTransfersResponseSchema)` to create a new message.
  */
 export const WatchTransfersResponseSchema: GenMessage<WatchTransfersResponse> = /*@__PURE__*/
-  messageDesc(file_example_ledger_v1_ledger, 6);
+  messageDesc(file_example_ledger_v1_ledger, 9);
+
+/**
+ * @generated from message example.ledger.v1.TransferEachRequest
+ */
+export type TransferEachRequest = Message<"example.ledger.v1.TransferEachRequest"> & {
+  /**
+   * @generated from field: example.ledger.v1.TransferRequest transfer = 1;
+   */
+  transfer?: TransferRequest | undefined;
+};
+
+/**
+ * Describes the message example.ledger.v1.TransferEachRequest.
+ * Use `create(TransferEachRequestSchema)` to create a new message.
+ */
+export const TransferEachRequestSchema: GenMessage<TransferEachRequest> = /*@__PURE__*/
+  messageDesc(file_example_ledger_v1_ledger, 10);
+
+/**
+ * @generated from message example.ledger.v1.TransferEachResponse
+ */
+export type TransferEachResponse = Message<"example.ledger.v1.TransferEachResponse"> & {
+  /**
+   * @generated from field: example.ledger.v1.TransferRecord record = 1;
+   */
+  record?: TransferRecord | undefined;
+};
+
+/**
+ * Describes the message example.ledger.v1.TransferEachResponse.
+ * Use `create(TransferEachResponseSchema)` to create a new message.
+ */
+export const TransferEachResponseSchema: GenMessage<TransferEachResponse> = /*@__PURE__*/
+  messageDesc(file_example_ledger_v1_ledger, 11);
+
+/**
+ * @generated from message example.ledger.v1.ExportTransfersResponse
+ */
+export type ExportTransfersResponse = Message<"example.ledger.v1.ExportTransfersResponse"> & {
+  /**
+   * @generated from field: example.ledger.v1.TransferRecord record = 1;
+   */
+  record?: TransferRecord | undefined;
+};
+
+/**
+ * Describes the message example.ledger.v1.ExportTransfersResponse.
+ * Use `create(ExportTransfersResponseSchema)` to create a new message.
+ */
+export const ExportTransfersResponseSchema: GenMessage<ExportTransfersResponse> = /*@__PURE__*/
+  messageDesc(file_example_ledger_v1_ledger, 12);
 
 /**
  * LedgerService is served by the Go server on the "/ledger" namespace.
@@ -213,7 +327,8 @@ export const LedgerService: GenService<{
     output: typeof ListTransfersResponseSchema;
   },
   /**
-   * WatchTransfers streams the transfers of an account as they complete.
+   * WatchTransfers streams the transfers of an account as they complete,
+   * to every subscriber (a room subscription).
    *
    * @generated from rpc example.ledger.v1.LedgerService.WatchTransfers
    */
@@ -221,6 +336,39 @@ export const LedgerService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchTransfersRequestSchema;
     output: typeof WatchTransfersResponseSchema;
+  },
+  /**
+   * ImportTransfers records a batch of transfers sent one by one (a client
+   * stream) and answers with how many it recorded.
+   *
+   * @generated from rpc example.ledger.v1.LedgerService.ImportTransfers
+   */
+  importTransfers: {
+    methodKind: "client_streaming";
+    input: typeof ImportTransfersRequestSchema;
+    output: typeof ImportTransfersResponseSchema;
+  },
+  /**
+   * TransferEach records each transfer as it arrives and answers each with
+   * its record (a bidirectional stream): a live session with the ledger.
+   *
+   * @generated from rpc example.ledger.v1.LedgerService.TransferEach
+   */
+  transferEach: {
+    methodKind: "bidi_streaming";
+    input: typeof TransferEachRequestSchema;
+    output: typeof TransferEachResponseSchema;
+  },
+  /**
+   * ExportTransfers streams every transfer started so far to its caller,
+   * then ends (a per-call server stream, like a download).
+   *
+   * @generated from rpc example.ledger.v1.LedgerService.ExportTransfers
+   */
+  exportTransfers: {
+    methodKind: "server_streaming";
+    input: typeof ExportTransfersRequestSchema;
+    output: typeof ExportTransfersResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_example_ledger_v1_ledger, 0);

@@ -8,13 +8,25 @@ import type { Socket } from "socket.io-client";
 import {
   type CallOptions,
   type ClientOptions,
+  callBidiStream,
+  callClientStream,
+  callServerStream,
   callUnary,
   subscribe,
 } from "../../../sio_runtime.js";
 import {
+  ExportTransfersRequestSchema,
+  type ExportTransfersResponse,
+  ExportTransfersResponseSchema,
+  ImportTransfersRequestSchema,
+  type ImportTransfersResponse,
+  ImportTransfersResponseSchema,
   ListTransfersRequestSchema,
   type ListTransfersResponse,
   ListTransfersResponseSchema,
+  TransferEachRequestSchema,
+  type TransferEachResponse,
+  TransferEachResponseSchema,
   TransferRequestSchema,
   type TransferResponse,
   TransferResponseSchema,
@@ -31,6 +43,9 @@ export const LedgerServiceEvents = {
   transfer: "example.ledger.v1.LedgerService/Transfer",
   listTransfers: "example.ledger.v1.LedgerService/ListTransfers",
   watchTransfers: "example.ledger.v1.LedgerService/WatchTransfers",
+  importTransfers: "example.ledger.v1.LedgerService/ImportTransfers",
+  transferEach: "example.ledger.v1.LedgerService/TransferEach",
+  exportTransfers: "example.ledger.v1.LedgerService/ExportTransfers",
 } as const;
 
 /** LedgerService is served by the Go server on the "/ledger" namespace. */
@@ -54,8 +69,35 @@ export class LedgerServiceClient {
     return callUnary(this.socket, LedgerServiceEvents.listTransfers, ListTransfersRequestSchema, ListTransfersResponseSchema, request, options, this.options, "no_side_effects");
   }
 
-  /** WatchTransfers streams the transfers of an account as they complete. */
+  /**
+   * WatchTransfers streams the transfers of an account as they complete,
+   * to every subscriber (a room subscription).
+   */
   watchTransfers(request: MessageInitShape<typeof WatchTransfersRequestSchema>, options?: CallOptions): AsyncIterable<WatchTransfersResponse> {
     return subscribe(this.socket, LedgerServiceEvents.watchTransfers, WatchTransfersRequestSchema, WatchTransfersResponseSchema, request, options, this.options);
+  }
+
+  /**
+   * ImportTransfers records a batch of transfers sent one by one (a client
+   * stream) and answers with how many it recorded.
+   */
+  importTransfers(requests: AsyncIterable<MessageInitShape<typeof ImportTransfersRequestSchema>>, options?: CallOptions): Promise<ImportTransfersResponse> {
+    return callClientStream(this.socket, LedgerServiceEvents.importTransfers, ImportTransfersRequestSchema, ImportTransfersResponseSchema, requests, options, this.options);
+  }
+
+  /**
+   * TransferEach records each transfer as it arrives and answers each with
+   * its record (a bidirectional stream): a live session with the ledger.
+   */
+  transferEach(requests: AsyncIterable<MessageInitShape<typeof TransferEachRequestSchema>>, options?: CallOptions): AsyncIterable<TransferEachResponse> {
+    return callBidiStream(this.socket, LedgerServiceEvents.transferEach, TransferEachRequestSchema, TransferEachResponseSchema, requests, options, this.options);
+  }
+
+  /**
+   * ExportTransfers streams every transfer started so far to its caller,
+   * then ends (a per-call server stream, like a download).
+   */
+  exportTransfers(request: MessageInitShape<typeof ExportTransfersRequestSchema>, options?: CallOptions): AsyncIterable<ExportTransfersResponse> {
+    return callServerStream(this.socket, LedgerServiceEvents.exportTransfers, ExportTransfersRequestSchema, ExportTransfersResponseSchema, request, options, this.options);
   }
 }

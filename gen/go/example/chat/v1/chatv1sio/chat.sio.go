@@ -58,7 +58,7 @@ func (UnimplementedChatServiceServer) SendMessage(context.Context, *v1.SendMessa
 }
 
 // WatchRoom returns CodeUnimplemented.
-func (UnimplementedChatServiceServer) WatchRoom(context.Context, *v1.WatchRoomRequest) (string, error) {
+func (UnimplementedChatServiceServer) WatchRoom(context.Context, *v1.WatchRoomRequest) (room string, err error) {
 	return "", rpc.Errorf(rpc.CodeUnimplemented, "method example.chat.v1.ChatService.WatchRoom is not implemented")
 }
 func (UnimplementedChatServiceServer) mustEmbedUnimplementedChatServiceServer() {}

@@ -15,16 +15,19 @@ import (
 
 // This is a compile-time assertion that the runtime is new enough for this
 // generated code.
-const _ = rpc.SupportsGeneratedCodeV1
+const _ = rpc.SupportsGeneratedCodeV2
 
 // LedgerServiceNamespace is the Socket.IO namespace of LedgerService.
 const LedgerServiceNamespace = "/ledger"
 
 // Event names of LedgerService's methods.
 const (
-	LedgerServiceTransferEvent       = "example.ledger.v1.LedgerService/Transfer"
-	LedgerServiceListTransfersEvent  = "example.ledger.v1.LedgerService/ListTransfers"
-	LedgerServiceWatchTransfersEvent = "example.ledger.v1.LedgerService/WatchTransfers"
+	LedgerServiceTransferEvent        = "example.ledger.v1.LedgerService/Transfer"
+	LedgerServiceListTransfersEvent   = "example.ledger.v1.LedgerService/ListTransfers"
+	LedgerServiceWatchTransfersEvent  = "example.ledger.v1.LedgerService/WatchTransfers"
+	LedgerServiceImportTransfersEvent = "example.ledger.v1.LedgerService/ImportTransfers"
+	LedgerServiceTransferEachEvent    = "example.ledger.v1.LedgerService/TransferEach"
+	LedgerServiceExportTransfersEvent = "example.ledger.v1.LedgerService/ExportTransfers"
 )
 
 // LedgerService is served by the Go server on the "/ledger" namespace.
@@ -38,11 +41,31 @@ type LedgerServiceServer interface {
 	// ListTransfers returns every transfer the server has started. It has
 	// no side effects, so a client may retry it after a reconnect.
 	ListTransfers(context.Context, *v1.ListTransfersRequest) (*v1.ListTransfersResponse, error)
-	// WatchTransfers streams the transfers of an account as they complete.
+	// WatchTransfers streams the transfers of an account as they complete,
+	// to every subscriber (a room subscription).
 	//
 	// It is a subscription: validate the request and return the room whose
 	// messages the caller receives; publish them with PublishLedgerServiceWatchTransfers.
 	WatchTransfers(context.Context, *v1.WatchTransfersRequest) (room string, err error)
+	// ImportTransfers records a batch of transfers sent one by one (a client
+	// stream) and answers with how many it recorded.
+	//
+	// It is a client stream: read the requests from stream until Receive
+	// returns false, then return the response.
+	ImportTransfers(context.Context, *rpc.ClientStream[*v1.ImportTransfersRequest]) (*v1.ImportTransfersResponse, error)
+	// TransferEach records each transfer as it arrives and answers each with
+	// its record (a bidirectional stream): a live session with the ledger.
+	//
+	// It is a bidirectional stream: Receive the requests (io.EOF after the
+	// caller's last) and Send responses; the returned error, or nil, ends
+	// the call.
+	TransferEach(context.Context, *rpc.BidiStream[*v1.TransferEachRequest, *v1.TransferEachResponse]) error
+	// ExportTransfers streams every transfer started so far to its caller,
+	// then ends (a per-call server stream, like a download).
+	//
+	// It is a stream of its own to its one caller: send the responses on
+	// stream; the returned error, or nil, ends the call.
+	ExportTransfers(context.Context, *v1.ExportTransfersRequest, *rpc.ServerStream[*v1.ExportTransfersResponse]) error
 	mustEmbedUnimplementedLedgerServiceServer()
 }
 
@@ -60,8 +83,23 @@ func (UnimplementedLedgerServiceServer) ListTransfers(context.Context, *v1.ListT
 }
 
 // WatchTransfers returns CodeUnimplemented.
-func (UnimplementedLedgerServiceServer) WatchTransfers(context.Context, *v1.WatchTransfersRequest) (string, error) {
+func (UnimplementedLedgerServiceServer) WatchTransfers(context.Context, *v1.WatchTransfersRequest) (room string, err error) {
 	return "", rpc.Errorf(rpc.CodeUnimplemented, "method example.ledger.v1.LedgerService.WatchTransfers is not implemented")
+}
+
+// ImportTransfers returns CodeUnimplemented.
+func (UnimplementedLedgerServiceServer) ImportTransfers(context.Context, *rpc.ClientStream[*v1.ImportTransfersRequest]) (*v1.ImportTransfersResponse, error) {
+	return nil, rpc.Errorf(rpc.CodeUnimplemented, "method example.ledger.v1.LedgerService.ImportTransfers is not implemented")
+}
+
+// TransferEach returns CodeUnimplemented.
+func (UnimplementedLedgerServiceServer) TransferEach(context.Context, *rpc.BidiStream[*v1.TransferEachRequest, *v1.TransferEachResponse]) error {
+	return rpc.Errorf(rpc.CodeUnimplemented, "method example.ledger.v1.LedgerService.TransferEach is not implemented")
+}
+
+// ExportTransfers returns CodeUnimplemented.
+func (UnimplementedLedgerServiceServer) ExportTransfers(context.Context, *v1.ExportTransfersRequest, *rpc.ServerStream[*v1.ExportTransfersResponse]) error {
+	return rpc.Errorf(rpc.CodeUnimplemented, "method example.ledger.v1.LedgerService.ExportTransfers is not implemented")
 }
 func (UnimplementedLedgerServiceServer) mustEmbedUnimplementedLedgerServiceServer() {}
 func (UnimplementedLedgerServiceServer) testEmbeddedByValue()                       {}
@@ -79,6 +117,9 @@ func RegisterLedgerServiceServer(srv *socketio.Server, impl LedgerServiceServer,
 		rpc.NewUnaryHandler(LedgerServiceTransferEvent, impl.Transfer, opts...),
 		rpc.NewUnaryHandler(LedgerServiceListTransfersEvent, impl.ListTransfers, opts...),
 		rpc.NewServerStreamHandler(LedgerServiceWatchTransfersEvent, impl.WatchTransfers, opts...),
+		rpc.NewClientStreamHandler(LedgerServiceImportTransfersEvent, impl.ImportTransfers, opts...),
+		rpc.NewBidiStreamHandler(LedgerServiceTransferEachEvent, impl.TransferEach, opts...),
+		rpc.NewCallServerStreamHandler(LedgerServiceExportTransfersEvent, impl.ExportTransfers, opts...),
 	)
 }
 
@@ -117,7 +158,35 @@ func (c *LedgerServiceClient) ListTransfers(ctx context.Context, req *v1.ListTra
 	return rpc.CallUnary[*v1.ListTransfersResponse](ctx, c.conn, LedgerServiceListTransfersEvent, req, rpc.IdempotencyNoSideEffects)
 }
 
-// WatchTransfers streams the transfers of an account as they complete.
+// WatchTransfers streams the transfers of an account as they complete,
+// to every subscriber (a room subscription).
 func (c *LedgerServiceClient) WatchTransfers(ctx context.Context, req *v1.WatchTransfersRequest) (*rpc.Stream[*v1.WatchTransfersResponse], error) {
 	return rpc.Subscribe[*v1.WatchTransfersResponse](ctx, c.conn, LedgerServiceWatchTransfersEvent, req)
+}
+
+// ImportTransfers records a batch of transfers sent one by one (a client
+// stream) and answers with how many it recorded.
+//
+// ctx is the stream's life: its deadline travels to the server, and its
+// end cancels the call there.
+func (c *LedgerServiceClient) ImportTransfers(ctx context.Context) (*rpc.ClientStreamCall[*v1.ImportTransfersRequest, *v1.ImportTransfersResponse], error) {
+	return rpc.CallClientStream[*v1.ImportTransfersRequest, *v1.ImportTransfersResponse](ctx, c.conn, LedgerServiceImportTransfersEvent)
+}
+
+// TransferEach records each transfer as it arrives and answers each with
+// its record (a bidirectional stream): a live session with the ledger.
+//
+// ctx is the stream's life: its deadline travels to the server, and its
+// end cancels the call there.
+func (c *LedgerServiceClient) TransferEach(ctx context.Context) (*rpc.BidiStreamCall[*v1.TransferEachRequest, *v1.TransferEachResponse], error) {
+	return rpc.CallBidiStream[*v1.TransferEachRequest, *v1.TransferEachResponse](ctx, c.conn, LedgerServiceTransferEachEvent)
+}
+
+// ExportTransfers streams every transfer started so far to its caller,
+// then ends (a per-call server stream, like a download).
+//
+// ctx is the stream's life: its deadline travels to the server, and its
+// end cancels the call there.
+func (c *LedgerServiceClient) ExportTransfers(ctx context.Context, req *v1.ExportTransfersRequest) (*rpc.ServerStreamCall[*v1.ExportTransfersResponse], error) {
+	return rpc.CallServerStream[*v1.ExportTransfersResponse](ctx, c.conn, LedgerServiceExportTransfersEvent, req)
 }

@@ -46,7 +46,7 @@ type AlphaServiceServer interface {
 type UnimplementedAlphaServiceServer struct{}
 
 // Watch returns CodeUnimplemented.
-func (UnimplementedAlphaServiceServer) Watch(context.Context, *v1.Context) (string, error) {
+func (UnimplementedAlphaServiceServer) Watch(context.Context, *v1.Context) (room string, err error) {
 	return "", rpc.Errorf(rpc.CodeUnimplemented, "method clash.v1.AlphaService.Watch is not implemented")
 }
 
@@ -130,7 +130,7 @@ type BetaServiceServer interface {
 type UnimplementedBetaServiceServer struct{}
 
 // Watch returns CodeUnimplemented.
-func (UnimplementedBetaServiceServer) Watch(context.Context, *v1.Context) (string, error) {
+func (UnimplementedBetaServiceServer) Watch(context.Context, *v1.Context) (room string, err error) {
 	return "", rpc.Errorf(rpc.CodeUnimplemented, "method clash.v1.BetaService.Watch is not implemented")
 }
 func (UnimplementedBetaServiceServer) mustEmbedUnimplementedBetaServiceServer() {}

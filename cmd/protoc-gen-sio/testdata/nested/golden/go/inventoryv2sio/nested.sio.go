@@ -51,7 +51,7 @@ func (UnimplementedStockServiceServer) Count(context.Context, *v2.Item_Query) (*
 }
 
 // Feed returns CodeUnimplemented.
-func (UnimplementedStockServiceServer) Feed(context.Context, *v2.Item_Query) (string, error) {
+func (UnimplementedStockServiceServer) Feed(context.Context, *v2.Item_Query) (room string, err error) {
 	return "", rpc.Errorf(rpc.CodeUnimplemented, "method acme.deep.inventory.v2.StockService.Feed is not implemented")
 }
 func (UnimplementedStockServiceServer) mustEmbedUnimplementedStockServiceServer() {}
