@@ -59,6 +59,54 @@ export async function runLedgerScenario(url: string, control: string, refusing: 
   // A first call made while the socket is still connecting waits for it.
   same((await client.transfer({ id: "first", amount: 1n })).id, "first", "the first call");
 
+  // Streams of every kind. A client stream: the requests come from an
+  // async generator, the response is a promise.
+  async function* imports(n: number) {
+    for (let i = 0; i < n; i++) yield { transfer: { id: `imp-${i}`, amount: 2n } };
+  }
+  const summary = await client.importTransfers(imports(50), { timeoutMs: 10_000 });
+  same([summary.recorded, String(summary.total)], [50, "100"], "ImportTransfers's summary");
+
+  // A bidirectional stream, interleaved: each request is sent once the
+  // answer to the previous one has arrived.
+  const answered: string[] = [];
+  let next: (() => void) | undefined;
+  async function* session() {
+    for (let i = 0; i < 10; i++) {
+      yield { transfer: { id: `each-${i}`, amount: 1n } };
+      await new Promise<void>((r) => (next = r));
+    }
+  }
+  for await (const res of client.transferEach(session(), { timeoutMs: 10_000 })) {
+    answered.push(res.record?.id ?? "");
+    next?.();
+  }
+  same(answered, Array.from({ length: 10 }, (_, i) => `each-${i}`), "TransferEach's answers");
+
+  // A per-call server stream far longer than one window: the server waits
+  // for the reader, nothing is lost.
+  let exported = 0;
+  for await (const rec of client.exportTransfers({ repeat: 100 }, { timeoutMs: 20_000 })) {
+    check(rec.record !== undefined, "an exported record");
+    exported++;
+  }
+  same(exported, 100 * 61, "records exported");
+
+  // Breaking out of a stream, or aborting it, ends it on both sides.
+  let taken = 0;
+  for await (const _ of client.exportTransfers({ repeat: 1000 })) {
+    if (++taken === 5) break;
+  }
+  const stop = new AbortController();
+  const forever = client.transferEach((async function* () {
+    yield { transfer: { id: "aborted-each", amount: 1n } };
+    await new Promise(() => undefined); // never ends on its own
+  })(), { signal: stop.signal });
+  const iter = forever[Symbol.asyncIterator]();
+  same((await iter.next()).value?.record?.id, "aborted-each", "the first answer before the abort");
+  setTimeout(() => stop.abort(), 50);
+  await rejects(iter.next(), "canceled", 2000);
+
   // A request over the server's limit (the Go test sets 64 KiB) is refused
   // locally, and the connection stays.
   await rejects(client.transfer({ id: "x".repeat(100_000), amount: 1n }), "resource_exhausted", 1000);
