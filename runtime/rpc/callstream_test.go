@@ -361,3 +361,51 @@ func TestVersion1ClientOnAStreamMethod(t *testing.T) {
 		t.Fatalf("a version 1 call of a bidi method: %s", ack)
 	}
 }
+
+// TestStreamInterceptors: a stream interceptor sees the method and the
+// headers, and may refuse the stream before its handler runs.
+func TestStreamInterceptors(t *testing.T) {
+	var seen atomic.Value
+	deny := func(next rpc.StreamFunc) rpc.StreamFunc {
+		return func(ctx context.Context) error {
+			ci, _ := rpc.CallInfoFromContext(ctx)
+			seen.Store(ci.Event)
+			if ci.Header["token"] != "ok" {
+				return rpc.Errorf(rpc.CodeUnauthenticated, "no token")
+			}
+			return next(ctx)
+		}
+	}
+	srv := socketio.NewServer(nil)
+	h := rpc.NewClientStreamHandler(clientEvent, func(ctx context.Context, s *rpc.ClientStream[*req]) (*res, error) {
+		n := 0
+		for s.Receive() {
+			n++
+		}
+		return &res{Id: uint64(n)}, s.Err()
+	}, rpc.WithStreamInterceptors(deny))
+	if err := rpc.Register(srv.Of("/"), h); err != nil {
+		t.Fatal(err)
+	}
+	ss := &streamServer{srv: srv, url: siotest.Serve(t, srv, srv).URL}
+	conn := ss.conn(t)
+	ctx := ctxTimeout(t, 5*time.Second)
+	refused, err := rpc.CallClientStream[*req, *res](ctx, conn, clientEvent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := refused.CloseAndReceive(); rpc.CodeOf(err) != rpc.CodeUnauthenticated {
+		t.Fatalf("a stream without the token: %v, want unauthenticated", err)
+	}
+	if seen.Load() != clientEvent {
+		t.Errorf("the interceptor saw %v", seen.Load())
+	}
+	allowed, err := rpc.CallClientStream[*req, *res](rpc.WithHeaders(ctx, map[string]string{"token": "ok"}), conn, clientEvent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = allowed.Send(&req{})
+	if r, err := allowed.CloseAndReceive(); err != nil || r.GetId() != 1 {
+		t.Fatalf("a stream with the token: %v, %v", r, err)
+	}
+}

@@ -32,6 +32,16 @@ type SubscribeFunc func(ctx context.Context, req proto.Message) (room string, er
 // SubscribeInterceptor wraps stream subscriptions.
 type SubscribeInterceptor func(next SubscribeFunc) SubscribeFunc
 
+// StreamFunc is a per-call stream (client-streaming, bidirectional, or
+// per-call server-streaming) as interceptors see it: it runs the handler
+// and returns what ends the call. CallInfoFromContext(ctx) tells the
+// method, the socket and the call's headers.
+type StreamFunc func(ctx context.Context) error
+
+// StreamInterceptor wraps per-call streams: it may refuse one (return an
+// error without calling next), change its context, or observe its end.
+type StreamInterceptor func(next StreamFunc) StreamFunc
+
 // HandlerOption configures handlers. Options are created by the With
 // functions of this package.
 type HandlerOption interface{ applyHandler(*handlerConfig) }
@@ -39,6 +49,7 @@ type HandlerOption interface{ applyHandler(*handlerConfig) }
 type handlerConfig struct {
 	unary     []UnaryInterceptor
 	subscribe []SubscribeInterceptor
+	stream    []StreamInterceptor
 	logger    *slog.Logger
 	maxCalls  int
 	workers   int
@@ -57,6 +68,12 @@ func WithInterceptors(i ...UnaryInterceptor) HandlerOption {
 // first is outermost.
 func WithSubscribeInterceptors(i ...SubscribeInterceptor) HandlerOption {
 	return handlerOptionFunc(func(c *handlerConfig) { c.subscribe = append(c.subscribe, i...) })
+}
+
+// WithStreamInterceptors adds interceptors of per-call streams; the first
+// is outermost.
+func WithStreamInterceptors(i ...StreamInterceptor) HandlerOption {
+	return handlerOptionFunc(func(c *handlerConfig) { c.stream = append(c.stream, i...) })
 }
 
 // WithLogger sets where the server logs recovered handler panics (at
@@ -354,7 +371,11 @@ func (c *call) Run() {
 		}
 	}()
 	if c.stream != nil {
-		err := h.serveStream(cc, c.stream, c.data)
+		run := StreamFunc(func(ctx context.Context) error { return h.serveStream(ctx, c.stream, c.data) })
+		for i := len(h.cfg.stream) - 1; i >= 0; i-- {
+			run = h.cfg.stream[i](run)
+		}
+		err := run(cc)
 		if err != nil && cc.Err() != nil && errors.Is(err, cc.Err()) {
 			err = NewError(CodeOf(cc.Err()), err)
 		}
