@@ -1,5 +1,6 @@
 // The reference Node socket.io server, for testing Go clients against it.
-// Usage: node sio_server.mjs <port> (0 picks a free one)
+// Usage: node sio_server.mjs <port> [recovery] (port 0 picks a free one;
+// "recovery" turns connection state recovery on)
 // Listens on 127.0.0.1 and prints "listening <port>" once ready. Its events mirror the Go test
 // server in runtime/socketio/sioclient/interop_test.go.
 import { createServer } from "node:http";
@@ -10,6 +11,7 @@ const io = new Server(httpServer, {
   pingInterval: 300,
   pingTimeout: 400,
   maxHttpBufferSize: 1e6,
+  ...(process.argv[3] === "recovery" ? { connectionStateRecovery: {} } : {}),
 });
 
 io.use((socket, next) => {
@@ -34,6 +36,9 @@ io.on("connection", (socket) => {
   socket.on("to-room", (room, msg, ack) => { socket.to(room).emit("room-msg", msg); ack(); });
   socket.on("disconnect-me", () => socket.disconnect());
   socket.on("drop-me", () => socket.conn.close());
+  socket.on("broadcast-later", (room, n, delayMs) => {
+    setTimeout(() => { for (let i = 0; i < n; i++) io.to(room).emit("room-msg", i); }, delayMs);
+  });
 });
 
 io.of("/admin").on("connection", (socket) => socket.emit("welcome", socket.nsp.name));

@@ -51,6 +51,14 @@ var modes = []struct {
 
 // each runs f for every peer and transport mode.
 func each(t *testing.T, f func(t *testing.T, p *peer, opts Options, transport string)) {
+	eachOf(t, peers, f)
+}
+
+// eachOf is each over the given peers.
+func eachOf(t *testing.T, peers []struct {
+	name  string
+	start func(t *testing.T) *peer
+}, f func(t *testing.T, p *peer, opts Options, transport string)) {
 	for _, pk := range peers {
 		for _, m := range modes {
 			t.Run(pk.name+"/"+m.name, func(t *testing.T) {
@@ -73,24 +81,38 @@ func freePort(t *testing.T) string {
 	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }
 
-func startNodePeer(t *testing.T) *peer {
-	proc := nodepeer.Start(t, "listening", "sio_server.mjs", "0")
+func startNodePeer(t *testing.T) *peer { return startNode(t, "") }
+
+func startNode(t *testing.T, mode string) *peer {
+	proc := nodepeer.Start(t, "listening", "sio_server.mjs", "0", mode)
 	port := proc.Port()
 	p := &peer{url: "http://127.0.0.1:" + port, stop: proc.Stop}
 	p.restart = func() {
 		proc.Stop()
 		// The same port, so the client reconnects to the new server.
-		proc = nodepeer.Start(t, "listening", "sio_server.mjs", port)
+		proc = nodepeer.Start(t, "listening", "sio_server.mjs", port, mode)
 		p.stop = proc.Stop
 	}
 	return p
 }
 
+// recoveringPeers are the peers with connection state recovery on.
+var recoveringPeers = []struct {
+	name  string
+	start func(t *testing.T) *peer
+}{
+	{"node", func(t *testing.T) *peer { return startNode(t, "recovery") }},
+	{"go", func(t *testing.T) *peer { return startGo(t, &socketio.RecoveryOptions{}) }},
+}
+
 // newGoServer is our server with the same events as sio_server.mjs.
-func newGoServer() *socketio.Server {
-	srv := socketio.NewServer(&socketio.Options{Engine: engineio.Options{
-		PingInterval: 300 * time.Millisecond, PingTimeout: 400 * time.Millisecond,
-	}})
+func newGoServer(recovery *socketio.RecoveryOptions) *socketio.Server {
+	srv := socketio.NewServer(&socketio.Options{
+		Engine: engineio.Options{
+			PingInterval: 300 * time.Millisecond, PingTimeout: 400 * time.Millisecond,
+		},
+		ConnectionStateRecovery: recovery,
+	})
 	srv.Use(func(s *socketio.Socket) error {
 		if string(s.Handshake().Auth) == `{"token":"bad"}` {
 			return &socketio.ConnectError{Message: "not authorized", Data: map[string]string{"reason": "bad token"}}
@@ -140,12 +162,27 @@ func newGoServer() *socketio.Server {
 		})
 		s.On("disconnect-me", func(s *socketio.Socket, _ socketio.Args, _ socketio.Ack) { s.Disconnect(false) })
 		s.On("drop-me", func(s *socketio.Socket, _ socketio.Args, _ socketio.Ack) { s.Conn().Close() })
+		s.On("broadcast-later", func(s *socketio.Socket, args socketio.Args, _ socketio.Ack) {
+			var room string
+			var n, delayMs int
+			_ = args.Decode(0, &room)
+			_ = args.Decode(1, &n)
+			_ = args.Decode(2, &delayMs)
+			nsp := s.Namespace()
+			time.AfterFunc(time.Duration(delayMs)*time.Millisecond, func() {
+				for i := range n {
+					_ = nsp.To(room).Emit("room-msg", i)
+				}
+			})
+		})
 	})
 	srv.Of("/admin").OnConnection(func(s *socketio.Socket) { _ = s.Emit("welcome", s.Namespace().Name()) })
 	return srv
 }
 
-func startGoPeer(t *testing.T) *peer {
+func startGoPeer(t *testing.T) *peer { return startGo(t, nil) }
+
+func startGo(t *testing.T, recovery *socketio.RecoveryOptions) *peer {
 	port := "0" // the first start picks one; restarts reuse it
 	var mu sync.Mutex
 	var srv *socketio.Server
@@ -157,7 +194,7 @@ func startGoPeer(t *testing.T) *peer {
 		}
 		port = strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 		mu.Lock()
-		srv = newGoServer()
+		srv = newGoServer(recovery)
 		hs = &http.Server{Handler: srv}
 		h := hs
 		mu.Unlock()

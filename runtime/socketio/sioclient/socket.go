@@ -69,10 +69,20 @@ type Socket struct {
 	opts SocketOptions
 
 	// mu guards the state, the handler tables, acks and the send buffer.
-	mu           sync.Mutex
-	active       bool // wants to be connected
-	connected    bool
-	id           string
+	mu        sync.Mutex
+	active    bool // wants to be connected
+	connected bool
+	id        string
+	// pid is the private session id a server with connection state
+	// recovery gave, and lastOffset the offset of the last event received
+	// since: a reconnection presents both to resume the session.
+	pid        string
+	lastOffset string
+	recovered  bool
+	// early holds events that arrived before the CONNECT they belong to:
+	// the reference server sends a recovered session's missed events
+	// first. They are handled, in order, once the CONNECT comes.
+	early        []earlyEvent
 	anyIn        []func(s *Socket, event string, args Args)
 	onConnect    []func(*Socket)
 	onConnectErr []func(*Socket, error)
@@ -88,6 +98,15 @@ func (s *Socket) ID() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.id
+}
+
+// Recovered reports whether the last connection resumed the previous
+// session (connection state recovery on the server): the same id, the
+// same rooms, and the events missed meanwhile delivered.
+func (s *Socket) Recovered() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.recovered
 }
 
 // Connected reports whether the socket is connected to its namespace.
@@ -182,6 +201,12 @@ func (s *Socket) sendConnect() {
 			return
 		}
 		p.Data = data
+	}
+	s.mu.Lock()
+	pid, offset := s.pid, s.lastOffset
+	s.mu.Unlock()
+	if pid != "" {
+		p.Data = withSession(p.Data, pid, offset)
 	}
 	s.m.send(encode(&p), false)
 }
@@ -340,6 +365,7 @@ func (s *Socket) onPacket(p *siopacket.Packet) {
 	case siopacket.Connect:
 		var body struct {
 			SID string `json:"sid"`
+			PID string `json:"pid"`
 		}
 		if json.Unmarshal(p.Data, &body) != nil || body.SID == "" {
 			return
@@ -350,10 +376,20 @@ func (s *Socket) onPacket(p *siopacket.Packet) {
 			return
 		}
 		s.id, s.connected = body.SID, true
+		s.recovered = body.PID != "" && body.PID == s.pid
+		if !s.recovered {
+			s.lastOffset = ""
+		}
+		s.pid = body.PID
 		buffered := s.buffer
 		s.buffer = nil
+		early := s.early
+		s.early = nil
 		hs := s.onConnect
 		s.mu.Unlock()
+		for _, e := range early {
+			s.dispatch(e.event, e.args, e.ack)
+		}
 		for _, h := range hs {
 			h(s)
 		}
@@ -369,7 +405,7 @@ func (s *Socket) onPacket(p *siopacket.Packet) {
 			_ = json.Unmarshal(p.Data, &body.Message) // the v4 protocol sent a bare string
 		}
 		s.mu.Lock()
-		s.active = false
+		s.active, s.early = false, nil
 		s.mu.Unlock()
 		s.onConnectError(&ConnectError{Message: body.Message, Data: body.Data})
 		s.m.socketLeft()
@@ -389,6 +425,13 @@ func (s *Socket) onPacket(p *siopacket.Packet) {
 	}
 }
 
+// earlyEvent is an event kept until its namespace's CONNECT arrives.
+type earlyEvent struct {
+	event string
+	args  Args
+	ack   Ack
+}
+
 func (s *Socket) onEvent(p *siopacket.Packet) {
 	event, args, err := siopacket.ParseEvent(p)
 	if err != nil {
@@ -400,8 +443,30 @@ func (s *Socket) onEvent(p *siopacket.Packet) {
 	}
 	s.mu.Lock()
 	if !s.connected {
+		if s.active && len(s.early) < maxEarlyEvents {
+			s.early = append(s.early, earlyEvent{event, args, ack})
+		}
 		s.mu.Unlock()
 		return
+	}
+	s.mu.Unlock()
+	s.dispatch(event, args, ack)
+}
+
+// dispatch hands an event to the handlers, noting its recovery offset.
+func (s *Socket) dispatch(event string, args Args, ack Ack) {
+	s.mu.Lock()
+	if s.pid != "" {
+		// A recovering server stamps what it records with its offset, as
+		// the last argument.
+		if n := args.Len(); n > 0 {
+			if raw := args.Raw(n - 1); len(raw) > 0 && raw[0] == '"' {
+				var offset string
+				if json.Unmarshal(raw, &offset) == nil {
+					s.lastOffset = offset
+				}
+			}
+		}
 	}
 	anyIn := s.anyIn
 	s.mu.Unlock()
@@ -456,6 +521,26 @@ func (s *Socket) onClose(reason Reason) {
 	for _, h := range hs {
 		h(s, reason)
 	}
+}
+
+// maxEarlyEvents bounds the events kept until their CONNECT arrives.
+const maxEarlyEvents = 10000
+
+// withSession adds the session to resume (pid and offset, as
+// socket.io-client sends them) to a CONNECT's auth payload, an object.
+// A payload that is not an object is sent as it is.
+func withSession(auth json.RawMessage, pid, offset string) json.RawMessage {
+	fields := map[string]json.RawMessage{}
+	if len(auth) > 0 && json.Unmarshal(auth, &fields) != nil {
+		return auth
+	}
+	if fields == nil { // the payload was null
+		fields = map[string]json.RawMessage{}
+	}
+	fields["pid"], _ = json.Marshal(pid)
+	fields["offset"], _ = json.Marshal(offset)
+	b, _ := json.Marshal(fields)
+	return b
 }
 
 // encode turns a packet into the Engine.IO messages that carry it.

@@ -2,6 +2,7 @@ package sioclient
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -75,4 +76,70 @@ func TestTryEmitOverTheServersLimit(t *testing.T) {
 			t.Errorf("the connection did not stay up: %v", err)
 		}
 	})
+}
+
+// TestConnectionStateRecovery: after a lost connection the socket resumes
+// its session on a server with connection state recovery (the reference
+// server and ours): the same id, its rooms, and the events it missed.
+func TestConnectionStateRecovery(t *testing.T) {
+	eachOf(t, recoveringPeers, func(t *testing.T, p *peer, opts Options, transport string) {
+		opts.ReconnectionDelay = 300 * time.Millisecond
+		opts.ReconnectionDelayMax = 300 * time.Millisecond
+		s := dial(t, p, "/", opts, &SocketOptions{Auth: map[string]string{"token": "kept"}}, transport)
+		got := make(chan string, 16)
+		s.On("room-msg", func(_ *Socket, args Args, _ Ack) {
+			var i int
+			_ = args.Decode(0, &i)
+			got <- strconv.Itoa(i)
+		})
+		reconnected := make(chan struct{}, 1)
+		s.OnConnect(func(*Socket) { reconnected <- struct{}{} })
+		if _, err := s.EmitWithAck(ctx5s(t), "join", "r"); err != nil {
+			t.Fatal(err)
+		}
+		// One broadcast while connected, to have an offset.
+		if err := s.Emit("broadcast-later", "r", 1, 0); err != nil {
+			t.Fatal(err)
+		}
+		if v := recvString(t, got); v != "0" {
+			t.Fatalf("first broadcast: %s", v)
+		}
+		id := s.ID()
+		if s.Recovered() {
+			t.Error("a first connection reported as recovered")
+		}
+		// Three broadcasts 100 ms after the drop, while the client waits
+		// 300 ms to reconnect.
+		if err := s.Emit("broadcast-later", "r", 3, 100); err != nil {
+			t.Fatal(err)
+		}
+		_ = s.Emit("drop-me")
+		select {
+		case <-reconnected:
+		case <-time.After(5 * time.Second):
+			t.Fatal("did not reconnect")
+		}
+		if !s.Recovered() || s.ID() != id {
+			t.Fatalf("recovered %v with id %s (was %s); want the same session", s.Recovered(), s.ID(), id)
+		}
+		for i := range 3 {
+			if v := recvString(t, got); v != strconv.Itoa(i) {
+				t.Fatalf("missed broadcast %d: got %s", i, v)
+			}
+		}
+		if who, err := s.EmitWithAck(ctx5s(t), "whoami"); err != nil || who.String() != `["kept"]` {
+			t.Errorf("the auth payload after recovery: %v, %v", who, err)
+		}
+	})
+}
+
+func recvString(t *testing.T, ch <-chan string) string {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(5 * time.Second):
+		t.Fatal("nothing within 5s")
+		return ""
+	}
 }
