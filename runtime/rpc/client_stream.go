@@ -12,6 +12,18 @@ import (
 	"github.com/sio-dev/sio/runtime/socketio/sioclient"
 )
 
+// ErrGap is what Stream.Receive returns, once, when the stream was
+// subscribed again after a reconnection that did not resume the session:
+// messages published while the connection was down are lost. The stream
+// goes on; the next Receive returns the messages that follow.
+var ErrGap = errors.New("rpc: the stream was subscribed again after a lost connection; messages sent meanwhile are lost")
+
+// streamItem is a message in a Stream's backlog, or a gap.
+type streamItem struct {
+	b   []byte
+	gap bool
+}
+
 // maxStreamBacklog bounds the messages a Stream holds for a slow reader;
 // past it the stream ends with CodeResourceExhausted rather than stall
 // the connection or grow without bound.
@@ -19,13 +31,22 @@ const maxStreamBacklog = 1024
 
 // Stream receives the messages of a server-streaming method. Its methods
 // may be called from any goroutine.
+//
+// A subscription outlives a lost connection. If the socket resumes its
+// session (connection state recovery on the server), the messages missed
+// meanwhile arrive and nothing is lost. If not, the client subscribes
+// again by itself once reconnected, and Receive returns ErrGap once
+// (messages published while it was away are lost) before the messages
+// that follow. The stream ends with CodeUnavailable only when the socket
+// will not reconnect.
 type Stream[Res proto.Message] struct {
-	r   *streamRouter
-	key string
+	r     *streamRouter
+	again func(ctx context.Context) (string, error) // subscribes again
 
 	// mu guards the fields below.
+	key     string // changes if a subscription again names another room
 	mu      sync.Mutex
-	backlog [][]byte
+	backlog []streamItem
 	err     error // io.EOF after a clean end
 	closed  bool
 	// arrived holds a token when backlog may have grown; ended is closed
@@ -62,6 +83,9 @@ func Subscribe[Res proto.Message](ctx context.Context, c *ClientConn, event stri
 		return nil, err
 	}
 	st := &Stream[Res]{r: r, key: key, arrived: make(chan struct{}, 1), ended: make(chan struct{})}
+	st.again = func(ctx context.Context) (string, error) {
+		return sub(context.WithValue(ctx, clientCallKey{}, ClientCallInfo{Event: event, Idempotency: cfg.idempotency}), req)
+	}
 	r.attach(key, st)
 	return st, nil
 }
@@ -89,7 +113,10 @@ func (c *ClientConn) subscribe1(ctx context.Context, r *streamRouter, event stri
 func (st *Stream[Res]) Receive(ctx context.Context) (Res, error) {
 	res, err := st.receive(ctx.Done())
 	if err == errGaveUp {
-		err = gaveUp(ctx, "waiting for a message of "+st.key)
+		st.mu.Lock()
+		key := st.key
+		st.mu.Unlock()
+		err = gaveUp(ctx, "waiting for a message of "+key)
 	}
 	return res, err
 }
@@ -106,14 +133,18 @@ func (st *Stream[Res]) receive(done <-chan struct{}) (Res, error) {
 	for {
 		st.mu.Lock()
 		if len(st.backlog) > 0 {
-			b := st.backlog[0]
-			st.backlog[0] = nil
+			item := st.backlog[0]
+			st.backlog[0] = streamItem{}
 			st.backlog = st.backlog[1:]
 			more := len(st.backlog) > 0
 			st.mu.Unlock()
 			if more {
 				st.signal() // another reader may take the next one
 			}
+			if item.gap {
+				return zero, ErrGap
+			}
+			b := item.b
 			res := newMessage[Res]()
 			if err := proto.Unmarshal(b, res); err != nil {
 				return zero, NewError(CodeInternal, err)
@@ -152,7 +183,7 @@ func (st *Stream[Res]) All() iter.Seq2[Res, error] {
 			if err == io.EOF {
 				return
 			}
-			if !yield(m, err) || err != nil {
+			if !yield(m, err) || (err != nil && err != ErrGap) {
 				st.Close()
 				return
 			}
@@ -172,8 +203,9 @@ func (st *Stream[Res]) Close() error {
 	st.closed = true
 	st.setErrLocked(Errorf(CodeCanceled, "stream closed"))
 	st.backlog = nil
+	key := st.key
 	st.mu.Unlock()
-	st.r.detach(st.key, st)
+	st.r.detach(key, st)
 	return nil
 }
 
@@ -196,8 +228,34 @@ func (st *Stream[Res]) deliver(b []byte) {
 		go st.Close()
 		return
 	}
-	st.backlog = append(st.backlog, b)
+	st.backlog = append(st.backlog, streamItem{b: b})
 	st.signal()
+}
+
+// resubscribe marks the gap a reconnection without the session left, and
+// subscribes again; a refusal ends the stream.
+func (st *Stream[Res]) resubscribe(ctx context.Context) {
+	st.mu.Lock()
+	if st.err != nil {
+		st.mu.Unlock()
+		return
+	}
+	st.backlog = append(st.backlog, streamItem{gap: true})
+	st.signal()
+	st.mu.Unlock()
+	key, err := st.again(WithWaitForReady(ctx))
+	if err != nil {
+		st.end(err)
+		return
+	}
+	st.mu.Lock()
+	moved := key != st.key
+	old := st.key
+	st.key = key
+	st.mu.Unlock()
+	if moved {
+		st.r.move(old, key, st)
+	}
 }
 
 func (st *Stream[Res]) end(err error) {
@@ -210,6 +268,7 @@ func (st *Stream[Res]) end(err error) {
 type subscriber interface {
 	deliver(b []byte)
 	end(err error)
+	resubscribe(ctx context.Context)
 }
 
 // streamRouter dispatches a client socket's stream events to its Streams.
@@ -249,9 +308,57 @@ func newStreamRouter(s *sioclient.Socket) *streamRouter {
 		r.onEnd(key, err)
 	})
 	s.OnDisconnect(func(_ *sioclient.Socket, reason sioclient.Reason) {
-		r.endAll(Errorf(CodeUnavailable, "disconnected: %s", reason))
+		// Streams wait for the reconnection, unless there will be none.
+		if reason == sioclient.ReasonServerDisconnect || reason == sioclient.ReasonClientDisconnect || !s.Manager().Reconnects() {
+			r.endAll(Errorf(CodeUnavailable, "disconnected: %s", reason))
+		}
+	})
+	s.Manager().OnReconnectFailed(func() {
+		r.endAll(Errorf(CodeUnavailable, "disconnected, and reconnecting failed"))
+	})
+	s.OnConnect(func(s *sioclient.Socket) {
+		if s.Recovered() {
+			return // the server kept the rooms and sends what was missed
+		}
+		// The streams stay attached under their keys, so that messages
+		// that beat the new subscription's ack are kept.
+		r.mu.Lock()
+		var all []subscriber
+		for _, subs := range r.subs {
+			all = append(all, subs...)
+		}
+		r.mu.Unlock()
+		for _, sub := range all {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), DefaultCallTimeout) //sio:root-context: a stream outlives the call that opened it
+				defer cancel()
+				sub.resubscribe(ctx)
+			}()
+		}
 	})
 	return r
+}
+
+// move files sub under its new key after a subscription again.
+func (r *streamRouter) move(old, key string, sub subscriber) {
+	r.detachQuietly(old, sub)
+	r.attach(key, sub)
+}
+
+// detachQuietly forgets sub under key without telling the server.
+func (r *streamRouter) detachQuietly(key string, sub subscriber) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	subs := r.subs[key]
+	for i, x := range subs {
+		if x == sub {
+			r.subs[key] = append(subs[:i:i], subs[i+1:]...)
+			break
+		}
+	}
+	if len(r.subs[key]) == 0 {
+		delete(r.subs, key)
+	}
 }
 
 func (r *streamRouter) pendingAdd(n int) {

@@ -549,3 +549,85 @@ func TestPrivateStreams(t *testing.T) {
 		st.Close()
 	}
 }
+
+// TestStreamSurvivesReconnects: a room subscription outlives a lost
+// connection. With connection state recovery the messages published
+// while the client was away arrive, none lost and no gap; without it the
+// client subscribes again and Recv reports ErrGap once.
+func TestStreamSurvivesReconnects(t *testing.T) {
+	for _, recovery := range []bool{true, false} {
+		t.Run(fmt.Sprintf("recovery=%v", recovery), func(t *testing.T) {
+			opts := &socketio.Options{}
+			if recovery {
+				opts.ConnectionStateRecovery = &socketio.RecoveryOptions{}
+			}
+			srv := socketio.NewServer(opts)
+			chat := &chatServer{srv: srv, slowEnd: make(chan error, 1)}
+			if err := chatv1sio.RegisterChatServiceServer(srv, chat); err != nil {
+				t.Fatal(err)
+			}
+			url := siotest.Serve(t, srv, srv).URL
+			ctx := ctxTimeout(t, 10*time.Second)
+			s, err := sioclient.Connect(ctx, url+chatv1sio.ChatServiceNamespace, &sioclient.Options{
+				Transports: []string{engineio.TransportWebSocket}, ReconnectionDelay: 300 * time.Millisecond, ReconnectionDelayMax: 300 * time.Millisecond,
+			}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Manager().Close()
+			st, err := chatv1sio.NewChatServiceClient(rpc.NewClientConn(s)).WatchRoom(ctx, &chatv1.WatchRoomRequest{Room: "r"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			publish := func(text string) {
+				t.Helper()
+				if err := chatv1sio.PublishChatServiceWatchRoom(srv, "r", &chatv1.WatchRoomResponse{Message: &chatv1.ChatMessage{Text: text}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			next := func() (string, error) {
+				t.Helper()
+				m, err := st.Receive(ctxTimeout(t, 5*time.Second))
+				return m.GetMessage().GetText(), err
+			}
+			publish("before")
+			if text, err := next(); err != nil || text != "before" {
+				t.Fatalf("first message: %q, %v", text, err)
+			}
+			reconnected := make(chan struct{}, 1)
+			s.OnConnect(func(*sioclient.Socket) { reconnected <- struct{}{} })
+			for _, sock := range srv.Of(chatv1sio.ChatServiceNamespace).Sockets() {
+				sock.Conn().Close()
+			}
+			time.Sleep(50 * time.Millisecond) // the client is away for 300 ms
+			publish("away-1")
+			publish("away-2")
+			recv(t, "reconnection", reconnected)
+			if s.Recovered() != recovery {
+				t.Fatalf("Recovered() = %v", s.Recovered())
+			}
+			if recovery {
+				for _, want := range []string{"away-1", "away-2"} {
+					if text, err := next(); err != nil || text != want {
+						t.Fatalf("after the recovery: %q, %v; want %q", text, err, want)
+					}
+				}
+			} else if _, err := next(); !errors.Is(err, rpc.ErrGap) {
+				t.Fatalf("after a reconnection without the session: %v, want ErrGap", err)
+			}
+			// The subscription goes on (subscribed again without recovery:
+			// publish until the new subscription is in place).
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				publish("after")
+				text, err := st.Receive(ctxTimeout(t, 200*time.Millisecond))
+				if err == nil && text.GetMessage().GetText() == "after" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no message after the reconnection: %v", err)
+				}
+			}
+		})
+	}
+}

@@ -139,6 +139,10 @@ func (m *Manager) OnReconnectError(h func(err error)) {
 	m.mu.Unlock()
 }
 
+// Reconnects reports whether the manager reconnects after a lost
+// connection (Options.DisableReconnection is not set).
+func (m *Manager) Reconnects() bool { return !m.opts.DisableReconnection }
+
 // OnReconnectFailed registers h for when ReconnectionAttempts run out.
 func (m *Manager) OnReconnectFailed(h func()) {
 	m.mu.Lock()
