@@ -69,6 +69,12 @@ export interface CallOptions {
   headers?: Record<string, string>;
   /** Wait for the connection, within the deadline, instead of failing with "unavailable" at once. */
   waitForReady?: boolean;
+  /**
+   * For a room subscription: called when it was subscribed again after a
+   * reconnection that did not resume the session, so that messages sent
+   * while the connection was down are lost. The iteration goes on.
+   */
+  onGap?: () => void;
 }
 
 /** What a handler of a client-side service knows about the call. */
@@ -537,24 +543,41 @@ class Subscription<O extends DescMessage> implements AsyncIterator<MessageShape<
 
   constructor(
     private readonly socket: Socket,
-    req: CallRequest,
-    payload: Uint8Array,
+    private readonly req: CallRequest,
+    private readonly payload: Uint8Array,
     private readonly output: O,
     private readonly options: CallOptions | undefined,
   ) {
     socket.on(streamMessageEvent, this.onMessage);
     socket.on(streamEndEvent, this.onEnd);
     socket.on("disconnect", this.onDisconnect);
+    socket.on("connect", this.onReconnect);
     options?.signal?.addEventListener("abort", this.onAbort, { once: true });
-    roundTrip(socket, req.event, payload, req, options).then(
+    this.subscribe(false);
+  }
+
+  /** Sends the subscription (again, after a reconnection that lost the session). */
+  private subscribe(again: boolean): void {
+    const req = again ? { ...this.req, timeoutMs: defaultTimeoutMs } : this.req;
+    roundTrip(this.socket, req.event, this.payload, req, again ? { ...this.options, waitForReady: true } : this.options).then(
       (reply) => {
         const stream = (reply as { stream?: unknown } | null)?.stream;
         if (typeof stream === "string") {
-          this.key = stream;
-          countKey(socket, stream, 1);
+          if (this.ended) {
+            // Ended while subscribing: leave the room, unless another
+            // subscription of this socket holds it.
+            if (countKey(this.socket, stream, 0) === 0 && this.socket.connected) this.socket.emit(streamCancelEvent, stream);
+            return;
+          }
+          if (stream !== this.key) {
+            this.release();
+            this.key = stream;
+            countKey(this.socket, stream, 1);
+          }
           for (const [k, b] of this.early) if (k === stream) this.push(b);
           this.early = [];
-          if (this.ended) this.cancel(); // aborted while subscribing
+        } else if (this.ended) {
+          return;
         } else if (isStatus(reply)) {
           this.fail(errorFromStatus(reply));
         } else {
@@ -584,7 +607,16 @@ class Subscription<O extends DescMessage> implements AsyncIterator<MessageShape<
   };
 
   private readonly onDisconnect = (reason: unknown): void => {
-    this.fail(new RpcError("unavailable", `disconnected: ${String(reason)}`));
+    // A subscription waits for the reconnection, unless there will be none.
+    if (reason === "io server disconnect" || reason === "io client disconnect" || !this.socket.io.reconnection()) {
+      this.fail(new RpcError("unavailable", `disconnected: ${String(reason)}`));
+    }
+  };
+
+  private readonly onReconnect = (): void => {
+    if (this.ended || this.socket.recovered) return; // recovered: the server kept the room and sends what was missed
+    this.options?.onGap?.();
+    this.subscribe(true);
   };
 
   private readonly onAbort = (): void => {
@@ -625,7 +657,13 @@ class Subscription<O extends DescMessage> implements AsyncIterator<MessageShape<
     this.socket.off(streamMessageEvent, this.onMessage);
     this.socket.off(streamEndEvent, this.onEnd);
     this.socket.off("disconnect", this.onDisconnect);
+    this.socket.off("connect", this.onReconnect);
     this.options?.signal?.removeEventListener("abort", this.onAbort);
+    this.release();
+  }
+
+  /** Gives back this subscription's hold on its room, leaving it if it was the last. */
+  private release(): void {
     const key = this.key;
     this.key = undefined;
     if (key !== undefined && countKey(this.socket, key, -1) === 0 && this.socket.connected) {

@@ -164,12 +164,37 @@ export async function runLedgerScenario(url: string, control: string, refusing: 
   check(!after.has("offline"), "a call that failed while offline ran after the reconnect");
   check(!after.has("gave-up"), "a call whose caller gave up ran after the reconnect");
 
+  // A room subscription outlives a restart of the server: it is
+  // subscribed again (the server lost the session: onGap tells), and goes
+  // on with what is published afterwards.
+  let gaps = 0;
+  const watched: string[] = [];
+  const watching = (async () => {
+    for await (const w of client.watchTransfers({ account: "watched" }, { onGap: () => gaps++ })) {
+      watched.push(w.transfer?.id ?? "");
+      if (w.transfer?.id === "after-restart") return;
+    }
+  })();
+  // (The subscription and the transfers run concurrently on the server:
+  // transfer until one has reached it.)
+  for (let i = 0; i < 50 && !watched.includes("before-restart"); i++) {
+    await client.transfer({ id: "before-restart", amount: 1n, toAccount: "watched" });
+    await new Promise((r) => setTimeout(r, 50));
+  }
+
   // Waiting for ready across a restart works within the deadline.
   await ledger("kill");
   await until(socket, "disconnect");
   const waiting = client.transfer({ id: "waited", amount: 1n }, { timeoutMs: 15_000, waitForReady: true });
   await ledger("restart");
   same((await waiting).id, "waited", "the call that waited for ready");
+  // The subscription is back once the socket is: transfers reach it again.
+  for (let i = 0; i < 50 && !watched.includes("after-restart"); i++) {
+    await client.transfer({ id: "after-restart", amount: 1n, toAccount: "watched" });
+    await Promise.race([watching, new Promise((r) => setTimeout(r, 100))]);
+  }
+  await watching;
+  same([watched.includes("before-restart"), watched[watched.length - 1], gaps], [true, "after-restart", 1], "the subscription across the restart");
   socket.close();
 
   // A namespace middleware's refusal arrives with its code, at once.
