@@ -5,6 +5,10 @@
 //
 //	go run ./examples/ledger -addr 127.0.0.1:8090
 //
+// With -redis it is one node of a cluster, and with -recovery clients
+// resume their sessions (on any node, with -redis) after a lost
+// connection.
+//
 // It prints "listening on host:port" once it accepts connections, so tests
 // can start it as a separate process, kill it and start it again.
 package main
@@ -24,7 +28,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/sio-dev/sio/runtime/engineio"
+	"github.com/sio-dev/sio/runtime/redisadapter"
 	"github.com/sio-dev/sio/runtime/rpc"
 	"github.com/sio-dev/sio/runtime/socketio"
 
@@ -161,9 +168,20 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8090", "address to listen on")
 	maxBuffer := flag.Int("max-http-buffer-size", 0, "largest message a client may send, in bytes (0: the default, 1 MB)")
 	token := flag.String("require-token", "", "refuse connections to /ledger whose auth has no {\"token\": this}")
+	redisAddr := flag.String("redis", "", "run as a node of a cluster on this Redis server (the Redis adapter)")
+	recovery := flag.Bool("recovery", false, "turn connection state recovery on (kept in Redis with -redis)")
 	flag.Parse()
 
-	srv := socketio.NewServer(&socketio.Options{Engine: engineio.Options{MaxHTTPBufferSize: int64(*maxBuffer)}})
+	opts := &socketio.Options{Engine: engineio.Options{MaxHTTPBufferSize: int64(*maxBuffer)}}
+	if *redisAddr != "" {
+		rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
+		defer rdb.Close()
+		opts.Adapter = redisadapter.New(rdb, nil)
+	}
+	if *recovery {
+		opts.ConnectionStateRecovery = &socketio.RecoveryOptions{}
+	}
+	srv := socketio.NewServer(opts)
 	if *token != "" {
 		srv.Of("/ledger").Use(requireToken(*token))
 	}

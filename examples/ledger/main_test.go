@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,5 +115,121 @@ func TestStreamingMethods(t *testing.T) {
 	p.Kill()
 	if _, err := open.Receive(); rpc.CodeOf(err) != rpc.CodeUnavailable {
 		t.Fatalf("Receive on a stream whose server died: %v, want unavailable", err)
+	}
+}
+
+// TestNodeLoss: a subscriber of WatchTransfers on node a, transfers made
+// on node b at a steady rate, over Redis. Node a is stopped while they
+// flow and the subscriber's connection leads to b instead. With SIGTERM
+// and recovery on Redis, the subscriber resumes on b and misses nothing.
+// With SIGKILL node a cannot hand its sessions over: the subscription is
+// made again on b and reports the gap (ErrGap), then goes on.
+func TestNodeLoss(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		graceful bool
+	}{{"SIGTERM", true}, {"SIGKILL", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := siotest.StartRedis(t)
+			bin := siotest.BuildProgram(t, "./examples/ledger")
+			a := siotest.StartProcess(t, bin, "-redis", r.Addr(), "-recovery")
+			b := siotest.StartProcess(t, bin, "-redis", r.Addr(), "-recovery")
+			proxy := siotest.StartProxy(t, a.Addr)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			sub, err := sioclient.Connect(ctx, "http://"+proxy.Addr()+"/ledger", &sioclient.Options{ReconnectionDelay: 50 * time.Millisecond, ReconnectionDelayMax: 200 * time.Millisecond}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Manager().Close()
+			pub, err := sioclient.Connect(ctx, b.URL()+"/ledger", nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pub.Manager().Close()
+			watcher := ledgerv1sio.NewLedgerServiceClient(rpc.NewClientConn(sub))
+			payer := ledgerv1sio.NewLedgerServiceClient(rpc.NewClientConn(pub))
+			stream, err := watcher.WatchTransfers(ctx, &ledgerv1.WatchTransfersRequest{Account: "acct"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const total = 400
+			ids := make(chan string, 2*total)
+			go func() {
+				for {
+					m, err := stream.Receive(ctx)
+					switch {
+					case errors.Is(err, rpc.ErrGap):
+						ids <- "gap"
+					case err != nil:
+						ids <- "end: " + err.Error()
+						return
+					default:
+						ids <- m.GetTransfer().GetId()
+					}
+				}
+			}()
+			// The subscription is in place once a first transfer reaches it.
+			for i := 0; ; i++ {
+				if _, err := payer.Transfer(ctx, &ledgerv1.TransferRequest{Id: fmt.Sprint("warm-", i), Amount: 1, ToAccount: "acct"}); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case <-ids:
+				case <-time.After(100 * time.Millisecond):
+					continue
+				}
+				break
+			}
+			for i := range total {
+				if i == total/3 {
+					proxy.SetTarget(b.Addr)
+					if tc.graceful {
+						go a.Terminate(15 * time.Second)
+					} else {
+						a.Kill()
+					}
+				}
+				if _, err := payer.Transfer(ctx, &ledgerv1.TransferRequest{Id: fmt.Sprint("t-", i), Amount: 1, ToAccount: "acct"}); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			seen, gaps, dup := map[string]bool{}, 0, 0
+			last := fmt.Sprint("t-", total-1)
+			for timeout := time.After(15 * time.Second); !seen[last]; {
+				select {
+				case id := <-ids:
+					switch {
+					case id == "gap":
+						gaps++
+					case strings.HasPrefix(id, "end: "):
+						t.Fatalf("the subscription ended: %s", id)
+					case seen[id]:
+						dup++
+					default:
+						seen[id] = true
+					}
+				case <-timeout:
+					t.Fatalf("the subscription stopped: %d transfers seen", len(seen))
+				}
+			}
+			lost := 0
+			for i := range total {
+				if !seen[fmt.Sprint("t-", i)] {
+					lost++
+				}
+			}
+			t.Logf("FIGURE node loss by %s: %d of %d transfers lost, %d repeated, %d gaps reported, recovered %v", tc.name, lost, total, dup, gaps, sub.Recovered())
+			if dup != 0 {
+				t.Errorf("%d transfers delivered twice", dup)
+			}
+			if tc.graceful && (lost != 0 || gaps != 0 || !sub.Recovered()) {
+				t.Errorf("after a graceful stop: %d lost, %d gaps, recovered %v; want nothing lost, no gap, the session resumed", lost, gaps, sub.Recovered())
+			}
+			if !tc.graceful && (gaps != 1 || sub.Recovered()) {
+				t.Errorf("after a crash: %d gaps, recovered %v; want the one gap reported, the session new", gaps, sub.Recovered())
+			}
+		})
 	}
 }
