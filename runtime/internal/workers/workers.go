@@ -64,10 +64,13 @@ func (p *Pool) Go(t Task) bool {
 	}
 	select {
 	case p.queue <- t:
-		// The workers seen busy may all have gone idle and exited since;
-		// make sure someone takes the queued task.
-		if p.workers.Load() < p.max {
-			p.spawn(nil)
+		// Busy workers take from the queue when their task is done; one
+		// that went idle meanwhile is woken to take it. (One that is just
+		// going idle misses the wake: it takes the task with the next
+		// hand-off, or when its idle timer fires.)
+		select {
+		case p.handoff <- drain{}:
+		default:
 		}
 		return true
 	default:
@@ -75,7 +78,13 @@ func (p *Pool) Go(t Task) bool {
 	}
 }
 
-// spawn starts a worker for t (nil: for the queue) if the bound allows.
+// drain is handed to an idle worker to make it take the queued tasks.
+type drain struct{}
+
+// Run does nothing: the worker drains the queue after every task.
+func (drain) Run() {}
+
+// spawn starts a worker for t if the bound allows.
 func (p *Pool) spawn(t Task) bool {
 	for {
 		n := p.workers.Load()
@@ -90,26 +99,45 @@ func (p *Pool) spawn(t Task) bool {
 }
 
 func (p *Pool) work(t Task) {
-	if t != nil {
-		t.Run()
-	}
+	t.Run()
+	// The idle timer is not reset after every task, which under load
+	// costs more than the task's hand-off: when it fires, a worker that
+	// ran a task since waits out the rest of its idle time.
 	idle := time.NewTimer(idleTime)
 	defer idle.Stop()
+	last := time.Now()
 	for {
+		p.drainQueue(&last)
 		select {
 		case t := <-p.handoff:
 			t.Run()
-		case t := <-p.queue:
-			t.Run()
+			last = time.Now()
 		case <-idle.C:
+			if rest := idleTime - time.Since(last); rest > 0 {
+				idle.Reset(rest)
+				continue
+			}
 			p.workers.Add(-1)
 			// A task queued as this worker timed out would otherwise wait
 			// for a worker that is no longer coming.
 			if len(p.queue) == 0 || !p.rejoin() {
 				return
 			}
+			idle.Reset(idleTime)
 		}
-		idle.Reset(idleTime)
+	}
+}
+
+// drainQueue runs the queued tasks, if any.
+func (p *Pool) drainQueue(last *time.Time) {
+	for len(p.queue) > 0 {
+		select {
+		case t := <-p.queue:
+			t.Run()
+			*last = time.Now()
+		default:
+			return
+		}
 	}
 }
 
