@@ -2,6 +2,10 @@ package rpc_test
 
 import (
 	"context"
+	"math/rand/v2"
+	"sync"
+	"net/http/httptest"
+	"runtime"
 	"encoding/json"
 	"errors"
 	"io"
@@ -407,5 +411,215 @@ func TestStreamInterceptors(t *testing.T) {
 	_ = allowed.Send(&req{})
 	if r, err := allowed.CloseAndReceive(); err != nil || r.GetId() != 1 {
 		t.Fatalf("a stream with the token: %v, %v", r, err)
+	}
+}
+
+// BenchmarkStreams measures per-message cost of a bidirectional stream,
+// in lockstep (one message each way, like a unary round trip, to compare
+// with BenchmarkUnaryRoundTrip/typed) and pipelined (the sender ahead of
+// the reader within the flow-control window), and the memory an open
+// stream holds on both sides together.
+func BenchmarkStreams(b *testing.B) {
+	srv := socketio.NewServer(nil)
+	echo := rpc.NewBidiStreamHandler(bidiEvent, func(ctx context.Context, s *rpc.BidiStream[*req, *res]) error {
+		for {
+			r, err := s.Receive()
+			if err != nil {
+				return nil
+			}
+			if err := s.Send(&res{Id: uint64(len(r.GetText()))}); err != nil {
+				return err
+			}
+		}
+	})
+	if err := rpc.Register(srv.Of("/"), echo); err != nil {
+		b.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	defer srv.Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	s, err := sioclient.Connect(ctx, hs.URL, &sioclient.Options{Transports: []string{engineio.TransportWebSocket}}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Manager().Close()
+	conn := rpc.NewClientConn(s)
+	msg := &req{Text: "hello"}
+
+	b.Run("bidi-lockstep", func(b *testing.B) {
+		call, err := rpc.CallBidiStream[*req, *res](ctx, conn, bidiEvent)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := call.Send(msg); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := call.Receive(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		_ = call.CloseResponse()
+	})
+	b.Run("bidi-pipelined", func(b *testing.B) {
+		call, err := rpc.CallBidiStream[*req, *res](ctx, conn, bidiEvent)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		n := b.N
+		done := make(chan error, 1)
+		go func() {
+			for range n {
+				if _, err := call.Receive(); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		b.ResetTimer()
+		for range n {
+			if err := call.Send(msg); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+		_ = call.CloseResponse()
+	})
+	b.Run("open-stream-memory", func(b *testing.B) {
+		const open = 500
+		var before, after runtime.MemStats
+		for b.Loop() {
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			calls := make([]*rpc.BidiStreamCall[*req, *res], open)
+			for i := range calls {
+				if calls[i], err = rpc.CallBidiStream[*req, *res](ctx, conn, bidiEvent); err != nil {
+					b.Fatal(err)
+				}
+			}
+			time.Sleep(50 * time.Millisecond) // let the handlers start
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/open, "heap-B/stream")
+			for _, c := range calls {
+				_ = c.CloseResponse()
+			}
+		}
+	})
+}
+
+// TestStreamsProperty opens bidirectional streams and, at random, sends,
+// half-closes, cancels, and drops the connection under them, with several
+// streams at once on one socket. Each stream's responses must be, in
+// order and without repeats, a prefix of what it sent (all of it after a
+// half-close), and it must end with the status its fate calls for.
+// Bounded: 60 streams, about 10 s.
+func TestStreamsProperty(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	ss := newStreamServer(t)
+	conn := ss.conn(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for round := 0; round < 12 && time.Now().Before(deadline); round++ {
+		type outcome struct {
+			fate     string
+			sent     int
+			received []uint64
+			err      error
+		}
+		results := make(chan outcome, 5)
+		drop := rng.IntN(4) == 0 // this round, the connection drops under the streams
+		var wg sync.WaitGroup
+		for range 5 {
+			fate := []string{"close", "cancel", "close", "deadline"}[rng.IntN(4)]
+			n := 1 + rng.IntN(150)
+			wait := time.Duration(rng.IntN(20)) * time.Millisecond
+			wg.Go(func() {
+				ctx, cancel := context.WithCancel(context.Background())
+				if fate == "deadline" {
+					ctx, cancel = context.WithTimeout(context.Background(), 30*time.Millisecond)
+				}
+				defer cancel()
+				o := outcome{fate: fate}
+				call, err := rpc.CallBidiStream[*req, *res](ctx, conn, bidiEvent)
+				if err != nil {
+					o.err = err
+					results <- o
+					return
+				}
+				recvDone := make(chan struct{})
+				go func() {
+					defer close(recvDone)
+					for {
+						r, err := call.Receive()
+						if err != nil {
+							o.err = err
+							return
+						}
+						o.received = append(o.received, r.GetId())
+					}
+				}()
+				for i := range n {
+					if call.Send(&req{Text: strings.Repeat("a", i)}) != nil {
+						break
+					}
+					o.sent++
+				}
+				time.Sleep(wait)
+				switch fate {
+				case "close":
+					_ = call.CloseRequest()
+				case "cancel":
+					cancel()
+				}
+				<-recvDone
+				results <- o
+			})
+		}
+		if drop {
+			time.Sleep(time.Duration(rng.IntN(10)) * time.Millisecond)
+			for _, s := range ss.srv.Of("/").Sockets() {
+				s.Conn().Close()
+			}
+		}
+		wg.Wait()
+		close(results)
+		for o := range results {
+			for i, id := range o.received {
+				if id != uint64(i) {
+					t.Fatalf("round %d, %s: response %d is %d: not the prefix of what was sent (%v)", round, o.fate, i, id, o.received)
+				}
+			}
+			if len(o.received) > o.sent {
+				t.Fatalf("round %d, %s: %d responses to %d requests", round, o.fate, len(o.received), o.sent)
+			}
+			code := rpc.CodeOf(o.err)
+			switch {
+			case drop && code == rpc.CodeUnavailable:
+				// The connection went under it.
+			case o.fate == "close" && o.err == io.EOF:
+				if len(o.received) != o.sent {
+					t.Fatalf("round %d: a half-closed stream ended cleanly with %d of %d responses", round, len(o.received), o.sent)
+				}
+			case o.fate == "cancel" && code == rpc.CodeCanceled:
+			case o.fate == "deadline" && code == rpc.CodeDeadlineExceeded:
+			default:
+				t.Fatalf("round %d, %s (drop %v): ended with %v", round, o.fate, drop, o.err)
+			}
+		}
+		// After a drop, the socket reconnects before the next round.
+		for deadline := time.Now().Add(5 * time.Second); !conn.Socket().Connected(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the socket did not reconnect")
+			}
+		}
 	}
 }
