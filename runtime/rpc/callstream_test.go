@@ -2,14 +2,14 @@ package rpc_test
 
 import (
 	"context"
-	"math/rand/v2"
-	"sync"
-	"net/http/httptest"
-	"runtime"
 	"encoding/json"
 	"errors"
 	"io"
+	"math/rand/v2"
+	"net/http/httptest"
+	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
