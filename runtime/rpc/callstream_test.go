@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http/httptest"
@@ -621,5 +622,31 @@ func TestStreamsProperty(t *testing.T) {
 				t.Fatal("the socket did not reconnect")
 			}
 		}
+	}
+}
+
+// TestClientStreamInterceptors: a client interceptor adds a header to
+// every stream it opens, and sees the opening's outcome.
+func TestClientStreamInterceptors(t *testing.T) {
+	ss := newStreamServer(t)
+	base := ss.conn(t)
+	var opened []string
+	conn := rpc.NewClientConn(base.Socket(), rpc.WithClientStreamInterceptors(func(next rpc.StreamFunc) rpc.StreamFunc {
+		return func(ctx context.Context) error {
+			ci, _ := rpc.ClientCallInfoFromContext(ctx)
+			err := next(rpc.WithHeaders(ctx, map[string]string{"x-fail": "yes"}))
+			opened = append(opened, fmt.Sprint(ci.Event, " ", err))
+			return err
+		}
+	}))
+	call, err := rpc.CallClientStream[*req, *res](ctxTimeout(t, 5*time.Second), conn, clientEvent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := call.CloseAndReceive(); rpc.CodeOf(err) != rpc.CodeFailedPrecondition {
+		t.Fatalf("the header the interceptor added did not reach the handler: %v", err)
+	}
+	if len(opened) != 1 || opened[0] != clientEvent+" <nil>" {
+		t.Fatalf("the interceptor saw %q", opened)
 	}
 }

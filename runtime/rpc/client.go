@@ -32,6 +32,7 @@ type ClientConn struct {
 	timeout   time.Duration
 	unary     []UnaryInterceptor
 	subscribe []SubscribeInterceptor
+	stream    []StreamInterceptor
 
 	once   sync.Once
 	router *streamRouter
@@ -77,6 +78,16 @@ func WithClientInterceptors(i ...UnaryInterceptor) ClientOption {
 // stream's key.
 func WithClientSubscribeInterceptors(i ...SubscribeInterceptor) ClientOption {
 	return clientOptionFunc(func(c *ClientConn) { c.subscribe = append(c.subscribe, i...) })
+}
+
+// WithClientStreamInterceptors adds interceptors of the opening of
+// per-call streams (client, bidirectional and per-call server streams);
+// the first is outermost. They see the context the stream opens with
+// (ClientCallInfoFromContext, OutgoingHeaders), may change it (add
+// headers, a deadline), refuse the stream by returning an error, and see
+// whether it opened.
+func WithClientStreamInterceptors(i ...StreamInterceptor) ClientOption {
+	return clientOptionFunc(func(c *ClientConn) { c.stream = append(c.stream, i...) })
 }
 
 // NewClientConn returns a ClientConn over s.

@@ -123,6 +123,30 @@ func (c *ClientConn) calls() *callRouter {
 // (nil for client and bidirectional streams). It waits for the server to
 // accept it, as long as ctx allows; from then on ctx is the stream's life.
 func (c *ClientConn) openStream(ctx context.Context, event string, req proto.Message) (*callStream, error) {
+	if len(c.stream) == 0 {
+		return c.openStream1(ctx, event, req)
+	}
+	var st *callStream
+	open := StreamFunc(func(ctx context.Context) (err error) {
+		st, err = c.openStream1(ctx, event, req)
+		return err
+	})
+	for i := len(c.stream) - 1; i >= 0; i-- {
+		open = c.stream[i](open)
+	}
+	if err := open(context.WithValue(ctx, clientCallKey{}, ClientCallInfo{Event: event})); err != nil {
+		if st != nil {
+			st.fail(Errorf(CodeCanceled, "a client interceptor refused %s", event), true)
+		}
+		return nil, err
+	}
+	if st == nil {
+		return nil, Errorf(CodeInternal, "a client interceptor of %s returned without opening it", event)
+	}
+	return st, nil
+}
+
+func (c *ClientConn) openStream1(ctx context.Context, event string, req proto.Message) (*callStream, error) {
 	var first any
 	if req != nil {
 		b, err := marshalArg(req)
