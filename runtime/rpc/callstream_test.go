@@ -432,7 +432,7 @@ func BenchmarkStreams(b *testing.B) {
 				return err
 			}
 		}
-	})
+	}, rpc.WithMaxCallsPerSocket(1000))
 	if err := rpc.Register(srv.Of("/"), echo); err != nil {
 		b.Fatal(err)
 	}
@@ -498,6 +498,7 @@ func BenchmarkStreams(b *testing.B) {
 		var before, after runtime.MemStats
 		for b.Loop() {
 			runtime.GC()
+			runtime.GC()
 			runtime.ReadMemStats(&before)
 			calls := make([]*rpc.BidiStreamCall[*req, *res], open)
 			for i := range calls {
@@ -508,7 +509,7 @@ func BenchmarkStreams(b *testing.B) {
 			time.Sleep(50 * time.Millisecond) // let the handlers start
 			runtime.GC()
 			runtime.ReadMemStats(&after)
-			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/open, "heap-B/stream")
+			b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/open, "heap-B/stream")
 			for _, c := range calls {
 				_ = c.CloseResponse()
 			}
