@@ -48,8 +48,15 @@ func TestOfficialClient(t *testing.T) {
 				nodepeer.Run(t, 20*time.Second, "eio_client.mjs", ts.http.URL, mode, sc.name)
 				select {
 				case e := <-ended:
-					if e.reason != sc.wantReason {
-						t.Errorf("server session ended with %q (%v), want %q", e.reason, e.err, sc.wantReason)
+					want := sc.wantReason
+					if sc.name == "oversize" && mode == "polling" {
+						// Over polling the server answers 413 and keeps the
+						// session, as the reference does; the client then
+						// drops its transport.
+						want = ReasonTransportClose
+					}
+					if e.reason != want {
+						t.Errorf("server session ended with %q (%v), want %q", e.reason, e.err, want)
 					}
 				case <-time.After(5 * time.Second):
 					t.Fatal("server session did not end")

@@ -202,10 +202,12 @@ func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
 		c.mu.Unlock()
 	}()
 
+	// A payload over the limit is answered 413 and dropped, and the
+	// session goes on, as the reference server does (its client takes the
+	// 413 as a transport error and reconnects).
 	limit := c.limits.maxPayload
 	if r.ContentLength > limit {
-		w.WriteHeader(http.StatusRequestEntityTooLarge)
-		c.closeNow(ReasonTransportError, ErrPayloadSize)
+		c.refuseOversize(w)
 		return
 	}
 	// The body must arrive within pingTimeout, however it is trickled: a
@@ -221,8 +223,7 @@ func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if int64(len(buf.bytes())) > limit {
-		w.WriteHeader(http.StatusRequestEntityTooLarge)
-		c.closeNow(ReasonTransportError, ErrPayloadSize)
+		c.refuseOversize(w)
 		return
 	}
 	err := eiopacket.DecodePayload(buf.bytes(), func(p eiopacket.Packet) error {
@@ -240,4 +241,13 @@ func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", "2")
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.WriteString(w, "ok")
+}
+
+// refuseOversize answers a POST whose payload is over the limit.
+func (c *Conn) refuseOversize(w http.ResponseWriter) {
+	if c.srv != nil {
+		c.srv.opts.Logger.Debug("engineio: polling payload over MaxHTTPBufferSize dropped", "sid", c.id, "limit", c.limits.maxPayload)
+	}
+	w.Header().Set("Connection", "close") // the body is not read
+	w.WriteHeader(http.StatusRequestEntityTooLarge)
 }

@@ -163,11 +163,6 @@ func TestPollingProtocolViolationsCloseTheSession(t *testing.T) {
 		}, ReasonParseError, nil},
 		{"ping from client", func(t *testing.T, url string) { do(t, "POST", url, "2") }, ReasonTransportError, ErrHeartbeat},
 		{"client close packet", func(t *testing.T, url string) { do(t, "POST", url, "1") }, ReasonTransportClose, nil},
-		{"oversize payload", func(t *testing.T, url string) {
-			if status, _ := do(t, "POST", url, "4"+strings.Repeat("x", 100)); status != 413 {
-				t.Errorf("status %d, want 413", status)
-			}
-		}, ReasonTransportError, ErrPayloadSize},
 		{"duplicate GET", func(t *testing.T, url string) {
 			first := make(chan string)
 			go func() { _, body := do(t, "GET", url, ""); first <- body }()
@@ -202,6 +197,25 @@ func TestPollingProtocolViolationsCloseTheSession(t *testing.T) {
 				t.Errorf("GET after close: status %d, want 400", status)
 			}
 		})
+	}
+}
+
+// TestPollingOversizePayloadKeepsTheSession: a POST over
+// MaxHTTPBufferSize is answered 413 and its payload dropped, and the
+// session goes on, as with the reference server.
+func TestPollingOversizePayloadKeepsTheSession(t *testing.T) {
+	ts := newTestServer(t, false, &Options{MaxHTTPBufferSize: 100})
+	sid := openPolling(t, ts)
+	r := ts.session(t)
+	url := ts.url("EIO=4&transport=polling&sid=" + sid)
+	if status, _ := do(t, "POST", url, "4"+strings.Repeat("x", 100)); status != 413 {
+		t.Fatalf("status %d, want 413", status)
+	}
+	if status, body := do(t, "POST", url, "4small"); status != 200 || body != "ok" {
+		t.Fatalf("a POST after the refused one: %d %q", status, body)
+	}
+	if got := r.next(t); got.data != "small" {
+		t.Fatalf("got %+v, want the small message only", got)
 	}
 }
 
