@@ -287,8 +287,10 @@ func (c *Conn) finishClose() {
 	c.mu.Unlock()
 	switch {
 	case ws != nil:
+		// A close frame without a status code, as the reference's
+		// WebSocket layer sends when its server closes a session.
 		deadline := time.Now().Add(time.Second)
-		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), deadline)
+		_ = ws.WriteControl(websocket.CloseMessage, []byte{}, deadline)
 	case cli != nil:
 		cli.sendClosePacket(c)
 	}

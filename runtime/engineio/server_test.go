@@ -646,3 +646,48 @@ func TestRequestKeepsHandshakeHeaders(t *testing.T) {
 		t.Errorf("request = %s %s %s (%d) from %q to %q", r.Method, r.URL, r.Proto, r.ProtoMajor, r.RemoteAddr, r.Host)
 	}
 }
+
+// TestWebSocketCloseFrames: the close frames are the reference's. A
+// session the server closes ends with a close frame without a status
+// (1005 on the client), and a frame over MaxHTTPBufferSize with 1009 and
+// a close handshake: the rest of the frame is read and dropped, so the
+// connection is not reset under the client.
+func TestWebSocketCloseFrames(t *testing.T) {
+	ts := newTestServer(t, false, &Options{MaxHTTPBufferSize: 1000})
+	ws := dialWS(t, wsURL(ts, "EIO=4&transport=websocket"))
+	readWS(t, ws)
+	ts.session(t).conn.Close()
+	var ce *websocket.CloseError
+	for {
+		_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, _, err := ws.ReadMessage(); err != nil {
+			if !errors.As(err, &ce) || ce.Code != websocket.CloseNoStatusReceived {
+				t.Fatalf("after the server closed the session: %v, want a close frame without status (1005)", err)
+			}
+			break
+		}
+	}
+
+	big := dialWS(t, wsURL(ts, "EIO=4&transport=websocket"))
+	readWS(t, big)
+	ts.session(t)
+	// Big enough not to fit in the socket buffers: the server stops
+	// reading at the frame's header.
+	wrote := make(chan error, 1)
+	go func() { wrote <- big.WriteMessage(websocket.TextMessage, []byte("4"+strings.Repeat("x", 8<<20))) }()
+	_ = big.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := big.ReadMessage(); !errors.As(err, &ce) || ce.Code != websocket.CloseMessageTooBig {
+		t.Fatalf("after a frame over the limit: %v, want close 1009", err)
+	}
+	// The client answered the close frame; the server then hangs up
+	// cleanly.
+	_ = big.NetConn().SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.Copy(io.Discard, big.NetConn()); err != nil {
+		t.Fatalf("the connection ended with %v, want a clean end (no reset)", err)
+	}
+	// The write ends cleanly, or stops at the close the client sent back;
+	// never with a reset.
+	if err := <-wrote; err != nil && !errors.Is(err, websocket.ErrCloseSent) {
+		t.Fatalf("writing the frame over the limit: %v, want it read (and dropped) to its end, not a reset", err)
+	}
+}

@@ -56,13 +56,13 @@ func (c *Conn) awaitInput() {
 func (c *Conn) readMessage(ws *websocket.Conn) (ended bool) {
 	mt, r, err := ws.NextReader()
 	if err != nil {
-		c.closeAfterReadError(err)
+		c.closeAfterReadError(ws, err)
 		return true
 	}
 	buf := getMsgBuf()
 	defer buf.release()
 	if err := buf.readFrom(r); err != nil {
-		c.closeAfterReadError(err)
+		c.closeAfterReadError(ws, err)
 		return true
 	}
 	c.mu.Lock()
@@ -97,8 +97,26 @@ func (c *Conn) closeInvalidText(ws *websocket.Conn, err error) {
 // closeAfterReadError ends the session after a failed read. If this side
 // was already closing, the peer is just answering our close frame, and the
 // reason given when closing began stands.
-func (c *Conn) closeAfterReadError(err error) {
+func (c *Conn) closeAfterReadError(ws *websocket.Conn, err error) {
+	if errors.Is(err, websocket.ErrReadLimit) {
+		drainAfterClose(ws)
+	}
 	c.closeAfterFailure(classifyReadError(err))
+}
+
+// overLimitDrain is how long the rest of a frame over the size limit is
+// read and thrown away after the close frame (1009) went out.
+const overLimitDrain = 500 * time.Millisecond
+
+// drainAfterClose reads what the peer still sends after a close frame
+// (the rest of a frame over the limit, its own close frame) until it
+// hangs up or overLimitDrain passes, so that the connection ends with a
+// close handshake, as with the reference, rather than a reset for unread
+// data.
+func drainAfterClose(ws *websocket.Conn) {
+	conn := ws.NetConn()
+	_ = conn.SetReadDeadline(time.Now().Add(overLimitDrain))
+	_, _ = io.Copy(io.Discard, conn)
 }
 
 // closeAfterFailure ends the session after its transport failed, unless
