@@ -67,6 +67,7 @@ for target in go node raw; do
     load "$target" "$port" idle -clients "$IDLE" -pid "$PID" -duration "$IDLE_HOLD"
   fi
   [ "$target" = go ] && load "$target" "$port" rpc
+  [ "$target" = go ] && load "$target" "$port" bidi
   kill "$PID"; wait "$PID" 2>/dev/null || true
 done
 
@@ -99,4 +100,6 @@ line("idle", "pings_answered", 0);
 line("idle", "connect_per_second", 0);
 const rpc = get("go", "rpc").per_second, bin = get("go", "throughput").per_second;
 console.log(`rpc per_second (go)         ${f(rpc)}  (typed unary, 5-byte request; text echo ${f(bin)})`);
+const bidi = get("go", "bidi");
+console.log(`bidi per_second (go)        ${f(bidi.per_second)}  (typed stream messages, ${ratio(bidi.per_second, rpc)} of unary; p50 ${f(bidi.p50_us)} us, p99 ${f(bidi.p99_us)} us)`);
 JS

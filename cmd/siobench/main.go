@@ -11,6 +11,8 @@
 //	fanout      a room of many clients, a publisher: delivered messages/s and latency
 //	idle        many idle connections held through heartbeats: server KiB per connection
 //	rpc         typed unary calls (example ChatService), as the wire carries them
+//	bidi        typed messages on bidirectional streams (one per client), echoed:
+//	            messages/s and per-message latency, beside rpc's unary calls
 //	polling     the latency scenario over HTTP long-polling: clients each with one
 //	            call in flight, POSTed, its ack read from the GET kept open
 //
@@ -53,7 +55,7 @@ func main() {
 	var cfg config
 	flag.StringVar(&cfg.url, "url", "ws://127.0.0.1:4000", "server (ws://host:port, loopback only)")
 	flag.BoolVar(&cfg.raw, "raw", false, "the server is a bare WebSocket echo")
-	flag.StringVar(&cfg.scenario, "scenario", "throughput", "latency|throughput|binary|fanout|idle|rpc|polling")
+	flag.StringVar(&cfg.scenario, "scenario", "throughput", "latency|throughput|binary|fanout|idle|rpc|bidi|polling")
 	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "how long to measure")
 	flag.IntVar(&cfg.clients, "clients", 0, "connections (default per scenario)")
 	flag.IntVar(&cfg.inflight, "inflight", 0, "calls in flight per connection (default per scenario)")
@@ -102,6 +104,10 @@ func run(cfg config) (map[string]any, error) {
 		def(&cfg.clients, 50)
 		def(&cfg.inflight, 32)
 		return calls(cfg, rpcRequest(), false)
+	case "bidi":
+		def(&cfg.clients, 50)
+		def(&cfg.inflight, 32)
+		return bidi(cfg)
 	case "fanout":
 		def(&cfg.clients, 1000)
 		def(&cfg.inflight, 4)

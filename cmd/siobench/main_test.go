@@ -13,6 +13,7 @@ import (
 	chatv1 "github.com/sio-dev/sio/gen/go/example/chat/v1"
 	"github.com/sio-dev/sio/gen/go/example/chat/v1/chatv1sio"
 	"github.com/sio-dev/sio/internal/benchsrv"
+	"github.com/sio-dev/sio/runtime/rpc"
 	"github.com/sio-dev/sio/runtime/socketio"
 )
 
@@ -43,6 +44,7 @@ func TestEveryScenarioRuns(t *testing.T) {
 		{scenario: "throughput", clients: 3, inflight: 4},
 		{scenario: "binary", clients: 2, inflight: 2, size: 100 << 10},
 		{scenario: "rpc", clients: 2, inflight: 4},
+		{scenario: "bidi", clients: 2, inflight: 4},
 		{scenario: "fanout", clients: 20},
 		{scenario: "idle", clients: 20, pid: os.Getpid()},
 		{scenario: "polling", clients: 2},
@@ -126,12 +128,27 @@ func TestWrongRepliesFailTheRun(t *testing.T) {
 	if err := chatv1sio.RegisterChatServiceServer(srv, wrongChat{}); err != nil {
 		t.Fatal(err)
 	}
+	// A stream that answers each message with another one.
+	wrongEcho := rpc.NewBidiStreamHandler(bidiEvent, func(_ context.Context, s *rpc.BidiStream[*chatv1.SendMessageRequest, *chatv1.SendMessageRequest]) error {
+		for {
+			if _, err := s.Receive(); err != nil {
+				return nil
+			}
+			if err := s.Send(&chatv1.SendMessageRequest{Text: "not what was sent"}); err != nil {
+				return err
+			}
+		}
+	})
+	if err := rpc.Register(srv.Of(chatv1sio.ChatServiceNamespace), wrongEcho); err != nil {
+		t.Fatal(err)
+	}
 	url := serve(t, srv)
 	for _, cfg := range []config{
 		{scenario: "latency", clients: 1},
 		{scenario: "throughput", clients: 1, inflight: 2},
 		{scenario: "binary", clients: 1, inflight: 1, size: 1 << 10},
 		{scenario: "rpc", clients: 1, inflight: 1},
+		{scenario: "bidi", clients: 1, inflight: 1},
 		{scenario: "polling", clients: 1},
 	} {
 		cfg.url, cfg.duration = url, 200*time.Millisecond

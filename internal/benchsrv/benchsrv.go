@@ -14,6 +14,7 @@ import (
 
 	chatv1 "github.com/sio-dev/sio/gen/go/example/chat/v1"
 	"github.com/sio-dev/sio/gen/go/example/chat/v1/chatv1sio"
+	"github.com/sio-dev/sio/runtime/rpc"
 	"github.com/sio-dev/sio/runtime/socketio"
 )
 
@@ -32,7 +33,8 @@ func (chat) SendMessage(_ context.Context, req *chatv1.SendMessageRequest) (*cha
 //	join(room) joins room and acks
 //	fanout(room, payload) emits "msg" with payload to room and acks
 //
-// and ChatService on its namespace.
+// and ChatService on its namespace, with the bidirectional BidiEchoEvent
+// beside it.
 func New() (*socketio.Server, error) {
 	srv := socketio.NewServer(nil)
 	nsp := srv.Of("/")
@@ -65,7 +67,27 @@ func New() (*socketio.Server, error) {
 			}
 		})
 	})
-	return srv, chatv1sio.RegisterChatServiceServer(srv, chat{})
+	if err := chatv1sio.RegisterChatServiceServer(srv, chat{}); err != nil {
+		return nil, err
+	}
+	return srv, rpc.Register(srv.Of(chatv1sio.ChatServiceNamespace), rpc.NewBidiStreamHandler(BidiEchoEvent, bidiEcho))
+}
+
+// BidiEchoEvent is a bidirectional stream on ChatService's namespace that
+// answers each message with the same message: the stream scenario's
+// counterpart of the unary calls.
+const BidiEchoEvent = "bench.v1.BenchService/Echo"
+
+func bidiEcho(_ context.Context, s *rpc.BidiStream[*chatv1.SendMessageRequest, *chatv1.SendMessageRequest]) error {
+	for {
+		m, err := s.Receive()
+		if err != nil {
+			return nil // the caller's last message, or its end
+		}
+		if err := s.Send(m); err != nil {
+			return err
+		}
+	}
 }
 
 // RawEcho is a bare WebSocket echo, tuned as a ceiling: small read

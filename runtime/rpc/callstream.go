@@ -301,8 +301,8 @@ func (ns *nspState) onStreamCredit(s *socketio.Socket, args socketio.Args, _ soc
 
 // streamOf finds the open stream that args' first argument names.
 func (ns *nspState) streamOf(s *socketio.Socket, args socketio.Args) *serverStream {
-	var id string
-	if args.Decode(0, &id) != nil {
+	id, ok := streamID(args)
+	if !ok {
 		return nil
 	}
 	v, ok := ns.server.sockets.Load(s)
@@ -310,4 +310,16 @@ func (ns *nspState) streamOf(s *socketio.Socket, args socketio.Args) *serverStre
 		return nil
 	}
 	return v.(*socketCalls).stream(id)
+}
+
+// streamID reads a stream event's first argument, the call id: without
+// reflection for the plain ids the generated clients send (a counter),
+// with the JSON decoder otherwise.
+func streamID(args socketio.Args) (string, bool) {
+	raw := args.Raw(0)
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && isPlainID(raw[1:n-1]) {
+		return string(raw[1 : n-1]), true
+	}
+	var id string
+	return id, args.Decode(0, &id) == nil
 }

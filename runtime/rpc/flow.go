@@ -92,11 +92,13 @@ type recvQueue struct {
 	peer     int64 // the sender's credit, as this side counts it
 	consumed int64 // taken by the reader since the last grant
 	err      error // io.EOF once the peer half-closed; the failure otherwise
-	wake     chan struct{}
+	// wake holds a token when msgs or err may have changed: a token, not a
+	// closed channel, so that a message costs no allocation.
+	wake chan struct{}
 }
 
 func newRecvQueue(window int64) *recvQueue {
-	return &recvQueue{window: window, peer: window, wake: make(chan struct{})}
+	return &recvQueue{window: window, peer: window, wake: make(chan struct{}, 1)}
 }
 
 // errOverCredit is what push reports for a message beyond the window.
@@ -133,8 +135,10 @@ func (q *recvQueue) finish(err error) {
 }
 
 func (q *recvQueue) signalLocked() {
-	close(q.wake)
-	q.wake = make(chan struct{})
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
 }
 
 // pop waits for the next message. grant, if positive, is credit the
@@ -153,18 +157,21 @@ func (q *recvQueue) pop(ctx context.Context) (b []byte, grant int64, err error) 
 				q.peer += grant
 				q.consumed = 0
 			}
+			if len(q.msgs) > 0 || q.err != nil {
+				q.signalLocked() // for another reader
+			}
 			q.mu.Unlock()
 			return b, grant, nil
 		}
 		if q.err != nil {
 			err := q.err
+			q.signalLocked() // every reader sees the end
 			q.mu.Unlock()
 			return nil, 0, err
 		}
-		wake := q.wake
 		q.mu.Unlock()
 		select {
-		case <-wake:
+		case <-q.wake:
 		case <-ctx.Done():
 			return nil, 0, ctx.Err()
 		}
