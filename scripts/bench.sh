@@ -68,6 +68,8 @@ for target in go node raw; do
   fi
   [ "$target" = go ] && load "$target" "$port" rpc
   [ "$target" = go ] && load "$target" "$port" bidi
+  [ "$target" = go ] && load "$target" "$port" binfanout
+  [ "$target" = go ] && load "$target" "$port" rpcfanout
   kill "$PID"; wait "$PID" 2>/dev/null || true
 done
 
@@ -101,5 +103,7 @@ line("idle", "connect_per_second", 0);
 const rpc = get("go", "rpc").per_second, bin = get("go", "throughput").per_second;
 console.log(`rpc per_second (go)         ${f(rpc)}  (typed unary, 5-byte request; text echo ${f(bin)})`);
 const bidi = get("go", "bidi");
+const bf = get("go", "binfanout").per_second, rf = get("go", "rpcfanout").per_second;
+console.log(`rpcfanout per_second (go)   ${f(rf)}  (typed room stream; ${ratio(rf, bf)} of a plain broadcast of the same bytes, ${f(bf)})`);
 console.log(`bidi per_second (go)        ${f(bidi.per_second)}  (typed stream messages, ${ratio(bidi.per_second, rpc)} of unary; p50 ${f(bidi.p50_us)} us, p99 ${f(bidi.p99_us)} us)`);
 JS

@@ -9,6 +9,9 @@
 //	throughput  many clients, many calls in flight: acks per second
 //	binary      64 KiB binary acks: MB/s
 //	fanout      a room of many clients, a publisher: delivered messages/s and latency
+//	binfanout   fanout of protobuf bytes in binary attachments
+//	rpcfanout   binfanout as a typed room stream (ChatService.WatchRoom
+//	            subscribers): the typed layer's cost over the same bytes
 //	idle        many idle connections held through heartbeats: server KiB per connection
 //	rpc         typed unary calls (example ChatService), as the wire carries them
 //	bidi        typed messages on bidirectional streams (one per client), echoed:
@@ -55,7 +58,7 @@ func main() {
 	var cfg config
 	flag.StringVar(&cfg.url, "url", "ws://127.0.0.1:4000", "server (ws://host:port, loopback only)")
 	flag.BoolVar(&cfg.raw, "raw", false, "the server is a bare WebSocket echo")
-	flag.StringVar(&cfg.scenario, "scenario", "throughput", "latency|throughput|binary|fanout|idle|rpc|bidi|polling")
+	flag.StringVar(&cfg.scenario, "scenario", "throughput", "latency|throughput|binary|fanout|binfanout|rpcfanout|idle|rpc|bidi|polling")
 	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "how long to measure")
 	flag.IntVar(&cfg.clients, "clients", 0, "connections (default per scenario)")
 	flag.IntVar(&cfg.inflight, "inflight", 0, "calls in flight per connection (default per scenario)")
@@ -112,6 +115,14 @@ func run(cfg config) (map[string]any, error) {
 		def(&cfg.clients, 1000)
 		def(&cfg.inflight, 4)
 		return fanout(cfg)
+	case "binfanout":
+		def(&cfg.clients, 1000)
+		def(&cfg.inflight, 4)
+		return fanoutWith(cfg, binaryFanout)
+	case "rpcfanout":
+		def(&cfg.clients, 1000)
+		def(&cfg.inflight, 4)
+		return fanoutWith(cfg, typedFanout)
 	case "idle":
 		def(&cfg.clients, 10000)
 		return idle(cfg)

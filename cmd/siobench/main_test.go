@@ -46,6 +46,8 @@ func TestEveryScenarioRuns(t *testing.T) {
 		{scenario: "rpc", clients: 2, inflight: 4},
 		{scenario: "bidi", clients: 2, inflight: 4},
 		{scenario: "fanout", clients: 20},
+		{scenario: "binfanout", clients: 20},
+		{scenario: "rpcfanout", clients: 20},
 		{scenario: "idle", clients: 20, pid: os.Getpid()},
 		{scenario: "polling", clients: 2},
 	} {
@@ -57,7 +59,7 @@ func TestEveryScenarioRuns(t *testing.T) {
 			}
 			count := res["calls"]
 			switch cfg.scenario {
-			case "fanout":
+			case "fanout", "binfanout", "rpcfanout":
 				count = res["delivered"]
 			case "idle":
 				count = res["connections"]

@@ -23,6 +23,11 @@ type chat struct {
 	chatv1sio.UnimplementedChatServiceServer
 }
 
+// WatchRoom subscribes the caller to the room it names.
+func (chat) WatchRoom(_ context.Context, req *chatv1.WatchRoomRequest) (string, error) {
+	return req.GetRoom(), nil
+}
+
 func (chat) SendMessage(_ context.Context, req *chatv1.SendMessageRequest) (*chatv1.SendMessageResponse, error) {
 	return &chatv1.SendMessageResponse{Id: uint64(len(req.GetText()))}, nil
 }
@@ -32,6 +37,8 @@ func (chat) SendMessage(_ context.Context, req *chatv1.SendMessageRequest) (*cha
 //	echo(arg) acks arg (binary included)
 //	join(room) joins room and acks
 //	fanout(room, payload) emits "msg" with payload to room and acks
+//	rpc-fanout(room, n, t) on ChatService's namespace publishes to the
+//	  WatchRoom subscribers of room and acks
 //
 // and ChatService on its namespace, with the bidirectional BidiEchoEvent
 // beside it.
@@ -61,7 +68,11 @@ func New() (*socketio.Server, error) {
 		s.On("fanout", func(_ *socketio.Socket, args socketio.Args, ack socketio.Ack) {
 			var room string
 			_ = args.Decode(0, &room)
-			_ = nsp.To(room).Emit("msg", args.Raw(1))
+			if b, ok := args.Bytes(1); ok {
+				_ = nsp.To(room).Emit("msg", b) // binary, as the typed fanout's messages
+			} else {
+				_ = nsp.To(room).Emit("msg", args.Raw(1))
+			}
 			if ack != nil {
 				_ = ack()
 			}
@@ -70,6 +81,22 @@ func New() (*socketio.Server, error) {
 	if err := chatv1sio.RegisterChatServiceServer(srv, chat{}); err != nil {
 		return nil, err
 	}
+	// rpc-fanout(room, n, t) publishes a WatchRoom message to room's
+	// subscribers (a typed room stream) and acks: the typed counterpart of
+	// fanout. The message carries n as its id and t as its text.
+	srv.Of(chatv1sio.ChatServiceNamespace).OnConnection(func(s *socketio.Socket) {
+		s.On("rpc-fanout", func(_ *socketio.Socket, args socketio.Args, ack socketio.Ack) {
+			var room, t string
+			var n uint64
+			_ = args.Decode(0, &room)
+			_ = args.Decode(1, &n)
+			_ = args.Decode(2, &t)
+			_ = chatv1sio.PublishChatServiceWatchRoom(srv, room, &chatv1.WatchRoomResponse{Message: &chatv1.ChatMessage{Id: n, Text: t}})
+			if ack != nil {
+				_ = ack()
+			}
+		})
+	})
 	return srv, rpc.Register(srv.Of(chatv1sio.ChatServiceNamespace), rpc.NewBidiStreamHandler(BidiEchoEvent, bidiEcho))
 }
 
