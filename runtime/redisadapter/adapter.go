@@ -58,7 +58,8 @@ type Options struct {
 	// PublishOnSpecificResponseChannel answers each node on its own
 	// response channel instead of the shared one.
 	PublishOnSpecificResponseChannel bool
-	// Logger receives Redis errors. Default: nothing is logged.
+	// Logger receives Redis errors and dropped messages. Default:
+	// slog.Default(); slog.New(slog.DiscardHandler) silences it.
 	Logger *slog.Logger
 	// MaxQueueBytes bounds the payloads waiting to be published, for
 	// every namespace of a server together. Default 8 MiB.
@@ -96,7 +97,7 @@ func New(client redis.UniversalClient, opts *Options) func(*socketio.Namespace) 
 		o.RequestsTimeout = 5 * time.Second
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+		o.Logger = slog.Default()
 	}
 	if o.MaxQueueBytes <= 0 {
 		o.MaxQueueBytes = defaultMaxQueueBytes

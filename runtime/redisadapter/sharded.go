@@ -43,7 +43,8 @@ type ShardedOptions struct {
 	// ServerSideEmit with acks) and broadcast acks without a timeout of
 	// their own. Default 5s.
 	RequestsTimeout time.Duration
-	// Logger receives Redis errors. Default: nothing is logged.
+	// Logger receives Redis errors and dropped messages. Default:
+	// slog.Default(); slog.New(slog.DiscardHandler) silences it.
 	Logger *slog.Logger
 	// MaxQueueBytes bounds the payloads waiting to be published, for
 	// every namespace of a server together. Default 8 MiB.
@@ -87,7 +88,7 @@ func NewSharded(client redis.UniversalClient, opts *ShardedOptions) func(*socket
 		o.RequestsTimeout = 5 * time.Second
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+		o.Logger = slog.Default()
 	}
 	if o.MaxQueueBytes <= 0 {
 		o.MaxQueueBytes = defaultMaxQueueBytes
