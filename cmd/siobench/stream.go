@@ -78,8 +78,7 @@ func bidi(cfg config) (map[string]any, error) {
 // until the deadline, and returns each message's round trip.
 func (c *conn) runStream(msg []byte, inflight int, deadline time.Time) ([]time.Duration, error) {
 	const id = "1"
-	open := []byte("420" + `["` + bidiEvent + `",null,{"id":"` + id + `","window":` + strconv.Itoa(streamWindow) + `}]`)
-	open = bytes.Replace(open, []byte("420"), []byte("42"+c.nsp+"0"), 1)
+	open := []byte("42" + c.nsp + "0" + `["` + bidiEvent + `",null,{"id":"` + id + `","window":` + strconv.Itoa(streamWindow) + `}]`)
 	if err := c.ws.WriteMessage(websocket.TextMessage, open); err != nil {
 		return nil, err
 	}

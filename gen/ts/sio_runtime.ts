@@ -284,15 +284,20 @@ class Connection {
   }
 }
 
+/** Returns socket's entry in map, making it with make on first use. */
+function perSocket<T>(map: WeakMap<Socket, T>, socket: Socket, make: (socket: Socket) => T): T {
+  let v = map.get(socket);
+  if (v === undefined) {
+    v = make(socket);
+    map.set(socket, v);
+  }
+  return v;
+}
+
 const connections = new WeakMap<Socket, Connection>();
 
 function connectionOf(socket: Socket): Connection {
-  let c = connections.get(socket);
-  if (c === undefined) {
-    c = new Connection(socket);
-    connections.set(socket, c);
-  }
-  return c;
+  return perSocket(connections, socket, (s) => new Connection(s));
 }
 
 /** Settles a call at most once, tearing down its timer and listeners. */
@@ -522,11 +527,7 @@ export function subscribe<I extends DescMessage, O extends DescMessage>(
 const keyCounts = new WeakMap<Socket, Map<string, number>>();
 
 function countKey(socket: Socket, key: string, delta: number): number {
-  let counts = keyCounts.get(socket);
-  if (counts === undefined) {
-    counts = new Map();
-    keyCounts.set(socket, counts);
-  }
+  const counts = perSocket(keyCounts, socket, () => new Map<string, number>());
   const n = (counts.get(key) ?? 0) + delta;
   if (n <= 0) counts.delete(key);
   else counts.set(key, n);
@@ -716,12 +717,7 @@ class CallRouter {
 const routers = new WeakMap<Socket, CallRouter>();
 
 function routerOf(socket: Socket): CallRouter {
-  let r = routers.get(socket);
-  if (r === undefined) {
-    r = new CallRouter(socket);
-    routers.set(socket, r);
-  }
-  return r;
+  return perSocket(routers, socket, (s) => new CallRouter(s));
 }
 
 const cost = (b: Uint8Array): number => b.length + messageOverhead;

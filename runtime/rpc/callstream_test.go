@@ -112,14 +112,7 @@ func newStreamServer(t *testing.T) *streamServer {
 
 func (ss *streamServer) conn(t *testing.T) *rpc.ClientConn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s, err := sioclient.Connect(ctx, ss.url, &sioclient.Options{Transports: []string{engineio.TransportWebSocket}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Manager().Close() })
-	return rpc.NewClientConn(s)
+	return rpc.NewClientConn(dialSocket(t, ss.url, nil))
 }
 
 func TestBidiStream(t *testing.T) {

@@ -118,10 +118,16 @@ func newFixture(t testing.TB, opts ...rpc.HandlerOption) *fixture {
 
 func (f *fixture) dial(t testing.TB, auth any) *sioclient.Socket {
 	t.Helper()
+	return dialSocket(t, f.url+chatv1sio.ChatServiceNamespace, &sioclient.SocketOptions{Auth: auth})
+}
+
+// dialSocket connects a socket to url (its path is the namespace) over
+// WebSocket, and closes it when the test ends.
+func dialSocket(t testing.TB, url string, sopts *sioclient.SocketOptions) *sioclient.Socket {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := sioclient.Connect(ctx, f.url+chatv1sio.ChatServiceNamespace,
-		&sioclient.Options{Transports: []string{engineio.TransportWebSocket}}, &sioclient.SocketOptions{Auth: auth})
+	s, err := sioclient.Connect(ctx, url, &sioclient.Options{Transports: []string{engineio.TransportWebSocket}}, sopts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,14 +67,7 @@ func newBlockingServer(t *testing.T, opts ...rpc.HandlerOption) *blockingServer 
 
 func (b *blockingServer) dial(t *testing.T) *sioclient.Socket {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s, err := sioclient.Connect(ctx, b.url, &sioclient.Options{Transports: []string{engineio.TransportWebSocket}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Manager().Close() })
-	return s
+	return dialSocket(t, b.url, nil)
 }
 
 // rawCall emits a call as any Socket.IO client could, with meta, and

@@ -235,7 +235,10 @@ func (c *client) connect(name string, auth json.RawMessage) {
 		PID string `json:"pid,omitempty"`
 	}{s.id, s.pid})
 	_ = c.conn.Send(engineio.Message{Data: siopacket.AppendText(nil, &siopacket.Packet{Type: siopacket.Connect, Namespace: name, Data: payload})})
-	sent := make(map[string]bool, len(missed))
+	var sent map[string]bool // offsets of the missed broadcasts, when recovered
+	if len(missed) > 0 {
+		sent = make(map[string]bool, len(missed))
+	}
 	for _, p := range missed {
 		sent[packetOffset(p)] = true
 		_ = c.conn.Send(encode(p, false)...)
