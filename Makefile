@@ -43,6 +43,7 @@ lint:
 	$(GO) vet -vettool=.tmp/bin/siovet ./...
 	node_modules/.bin/buf lint
 	node_modules/.bin/tsc -p tsconfig.json
+	node_modules/.bin/tsc -p runtime/ts/tsconfig.json --noEmit
 	$(GO) vet ./...
 	@if command -v staticcheck >/dev/null; then staticcheck ./...; else echo "staticcheck not installed; skipped (CI installs it)"; fi
 
@@ -64,14 +65,16 @@ fuzz:
 attack:
 	SIO_ATTACK_FULL=1 $(GO) test -race -count=1 -v -timeout 30m ./internal/attack/ | grep -E '^(=== RUN|--- |\s+.*FIGURE|ok|FAIL|PASS)'
 
-# generate rewrites gen/ from proto/ (buf with local plugins only).
+# generate rewrites gen/ from proto/ (buf with local plugins only), and
+# the TypeScript runtime package's copy of sio's option descriptors.
 generate: node_modules/.installed
 	node_modules/.bin/buf generate
+	node_modules/.bin/buf generate --template buf.gen.runtime.yaml --path proto/sio/v1/options.proto
 
 # checkgenerate fails if gen/ is not what generate produces.
 checkgenerate: generate
-	@if [ -n "$$(git status --porcelain -- gen)" ]; then \
-		echo "gen/ is out of date: run make generate and commit the result"; git status --porcelain -- gen; exit 1; \
+	@if [ -n "$$(git status --porcelain -- gen runtime/ts/src/gen)" ]; then \
+		echo "gen/ is out of date: run make generate and commit the result"; git status --porcelain -- gen runtime/ts/src/gen; exit 1; \
 	fi
 
 # bundle rebuilds the chat page's script (committed, so that go build and

@@ -4,6 +4,7 @@
 package docs_test
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,10 +17,10 @@ import (
 	"github.com/sio-dev/sio/internal/siotest"
 )
 
-// block returns the fenced sh block that follows "<!-- tested: name -->".
-func block(t *testing.T, doc, name string) string {
+// block returns the fenced block in lang that follows "<!-- tested: name -->".
+func block(t *testing.T, doc, name, lang string) string {
 	t.Helper()
-	_, rest, ok := strings.Cut(doc, "<!-- tested: "+name+" -->\n```sh\n")
+	_, rest, ok := strings.Cut(doc, "<!-- tested: "+name+" -->\n```"+lang+"\n")
 	if !ok {
 		t.Fatalf("getting-started.md has no block tested as %q", name)
 	}
@@ -31,9 +32,9 @@ func block(t *testing.T, doc, name string) string {
 }
 
 // TestGettingStarted follows getting-started.md from an empty directory
-// to a typed call from the TypeScript client to the Go server. npm
-// install is the one step replaced: the project gets this repository's
-// installed packages (the same versions), so the test needs no registry.
+// to typed calls from Go, from Node and through Connect to the Go server.
+// npm install is the one step replaced (see npmShim), so the test needs
+// no registry; npm pack is the real one.
 func TestGettingStarted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a whole project")
@@ -48,9 +49,10 @@ func TestGettingStarted(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := string(raw)
-	setup := block(t, doc, "setup")
+	setup := block(t, doc, "setup", "sh")
 
-	// The protoc-gen-go version the page gives is the one sio builds with.
+	// The protoc-gen-go version the page gives is the one sio builds with,
+	// and the tarball it installs is the runtime package's version.
 	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
 	if err != nil {
 		t.Fatal(err)
@@ -59,45 +61,113 @@ func TestGettingStarted(t *testing.T) {
 	if want == nil || !strings.Contains(setup, "protoc-gen-go@"+string(want[1])) {
 		t.Fatalf("getting-started.md must install protoc-gen-go@%s, the version of go.mod", want[1])
 	}
+	pkg, err := os.ReadFile(filepath.Join(root, "runtime", "ts", "package.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runtimePkg struct{ Version string }
+	if err := json.Unmarshal(pkg, &runtimePkg); err != nil {
+		t.Fatal(err)
+	}
+	tarball := "sio-dev-runtime-" + runtimePkg.Version + ".tgz"
+	if !strings.Contains(setup, "npm install ./"+tarball) {
+		t.Fatalf("getting-started.md must install ./%s, the runtime package's version", tarball)
+	}
 
 	work := t.TempDir()
 	shims := filepath.Join(work, "bin")
 	if err := os.Mkdir(shims, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	npmShim := "#!/bin/sh\n[ \"$1\" = install ] || exec " + mustLook(t, "npm") + " \"$@\"\nln -s \"$SIO/node_modules\" node_modules\n"
-	if err := os.WriteFile(filepath.Join(shims, "npm"), []byte(npmShim), 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(shims, "npm"), []byte(npmShim(mustLook(t, "npm"))), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("bash", "-euo", "pipefail", "-c", setup)
-	cmd.Dir = work
-	cmd.Env = append(os.Environ(), "SIO="+root, "PATH="+shims+string(os.PathListSeparator)+os.Getenv("PATH"), "GOFLAGS=")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("the setup commands failed: %v\n%s", err, out)
+	env := append(os.Environ(), "SIO="+root, "PATH="+shims+string(os.PathListSeparator)+os.Getenv("PATH"), "GOFLAGS=")
+	shell := func(dir, name, script string) {
+		t.Helper()
+		cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+		cmd.Dir = dir
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("the %s commands failed: %v\n%s", name, err, out)
+		}
 	}
+	shell(work, "setup", setup)
 	project := filepath.Join(work, "hello")
+	// The runtime came from the packed tarball, not from the checkout.
+	if fi, err := os.Lstat(filepath.Join(project, "node_modules", "@sio-dev", "runtime", "dist", "index.js")); err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("the project has no installed runtime package: %v", err)
+	}
 
-	run := block(t, doc, "run")
-	for _, line := range []string{"./hello -addr 127.0.0.1:8080 &", "node client.mjs http://127.0.0.1:8080 world"} {
+	run := block(t, doc, "run", "sh")
+	for _, line := range []string{"./hello -addr 127.0.0.1:8080 &", "./hello-client -url http://127.0.0.1:8080 -name gopher", "node client.mjs http://127.0.0.1:8080 world"} {
 		if !strings.Contains(run, line) {
 			t.Fatalf("the run block no longer says %q: update this test with the page", line)
 		}
 	}
 	server := siotest.StartProcess(t, filepath.Join(project, "hello"))
-	client := exec.Command("node", "client.mjs", server.URL(), "world")
-	client.Dir = project
+	expect(t, project, []string{"Hello, gopher!"}, "./hello-client", "-url", server.URL(), "-name", "gopher")
+	expect(t, project, []string{"Hello, world!"}, "node", "client.mjs", server.URL(), "world")
+
+	connectSetup := block(t, doc, "connect-setup", "sh")
+	const connectRun = "node connect.mjs http://127.0.0.1:8080"
+	if !strings.Contains(connectSetup, connectRun) {
+		t.Fatalf("the connect block no longer says %q: update this test with the page", connectRun)
+	}
+	if err := os.WriteFile(filepath.Join(project, "connect.ts"), []byte(block(t, doc, "connect.ts", "ts")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	build, _, _ := strings.Cut(connectSetup, connectRun)
+	shell(project, "connect-setup", build+"npx tsc --noEmit --strict --module NodeNext --moduleResolution NodeNext --target ES2022 --skipLibCheck --types node connect.ts")
+	expect(t, project, []string{"Hello, connect!", "InvalidArgument"}, "node", "connect.mjs", server.URL())
+}
+
+// npmShim is the npm the setup commands run. "npm install" gives the
+// project this repository's installed packages (the same versions as
+// package.json pins) instead of fetching them, and "npm install x.tgz"
+// unpacks the tarball into node_modules as npm would; everything else
+// (npm pack above all) is the real npm.
+func npmShim(realNPM string) string {
+	return `#!/bin/sh
+set -e
+[ "$1" = install ] || exec ` + realNPM + ` "$@"
+mkdir -p node_modules
+for entry in "$SIO"/node_modules/* "$SIO"/node_modules/.bin; do
+  name=$(basename "$entry")
+  [ "$name" = @sio-dev ] || [ -e "node_modules/$name" ] || ln -s "$entry" "node_modules/$name"
+done
+shift
+for spec in "$@"; do
+  case $spec in
+  *.tgz)
+    name=$(tar -xzOf "$spec" package/package.json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).name))')
+    mkdir -p "node_modules/$name"
+    tar -xzf "$spec" --strip-components=1 -C "node_modules/$name"
+    ;;
+  *) [ -e "node_modules/${spec%@*}" ] || { echo "npm shim: $spec is not among the repository's packages" >&2; exit 1; } ;;
+  esac
+done
+`
+}
+
+// expect runs a program in dir and checks its lines of output.
+func expect(t *testing.T, dir string, want []string, program string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(program, args...)
+	cmd.Dir = dir
 	done := make(chan struct{})
 	var out []byte
-	go func() { out, err = client.CombinedOutput(); close(done) }()
+	var err error
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):
-		_ = client.Process.Kill()
+		_ = cmd.Process.Kill()
 		<-done
-		t.Fatal("the client did not finish within 30s")
+		t.Fatalf("%s did not finish within 30s", program)
 	}
-	if err != nil || strings.TrimSpace(string(out)) != "Hello, world!" {
-		t.Fatalf("client printed %q (%v), want Hello, world!", out, err)
+	if got := strings.Split(strings.TrimSpace(string(out)), "\n"); err != nil || strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("%s printed %q (%v), want %q", program, out, err, want)
 	}
 }
 

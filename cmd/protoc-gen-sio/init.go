@@ -48,11 +48,13 @@ func initProject(args []string, stdout, stderr io.Writer) int {
 Next, in %s (with a go.mod for %s that requires github.com/sio-dev/sio and
 lists the tools protoc-gen-go and protoc-gen-sio: see buf.gen.yaml):
   npm install        # buf, protoc-gen-es, socket.io-client, typescript
+  npm install @sio-dev/runtime   # the TypeScript runtime (from a checkout: npm pack <sio>/runtime/ts, then install the .tgz)
   npx buf generate   # writes gen/go and gen/ts
   go mod tidy
   go run .           # serves on 127.0.0.1:8080
+  go run ./client    # calls it from Go
   npx esbuild client.ts --bundle --platform=node --format=esm --packages=external --outfile=client.mjs
-  node client.mjs    # calls it
+  node client.mjs    # calls it from Node
 `, dir, *module)
 	return 0
 }

@@ -15,14 +15,9 @@ import (
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/pluginpb"
-
-	"github.com/sio-dev/sio/cmd/protoc-gen-sio/internal/gents"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-// runtimeGolden is the golden copy of the TypeScript runtime.
-var runtimeGolden = filepath.Join("testdata", gents.RuntimeFile)
 
 // request compiles the .proto files of testdata/<dir> (with the repo's
 // proto/ for sio/v1 options) into a CodeGeneratorRequest.
@@ -111,13 +106,7 @@ func TestGolden(t *testing.T) {
 				var names []string
 				for _, f := range resp.GetFile() {
 					path := filepath.Join(golden, f.GetName())
-					if f.GetName() == gents.RuntimeFile {
-						// The runtime is the same embedded file for every case:
-						// one golden copy serves them all.
-						path = runtimeGolden
-					} else {
-						names = append(names, f.GetName())
-					}
+					names = append(names, f.GetName())
 					if *update {
 						if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 							t.Fatal(err)
@@ -156,8 +145,16 @@ func TestOptions(t *testing.T) {
 		t.Errorf("unknown lang: %q", got)
 	}
 	req = request(t, filepath.Join("testdata", "chat"), "lang=ts,paths=source_relative")
-	if got := Generate(req).GetError(); got != `lang=ts takes no other options, got "paths=source_relative"` {
+	if got := Generate(req).GetError(); got != `lang=ts takes one other option, runtime=<module>, got "paths=source_relative"` {
 		t.Errorf("ts with go options: %q", got)
+	}
+	// runtime= names the module the generated files import the runtime from.
+	resp := Generate(request(t, filepath.Join("testdata", "chat"), "lang=ts,runtime=./vendor/sio.js"))
+	if resp.GetError() != "" || len(resp.GetFile()) != 1 {
+		t.Fatalf("runtime option: %v", resp)
+	}
+	if content := resp.GetFile()[0].GetContent(); !strings.Contains(content, `} from "./vendor/sio.js";`) || strings.Contains(content, `"@sio-dev/runtime"`) {
+		t.Errorf("runtime option not followed:\n%s", content)
 	}
 	if lang, rest := splitLang("paths=source_relative,lang=ts"); lang != "ts" || rest != "paths=source_relative" {
 		t.Errorf("splitLang = %q %q", lang, rest)
@@ -172,7 +169,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp := &pluginpb.CodeGeneratorResponse{}
-	if err := proto.Unmarshal(out.Bytes(), resp); err != nil || len(resp.GetFile()) != 2 {
+	if err := proto.Unmarshal(out.Bytes(), resp); err != nil || len(resp.GetFile()) != 1 {
 		t.Fatalf("response %v, %v", resp, err)
 	}
 }

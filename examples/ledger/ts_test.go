@@ -36,6 +36,21 @@ func TestTypeScriptClient(t *testing.T) {
 	nodepeer.RunTS(t, 90*time.Second, "ledger_client.ts", p.URL(), control.URL, refusing.URL())
 }
 
+// TestConnectTransport calls the ledger with a client that the real
+// @connectrpc/connect makes from protoc-gen-es's descriptor, on sio's
+// Connect transport (runtime/ts/src/connect.ts): every method kind, codes,
+// deadlines, aborts, interceptors, trailers and refusals
+// (internal/nodepeer/scripts/ledger_connect.ts).
+func TestConnectTransport(t *testing.T) {
+	nodepeer.Require(t)
+	bin := siotest.BuildProgram(t, "./examples/ledger")
+	p := siotest.StartProcess(t, bin)
+	refusing := siotest.StartProcess(t, bin, "-require-token", "secret")
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close() // a port nothing listens on any more
+	nodepeer.RunTS(t, 60*time.Second, "ledger_connect.ts", p.URL(), refusing.URL(), closed.URL)
+}
+
 // TestTypeScriptClientInBrowser runs the same scenario in headless
 // Chromium: the generated client bundled for a page, on the official
 // socket.io-client's browser build.

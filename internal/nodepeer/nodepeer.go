@@ -182,7 +182,9 @@ func (b *lockedBuffer) String() string {
 }
 
 // RunTS bundles scripts/<script> (TypeScript) with esbuild and runs it
-// like Run. Imports resolve from the repository, generated code included.
+// like Run. Imports resolve from the repository, generated code included;
+// the TypeScript runtime package is bundled from its sources (the paths of
+// the root tsconfig.json), so a test never runs a stale build of it.
 func RunTS(t testing.TB, timeout time.Duration, script string, args ...string) {
 	t.Helper()
 	Require(t)
@@ -219,6 +221,7 @@ func bundle(t testing.TB, script, ext string, flags ...string) string {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	out := filepath.Join(dir, strings.TrimSuffix(filepath.Base(script), ".ts")+ext)
 	args := append([]string{filepath.Join(Dir(), script), "--bundle", "--log-level=warning", "--outfile=" + out}, flags...)
+
 	esbuild := exec.Command(filepath.Join(root(), "node_modules", ".bin", "esbuild"), args...)
 	esbuild.Dir = root()
 	if msg, err := esbuild.CombinedOutput(); err != nil {

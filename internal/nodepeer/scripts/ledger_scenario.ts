@@ -7,7 +7,7 @@
 // /restart by doing that to the ledger, is reached with fetch.
 import { io, type Socket } from "socket.io-client";
 import { LedgerServiceClient } from "../../../gen/ts/example/ledger/v1/ledger_sio.js";
-import { RpcError } from "../../../gen/ts/sio_runtime.js";
+import { RpcError } from "@sio-dev/runtime";
 
 function check(ok: unknown, what: string): asserts ok {
   if (!ok) throw new Error(`check failed: ${what}`);

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { io, type Socket } from "socket.io-client";
 import { ChatClientServiceHandler, ChatServiceClient, registerChatClientServiceHandler } from "../../../gen/ts/example/chat/v1/chat_sio.js";
-import { RpcError } from "../../../gen/ts/sio_runtime.js";
+import { RpcError } from "@sio-dev/runtime";
 
 const [url, scenario] = process.argv.slice(2) as [string, string];
 

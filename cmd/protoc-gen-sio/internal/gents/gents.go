@@ -1,12 +1,13 @@
 // Package gents emits the TypeScript side of a service for
 // socket.io-client and protobuf-es v2 messages: a client class per
-// service, a handler interface and register function per client-side
-// service, and, once per run, the small runtime they share. It works from
-// the raw descriptors, so files need no Go package option.
+// service, and a handler interface and register function per client-side
+// service. The code they share (calls, streams, errors) is the runtime
+// package, imported by name, so every generated file of a program uses the
+// one RpcError class. It works from the raw descriptors, so files need no
+// Go package option.
 package gents
 
 import (
-	_ "embed"
 	"fmt"
 	"path"
 	"slices"
@@ -21,26 +22,29 @@ import (
 	"github.com/sio-dev/sio/cmd/protoc-gen-sio/internal/siodesc"
 )
 
-// RuntimeFile is the name of the shared runtime, at the output root.
-const RuntimeFile = "sio_runtime.ts"
-
-//go:embed runtime.ts.txt
-var runtimeSource string
+// RuntimePackage is the npm package of the TypeScript runtime
+// (runtime/ts in the sio repository) that generated files import.
+const RuntimePackage = "@sio-dev/runtime"
 
 // Generate answers req with TypeScript files, one per .proto file with
-// services, plus the runtime if any was written.
+// services. The parameter may name another module specifier for the
+// runtime ("runtime=<specifier>"), for a project that vendors it.
 func Generate(req *pluginpb.CodeGeneratorRequest, version string) *pluginpb.CodeGeneratorResponse {
 	resp := &pluginpb.CodeGeneratorResponse{SupportedFeatures: proto.Uint64(uint64(pluginpb.CodeGeneratorResponse_FEATURE_PROTO3_OPTIONAL))}
+	runtime := RuntimePackage
 	if p := req.GetParameter(); p != "" {
-		resp.Error = proto.String(fmt.Sprintf("lang=ts takes no other options, got %q", p))
-		return resp
+		spec, ok := strings.CutPrefix(p, "runtime=")
+		if !ok || spec == "" || strings.Contains(spec, ",") {
+			resp.Error = proto.String(fmt.Sprintf("lang=ts takes one other option, runtime=<module>, got %q", p))
+			return resp
+		}
+		runtime = spec
 	}
 	files, err := protodesc.NewFiles(&descriptorpb.FileDescriptorSet{File: req.GetProtoFile()})
 	if err != nil {
 		resp.Error = proto.String(err.Error())
 		return resp
 	}
-	wrote := false
 	for _, name := range req.GetFileToGenerate() {
 		fd, err := files.FindFileByPath(name)
 		if err != nil {
@@ -50,7 +54,7 @@ func Generate(req *pluginpb.CodeGeneratorRequest, version string) *pluginpb.Code
 		if fd.Services().Len() == 0 {
 			continue
 		}
-		content, err := generateFile(fd, version)
+		content, err := generateFile(fd, version, runtime)
 		if err != nil {
 			resp.Error = proto.String(err.Error())
 			return resp
@@ -59,10 +63,6 @@ func Generate(req *pluginpb.CodeGeneratorRequest, version string) *pluginpb.Code
 			Name:    proto.String(strings.TrimSuffix(fd.Path(), ".proto") + "_sio.ts"),
 			Content: proto.String(content),
 		})
-		wrote = true
-	}
-	if wrote {
-		resp.File = append(resp.File, &pluginpb.CodeGeneratorResponse_File{Name: proto.String(RuntimeFile), Content: proto.String(runtimeSource)})
 	}
 	return resp
 }
@@ -238,7 +238,7 @@ func docComment(w *writer, loc protoreflect.SourceLocation, fallback string) {
 	w.line(" */")
 }
 
-func generateFile(fd protoreflect.FileDescriptor, version string) (string, error) {
+func generateFile(fd protoreflect.FileDescriptor, version, runtime string) (string, error) {
 	var services []protoreflect.ServiceDescriptor
 	for i := range fd.Services().Len() {
 		s := fd.Services().Get(i)
@@ -253,7 +253,6 @@ func generateFile(fd protoreflect.FileDescriptor, version string) (string, error
 		return "", err
 	}
 	outName := strings.TrimSuffix(fd.Path(), ".proto") + "_sio.ts"
-	runtime := relImport(outName, strings.TrimSuffix(RuntimeFile, ".ts"))
 	im := &imports{values: map[string][]string{}, types: map[string][]string{}}
 	schema := func(m protoreflect.MessageDescriptor) string {
 		mod := relImport(outName, strings.TrimSuffix(m.ParentFile().Path(), ".proto")+"_pb")

@@ -85,6 +85,7 @@ func Write(dir string, p Project) ([]string, error) {
 		{filepath.Join("proto", "sio", "v1", "options.proto"), "files/options.proto"},
 		{filepath.Join("proto", p.Name, "v1", p.Name+".proto"), "files/service.proto.tmpl"},
 		{"main.go", "files/main.go.tmpl"},
+		{filepath.Join("client", "main.go"), "files/client.go.tmpl"},
 		{"client.ts", "files/client.ts.tmpl"},
 		{"package.json", "files/package.json.tmpl"},
 		{"tsconfig.json", "files/tsconfig.json"},

@@ -26,7 +26,7 @@ func TestWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(written) != 8 {
+	if len(written) != 9 {
 		t.Fatalf("wrote %v", written)
 	}
 	proto, err := os.ReadFile(filepath.Join(dir, "proto", "shop", "v1", "shop.proto"))

@@ -2,7 +2,7 @@
 // and the page's side of ChatClientService, which the server calls.
 import { io } from "socket.io-client";
 import { ChatServiceClient, ChatServiceNamespace } from "../../../../gen/ts/example/chat/v1/chat_sio.js";
-import { RpcError } from "../../../../gen/ts/sio_runtime.js";
+import { RpcError } from "@sio-dev/runtime";
 import { serveConfirm } from "./confirm.js";
 import { type ConnState, trackConnection } from "./connection.js";
 import { $, MessageList, renderMembers } from "./view.js";

@@ -4,7 +4,6 @@
 // source: example/chat/v1/chat.proto
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { Socket } from "socket.io-client";
 import {
   type CallOptions,
   type ClientOptions,
@@ -12,7 +11,8 @@ import {
   callUnary,
   registerHandler,
   subscribe,
-} from "../../../sio_runtime.js";
+} from "@sio-dev/runtime";
+import type { Socket } from "socket.io-client";
 import {
   type ConfirmRequest,
   ConfirmRequestSchema,

@@ -4,7 +4,6 @@
 // source: example/ledger/v1/ledger.proto
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { Socket } from "socket.io-client";
 import {
   type CallOptions,
   type ClientOptions,
@@ -13,7 +12,8 @@ import {
   callServerStream,
   callUnary,
   subscribe,
-} from "../../../sio_runtime.js";
+} from "@sio-dev/runtime";
+import type { Socket } from "socket.io-client";
 import {
   ExportTransfersRequestSchema,
   type ExportTransfersResponse,

@@ -4,6 +4,14 @@
 // source: chat.proto
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import {
+  type CallOptions,
+  type ClientOptions,
+  type HandlerContext,
+  callUnary,
+  registerHandler,
+  subscribe,
+} from "@sio-dev/runtime";
 import type { Socket } from "socket.io-client";
 import {
   type ConfirmRequest,
@@ -19,14 +27,6 @@ import {
   type WatchRoomResponse,
   WatchRoomResponseSchema,
 } from "./chat_pb.js";
-import {
-  type CallOptions,
-  type ClientOptions,
-  type HandlerContext,
-  callUnary,
-  registerHandler,
-  subscribe,
-} from "./sio_runtime.js";
 
 /** The Socket.IO namespace of ChatService. */
 export const ChatServiceNamespace = "/chat";

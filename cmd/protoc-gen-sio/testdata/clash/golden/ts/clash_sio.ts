@@ -4,9 +4,9 @@
 // source: clash.proto
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { type CallOptions, type ClientOptions, callUnary, subscribe } from "@sio-dev/runtime";
 import type { Socket } from "socket.io-client";
 import { type Context, ContextSchema } from "./clash_pb.js";
-import { type CallOptions, type ClientOptions, callUnary, subscribe } from "./sio_runtime.js";
 
 /** The Socket.IO namespace of AlphaService. */
 export const AlphaServiceNamespace = "/";

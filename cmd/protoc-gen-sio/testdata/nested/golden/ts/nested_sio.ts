@@ -4,10 +4,10 @@
 // source: nested.proto
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { type CallOptions, type ClientOptions, callUnary, subscribe } from "@sio-dev/runtime";
 import type { Socket } from "socket.io-client";
 import { type Item_Level, Item_LevelSchema, Item_QuerySchema } from "./nested_pb.js";
 import { type Total, TotalSchema } from "./shared_pb.js";
-import { type CallOptions, type ClientOptions, callUnary, subscribe } from "./sio_runtime.js";
 
 /** The Socket.IO namespace of StockService. */
 export const StockServiceNamespace = "/";

@@ -4,7 +4,6 @@
 // source: streams.proto
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { Socket } from "socket.io-client";
 import {
   type CallOptions,
   type ClientOptions,
@@ -12,7 +11,8 @@ import {
   callClientStream,
   callServerStream,
   subscribe,
-} from "./sio_runtime.js";
+} from "@sio-dev/runtime";
+import type { Socket } from "socket.io-client";
 import { type Chunk, ChunkSchema } from "./streams_pb.js";
 
 /** The Socket.IO namespace of UploadService. */
