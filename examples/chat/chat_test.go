@@ -15,10 +15,13 @@ import (
 	"github.com/sio-dev/sio/internal/nodepeer"
 )
 
-// TestBrowser runs the chat in headless Chromium: two pages join a room and
-// exchange acknowledged messages, survive the server dropping every
-// transport, over WebSocket and with WebSocket disabled. A screenshot of
-// each run is left in .tmp/screenshots.
+// TestBrowser runs the chat in headless Chromium, one page at a phone's
+// width and one at a desktop's: they join a room and exchange acknowledged
+// messages without overflowing sideways, a mass mention asks its sender
+// first (the typed client-side Confirm), a newcomer gets the history and
+// a distinct name, and both pages survive the server dropping every
+// transport, over WebSocket and with WebSocket disabled. Screenshots of
+// each run at both widths are left in .tmp/screenshots.
 func TestBrowser(t *testing.T) {
 	nodepeer.Require(t)
 	chromium := os.Getenv("CHROMIUM_PATH")
@@ -53,11 +56,15 @@ func TestBrowser(t *testing.T) {
 			hs := httptest.NewServer(mux)
 			defer hs.Close()
 			defer srv.Close(t.Context())
-			shot := filepath.Join(shots, "chat-"+mode+".png")
-			_ = os.Remove(shot)
-			nodepeer.Run(t, 60*time.Second, "browser_chat.mjs", hs.URL, mode, shot)
-			if st, err := os.Stat(shot); err != nil || st.Size() == 0 {
-				t.Errorf("no screenshot at %s: %v", shot, err)
+			phone := filepath.Join(shots, "chat-"+mode+"-phone.png")
+			desktop := filepath.Join(shots, "chat-"+mode+"-desktop.png")
+			_ = os.Remove(phone)
+			_ = os.Remove(desktop)
+			nodepeer.Run(t, 60*time.Second, "browser_chat.mjs", hs.URL, mode, phone, desktop)
+			for _, shot := range []string{phone, desktop} {
+				if st, err := os.Stat(shot); err != nil || st.Size() == 0 {
+					t.Errorf("no screenshot at %s: %v", shot, err)
+				}
 			}
 		})
 	}
