@@ -115,6 +115,7 @@ type request struct {
 	binary  []byte // attachment, for binary calls
 	want    []byte // expected ack attachment (binary calls); nil: the same as sent
 	wantArg []byte // expected ack argument JSON (text calls); nil: the same as sent
+	meta    bool   // binary calls: send call metadata (an id and a deadline) as the generated clients do
 }
 
 // send writes a call with ack id.
@@ -132,7 +133,13 @@ func (c *conn) send(r *request, id uint64) error {
 		b = strconv.AppendUint(b, id, 10)
 		b = append(b, `["`...)
 		b = append(b, r.event...)
-		b = append(b, `",{"_placeholder":true,"num":0}]`...)
+		b = append(b, `",{"_placeholder":true,"num":0}`...)
+		if r.meta {
+			b = append(b, `,{"id":"`...)
+			b = strconv.AppendUint(b, id, 10)
+			b = append(b, `","timeoutMs":30000}`...)
+		}
+		b = append(b, ']')
 		if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
 			return err
 		}

@@ -14,6 +14,8 @@
 //	            subscribers): the typed layer's cost over the same bytes
 //	idle        many idle connections held through heartbeats: server KiB per connection
 //	rpc         typed unary calls (example ChatService), as the wire carries them
+//	rpcmeta     rpc with the call metadata the generated clients send (an id and
+//	            a deadline), so the server tracks each call for cancels
 //	bidi        typed messages on bidirectional streams (one per client), echoed:
 //	            messages/s and per-message latency, beside rpc's unary calls
 //	polling     the latency scenario over HTTP long-polling: clients each with one
@@ -58,7 +60,7 @@ func main() {
 	var cfg config
 	flag.StringVar(&cfg.url, "url", "ws://127.0.0.1:4000", "server (ws://host:port, loopback only)")
 	flag.BoolVar(&cfg.raw, "raw", false, "the server is a bare WebSocket echo")
-	flag.StringVar(&cfg.scenario, "scenario", "throughput", "latency|throughput|binary|fanout|binfanout|rpcfanout|idle|rpc|bidi|polling")
+	flag.StringVar(&cfg.scenario, "scenario", "throughput", "latency|throughput|binary|fanout|binfanout|rpcfanout|idle|rpc|rpcmeta|bidi|polling")
 	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "how long to measure")
 	flag.IntVar(&cfg.clients, "clients", 0, "connections (default per scenario)")
 	flag.IntVar(&cfg.inflight, "inflight", 0, "calls in flight per connection (default per scenario)")
@@ -107,6 +109,13 @@ func run(cfg config) (map[string]any, error) {
 		def(&cfg.clients, 50)
 		def(&cfg.inflight, 32)
 		return calls(cfg, rpcRequest(), false)
+	case "rpcmeta":
+		cfg.nsp = chatv1sio.ChatServiceNamespace
+		def(&cfg.clients, 50)
+		def(&cfg.inflight, 32)
+		r := rpcRequest()
+		r.meta = true
+		return calls(cfg, r, false)
 	case "bidi":
 		def(&cfg.clients, 50)
 		def(&cfg.inflight, 32)

@@ -11,10 +11,12 @@ import (
 // ends. Most handlers never wait on it, so the cancelable context that
 // makes Done and Err work is only created when they are first asked for;
 // registering one with the socket's context on every call was a tenth of
-// the server's time under load.
+// the server's time under load. The same goes for the call's deadline:
+// its timer is only set once Done or Err is asked for.
 type callContext struct {
-	parent context.Context
-	info   CallInfo
+	parent   context.Context
+	info     CallInfo
+	deadline time.Time // zero: none of its own
 
 	mu     sync.Mutex
 	ctx    context.Context // created on first use
@@ -25,7 +27,8 @@ type callContext struct {
 	expired bool
 }
 
-// init prepares a zero callContext (one that is part of a call).
+// init prepares a callContext that is part of a call (and may have its
+// deadline set already).
 func (c *callContext) init(parent context.Context, info CallInfo) {
 	c.parent, c.info = parent, info
 }
@@ -35,7 +38,11 @@ func (c *callContext) lazy() context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ctx == nil {
-		c.ctx, c.cancel = context.WithCancel(c.parent)
+		if c.deadline.IsZero() {
+			c.ctx, c.cancel = context.WithCancel(c.parent)
+		} else {
+			c.ctx, c.cancel = context.WithDeadline(c.parent, c.deadline)
+		}
 		if c.ended {
 			c.cancel()
 		}
@@ -62,8 +69,13 @@ func (c *callContext) expire() {
 	c.end()
 }
 
-func (c *callContext) Deadline() (time.Time, bool) { return c.parent.Deadline() }
-func (c *callContext) Done() <-chan struct{}       { return c.lazy().Done() }
+func (c *callContext) Deadline() (time.Time, bool) {
+	if d, ok := c.parent.Deadline(); ok && (c.deadline.IsZero() || d.Before(c.deadline)) {
+		return d, true
+	}
+	return c.deadline, !c.deadline.IsZero()
+}
+func (c *callContext) Done() <-chan struct{} { return c.lazy().Done() }
 
 func (c *callContext) Err() error {
 	err := c.lazy().Err()

@@ -280,7 +280,12 @@ func (ns *nspState) handlerFor(h *Handler) socketio.EventHandler {
 			return
 		}
 		calls := st.callsOf(s, ns.limit)
-		c := &call{h: h, calls: calls, s: s, data: data, meta: meta, ack: ack, received: time.Now()}
+		c := &call{h: h, calls: calls, s: s, data: data, meta: meta, ack: ack}
+		if meta.hasTimeout {
+			// The deadline counts from the call's arrival, so time spent
+			// waiting for a worker is not given to the handler again.
+			c.ctx.deadline = time.Now().Add(meta.timeout)
+		}
 		if h.kind.perCall() {
 			c.stream = newServerStream(c)
 		}
@@ -322,8 +327,7 @@ type call struct {
 	data     []byte
 	meta     callMeta
 	ack      socketio.Ack
-	received time.Time
-	ctx      callContext
+	ctx      callContext   // with the call's deadline, if it has one
 	canceled atomic.Bool   // the caller sent a cancel
 	stream   *serverStream // for per-call streams
 }
@@ -340,36 +344,30 @@ func (c *call) answer(err error) {
 
 // Run serves the call on a worker.
 func (c *call) Run() {
-	defer c.calls.state.end()
-	defer c.calls.done(c)
 	h, meta, ack := c.h, c.meta, c.ack
-	if c.canceled.Load() {
-		c.answer(Errorf(CodeCanceled, "the caller canceled the call before it started"))
-		return
-	}
-	parent := c.calls.ctx
-	if meta.hasTimeout {
-		// The deadline counts from when the call arrived, so time spent
-		// waiting for a worker is not given to the handler again; a call
-		// whose caller has already given up never starts.
-		deadline := c.received.Add(meta.timeout)
-		if !time.Now().Before(deadline) {
-			c.answer(Errorf(CodeDeadlineExceeded, "the deadline passed before the handler started"))
-			return
-		}
-		var cancel context.CancelFunc
-		parent, cancel = context.WithDeadline(parent, deadline)
-		defer cancel()
-	}
-	cc := &c.ctx
-	cc.init(parent, CallInfo{Event: h.event, Socket: c.s, Header: meta.headers})
-	defer cc.end()
+	// One deferred function does all the ending (a handful of defers cost
+	// more per call than the bookkeeping they run): a panic is answered,
+	// then the context ends and the call is counted out.
 	defer func() {
 		if r := recover(); r != nil {
 			h.cfg.logger.Error("rpc: handler panicked", "method", h.event, "socket", c.s.ID(), "panic", r, "stack", string(debug.Stack()))
 			c.answer(Errorf(CodeInternal, "internal error"))
 		}
+		c.ctx.end()
+		c.calls.done(c)
+		c.calls.state.end()
 	}()
+	if c.canceled.Load() {
+		c.answer(Errorf(CodeCanceled, "the caller canceled the call before it started"))
+		return
+	}
+	// A call whose caller has already given up never starts.
+	if d := c.ctx.deadline; !d.IsZero() && !time.Now().Before(d) {
+		c.answer(Errorf(CodeDeadlineExceeded, "the deadline passed before the handler started"))
+		return
+	}
+	cc := &c.ctx
+	cc.init(c.calls.ctx, CallInfo{Event: h.event, Socket: c.s, Header: meta.headers})
 	if c.stream != nil {
 		run := StreamFunc(func(ctx context.Context) error { return h.serveStream(ctx, c.stream, c.data) })
 		for i := len(h.cfg.stream) - 1; i >= 0; i-- {
@@ -386,13 +384,14 @@ func (c *call) Run() {
 }
 
 // socketCalls are one socket's calls in flight: bounded in number, and
-// found by id when the caller cancels one.
+// found by id when the caller cancels one. Calls without an id (which
+// nobody can cancel) are only counted, without the lock.
 type socketCalls struct {
 	ctx    context.Context // ends when the socket disconnects
 	state  *serverState
-	limit  int
+	limit  int64
+	n      atomic.Int64
 	mu     sync.Mutex
-	n      int
 	byID   map[string]*call
 	closed bool
 }
@@ -409,13 +408,18 @@ const (
 // add counts c in, unless the socket is at its limit or already runs a
 // call with c's id (which a cancel could not tell apart).
 func (sc *socketCalls) add(c *call) addResult {
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	if sc.n >= sc.limit {
+	if sc.n.Add(1) > sc.limit {
+		sc.n.Add(-1)
 		return overLimit
 	}
-	if c.meta.id != "" && !sc.closed {
+	if c.meta.id == "" {
+		return addedCall
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if !sc.closed {
 		if sc.byID[c.meta.id] != nil {
+			sc.n.Add(-1)
 			return duplicateID
 		}
 		if sc.byID == nil {
@@ -423,15 +427,17 @@ func (sc *socketCalls) add(c *call) addResult {
 		}
 		sc.byID[c.meta.id] = c
 	}
-	sc.n++
 	return addedCall
 }
 
 // done counts c out.
 func (sc *socketCalls) done(c *call) {
+	sc.n.Add(-1)
+	if c.meta.id == "" {
+		return
+	}
 	sc.mu.Lock()
-	sc.n--
-	if c.meta.id != "" && sc.byID[c.meta.id] == c {
+	if sc.byID[c.meta.id] == c {
 		delete(sc.byID, c.meta.id)
 	}
 	sc.mu.Unlock()
@@ -481,10 +487,8 @@ type serverState struct {
 	cancel context.CancelFunc
 	pool   *workers.Pool
 
-	mu       sync.Mutex
-	running  int
-	draining bool
-	idle     chan struct{} // closed when draining and nothing runs
+	calls atomic.Int64  // calls running, and the draining bit
+	idle  chan struct{} // closed when draining and nothing runs
 
 	nspMu      sync.Mutex
 	namespaces map[weak.Pointer[socketio.Namespace]]*nspState
@@ -560,7 +564,7 @@ func (st *serverState) callsOf(s *socketio.Socket, limit int) *socketCalls {
 	// The socket's calls live until it disconnects, or until a shutdown
 	// runs out of time.
 	ctx, cancel := context.WithCancel(st.ctx)
-	calls := &socketCalls{ctx: ctx, state: st, limit: limit}
+	calls := &socketCalls{ctx: ctx, state: st, limit: int64(limit)}
 	if v, loaded := st.sockets.LoadOrStore(s, calls); loaded {
 		cancel()
 		return v.(*socketCalls)
@@ -610,23 +614,26 @@ func (ns *nspState) onUnknownMethod(s *socketio.Socket, event string, _ socketio
 	}
 }
 
+// draining is the bit of serverState.calls set once a shutdown began;
+// the other bits count the calls running.
+const draining = int64(1) << 62
+
 // begin counts a call in, unless the server is shutting down.
 func (st *serverState) begin() bool {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.draining {
-		return false
+	for {
+		v := st.calls.Load()
+		if v&draining != 0 {
+			return false
+		}
+		if st.calls.CompareAndSwap(v, v+1) {
+			return true
+		}
 	}
-	st.running++
-	return true
 }
 
-// end counts a call out.
+// end counts a call out; the last one out of a draining server says so.
 func (st *serverState) end() {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.running--
-	if st.draining && st.running == 0 {
+	if st.calls.Add(-1) == draining {
 		close(st.idle)
 	}
 }
@@ -634,14 +641,11 @@ func (st *serverState) end() {
 // shutdown refuses new calls, waits for running ones until ctx ends, then
 // cancels those still running.
 func (st *serverState) shutdown(ctx context.Context) {
-	st.mu.Lock()
-	if !st.draining {
-		st.draining = true
-		if st.running == 0 {
-			close(st.idle)
-		}
+	// Only the first shutdown sets the bit; it closes idle itself if no
+	// call runs, else the last call's end does (no call begins after).
+	if v := st.calls.Or(draining); v&draining == 0 && v == 0 {
+		close(st.idle)
 	}
-	st.mu.Unlock()
 	select {
 	case <-st.idle:
 	case <-ctx.Done():

@@ -100,21 +100,24 @@ func (p *Pool) spawn(t Task) bool {
 
 func (p *Pool) work(t Task) {
 	t.Run()
-	// The idle timer is not reset after every task, which under load
-	// costs more than the task's hand-off: when it fires, a worker that
-	// ran a task since waits out the rest of its idle time.
+	// The idle timer is not reset after every task, nor is the time read:
+	// under load either costs more than the task's hand-off. A count of
+	// tasks tells, when the timer fires, whether the worker was busy since
+	// the last time; if so it waits another idleTime. So an idle worker
+	// exits after idleTime to twice that.
 	idle := time.NewTimer(idleTime)
 	defer idle.Stop()
-	last := time.Now()
+	var ran, seen uint64
 	for {
-		p.drainQueue(&last)
+		ran += p.drainQueue()
 		select {
 		case t := <-p.handoff:
 			t.Run()
-			last = time.Now()
+			ran++
 		case <-idle.C:
-			if rest := idleTime - time.Since(last); rest > 0 {
-				idle.Reset(rest)
+			if ran != seen {
+				seen = ran
+				idle.Reset(idleTime)
 				continue
 			}
 			p.workers.Add(-1)
@@ -128,17 +131,19 @@ func (p *Pool) work(t Task) {
 	}
 }
 
-// drainQueue runs the queued tasks, if any.
-func (p *Pool) drainQueue(last *time.Time) {
+// drainQueue runs the queued tasks, if any, and returns how many it ran.
+func (p *Pool) drainQueue() uint64 {
+	var n uint64
 	for len(p.queue) > 0 {
 		select {
 		case t := <-p.queue:
 			t.Run()
-			*last = time.Now()
+			n++
 		default:
-			return
+			return n
 		}
 	}
+	return n
 }
 
 // rejoin counts an exiting worker back in, if the bound allows.
