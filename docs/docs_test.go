@@ -5,9 +5,13 @@ package docs_test
 
 import (
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -15,6 +19,9 @@ import (
 
 	"github.com/sio-dev/sio/internal/nodepeer"
 	"github.com/sio-dev/sio/internal/siotest"
+	"github.com/sio-dev/sio/runtime/engineio"
+	"github.com/sio-dev/sio/runtime/socketio"
+	"github.com/sio-dev/sio/runtime/socketio/sioclient"
 )
 
 // block returns the fenced block in lang that follows "<!-- tested: name -->".
@@ -200,5 +207,79 @@ func TestLinks(t *testing.T) {
 				t.Errorf("%s links to %s, which does not exist", page, target)
 			}
 		}
+	}
+}
+
+// TestOptionsPage fails when an option exists that options.md does not
+// name: every exported field of the options structs, every rpc.With…
+// option, every field of the TypeScript option interfaces, every sio
+// option of the .proto.
+func TestOptionsPage(t *testing.T) {
+	raw, err := os.ReadFile("options.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(raw)
+	named := func(what, name string) {
+		t.Helper()
+		if !strings.Contains(page, "`"+name+"`") {
+			t.Errorf("options.md does not name %s `%s`", what, name)
+		}
+	}
+	for _, v := range []any{socketio.Options{}, socketio.RecoveryOptions{}, engineio.Options{}, sioclient.Options{}, sioclient.SocketOptions{}} {
+		typ := reflect.TypeOf(v)
+		for i := range typ.NumField() {
+			if f := typ.Field(i); f.IsExported() {
+				named(typ.String()+"'s field", f.Name)
+			}
+		}
+	}
+	// rpc's options are its exported With… functions returning one.
+	fset := token.NewFileSet()
+	files, err := filepath.Glob(filepath.Join("..", "runtime", "rpc", "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, file, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv == nil && strings.HasPrefix(fn.Name.Name, "With") && fn.Name.IsExported() {
+				named("the rpc option", "rpc."+fn.Name.Name)
+			}
+		}
+	}
+	// The TypeScript option interfaces, field by field.
+	field := regexp.MustCompile(`(?m)^  (?:readonly )?(\w+)\??:`)
+	for file, names := range map[string][]string{
+		"index.ts":   {"ClientOptions", "CallOptions"},
+		"connect.ts": {"SioTransportOptions"},
+	} {
+		src, err := os.ReadFile(filepath.Join("..", "runtime", "ts", "src", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range names {
+			_, body, ok := strings.Cut(string(src), "export interface "+name+" {\n")
+			body, _, _ = strings.Cut(body, "\n}")
+			if !ok || body == "" {
+				t.Fatalf("%s has no interface %s", file, name)
+			}
+			for _, m := range field.FindAllStringSubmatch(body, -1) {
+				named("the TypeScript option "+name+".", m[1])
+			}
+		}
+	}
+	proto, err := os.ReadFile(filepath.Join("..", "proto", "sio", "v1", "options.proto"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`(?m)^  \w+ (\w+) = \d+;`).FindAllStringSubmatch(string(proto), -1) {
+		named("the proto option", "(sio.v1."+m[1]+")")
 	}
 }

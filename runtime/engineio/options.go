@@ -31,8 +31,9 @@ type Options struct {
 	UpgradeTimeout time.Duration
 
 	// MaxHTTPBufferSize is the largest message or polling payload, in bytes,
-	// that a client may send; anything larger closes the session. It is
-	// announced to clients as maxPayload. Default 1e6.
+	// that a client may send: a larger WebSocket message closes the session
+	// (close code 1009), a larger polling POST is answered 413 and dropped,
+	// the session kept. It is announced to clients as maxPayload. Default 1e6.
 	MaxHTTPBufferSize int64
 
 	// Transports lists the transports the server accepts, from
