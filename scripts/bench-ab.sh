@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Compares the server of another revision (A) with the working tree (B) in
-# one run: the same load, rounds alternating A and B, the server pinned to
-# core 1 and the load tool to core 0. For each scenario it prints calls per
-# second and server CPU per call (from /proc, user + system), medians of
-# ROUNDS, and the ratio B/A.
+# one run: the same load, rounds alternating A and B (A first in odd
+# rounds, B first in even ones), the server pinned to core 1 and the load
+# tool to core 0. For each scenario it prints calls per second and server
+# CPU per call (from /proc, user + system): medians of ROUNDS, their ratio
+# B/A, the median of the rounds' own B/A ratios (the steadiest figure on a
+# noisy host) and the lowest CPU per call of each side.
 #
 #   bash scripts/bench-ab.sh <revision> [scenario...]   # default: rpc throughput
 set -euo pipefail
@@ -32,7 +34,9 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 : >"$OUT/results.tsv"
 port=4200
 for round in $(seq "$ROUNDS"); do
-  for side in a b; do
+  order="a b"
+  [ $((round % 2)) = 0 ] && order="b a"
+  for side in $order; do
     port=$((port + 1))
     $pin_server "$OUT/$side-server" -addr "127.0.0.1:$port" >"$OUT/$side.log" 2>&1 &
     pid=$!
@@ -45,8 +49,8 @@ for round in $(seq "$ROUNDS"); do
         const r = JSON.parse(process.argv[1]);
         const cpu = (process.argv[3] - process.argv[2]) / process.argv[4];
         const calls = r.calls;
-        console.log([process.argv[5], process.argv[6], r.per_second.toFixed(0), (cpu / calls * 1e6).toFixed(2)].join("\t"));
-      ' "$line" "$before" "$after" "$ticks" "$side" "$scenario" >>"$OUT/results.tsv"
+        console.log([process.argv[5], process.argv[6], r.per_second.toFixed(0), (cpu / calls * 1e6).toFixed(2), process.argv[7]].join("\t"));
+      ' "$line" "$before" "$after" "$ticks" "$side" "$scenario" "$round" >>"$OUT/results.tsv"
     done
     kill "$pid"; wait "$pid" 2>/dev/null || true
   done
@@ -61,6 +65,10 @@ const scenarios = [...new Set(rows.map((r) => r[1]))];
 for (const sc of scenarios) {
   const m = (side, i) => median(rows.filter((r) => r[0] === side && r[1] === sc).map((r) => Number(r[i])));
   const [ra, rb, ca, cb] = [m("a", 2), m("b", 2), m("a", 3), m("b", 3)];
-  console.log(`${sc.padEnd(12)} per_second A(${process.argv[3]}) ${ra}  B ${rb}  B/A ${(rb / ra).toFixed(3)}   server us/call A ${ca}  B ${cb}  B/A ${(cb / ca).toFixed(3)}`);
+  const cpu = (side, round) => Number(rows.find((r) => r[0] === side && r[1] === sc && r[4] === round)[3]);
+  const rounds = [...new Set(rows.filter((r) => r[1] === sc).map((r) => r[4]))];
+  const pairwise = median(rounds.map((n) => cpu("b", n) / cpu("a", n)));
+  const low = (side) => Math.min(...rows.filter((r) => r[0] === side && r[1] === sc).map((r) => Number(r[3])));
+  console.log(`${sc.padEnd(12)} per_second A(${process.argv[3]}) ${ra}  B ${rb}  B/A ${(rb / ra).toFixed(3)}   server us/call A ${ca}  B ${cb}  B/A ${(cb / ca).toFixed(3)}  pairwise B/A ${pairwise.toFixed(3)}  lowest A ${low("a")} B ${low("b")}`);
 }
 JS

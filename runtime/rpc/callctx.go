@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -14,9 +15,11 @@ import (
 // the server's time under load. The same goes for the call's deadline:
 // its timer is only set once Done or Err is asked for.
 type callContext struct {
-	parent   context.Context
-	info     CallInfo
-	deadline time.Time // zero: none of its own
+	parent context.Context
+	call   *call // whose CallInfo the context carries
+	// deadline is the call's own deadline, as time since epoch (so that
+	// it is one word and still on the monotonic clock), if hasDeadline.
+	deadline time.Duration
 
 	mu     sync.Mutex
 	ctx    context.Context // created on first use
@@ -24,13 +27,37 @@ type callContext struct {
 	ended  bool
 	// expired: the caller's deadline passed (it said so in its cancel)
 	// before this context's own timer fired.
-	expired bool
+	expired     bool
+	hasDeadline bool
+	// canceled: the caller sent a cancel. Read without the lock by the
+	// worker about to start the call. (Here it fills the padding after
+	// the flags: a call fits in a smaller size class.)
+	canceled atomic.Bool
 }
 
-// init prepares a callContext that is part of a call (and may have its
-// deadline set already).
-func (c *callContext) init(parent context.Context, info CallInfo) {
-	c.parent, c.info = parent, info
+// epoch is the base of callContext deadlines; time.Since(epoch) reads
+// the monotonic clock.
+var epoch = time.Now()
+
+// setDeadline gives the context a deadline d from now (none left if d <= 0).
+func (c *callContext) setDeadline(d time.Duration) {
+	c.deadline, c.hasDeadline = time.Since(epoch)+d, true
+}
+
+// expiredBeforeStart reports whether the context's deadline has passed.
+func (c *callContext) expiredBeforeStart() bool {
+	return c.hasDeadline && time.Since(epoch) >= c.deadline
+}
+
+// init prepares the callContext of a call (its deadline may be set
+// already).
+func (c *callContext) init(parent context.Context, call *call) {
+	c.parent, c.call = parent, call
+}
+
+// info is the CallInfo of the context's call.
+func (c *callContext) info() CallInfo {
+	return CallInfo{Event: c.call.h.event, Socket: c.call.calls.socket, Header: c.call.meta.headers}
 }
 
 // lazy returns the cancelable context, creating it on first use.
@@ -38,10 +65,10 @@ func (c *callContext) lazy() context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ctx == nil {
-		if c.deadline.IsZero() {
+		if !c.hasDeadline {
 			c.ctx, c.cancel = context.WithCancel(c.parent)
 		} else {
-			c.ctx, c.cancel = context.WithDeadline(c.parent, c.deadline)
+			c.ctx, c.cancel = context.WithDeadline(c.parent, epoch.Add(c.deadline))
 		}
 		if c.ended {
 			c.cancel()
@@ -70,10 +97,13 @@ func (c *callContext) expire() {
 }
 
 func (c *callContext) Deadline() (time.Time, bool) {
-	if d, ok := c.parent.Deadline(); ok && (c.deadline.IsZero() || d.Before(c.deadline)) {
-		return d, true
+	d, ok := c.parent.Deadline()
+	if c.hasDeadline {
+		if own := epoch.Add(c.deadline); !ok || own.Before(d) {
+			return own, true
+		}
 	}
-	return c.deadline, !c.deadline.IsZero()
+	return d, ok
 }
 func (c *callContext) Done() <-chan struct{} { return c.lazy().Done() }
 
@@ -90,7 +120,7 @@ func (c *callContext) Err() error {
 
 func (c *callContext) Value(key any) any {
 	if _, ok := key.(callInfoKey); ok {
-		return c.info
+		return c.info()
 	}
 	// Once the cancelable context exists, look through it: a context
 	// derived from this one then finds it as its cancelable parent and

@@ -11,9 +11,9 @@ import (
 type testKey struct{}
 
 func newCallContext(parent context.Context, info CallInfo) *callContext {
-	c := new(callContext)
-	c.init(parent, info)
-	return c
+	c := &call{h: &Handler{event: info.Event}, calls: &socketCalls{socket: info.Socket}, meta: callMeta{headers: info.Header}}
+	c.ctx.init(parent, c)
+	return &c.ctx
 }
 
 func TestCallContextEndsWithTheCall(t *testing.T) {

@@ -67,7 +67,7 @@ func (st *serverStream) end(err error) {
 	st.mu.Lock()
 	trailers := maps.Clone(st.trailers)
 	st.mu.Unlock()
-	_ = st.c.s.Emit(CallEndEvent, st.c.meta.id, status, trailers)
+	_ = st.c.socket().Emit(CallEndEvent, st.c.meta.id, status, trailers)
 	st.recv.finish(errStreamEnded)
 	st.send.end(errStreamEnded)
 }
@@ -86,7 +86,7 @@ func (st *serverStream) receive(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	if grant > 0 {
-		_ = st.c.s.Emit(CallCreditEvent, st.c.meta.id, grant)
+		_ = st.c.socket().Emit(CallCreditEvent, st.c.meta.id, grant)
 	}
 	return b, nil
 }
@@ -97,8 +97,8 @@ func (st *serverStream) sendMsg(ctx context.Context, msg proto.Message) error {
 	if err != nil {
 		return err
 	}
-	if limit := maxResponseBytes(st.c.s); limit > 0 && int64(len(b)) > limit {
-		st.c.h.cfg.logger.Warn("rpc: stream message too big to send", "method", st.c.h.event, "socket", st.c.s.ID(), "bytes", len(b), "limit", limit)
+	if limit := maxResponseBytes(st.c.socket()); limit > 0 && int64(len(b)) > limit {
+		st.c.h.cfg.logger.Warn("rpc: stream message too big to send", "method", st.c.h.event, "socket", st.c.socket().ID(), "bytes", len(b), "limit", limit)
 		return Errorf(CodeResourceExhausted, "the message is %d bytes, over the limit of %d", len(b), limit)
 	}
 	if err := st.send.take(ctx, b); err != nil {
@@ -107,7 +107,7 @@ func (st *serverStream) sendMsg(ctx context.Context, msg proto.Message) error {
 		}
 		return err
 	}
-	if err := st.c.s.Emit(CallMessageEvent, st.c.meta.id, b); err != nil {
+	if err := st.c.socket().Emit(CallMessageEvent, st.c.meta.id, b); err != nil {
 		return NewError(CodeUnavailable, err)
 	}
 	return nil

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 	"weak"
 
 	"google.golang.org/protobuf/proto"
@@ -280,11 +279,11 @@ func (ns *nspState) handlerFor(h *Handler) socketio.EventHandler {
 			return
 		}
 		calls := st.callsOf(s, ns.limit)
-		c := &call{h: h, calls: calls, s: s, data: data, meta: meta, ack: ack}
+		c := &call{h: h, calls: calls, data: data, meta: meta, ack: ack}
 		if meta.hasTimeout {
 			// The deadline counts from the call's arrival, so time spent
 			// waiting for a worker is not given to the handler again.
-			c.ctx.deadline = time.Now().Add(meta.timeout)
+			c.ctx.setDeadline(meta.timeout)
 		}
 		if h.kind.perCall() {
 			c.stream = newServerStream(c)
@@ -320,17 +319,21 @@ func (ns *nspState) handlerFor(h *Handler) socketio.EventHandler {
 
 // call is one call handed to a worker: its inputs and, allocated with
 // them, the handler's context.
+//
+// It is allocated for every call, so it is kept small (176 bytes): the
+// socket is its calls', the CallInfo is made from its fields on demand.
 type call struct {
-	h        *Handler
-	calls    *socketCalls
-	s        *socketio.Socket
-	data     []byte
-	meta     callMeta
-	ack      socketio.Ack
-	ctx      callContext   // with the call's deadline, if it has one
-	canceled atomic.Bool   // the caller sent a cancel
-	stream   *serverStream // for per-call streams
+	h      *Handler
+	calls  *socketCalls
+	data   []byte
+	meta   callMeta
+	ack    socketio.Ack
+	ctx    callContext   // with the call's deadline, if it has one
+	stream *serverStream // for per-call streams
 }
+
+// socket is the caller's socket.
+func (c *call) socket() *socketio.Socket { return c.calls.socket }
 
 // answer ends the call with err, whatever its kind: in the ack of a call,
 // in the end of a stream.
@@ -350,24 +353,24 @@ func (c *call) Run() {
 	// then the context ends and the call is counted out.
 	defer func() {
 		if r := recover(); r != nil {
-			h.cfg.logger.Error("rpc: handler panicked", "method", h.event, "socket", c.s.ID(), "panic", r, "stack", string(debug.Stack()))
+			h.cfg.logger.Error("rpc: handler panicked", "method", h.event, "socket", c.socket().ID(), "panic", r, "stack", string(debug.Stack()))
 			c.answer(Errorf(CodeInternal, "internal error"))
 		}
 		c.ctx.end()
 		c.calls.done(c)
 		c.calls.state.end()
 	}()
-	if c.canceled.Load() {
+	if c.ctx.canceled.Load() {
 		c.answer(Errorf(CodeCanceled, "the caller canceled the call before it started"))
 		return
 	}
 	// A call whose caller has already given up never starts.
-	if d := c.ctx.deadline; !d.IsZero() && !time.Now().Before(d) {
+	if c.ctx.expiredBeforeStart() {
 		c.answer(Errorf(CodeDeadlineExceeded, "the deadline passed before the handler started"))
 		return
 	}
 	cc := &c.ctx
-	cc.init(c.calls.ctx, CallInfo{Event: h.event, Socket: c.s, Header: meta.headers})
+	cc.init(c.calls.ctx, c)
 	if c.stream != nil {
 		run := StreamFunc(func(ctx context.Context) error { return h.serveStream(ctx, c.stream, c.data) })
 		for i := len(h.cfg.stream) - 1; i >= 0; i-- {
@@ -380,13 +383,14 @@ func (c *call) Run() {
 		c.stream.end(err)
 		return
 	}
-	h.serve(cc, c.s, c.data, meta, ack)
+	h.serve(cc, c.socket(), c.data, meta, ack)
 }
 
 // socketCalls are one socket's calls in flight: bounded in number, and
 // found by id when the caller cancels one. Calls without an id (which
 // nobody can cancel) are only counted, without the lock.
 type socketCalls struct {
+	socket *socketio.Socket
 	ctx    context.Context // ends when the socket disconnects
 	state  *serverState
 	limit  int64
@@ -462,7 +466,7 @@ func (sc *socketCalls) cancel(id string, expired bool) {
 	delete(sc.byID, id)
 	sc.mu.Unlock()
 	if c != nil {
-		c.canceled.Store(true)
+		c.ctx.canceled.Store(true)
 		if expired {
 			c.ctx.expire()
 		} else {
@@ -564,7 +568,7 @@ func (st *serverState) callsOf(s *socketio.Socket, limit int) *socketCalls {
 	// The socket's calls live until it disconnects, or until a shutdown
 	// runs out of time.
 	ctx, cancel := context.WithCancel(st.ctx)
-	calls := &socketCalls{ctx: ctx, state: st, limit: int64(limit)}
+	calls := &socketCalls{socket: s, ctx: ctx, state: st, limit: int64(limit)}
 	if v, loaded := st.sockets.LoadOrStore(s, calls); loaded {
 		cancel()
 		return v.(*socketCalls)
