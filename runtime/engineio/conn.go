@@ -147,6 +147,15 @@ type connLimits struct {
 // ID returns the session id.
 func (c *Conn) ID() string { return c.id }
 
+// RemoteAddr returns the handshake request's remote address on the server
+// side ("" on the client side), for logs.
+func (c *Conn) RemoteAddr() string {
+	if c.handshake == nil {
+		return ""
+	}
+	return c.handshake.remoteAddr
+}
+
 // Request returns the handshake request on the server side, nil on the
 // client side: method, URL, headers, host, remote address and TLS state
 // (no body, and a background context). Each call returns a new Request
@@ -326,7 +335,7 @@ func (c *Conn) closeNow(reason CloseReason, err error) {
 	}
 	if c.srv != nil {
 		if err != nil {
-			c.srv.opts.Logger.Debug("engineio: session closed", "sid", c.id, "reason", string(reason), "err", err)
+			c.srv.opts.Logger.Debug("engineio: session closed", "sid", c.id, "remote", c.RemoteAddr(), "reason", string(reason), "err", err)
 		}
 		if lingers {
 			// A client that closes a polling session often has a GET in

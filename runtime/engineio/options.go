@@ -1,6 +1,7 @@
 package engineio
 
 import (
+	"github.com/sio-dev/sio/runtime/internal/siolog"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -72,8 +73,9 @@ type Options struct {
 	// WriteTimeout bounds one WebSocket write. Default 10s.
 	WriteTimeout time.Duration
 
-	// Logger receives transport errors and protocol violations. Default:
-	// nothing is logged.
+	// Logger receives refused requests and handshakes, protocol errors and
+	// oversize messages (at debug, with the remote address and session id).
+	// Default slog.Default(); SIO_DEBUG=engineio turns its debug records on.
 	Logger *slog.Logger
 }
 
@@ -138,9 +140,7 @@ func (o *Options) withDefaults() Options {
 	if c.MaxPendingBytes <= 0 {
 		c.MaxPendingBytes = 16 << 20
 	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.Logger = siolog.Logger("engineio", c.Logger)
 	if c.Cookie != nil {
 		ck := *c.Cookie
 		if ck.Name == "" {

@@ -246,7 +246,7 @@ func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
 // refuseOversize answers a POST whose payload is over the limit.
 func (c *Conn) refuseOversize(w http.ResponseWriter) {
 	if c.srv != nil {
-		c.srv.opts.Logger.Debug("engineio: polling payload over MaxHTTPBufferSize dropped", "sid", c.id, "limit", c.limits.maxPayload)
+		c.srv.opts.Logger.Debug("engineio: polling payload over MaxHTTPBufferSize dropped", "sid", c.id, "remote", c.RemoteAddr(), "limit", c.limits.maxPayload)
 	}
 	w.Header().Set("Connection", "close") // the body is not read
 	w.WriteHeader(http.StatusRequestEntityTooLarge)

@@ -92,17 +92,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	if q.Get("EIO") != "4" {
-		writeError(w, codeUnsupportedVersion, "")
+		s.refuse(w, r, codeUnsupportedVersion, "")
 		return
 	}
 	transport := q.Get("transport")
 	if !s.opts.allows(transport) {
-		writeError(w, codeUnknownTransport, "")
+		s.refuse(w, r, codeUnknownTransport, "")
 		return
 	}
 	isUpgrade := websocket.IsWebSocketUpgrade(r)
 	if (transport == TransportWebSocket) != isUpgrade {
-		writeError(w, codeBadRequest, "")
+		s.refuse(w, r, codeBadRequest, "")
 		return
 	}
 	sid := q.Get("sid")
@@ -112,17 +112,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := s.lookup(sid)
 	if c == nil {
-		writeError(w, codeUnknownSID, "")
+		s.refuse(w, r, codeUnknownSID, "")
 		return
 	}
 	if isUpgrade {
 		if s.opts.DisableUpgrades {
-			writeError(w, codeBadRequest, "")
+			s.refuse(w, r, codeBadRequest, "")
 			return
 		}
 		bw := &batchWriter{ResponseWriter: w}
 		ws, err := s.upgrader.Upgrade(bw, r, nil)
 		if err != nil {
+			s.opts.Logger.Debug("engineio: WebSocket upgrade refused", "remote", r.RemoteAddr, "sid", sid, "err", err)
 			return // the upgrader has answered
 		}
 		s.prepareWebSocket(ws, bw.conn, r)
@@ -132,7 +133,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if c.Transport() != TransportPolling {
-		writeError(w, codeBadRequest, "")
+		s.refuse(w, r, codeBadRequest, "")
 		return
 	}
 	switch r.Method {
@@ -141,8 +142,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodPost:
 		c.servePost(w, r)
 	default:
-		writeError(w, codeBadRequest, "")
+		s.refuse(w, r, codeBadRequest, "")
 	}
+}
+
+// refuse answers r with an Engine.IO error, and logs why at debug level.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, code int, message string) {
+	s.opts.Logger.Debug("engineio: request refused", "remote", r.RemoteAddr, "method", r.Method,
+		"transport", r.URL.Query().Get("transport"), "sid", r.URL.Query().Get("sid"), "code", code, "reason", codeMessages[code])
+	writeError(w, code, message)
 }
 
 // prepareWebSocket applies the server's limits to a new WebSocket and
@@ -155,7 +163,7 @@ func (s *Server) prepareWebSocket(ws *websocket.Conn, bc *batchConn, r *http.Req
 // handshake opens a new session on the requested transport.
 func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport string) {
 	if transport == TransportPolling && r.Method != http.MethodGet {
-		writeError(w, codeBadHandshakeMethod, "")
+		s.refuse(w, r, codeBadHandshakeMethod, "")
 		return
 	}
 	if s.opts.AllowRequest != nil {
@@ -167,6 +175,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 					status = re.Status
 				}
 			}
+			s.opts.Logger.Debug("engineio: handshake refused by AllowRequest", "remote", r.RemoteAddr, "status", status, "err", err)
 			writeErrorStatus(w, status, codeForbidden, msg)
 			return
 		}
@@ -196,6 +205,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 		bw := &batchWriter{ResponseWriter: w}
 		var err error
 		if ws, err = s.upgrader.Upgrade(bw, r, w.Header()); err != nil {
+			s.opts.Logger.Debug("engineio: WebSocket handshake refused", "remote", r.RemoteAddr, "err", err)
 			return
 		}
 		s.prepareWebSocket(ws, bw.conn, r)

@@ -35,6 +35,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/sio-dev/sio/runtime/internal/siolog"
 	"log/slog"
 	"strings"
 	"sync"
@@ -96,9 +97,7 @@ func New(client redis.UniversalClient, opts *Options) func(*socketio.Namespace) 
 	if o.RequestsTimeout <= 0 {
 		o.RequestsTimeout = 5 * time.Second
 	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
+	o.Logger = siolog.Logger("redisadapter", o.Logger)
 	if o.MaxQueueBytes <= 0 {
 		o.MaxQueueBytes = defaultMaxQueueBytes
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/sio-dev/sio/runtime/internal/siolog"
 	"log/slog"
 	"sync"
 	"time"
@@ -87,9 +88,7 @@ func NewSharded(client redis.UniversalClient, opts *ShardedOptions) func(*socket
 	if o.RequestsTimeout <= 0 {
 		o.RequestsTimeout = 5 * time.Second
 	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
+	o.Logger = siolog.Logger("redisadapter", o.Logger)
 	if o.MaxQueueBytes <= 0 {
 		o.MaxQueueBytes = defaultMaxQueueBytes
 	}

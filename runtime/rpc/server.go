@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sio-dev/sio/runtime/internal/siolog"
 	"log/slog"
 	"runtime"
 	"runtime/debug"
@@ -80,7 +81,7 @@ func WithStreamInterceptors(i ...StreamInterceptor) HandlerOption {
 // big to send (warn), and unknown methods and malformed requests (debug).
 // Default: slog.Default().
 func WithLogger(l *slog.Logger) HandlerOption {
-	return handlerOptionFunc(func(c *handlerConfig) { c.logger = l })
+	return handlerOptionFunc(func(c *handlerConfig) { c.logger = siolog.Logger("rpc", l) })
 }
 
 // DefaultMaxCallsPerSocket is how many calls one socket may have in
@@ -114,7 +115,7 @@ func WithWorkers(n int) HandlerOption {
 }
 
 func newHandlerConfig(opts []HandlerOption) *handlerConfig {
-	c := &handlerConfig{logger: slog.Default(), maxCalls: DefaultMaxCallsPerSocket, workers: DefaultWorkers}
+	c := &handlerConfig{logger: siolog.Logger("rpc", nil), maxCalls: DefaultMaxCallsPerSocket, workers: DefaultWorkers}
 	for _, o := range opts {
 		o.applyHandler(c)
 	}

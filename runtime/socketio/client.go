@@ -88,7 +88,7 @@ func (c *client) OnClose(reason engineio.CloseReason, _ error) {
 // protocolError closes the connection after a packet that breaks the
 // protocol; every socket on it leaves with "parse error".
 func (c *client) protocolError(err error) {
-	c.srv.opts.Logger.Debug("socketio: protocol violation", "sid", c.conn.ID(), "err", err)
+	c.srv.opts.Logger.Debug("socketio: protocol violation", "sid", c.conn.ID(), "remote", c.conn.RemoteAddr(), "err", err)
 	for _, s := range c.socketList() {
 		s.onClose(ReasonParseError)
 	}
@@ -133,7 +133,7 @@ func (c *client) dispatch(p *siopacket.Packet) {
 // reference.
 func (c *client) wrongState(p *siopacket.Packet) {
 	c.srv.opts.Logger.Debug("socketio: packet does not fit the connection's state",
-		"sid", c.conn.ID(), "nsp", p.Namespace, "type", p.Type.String())
+		"sid", c.conn.ID(), "remote", c.conn.RemoteAddr(), "nsp", p.Namespace, "type", p.Type.String())
 	for _, s := range c.socketList() {
 		s.onClose(ReasonForcedServerClose)
 	}
@@ -154,13 +154,13 @@ func (c *client) connect(name string, auth json.RawMessage) {
 	// CONNECTs are handled one at a time on the read goroutine, so the
 	// count cannot grow between this check and the socket's joining.
 	if max := c.srv.opts.MaxNamespacesPerConnection; max > 0 && joined >= max {
-		c.srv.opts.Logger.Debug("socketio: namespace refused", "sid", c.conn.ID(), "nsp", name, "err", errTooManyForConnection)
+		c.srv.opts.Logger.Debug("socketio: namespace refused", "sid", c.conn.ID(), "remote", c.conn.RemoteAddr(), "nsp", name, "err", errTooManyForConnection)
 		c.sendConnectError(name, errTooManyForConnection.Message, nil)
 		return
 	}
 	nsp, refused := c.srv.namespaceFor(name, auth)
 	if refused != nil {
-		c.srv.opts.Logger.Debug("socketio: namespace refused", "sid", c.conn.ID(), "nsp", name, "err", refused)
+		c.srv.opts.Logger.Debug("socketio: namespace refused", "sid", c.conn.ID(), "remote", c.conn.RemoteAddr(), "nsp", name, "err", refused)
 		c.sendConnectError(name, refused.Message, nil)
 		return
 	}

@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"github.com/sio-dev/sio/runtime/internal/siolog"
 	"log/slog"
 	"time"
 
@@ -52,8 +53,11 @@ type Options struct {
 	// namespace taken with Server.Of is kept.
 	KeepEmptyChildNamespaces bool
 
-	// Logger receives protocol violations and handler panics. Default:
-	// nothing is logged.
+	// Logger receives refused namespaces and protocol violations (at
+	// debug, with the session id), limits reached (warn) and handler
+	// panics (error, with the stack). Default slog.Default(), which the
+	// Engine.IO layer shares unless Engine.Logger is set; SIO_DEBUG=socketio
+	// (or engineio, or *) turns on a layer's debug records.
 	Logger *slog.Logger
 }
 
@@ -80,18 +84,18 @@ func (o *Options) withDefaults() Options {
 	if c.Adapter == nil {
 		c.Adapter = func(n *Namespace) Adapter { return NewMemoryAdapter(n) }
 	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
+	if c.Engine.Logger == nil {
+		// The Engine.IO layer logs where this one does (with its own
+		// SIO_DEBUG switch, set by its defaults).
+		c.Engine.Logger = c.Logger
 	}
+	c.Logger = siolog.Logger("socketio", c.Logger)
 	if c.ConnectionStateRecovery != nil {
 		r := *c.ConnectionStateRecovery
 		if r.MaxDisconnectionDuration <= 0 {
 			r.MaxDisconnectionDuration = 2 * time.Minute
 		}
 		c.ConnectionStateRecovery = &r
-	}
-	if c.Engine.Logger == nil {
-		c.Engine.Logger = c.Logger
 	}
 	return c
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -493,7 +494,7 @@ func (s *Socket) onEvent(p *siopacket.Packet) {
 func (s *Socket) guard(what string, f func()) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.nsp.server.opts.Logger.Error("socketio: "+what+" panicked", "nsp", s.nsp.name, "sid", s.id, "panic", r)
+			s.nsp.server.opts.Logger.Error("socketio: "+what+" panicked", "nsp", s.nsp.name, "sid", s.id, "panic", r, "stack", string(debug.Stack()))
 		}
 	}()
 	f()

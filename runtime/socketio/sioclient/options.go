@@ -2,6 +2,7 @@ package sioclient
 
 import (
 	"crypto/tls"
+	"github.com/sio-dev/sio/runtime/internal/siolog"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -54,7 +55,8 @@ type Options struct {
 	// clients do not reconnect in lockstep. Default 0.5; negative for none.
 	RandomizationFactor float64
 
-	// Logger receives protocol errors. Default: nothing is logged.
+	// Logger receives protocol errors (at debug). Default slog.Default();
+	// SIO_DEBUG=sioclient turns its debug records on.
 	Logger *slog.Logger
 }
 
@@ -80,9 +82,7 @@ func (o *Options) withDefaults() Options {
 	} else if c.RandomizationFactor < 0 {
 		c.RandomizationFactor = 0
 	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.Logger = siolog.Logger("sioclient", c.Logger)
 	return c
 }
 
