@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -8,9 +9,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/sio-dev/sio/examples/chat/chatapp"
 	"github.com/sio-dev/sio/gen/go/example/chat/v1/chatv1sio"
 	"github.com/sio-dev/sio/internal/nodepeer"
 )
@@ -93,4 +96,44 @@ func TestClients(t *testing.T) {
 	t.Run("nodeclient", func(t *testing.T) {
 		nodepeer.RunTS(t, 30*time.Second, "../../../examples/nodeclient/main.ts", hs.URL)
 	})
+}
+
+// TestTrace: with SIO_TRACE=1 the demo writes a span for each call.
+func TestTrace(t *testing.T) {
+	t.Setenv("SIO_TRACE", "1")
+	var spans syncBuffer
+	srv, handler, err := chatapp.New(nil, observability(&spans)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(handler)
+	defer hs.Close()
+	defer srv.Close(t.Context())
+	out, err := exec.Command("go", "run", "../goclient", "-url", hs.URL, "-text", "traced").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{`"Name": "example.chat.v1.ChatService/SendMessage"`, `"Name": "example.chat.v1.ChatService/Join"`, `"Value": "sio"`} {
+		if !strings.Contains(spans.String(), want) {
+			t.Errorf("no %s in the spans written:\n%.2000s", want, spans.String())
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

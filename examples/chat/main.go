@@ -5,25 +5,48 @@
 //	go run ./examples/chat            # then open http://127.0.0.1:8080
 //
 // Add ?transports=polling to the page's address to see it work without
-// WebSocket.
+// WebSocket. With SIO_TRACE=1 every call's OpenTelemetry span is written
+// to stdout; SIO_DEBUG=engineio,socketio,rpc turns on protocol debug logs.
 package main
 
 import (
 	"context"
 	"errors"
 	"flag"
+	"io"
 	"log"
 	"net/http"
 	"os"
 	"os/signal"
 	"time"
 
+	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/sio-dev/sio/examples/chat/chatapp"
+	"github.com/sio-dev/sio/runtime/rpc/rpcotel"
 	"github.com/sio-dev/sio/runtime/socketio"
 )
 
 // newServer builds the demo's server (one node, in memory).
-var newServer = func() (*socketio.Server, http.Handler, error) { return chatapp.New(nil) }
+var newServer = func() (*socketio.Server, http.Handler, error) {
+	return chatapp.New(nil, observability(os.Stdout)...)
+}
+
+// observability turns on what the environment asks for: SIO_TRACE=1
+// writes a span per call to out.
+func observability(out io.Writer) []chatapp.Option {
+	if os.Getenv("SIO_TRACE") != "1" {
+		return nil
+	}
+	exporter, err := stdouttrace.New(stdouttrace.WithWriter(out), stdouttrace.WithPrettyPrint())
+	if err != nil {
+		log.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exporter))
+	log.Printf("SIO_TRACE=1: a span per call is written to stdout")
+	return []chatapp.Option{chatapp.WithHandlerOptions(rpcotel.ServerOptions(rpcotel.WithTracerProvider(tp))...)}
+}
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to serve on")

@@ -54,7 +54,7 @@ func Run(t testing.TB, timeout time.Duration, script string, args ...string) {
 }
 
 // runFile runs node on file, naming it script in messages.
-func runFile(t testing.TB, timeout time.Duration, file, script string, args []string) {
+func runFile(t testing.TB, timeout time.Duration, file, script string, args []string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -72,6 +72,7 @@ func runFile(t testing.TB, timeout time.Duration, file, script string, args []st
 	if err != nil {
 		t.Fatalf("%s %v: %v", script, args, err)
 	}
+	return out.String()
 }
 
 // Process is a Node peer running in the background.
@@ -187,11 +188,18 @@ func (b *lockedBuffer) String() string {
 // the root tsconfig.json), so a test never runs a stale build of it.
 func RunTS(t testing.TB, timeout time.Duration, script string, args ...string) {
 	t.Helper()
+	RunTSOutput(t, timeout, script, args...)
+}
+
+// RunTSOutput is RunTS that returns what the script printed (stdout and
+// stderr).
+func RunTSOutput(t testing.TB, timeout time.Duration, script string, args ...string) string {
+	t.Helper()
 	Require(t)
 	// npm packages stay external, so the bundle must live in the
 	// repository for node to find node_modules.
 	out := bundle(t, script, ".mjs", "--platform=node", "--format=esm", "--packages=external")
-	runFile(t, timeout, out, script, args)
+	return runFile(t, timeout, out, script, args)
 }
 
 // BundleBrowser bundles scripts/<script> (TypeScript) with esbuild for a

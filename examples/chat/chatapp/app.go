@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sio-dev/sio/gen/go/example/chat/v1/chatv1sio"
+	"github.com/sio-dev/sio/runtime/rpc"
 	"github.com/sio-dev/sio/runtime/socketio"
 )
 
@@ -24,6 +25,7 @@ type config struct {
 	historySize    int
 	historyRooms   int
 	confirmTimeout time.Duration
+	rpc            []rpc.HandlerOption
 }
 
 // Option configures the chat service built by New.
@@ -43,6 +45,12 @@ func WithConfirmTimeout(d time.Duration) Option {
 	return func(c *config) { c.confirmTimeout = d }
 }
 
+// WithHandlerOptions passes options to the chat service's registration:
+// interceptors, tracing (rpcotel.ServerOptions), limits.
+func WithHandlerOptions(opts ...rpc.HandlerOption) Option {
+	return func(c *config) { c.rpc = append(c.rpc, opts...) }
+}
+
 // New builds a Socket.IO server with opts, the chat service registered on
 // it, and a handler serving both the Socket.IO endpoint and the page.
 func New(opts *socketio.Options, options ...Option) (*socketio.Server, http.Handler, error) {
@@ -51,7 +59,7 @@ func New(opts *socketio.Options, options ...Option) (*socketio.Server, http.Hand
 		o(&cfg)
 	}
 	srv := socketio.NewServer(opts)
-	if err := chatv1sio.RegisterChatServiceServer(srv, newChatService(srv, cfg)); err != nil {
+	if err := chatv1sio.RegisterChatServiceServer(srv, newChatService(srv, cfg), cfg.rpc...); err != nil {
 		return nil, nil, err
 	}
 	static, err := fs.Sub(web, "web")

@@ -198,6 +198,31 @@ export interface ClientOptions {
   streamInterceptors?: StreamInterceptor[];
 }
 
+/**
+ * Interceptors that put the caller's trace context into the headers of
+ * every call and stream (W3C traceparent and tracestate, baggage), so that
+ * a Go handler traced with rpcotel continues the caller's trace. inject
+ * writes the current context's headers into carrier; with OpenTelemetry:
+ *
+ *   new ChatServiceClient(socket, traceContext((carrier) => propagation.inject(context.active(), carrier)))
+ */
+export function traceContext(inject: (carrier: Record<string, string>) => void): Required<Pick<ClientOptions, "interceptors" | "streamInterceptors">> {
+  return {
+    interceptors: [
+      (next) => (req) => {
+        inject(req.headers);
+        return next(req);
+      },
+    ],
+    streamInterceptors: [
+      (next) => (req) => {
+        inject(req.headers);
+        return next(req);
+      },
+    ],
+  };
+}
+
 /** The deadline of a call when neither it nor its client sets one. */
 export const defaultTimeoutMs = 30_000;
 
