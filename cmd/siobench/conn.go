@@ -135,9 +135,10 @@ func (c *conn) send(r *request, id uint64) error {
 		b = append(b, r.event...)
 		b = append(b, `",{"_placeholder":true,"num":0}`...)
 		if r.meta {
-			b = append(b, `,{"id":"`...)
+			// As the generated clients write it: the deadline, then the id.
+			b = append(b, `,{"timeoutMs":30000,"id":"`...)
 			b = strconv.AppendUint(b, id, 10)
-			b = append(b, `","timeoutMs":30000}`...)
+			b = append(b, `"}`...)
 		}
 		b = append(b, ']')
 		if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {

@@ -22,7 +22,14 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/sio-dev/sio/internal/benchsrv"
+	"github.com/sio-dev/sio/runtime/rpc"
+	"github.com/sio-dev/sio/runtime/rpc/rpcotel"
+	"github.com/sio-dev/sio/runtime/sioprom"
 )
 
 func main() {
@@ -31,6 +38,8 @@ func main() {
 	reusePort := flag.Bool("reuseport", false, "listen with SO_REUSEPORT, so that several processes share addr")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile here until SIGINT or SIGTERM")
 	memProfile := flag.String("memprofile", "", "write a heap profile here on SIGINT or SIGTERM")
+	withMetrics := flag.Bool("metrics", false, "turn on Prometheus metrics (served at /metrics), to measure their cost")
+	withTrace := flag.Float64("trace", 0, "trace ChatService's calls with OpenTelemetry, sampling this fraction of them (1: all; spans batched and dropped), to measure the cost")
 	flag.Parse()
 	if *cpuProfile != "" || *memProfile != "" {
 		profileUntilSignal(*cpuProfile, *memProfile)
@@ -38,19 +47,47 @@ func main() {
 	if *raw {
 		log.Fatal(http.ListenAndServe(*addr, benchsrv.RawEcho()))
 	}
-	srv, err := benchsrv.New()
+	var opts []rpc.HandlerOption
+	calls := sioprom.NewRPCMetrics()
+	if *withTrace > 0 {
+		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discard{}), sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(*withTrace))))
+		opts = append(opts, rpcotel.ServerOptions(rpcotel.WithTracerProvider(tp))...)
+	}
+	if *withMetrics {
+		opts = append(opts, calls.ServerOptions()...)
+	}
+	srv, err := benchsrv.New(opts...)
 	if err != nil {
 		log.Fatal(err)
 	}
-	if !*reusePort {
+	var handler http.Handler = srv
+	if *withMetrics {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(sioprom.NewServerCollector(srv), calls)
+		mux := http.NewServeMux()
+		mux.Handle(srv.Path(), srv)
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		handler = mux
+	}
+	switch {
+	case !*reusePort && !*withMetrics:
 		log.Fatal(srv.ListenAndServe(*addr))
+	case !*reusePort:
+		log.Fatal(http.ListenAndServe(*addr, handler))
 	}
 	ln, err := listenReusePort(*addr)
 	if err != nil {
 		log.Fatal(err)
 	}
-	log.Fatal(http.Serve(ln, srv))
+	log.Fatal(http.Serve(ln, handler))
 }
+
+// discard is a span exporter that drops what it is given: the cost of
+// tracing without the cost of a particular backend.
+type discard struct{}
+
+func (discard) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (discard) Shutdown(context.Context) error                             { return nil }
 
 // profileUntilSignal starts a CPU profile and, on SIGINT or SIGTERM, writes
 // it and a heap profile, then exits: the bench script stops servers with a

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -96,6 +97,22 @@ func TestClients(t *testing.T) {
 	t.Run("nodeclient", func(t *testing.T) {
 		nodepeer.RunTS(t, 30*time.Second, "../../../examples/nodeclient/main.ts", hs.URL)
 	})
+	// The demo's /metrics counted those calls.
+	res, err := http.Get(hs.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{
+		`sio_rpc_server_handled_total{code="ok",rpc_method="SendMessage",rpc_service="example.chat.v1.ChatService",rpc_type="unary"} 2`,
+		`sio_socketio_connected_total 2`,
+		`go_goroutines `,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics has no %q:\n%s", want, body)
+		}
+	}
 }
 
 // TestTrace: with SIO_TRACE=1 the demo writes a span for each call.

@@ -5,8 +5,9 @@
 //	go run ./examples/chat            # then open http://127.0.0.1:8080
 //
 // Add ?transports=polling to the page's address to see it work without
-// WebSocket. With SIO_TRACE=1 every call's OpenTelemetry span is written
-// to stdout; SIO_DEBUG=engineio,socketio,rpc turns on protocol debug logs.
+// WebSocket. Prometheus metrics are at /metrics. With SIO_TRACE=1 every
+// call's OpenTelemetry span is written to stdout; SIO_DEBUG=engineio,
+// socketio,rpc turns on protocol debug logs.
 package main
 
 import (
@@ -20,17 +21,32 @@ import (
 	"os/signal"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/sio-dev/sio/examples/chat/chatapp"
 	"github.com/sio-dev/sio/runtime/rpc/rpcotel"
+	"github.com/sio-dev/sio/runtime/sioprom"
 	"github.com/sio-dev/sio/runtime/socketio"
 )
 
 // newServer builds the demo's server (one node, in memory).
 var newServer = func() (*socketio.Server, http.Handler, error) {
-	return chatapp.New(nil, observability(os.Stdout)...)
+	calls := sioprom.NewRPCMetrics()
+	srv, chat, err := chatapp.New(nil, append(observability(os.Stdout), chatapp.WithHandlerOptions(calls.ServerOptions()...))...)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Prometheus metrics of the runtime, the calls and the process at /metrics.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(sioprom.NewServerCollector(srv), calls, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/", chat)
+	return srv, mux, nil
 }
 
 // observability turns on what the environment asks for: SIO_TRACE=1
@@ -65,7 +81,7 @@ func main() {
 		_ = srv.Close(shutdown)
 		_ = hs.Shutdown(shutdown)
 	}()
-	log.Printf("chat demo on http://%s", *addr)
+	log.Printf("chat demo on http://%s (metrics at /metrics; SIO_TRACE=1 prints a span per call)", *addr)
 	if err := hs.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}

@@ -42,7 +42,10 @@ func (chat) SendMessage(_ context.Context, req *chatv1.SendMessageRequest) (*cha
 //
 // and ChatService on its namespace, with the bidirectional BidiEchoEvent
 // beside it.
-func New() (*socketio.Server, error) {
+//
+// opts are given to ChatService's registration (the observe flag of
+// examples/benchserver passes metrics and tracing).
+func New(opts ...rpc.HandlerOption) (*socketio.Server, error) {
 	srv := socketio.NewServer(nil)
 	nsp := srv.Of("/")
 	srv.OnConnection(func(s *socketio.Socket) {
@@ -78,7 +81,7 @@ func New() (*socketio.Server, error) {
 			}
 		})
 	})
-	if err := chatv1sio.RegisterChatServiceServer(srv, chat{}); err != nil {
+	if err := chatv1sio.RegisterChatServiceServer(srv, chat{}, opts...); err != nil {
 		return nil, err
 	}
 	// rpc-fanout(room, n, t) publishes a WatchRoom message to room's

@@ -96,6 +96,7 @@ type Conn struct {
 	mu          sync.Mutex
 	state       connState
 	closeReason CloseReason // set when state leaves stateOpen
+	counted     bool        // a server session, counted in its server's Stats
 	closeErr    error
 	transport   string
 	queue       []outPacket
@@ -196,9 +197,15 @@ func (c *Conn) Send(msgs ...Message) error {
 		c.mu.Unlock()
 		return ErrClosed
 	}
+	var sent int
 	for _, m := range msgs {
 		c.queue = append(c.queue, messagePacket(m))
 		c.queuedBytes += heldBytes(m.Data)
+		sent += len(m.Data)
+	}
+	if c.counted {
+		c.srv.counters.msgsOut.Add(uint64(len(msgs)))
+		c.srv.counters.bytesOut.Add(uint64(sent))
 	}
 	if c.queuedBytes+c.sendingBytes > c.limits.maxPending {
 		c.mu.Unlock()
@@ -242,9 +249,15 @@ func (c *Conn) SendVolatile(msgs ...Message) bool {
 	if c.state != stateOpen || len(c.queue) > 0 || !ready || c.probeNoop {
 		return false
 	}
+	var sent int
 	for _, m := range msgs {
 		c.queue = append(c.queue, messagePacket(m))
 		c.queuedBytes += heldBytes(m.Data)
+		sent += len(m.Data)
+	}
+	if c.counted {
+		c.srv.counters.msgsOut.Add(uint64(len(msgs)))
+		c.srv.counters.bytesOut.Add(uint64(sent))
 	}
 	c.kickLocked()
 	return true
@@ -319,6 +332,11 @@ func (c *Conn) closeNow(reason CloseReason, err error) {
 	c.timer.Stop()
 	ws, probe, cli := c.ws, c.probe, c.cli
 	lingers := reason == ReasonTransportClose && c.transport == TransportPolling && !c.pollWaiting
+	if c.counted {
+		n := &c.srv.counters
+		n.sessions(c.transport).Add(-1)
+		n.closedWith(reason)
+	}
 	c.probe = nil
 	c.queue, c.queuedBytes = nil, 0
 	c.wakePollLocked()
@@ -364,6 +382,10 @@ func (c *Conn) deliverClose(reason CloseReason, err error) {
 
 // deliver hands one message to the receiver unless the session has ended.
 func (c *Conn) deliver(data []byte, binary bool) {
+	if c.counted {
+		c.srv.counters.msgsIn.Add(1)
+		c.srv.counters.bytesIn.Add(uint64(len(data)))
+	}
 	c.recvMu.Lock()
 	defer c.recvMu.Unlock()
 	if !c.recvDone {

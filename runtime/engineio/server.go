@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -47,6 +48,9 @@ type Server struct {
 	// live counts sessions whose OnClose has not returned yet; Close waits
 	// for it to reach zero.
 	live sync.WaitGroup
+
+	counters counters    // what Stats reports
+	refusing atomic.Bool // StopAccepting was called: handshakes get 503
 }
 
 // NewServer returns a server that hands every new session to h. A nil opts
@@ -160,8 +164,19 @@ func (s *Server) prepareWebSocket(ws *websocket.Conn, bc *batchConn, r *http.Req
 	bc.ownFrames = !s.opts.PerMessageDeflate || !offersDeflate(r.Header)
 }
 
+// StopAccepting makes the server refuse new sessions (503, "server is
+// shutting down") while the open ones go on: the first step of a drain,
+// so that clients connect to another node while this one finishes its
+// work. Close refuses them too.
+func (s *Server) StopAccepting() { s.refusing.Store(true) }
+
 // handshake opens a new session on the requested transport.
 func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport string) {
+	if s.refusing.Load() {
+		s.opts.Logger.Debug("engineio: handshake refused while draining", "remote", r.RemoteAddr)
+		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	if transport == TransportPolling && r.Method != http.MethodGet {
 		s.refuse(w, r, codeBadHandshakeMethod, "")
 		return
@@ -223,9 +238,11 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 			writeTimeout: s.opts.WriteTimeout,
 			maxPayload:   s.opts.MaxHTTPBufferSize,
 		},
-		ws:    ws,
-		batch: batch,
+		ws:      ws,
+		batch:   batch,
+		counted: true,
 	}
+	s.counters.sessions(transport).Add(1)
 	if ws == nil {
 		c.pollWake = make(chan struct{}, 1)
 	} else {
@@ -236,6 +253,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	c.recvMu.Lock()
 	c.startHeartbeat()
 	if !s.register(c) {
+		s.counters.sessions(transport).Add(-1)
 		c.timer.Stop()
 		c.recvMu.Unlock()
 		if ws != nil {

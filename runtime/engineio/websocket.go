@@ -220,6 +220,12 @@ func (c *Conn) serveProbe(ws *websocket.Conn, bc *batchConn) {
 			c.probe, c.probeNoop = nil, false
 			c.transport, c.ws = TransportWebSocket, ws
 			c.batch = bc
+			if c.counted {
+				n := &c.srv.counters
+				n.polling.Add(-1)
+				n.websocket.Add(1)
+				n.upgrades.Add(1)
+			}
 			c.wakePollLocked()
 			finish := false
 			switch {

@@ -29,7 +29,7 @@ import (
 // Call workers outlive their calls by design and exit after a short idle
 // time (tested in runtime/internal/workers).
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/sio-dev/sio/runtime/internal/workers.(*Pool).work"))
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/sio-dev/sio/runtime/internal/workers.(*Pool).serve"))
 }
 
 // chatServer implements the example service for the tests.

@@ -298,11 +298,16 @@ func (a *MemoryAdapter) selectIDs(opts BroadcastOptions) []string {
 // queued for every selected local socket.
 func (a *MemoryAdapter) Broadcast(p *siopacket.Packet, opts BroadcastOptions) error {
 	msgs := encode(p, opts.Flags.NoCompress)
+	delivered := 0
 	for _, id := range a.selectIDs(opts) {
 		if s := a.nsp.socket(id); s != nil {
 			s.sendEncoded(msgs, opts.Flags.Volatile)
+			delivered++
 		}
 	}
+	n := &a.nsp.server.counters
+	n.broadcasts.Add(1)
+	n.deliveries.Add(uint64(delivered))
 	return nil
 }
 

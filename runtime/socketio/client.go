@@ -244,6 +244,10 @@ func (c *client) connect(name string, auth json.RawMessage) {
 		_ = c.conn.Send(encode(p, false)...)
 	}
 	s.hold.release(c.conn, sent)
+	c.srv.counters.connected.Add(1)
+	if s.recovered {
+		c.srv.counters.recovered.Add(1)
+	}
 	for _, h := range nsp.connectionHandlers() {
 		s.guard("connection handler", func() { h(s) })
 	}

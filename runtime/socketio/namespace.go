@@ -155,14 +155,19 @@ func (n *Namespace) add(s *Socket) {
 	n.mu.Lock()
 	n.sockets[s.id] = s
 	n.mu.Unlock()
+	n.server.counters.sockets.Add(1)
 }
 
 func (n *Namespace) remove(s *Socket) {
 	n.mu.Lock()
-	if n.sockets[s.id] == s {
+	removed := n.sockets[s.id] == s
+	if removed {
 		delete(n.sockets, s.id)
 	}
 	n.mu.Unlock()
+	if removed {
+		n.server.counters.sockets.Add(-1)
+	}
 }
 
 func (n *Namespace) operator() BroadcastOperator { return BroadcastOperator{nsp: n} }

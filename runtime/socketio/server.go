@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"io"
 	"net"
 	"net/http"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sio-dev/sio/runtime/engineio"
 )
@@ -37,6 +39,9 @@ type Server struct {
 	// shutdownMu guards onShutdown.
 	shutdownMu sync.Mutex
 	onShutdown []func(ctx context.Context)
+
+	counters counters // what Stats reports
+	draining atomic.Bool
 }
 
 // NewServer returns a server with the main namespace "/" ready. A nil
@@ -164,6 +169,7 @@ func (s *Server) Close(ctx context.Context) error {
 		return ErrServerClosed
 	}
 	s.closed = true
+	s.draining.Store(true)
 	close(s.done)
 	nsps := make([]*Namespace, 0, len(s.nsps)+len(s.parents))
 	for _, n := range s.nsps {
@@ -202,6 +208,10 @@ func (s *Server) RegisterOnShutdown(f func(ctx context.Context)) {
 // connection state recovery, resume their sessions. Close is the abrupt
 // variant.
 func (s *Server) Shutdown(ctx context.Context) error {
+	// Not ready any more: new connections go to other nodes while the
+	// running work finishes here.
+	s.draining.Store(true)
+	s.eio.StopAccepting()
 	s.shutdownMu.Lock()
 	hooks := slices.Clone(s.onShutdown)
 	s.shutdownMu.Unlock()
@@ -211,6 +221,26 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	wg.Wait()
 	return s.Close(ctx)
+}
+
+// Ready reports whether the server takes new connections: true until
+// Shutdown or Close begins.
+func (s *Server) Ready() bool { return !s.draining.Load() }
+
+// ReadinessHandler answers a readiness probe (a load balancer's, or
+// Kubernetes' readinessProbe): 200 "ready" while the server takes new
+// connections, 503 "draining" once Shutdown or Close has begun.
+func (s *Server) ReadinessHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if !s.Ready() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "draining\n")
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
 }
 
 // ListenAndServe serves the Socket.IO endpoint on addr until Close. It
@@ -242,8 +272,8 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 	_, _ = fmt.Fprintf(w, indexPage, html.EscapeString(s.Path()), html.EscapeString("http://"+r.Host))
 }
 
-// Serve serves the Socket.IO endpoint on ln until Close, and a short page
-// at "/" that says so. The HTTP server has the timeouts of
+// Serve serves the Socket.IO endpoint on ln until Close, a short page at
+// "/" that says so, and a readiness probe at "/readyz" (ReadinessHandler). The HTTP server has the timeouts of
 // engineio.NewHTTPServer. It returns the listener's error, or nil once
 // Close (or Shutdown) has finished, not when it begins (unlike
 // http.Server.Serve), so that a main that returns when Serve does lets a
@@ -252,6 +282,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	mux := http.NewServeMux()
 	mux.Handle(s.Path(), s)
 	mux.HandleFunc("GET /{$}", s.serveIndex)
+	mux.Handle("GET /readyz", s.ReadinessHandler())
 	hs := engineio.NewHTTPServer(mux)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

@@ -407,6 +407,7 @@ func (s *Socket) onClose(reason DisconnectReason) {
 	s.closeReason = reason
 	disconnecting, endCtx := s.onDisconnectng, s.endCtx
 	s.mu.Unlock()
+	s.nsp.server.counters.disconnectedWith(reason)
 	if endCtx != nil {
 		endCtx(&DisconnectError{Reason: reason})
 	}

@@ -7,8 +7,9 @@
 //	err := chatv1sio.RegisterChatServiceServer(srv, impl, rpcotel.ServerOptions()...)
 //	conn := rpc.NewClientConn(socket, rpcotel.ClientOptions()...)
 //
-// Spans are named after the method's event ("pkg.Service/Method") and
-// carry the attributes of OpenTelemetry's RPC conventions: rpc.system
+// Spans are named after the method's event ("pkg.Service/Method") and,
+// when they are recorded (sampled), carry the attributes of
+// OpenTelemetry's RPC conventions: rpc.system
 // "sio", rpc.service, rpc.method, and rpc.sio.status_code with the status
 // code's name ("ok" or, for instance, "deadline_exceeded"). A failed call's
 // span has status Error. On the client, a per-call stream's span covers
@@ -19,7 +20,9 @@ package rpcotel
 
 import (
 	"context"
+	"slices"
 	"strings"
+	"sync"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -57,6 +60,9 @@ func WithPropagator(p propagation.TextMapPropagator) Option {
 type tracing struct {
 	tracer     trace.Tracer
 	propagator propagation.TextMapPropagator
+	// attrs caches each event's attributes (the methods of a service are
+	// few): event -> []attribute.KeyValue.
+	attrs sync.Map
 }
 
 func newTracing(opts []Option) *tracing {
@@ -111,15 +117,29 @@ func ServerOptions(opts ...Option) []rpc.HandlerOption {
 // context its headers carry.
 func (t *tracing) startServer(ctx context.Context) (context.Context, trace.Span) {
 	ci, _ := rpc.CallInfoFromContext(ctx)
-	ctx = t.propagator.Extract(ctx, propagation.MapCarrier(ci.Header))
-	attrs := methodAttributes(ci.Event)
-	if ci.Socket != nil {
-		if addr := ci.Socket.Handshake().Address; addr != "" {
-			attrs = append(attrs, attribute.String("network.peer.address", addr))
+	if len(ci.Header) > 0 {
+		// A call without headers carries no trace context to extract.
+		ctx = t.propagator.Extract(ctx, propagation.MapCarrier(ci.Header))
+	}
+	ctx, span := t.tracer.Start(ctx, ci.Event, serverSpan...)
+	// Attributes are set only on spans that are recorded: most calls are
+	// not sampled in a busy service, and for them this is the whole cost.
+	if span.IsRecording() {
+		span.SetAttributes(t.methodAttributes(ci.Event)...)
+		if ci.Socket != nil {
+			if addr := ci.Socket.Handshake().Address; addr != "" {
+				span.SetAttributes(attribute.String("network.peer.address", addr))
+			}
 		}
 	}
-	return t.tracer.Start(ctx, ci.Event, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
+	return ctx, span
 }
+
+// The start options of the spans, made once.
+var (
+	serverSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
+	clientSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
+)
 
 // ClientOptions returns the client options that trace every call made on
 // a ClientConn and send the trace context with it.
@@ -157,7 +177,10 @@ func ClientOptions(opts ...Option) []rpc.ClientOption {
 // context into the call's headers.
 func (t *tracing) startClient(ctx context.Context) (context.Context, trace.Span) {
 	ci, _ := rpc.ClientCallInfoFromContext(ctx)
-	ctx, span := t.tracer.Start(ctx, ci.Event, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(methodAttributes(ci.Event)...))
+	ctx, span := t.tracer.Start(ctx, ci.Event, clientSpan...)
+	if span.IsRecording() {
+		span.SetAttributes(t.methodAttributes(ci.Event)...)
+	}
 	carrier := propagation.MapCarrier{}
 	t.propagator.Inject(ctx, carrier)
 	return rpc.WithHeaders(ctx, carrier), span
@@ -165,16 +188,27 @@ func (t *tracing) startClient(ctx context.Context) (context.Context, trace.Span)
 
 // methodAttributes names the method of event, "pkg.Service/Method" by
 // default; an event of another shape is the method, without a service.
-func methodAttributes(event string) []attribute.KeyValue {
+func (t *tracing) methodAttributes(event string) []attribute.KeyValue {
+	if v, ok := t.attrs.Load(event); ok {
+		return v.([]attribute.KeyValue)
+	}
 	attrs := []attribute.KeyValue{attribute.String("rpc.system", "sio")}
 	if service, method, ok := strings.Cut(event, "/"); ok {
-		return append(attrs, attribute.String("rpc.service", service), attribute.String("rpc.method", method))
+		attrs = append(attrs, attribute.String("rpc.service", service), attribute.String("rpc.method", method))
+	} else {
+		attrs = append(attrs, attribute.String("rpc.method", event))
 	}
-	return append(attrs, attribute.String("rpc.method", event))
+	attrs = slices.Clip(attrs) // shared: an append must copy
+	t.attrs.Store(event, attrs)
+	return attrs
 }
 
 // end records the call's outcome on span and ends it.
 func end(span trace.Span, err error) {
+	if !span.IsRecording() {
+		span.End()
+		return
+	}
 	if err == nil {
 		span.SetAttributes(attribute.String("rpc.sio.status_code", "ok"))
 	} else {
