@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"github.com/sio-dev/sio/runtime/internal/siolog"
+	"io/fs"
 	"log/slog"
 	"time"
 
@@ -52,6 +53,15 @@ type Options struct {
 	// waits MaxDisconnectionDuration, so that sessions stay recoverable. A
 	// namespace taken with Server.Of is kept.
 	KeepEmptyChildNamespaces bool
+
+	// ClientFiles, if set, is served under Engine.Path as the reference's
+	// serveClient does: socket.io.js, socket.io.min.js, socket.io.esm.min.js,
+	// socket.io.msgpack.min.js and their .map files, with ETags, so that a
+	// page's <script src="/socket.io/socket.io.js"> works. Give it the dist
+	// directory of the socket.io-client npm package, for example
+	// os.DirFS("node_modules/socket.io-client/dist"). Off by default: sio
+	// ships no copy of the client (the reference serves its own).
+	ClientFiles fs.FS
 
 	// Logger receives refused namespaces and protocol violations (at
 	// debug, with the session id), limits reached (warn) and handler

@@ -42,12 +42,16 @@ type Server struct {
 
 	counters counters // what Stats reports
 	draining atomic.Bool
+	client   *clientFiles // Options.ClientFiles, if set
 }
 
 // NewServer returns a server with the main namespace "/" ready. A nil
 // opts means the defaults.
 func NewServer(opts *Options) *Server {
 	s := &Server{opts: opts.withDefaults(), nsps: map[string]*Namespace{}, childRefs: map[*Namespace]childRef{}, done: make(chan struct{}), closeDone: make(chan struct{})}
+	if s.opts.ClientFiles != nil {
+		s.client = &clientFiles{files: s.opts.ClientFiles}
+	}
 	s.eio = engineio.NewServer(engineio.HandlerFunc(func(c *engineio.Conn) engineio.Receiver {
 		return newClient(s, c)
 	}), &s.opts.Engine)
@@ -56,7 +60,12 @@ func NewServer(opts *Options) *Server {
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.eio.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.client != nil && s.client.serve(w, r, s.eio.Path()) {
+		return
+	}
+	s.eio.ServeHTTP(w, r)
+}
 
 // ConnectionStateRecovery returns the recovery settings, defaults applied,
 // or nil when recovery is off. Adapters that store sessions read it.
