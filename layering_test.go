@@ -32,7 +32,8 @@ var layers = []layer{
 	{pkg: "runtime/socketio/sioclient", local: []string{"runtime/engineio", "runtime/socketio/siopacket", "runtime/internal/events", "runtime/internal/siolog"}},
 	{pkg: "runtime/redisadapter", local: []string{"runtime/socketio", "runtime/socketio/siopacket", "runtime/internal/siolog"}, external: []string{"github.com/redis/go-redis/v9", "github.com/vmihailenco/msgpack/v5"}},
 	{pkg: "runtime/rpc", local: []string{"runtime/socketio", "runtime/socketio/sioclient", "runtime/socketio/siopacket", "runtime/internal/workers", "runtime/internal/siolog"}, external: []string{"google.golang.org/protobuf"}},
-	// Prometheus and OpenTelemetry are optional: only these packages import them.
+	// Prometheus, OpenTelemetry and the Admin UI's bcrypt are optional: only these packages import them.
+	{pkg: "runtime/sioadmin", local: []string{"runtime/engineio", "runtime/socketio"}, external: []string{"golang.org/x/crypto/bcrypt"}},
 	{pkg: "runtime/sioprom", local: []string{"runtime/engineio", "runtime/socketio", "runtime/rpc"}, external: []string{"github.com/prometheus/client_golang", "google.golang.org/protobuf"}},
 	{pkg: "runtime/rpc/rpcotel", local: []string{"runtime/rpc"}, external: []string{"go.opentelemetry.io/otel", "google.golang.org/protobuf"}},
 	{pkg: "gen/go/sio/v1", external: []string{"google.golang.org/protobuf"}},

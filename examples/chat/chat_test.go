@@ -154,3 +154,35 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestAdminUI: with SIO_ADMIN_USERNAME and SIO_ADMIN_PASSWORD the demo
+// serves the Admin UI's page and instruments the server (runtime/sioadmin
+// tests the UI itself, in Chromium).
+func TestAdminUI(t *testing.T) {
+	t.Setenv("SIO_ADMIN_USERNAME", "admin")
+	t.Setenv("SIO_ADMIN_PASSWORD", "demo-password")
+	t.Chdir("../..") // where node_modules is, as for make demo
+	srv, handler, err := newServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(handler)
+	defer hs.Close()
+	defer srv.Close(t.Context())
+	res, err := http.Get(hs.URL + "/admin-ui/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), "<title>Socket.IO Admin UI</title>") {
+		t.Fatalf("/admin-ui/: %d %.200s", res.StatusCode, body)
+	}
+	instrumented := false
+	for _, n := range srv.Namespaces() {
+		instrumented = instrumented || n.Name() == "/admin"
+	}
+	if !instrumented {
+		t.Fatal("the server has no /admin namespace")
+	}
+}

@@ -55,6 +55,11 @@ func (s *Server) childFor(p *Namespace, name string) (*Namespace, *ConnectError)
 	p.mu.Lock()
 	p.children[name] = n
 	p.mu.Unlock()
+	// Run under the lock, unlike Of's: the child is not handed out yet, and
+	// hooks only register handlers on it.
+	for _, h := range s.onNamespace {
+		h(n)
+	}
 	return n, nil
 }
 

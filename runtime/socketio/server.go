@@ -43,6 +43,8 @@ type Server struct {
 	counters counters // what Stats reports
 	draining atomic.Bool
 	client   *clientFiles // Options.ClientFiles, if set
+
+	onNamespace []func(*Namespace) // guarded by mu
 }
 
 // NewServer returns a server with the main namespace "/" ready. A nil
@@ -85,14 +87,50 @@ func (s *Server) Of(name string) *Namespace {
 		name = "/" + name
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if n := s.nsps[name]; n != nil {
 		s.pinLocked(n)
+		s.mu.Unlock()
 		return n
 	}
 	n := newNamespace(s, name)
 	s.nsps[name] = n
+	hooks := s.onNamespace
+	s.mu.Unlock()
+	for _, h := range hooks {
+		h(n)
+	}
 	return n
+}
+
+// OnNamespace calls h with every namespace the server holds now and with
+// each one it creates later (children of dynamic namespaces included):
+// what instrumentation such as the Admin UI's needs to see every socket.
+// h may run while the server holds its namespace table, so it must not
+// call Of, Namespaces or OnNamespace; registering handlers on the
+// namespace is what it is for.
+func (s *Server) OnNamespace(h func(*Namespace)) {
+	s.mu.Lock()
+	s.onNamespace = append(s.onNamespace[:len(s.onNamespace):len(s.onNamespace)], h)
+	existing := make([]*Namespace, 0, len(s.nsps))
+	for _, n := range s.nsps {
+		existing = append(existing, n)
+	}
+	s.mu.Unlock()
+	for _, n := range existing {
+		h(n)
+	}
+}
+
+// Namespaces returns the namespaces the server holds now, children of
+// dynamic namespaces included.
+func (s *Server) Namespaces() []*Namespace {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*Namespace, 0, len(s.nsps))
+	for _, n := range s.nsps {
+		out = append(out, n)
+	}
+	return out
 }
 
 // OfFunc registers a dynamic namespace: a client may join any namespace
