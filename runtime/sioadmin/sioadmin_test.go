@@ -9,11 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/sio-dev/sio/internal/nodepeer"
 	"github.com/sio-dev/sio/internal/siotest"
 	"github.com/sio-dev/sio/runtime/engineio"
+	"github.com/sio-dev/sio/runtime/redisadapter"
 	"github.com/sio-dev/sio/runtime/sioadmin"
 	"github.com/sio-dev/sio/runtime/socketio"
 	"github.com/sio-dev/sio/runtime/socketio/sioclient"
@@ -276,4 +278,65 @@ func TestOfficialUIInChromium(t *testing.T) {
 	shots := filepath.Join(nodepeer.Dir(), "..", "..", "..", ".tmp", "screenshots")
 	_ = os.MkdirAll(shots, 0o755)
 	nodepeer.Run(t, 90*time.Second, "browser_admin.mjs", url, user.ID(), password, filepath.Join(shots, "admin-ui.png"))
+}
+
+// TestSeveralNodes: two nodes on a real redis-server; a UI on one of them
+// gets both nodes' stats, sees a socket of the other, and disconnects it.
+func TestSeveralNodes(t *testing.T) {
+	r := siotest.StartRedis(t)
+	var urls []string
+	var nodes []*socketio.Server
+	for _, id := range []string{"node-a", "node-b"} {
+		rdb := redis.NewClient(&redis.Options{Addr: r.Addr(), MaxRetries: 1, DialTimeout: time.Second})
+		t.Cleanup(func() { _ = rdb.Close() })
+		srv := socketio.NewServer(&socketio.Options{Adapter: redisadapter.New(rdb, nil)})
+		admin, err := sioadmin.Instrument(srv, sioadmin.Options{NoAuth: true, ServerID: id, StatsInterval: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(admin.Close)
+		srv.Of("/")
+		urls = append(urls, siotest.Serve(t, srv, srv).URL)
+		nodes = append(nodes, srv)
+	}
+	user, err := sioclient.Connect(t.Context(), urls[1]+"/", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer user.Manager().Close()
+
+	_, ev, _ := adminSocket(t, urls[0], nil)
+	var all []struct{ ID, Nsp string }
+	_ = ev.next(t, "all_sockets").Decode(0, &all)
+	seen := false
+	for _, s := range all {
+		seen = seen || (s.ID == user.ID() && s.Nsp == "/")
+	}
+	if !seen {
+		t.Errorf("the UI on node-a does not see node-b's socket %s: %+v", user.ID(), all)
+	}
+	servers := map[string]bool{}
+	for len(servers) < 2 {
+		var st struct {
+			ServerID string `json:"serverId"`
+		}
+		_ = ev.next(t, "server_stats").Decode(0, &st)
+		servers[st.ServerID] = true
+	}
+	if !servers["node-a"] || !servers["node-b"] {
+		t.Errorf("stats from %v", servers)
+	}
+	// An action on node-a reaches the socket on node-b.
+	s, _, _ := adminSocket(t, urls[0], nil)
+	deadline := time.Now().Add(5 * time.Second)
+	for !s.Connected() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	_ = s.Emit("_disconnect", "/", false, user.ID())
+	for nodes[1].Of("/").Socket(user.ID()) != nil && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if nodes[1].Of("/").Socket(user.ID()) != nil {
+		t.Error("the disconnect did not reach node-b")
+	}
 }
