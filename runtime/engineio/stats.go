@@ -16,6 +16,10 @@ type Stats struct {
 	// (Engine.IO message packets: Socket.IO packets and their attachments).
 	MessagesReceived, BytesReceived uint64
 	MessagesSent, BytesSent         uint64
+	// QueuedBytes is the data queued now for clients that have not taken it
+	// yet, over all sessions (the queue depth; each is bounded by
+	// MaxPendingBytes). Stats walks the sessions to sum it.
+	QueuedBytes int64
 }
 
 // closeReasons are the reasons a session ends with, in a fixed order.
@@ -57,6 +61,17 @@ func (s *Server) Stats() Stats {
 	}
 	for i, r := range closeReasons {
 		st.Closed[r] = n.closed[i].Load()
+	}
+	s.mu.Lock()
+	conns := make([]*Conn, 0, len(s.sessions))
+	for _, c := range s.sessions {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.mu.Lock()
+		st.QueuedBytes += int64(c.queuedBytes + c.sendingBytes)
+		c.mu.Unlock()
 	}
 	return st
 }

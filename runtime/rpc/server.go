@@ -658,6 +658,27 @@ func (st *serverState) shutdown(ctx context.Context) {
 	st.cancel()
 }
 
+// WorkerStats are what a server's calls occupy now: read by metrics
+// exporters (sio's Prometheus collector) at each scrape.
+type WorkerStats struct {
+	// InFlight counts the calls begun and not ended: queued or running.
+	InFlight int64
+	// Workers is the goroutines of the handler pool, busy or idle.
+	Workers int64
+	// Queued counts the calls waiting for a worker.
+	Queued int
+}
+
+// Workers returns srv's WorkerStats; zero if no service is registered on it.
+func Workers(srv *socketio.Server) WorkerStats {
+	v, ok := servers.Load(weak.Make(srv))
+	if !ok {
+		return WorkerStats{}
+	}
+	st := v.(*serverState)
+	return WorkerStats{InFlight: st.calls.Load() &^ draining, Workers: st.pool.Workers(), Queued: st.pool.Queued()}
+}
+
 // maxResponseBytes is the largest message the socket's connection takes:
 // the server's MaxHTTPBufferSize, which is also the official client's
 // default view of a sane message.

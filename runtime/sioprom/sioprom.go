@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sio-dev/sio/runtime/engineio"
+	"github.com/sio-dev/sio/runtime/rpc"
 	"github.com/sio-dev/sio/runtime/socketio"
 )
 
@@ -37,6 +38,8 @@ import (
 //	sio_socketio_disconnected_total{reason}
 //	sio_socketio_broadcasts_total                broadcasts delivered on this node
 //	sio_socketio_broadcast_deliveries_total      sockets they were queued for
+//	sio_engineio_queued_bytes                    data waiting for clients to take it (queue depth)
+//	sio_rpc_server_calls_in_flight, sio_rpc_server_workers, sio_rpc_server_queued_calls
 func NewServerCollector(srv *socketio.Server) prometheus.Collector {
 	return &serverCollector{srv: srv}
 }
@@ -62,11 +65,16 @@ var (
 	sioLeft       = desc("sio_socketio_disconnected_total", "Sockets that left, by reason.", "reason")
 	sioBroadcasts = desc("sio_socketio_broadcasts_total", "Broadcasts delivered to this node's sockets.")
 	sioDeliveries = desc("sio_socketio_broadcast_deliveries_total", "Sockets broadcasts were queued for on this node.")
+	eioQueued     = desc("sio_engineio_queued_bytes", "Data queued now for clients that have not taken it yet.")
+	rpcInFlight   = desc("sio_rpc_server_calls_in_flight", "RPC calls begun and not ended now, queued or running.")
+	rpcWorkers    = desc("sio_rpc_server_workers", "Goroutines of the RPC handler pool now, busy or idle.")
+	rpcQueued     = desc("sio_rpc_server_queued_calls", "RPC calls waiting for a worker now.")
 )
 
 func (c *serverCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{eioSessions, eioUpgrades, eioClosed, eioMsgsIn, eioBytesIn, eioMsgsOut, eioBytesOut,
-		sioSockets, sioNamespaces, sioConnected, sioRecovered, sioLeft, sioBroadcasts, sioDeliveries} {
+		sioSockets, sioNamespaces, sioConnected, sioRecovered, sioLeft, sioBroadcasts, sioDeliveries,
+		eioQueued, rpcInFlight, rpcWorkers, rpcQueued} {
 		ch <- d
 	}
 }
@@ -99,4 +107,9 @@ func (c *serverCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(sioBroadcasts, st.Broadcasts)
 	counter(sioDeliveries, st.BroadcastDeliveries)
+	gauge(eioQueued, float64(e.QueuedBytes))
+	w := rpc.Workers(c.srv)
+	gauge(rpcInFlight, float64(w.InFlight))
+	gauge(rpcWorkers, float64(w.Workers))
+	gauge(rpcQueued, float64(w.Queued))
 }

@@ -190,6 +190,8 @@ func TestScrape(t *testing.T) {
 		{"sio_rpc_server_handled_total", []string{"rpc_method=WatchTransfers", "rpc_type=subscribe", "code=ok"}, 3},
 		{"sio_rpc_server_handled_total", []string{"rpc_method=ExportTransfers", "rpc_type=stream", "code=ok"}, 1},
 		{"sio_rpc_server_streams_open", []string{"rpc_method=ExportTransfers"}, 0},
+		{"sio_rpc_server_calls_in_flight", nil, 0},
+		{"sio_rpc_server_queued_calls", nil, 0},
 	}
 	for _, c := range checks {
 		if got := value(t, m, c.name, c.labels...); got != c.want {
@@ -209,6 +211,12 @@ func TestScrape(t *testing.T) {
 	}
 	if value(t, m, "sio_engineio_received_bytes_total") <= value(t, m, "sio_engineio_messages_received_total") {
 		t.Error("bytes received do not exceed the messages received")
+	}
+	if value(t, m, "sio_rpc_server_workers") < 1 {
+		t.Error("no RPC workers after the calls")
+	}
+	if q := value(t, m, "sio_engineio_queued_bytes"); q < 0 || q > 1<<20 {
+		t.Errorf("queued bytes %v", q)
 	}
 	// No label carries a socket id or a room.
 	for key := range m {

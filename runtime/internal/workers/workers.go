@@ -78,6 +78,12 @@ func (p *Pool) Go(t Task) bool {
 	}
 }
 
+// Workers returns how many workers the pool has now, busy or idle.
+func (p *Pool) Workers() int64 { return p.workers.Load() }
+
+// Queued returns how many tasks wait for a worker now.
+func (p *Pool) Queued() int { return len(p.queue) }
+
 // drain is handed to an idle worker to make it take the queued tasks.
 type drain struct{}
 
