@@ -119,8 +119,14 @@ func (c *callContext) Err() error {
 }
 
 func (c *callContext) Value(key any) any {
-	if _, ok := key.(callInfoKey); ok {
+	switch key.(type) {
+	case callInfoKey:
 		return c.info()
+	case streamKey:
+		if c.call.stream != nil {
+			return c.call.stream
+		}
+		return nil
 	}
 	// Once the cancelable context exists, look through it: a context
 	// derived from this one then finds it as its cancelable parent and

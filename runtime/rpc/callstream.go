@@ -41,6 +41,22 @@ type serverStream struct {
 	done     atomic.Bool // the end has been sent
 	mu       sync.Mutex  // guards trailers
 	trailers map[string]string
+	// Messages received from the caller and sent to it (StreamMessages).
+	received, sent atomic.Int64
+}
+
+type streamKey struct{}
+
+// StreamMessages reports how many messages the per-call stream whose
+// handler context is ctx has received from its caller and sent to it so
+// far: what a metrics interceptor (WithStreamInterceptors) reads when the
+// stream ends. ok is false outside a per-call stream.
+func StreamMessages(ctx context.Context) (received, sent int64, ok bool) {
+	st, _ := ctx.Value(streamKey{}).(*serverStream)
+	if st == nil {
+		return 0, 0, false
+	}
+	return st.received.Load(), st.sent.Load(), true
 }
 
 // errStreamEnded is what Send and Receive report once the stream is over.
@@ -85,6 +101,7 @@ func (st *serverStream) receive(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	st.received.Add(1)
 	if grant > 0 {
 		_ = st.c.socket().Emit(CallCreditEvent, st.c.meta.id, grant)
 	}
@@ -110,6 +127,7 @@ func (st *serverStream) sendMsg(ctx context.Context, msg proto.Message) error {
 	if err := st.c.socket().Emit(CallMessageEvent, st.c.meta.id, b); err != nil {
 		return NewError(CodeUnavailable, err)
 	}
+	st.sent.Add(1)
 	return nil
 }
 

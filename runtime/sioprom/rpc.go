@@ -27,6 +27,8 @@ const (
 //	sio_rpc_server_handled_total{rpc_service, rpc_method, rpc_type, code}
 //	sio_rpc_server_handling_seconds{rpc_service, rpc_method, rpc_type}   a histogram
 //	sio_rpc_server_streams_open{rpc_service, rpc_method}                 per-call streams running now
+//	sio_rpc_server_msg_received_total{rpc_service, rpc_method}           messages of ended per-call streams, from their callers
+//	sio_rpc_server_msg_sent_total{rpc_service, rpc_method}               and to them
 //
 // code is the status code's name, "ok" for a success. A room
 // subscription is handled once its handler has named the room; what is
@@ -37,6 +39,8 @@ type RPCMetrics struct {
 	handled *prometheus.CounterVec
 	seconds *prometheus.HistogramVec
 	open    *prometheus.GaugeVec
+	msgsIn  *prometheus.CounterVec
+	msgsOut *prometheus.CounterVec
 	// methods caches each method's series, so that a call hashes no label
 	// values: methodKey -> *methodSeries.
 	methods sync.Map
@@ -50,6 +54,8 @@ type methodSeries struct {
 	started prometheus.Counter
 	seconds prometheus.Observer
 	open    prometheus.Gauge // per-call streams only
+	msgsIn  prometheus.Counter
+	msgsOut prometheus.Counter
 	service string
 	method  string
 	kind    string
@@ -73,6 +79,12 @@ func NewRPCMetrics() *RPCMetrics {
 		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "sio_rpc_server_streams_open", Help: "Per-call streams running on the server now.",
 		}, labels[:2]),
+		msgsIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sio_rpc_server_msg_received_total", Help: "Messages per-call streams received from their callers, counted as the streams end.",
+		}, labels[:2]),
+		msgsOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sio_rpc_server_msg_sent_total", Help: "Messages per-call streams sent to their callers, counted as the streams end.",
+		}, labels[:2]),
 	}
 }
 
@@ -82,6 +94,8 @@ func (m *RPCMetrics) Describe(ch chan<- *prometheus.Desc) {
 	m.handled.Describe(ch)
 	m.seconds.Describe(ch)
 	m.open.Describe(ch)
+	m.msgsIn.Describe(ch)
+	m.msgsOut.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.
@@ -90,6 +104,8 @@ func (m *RPCMetrics) Collect(ch chan<- prometheus.Metric) {
 	m.handled.Collect(ch)
 	m.seconds.Collect(ch)
 	m.open.Collect(ch)
+	m.msgsIn.Collect(ch)
+	m.msgsOut.Collect(ch)
 }
 
 // ServerOptions returns the handler options that record every call a
@@ -137,6 +153,8 @@ func (m *RPCMetrics) series(event, kind string) *methodSeries {
 	}
 	if kind == typeStream {
 		s.open = m.open.WithLabelValues(service, method)
+		s.msgsIn = m.msgsIn.WithLabelValues(service, method)
+		s.msgsOut = m.msgsOut.WithLabelValues(service, method)
 	}
 	v, _ := m.methods.LoadOrStore(key, s)
 	return v.(*methodSeries)
@@ -170,6 +188,10 @@ func (m *RPCMetrics) start(ctx context.Context, kind string) func(error) {
 		s.seconds.Observe(time.Since(began).Seconds())
 		if s.open != nil {
 			s.open.Dec()
+			if in, out, ok := rpc.StreamMessages(ctx); ok {
+				s.msgsIn.Add(float64(in))
+				s.msgsOut.Add(float64(out))
+			}
 		}
 	}
 }

@@ -39,6 +39,14 @@ func (ledger) WatchTransfers(context.Context, *ledgerv1.WatchTransfersRequest) (
 	return "acme", nil
 }
 
+func (ledger) ImportTransfers(_ context.Context, stream *rpc.ClientStream[*ledgerv1.ImportTransfersRequest]) (*ledgerv1.ImportTransfersResponse, error) {
+	res := &ledgerv1.ImportTransfersResponse{}
+	for stream.Receive() {
+		res.Recorded++
+	}
+	return res, stream.Err()
+}
+
 func (ledger) ExportTransfers(_ context.Context, _ *ledgerv1.ExportTransfersRequest, stream *rpc.ServerStream[*ledgerv1.ExportTransfersResponse]) error {
 	return stream.Send(&ledgerv1.ExportTransfersResponse{Record: &ledgerv1.TransferRecord{Id: "r"}})
 }
@@ -149,6 +157,18 @@ func TestScrape(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	imports, err := ledgerv1sio.NewLedgerServiceClient(rpc.NewClientConn(upgrading[1])).ImportTransfers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := imports.Send(&ledgerv1.ImportTransfersRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res, err := imports.CloseAndReceive(); err != nil || res.GetRecorded() != 3 {
+		t.Fatalf("import: %v, %v", res, err)
+	}
 	// One publish reaches the three subscribers.
 	if err := ledgerv1sio.PublishLedgerServiceWatchTransfers(srv, "acme", &ledgerv1.WatchTransfersResponse{}); err != nil {
 		t.Fatal(err)
@@ -190,6 +210,10 @@ func TestScrape(t *testing.T) {
 		{"sio_rpc_server_handled_total", []string{"rpc_method=WatchTransfers", "rpc_type=subscribe", "code=ok"}, 3},
 		{"sio_rpc_server_handled_total", []string{"rpc_method=ExportTransfers", "rpc_type=stream", "code=ok"}, 1},
 		{"sio_rpc_server_streams_open", []string{"rpc_method=ExportTransfers"}, 0},
+		{"sio_rpc_server_msg_sent_total", []string{"rpc_method=ExportTransfers"}, 1},
+		{"sio_rpc_server_msg_received_total", []string{"rpc_method=ExportTransfers"}, 0},
+		{"sio_rpc_server_msg_received_total", []string{"rpc_method=ImportTransfers"}, 3},
+		{"sio_rpc_server_msg_sent_total", []string{"rpc_method=ImportTransfers"}, 1},
 		{"sio_rpc_server_calls_in_flight", nil, 0},
 		{"sio_rpc_server_queued_calls", nil, 0},
 	}
