@@ -186,25 +186,27 @@ func TestProtocol(t *testing.T) {
 	if len(received) != 2 || string(received[0]) != `"chat"` || string(received[1]) != `"hi"` {
 		t.Errorf("event_received %s", received)
 	}
-	// Actions: join a room, then disconnect the socket.
+	// Actions: join a room, then disconnect the socket. (Its id is read
+	// first: the client forgets it once disconnected.)
+	userID := user.ID()
 	adminS, ev2, _ := adminSocket(t, url, map[string]string{"sessionId": session})
 	ev2.next(t, "config")
-	_ = adminS.Emit("join", "/", "vip", user.ID())
+	_ = adminS.Emit("join", "/", "vip", userID)
 	ev.next(t, "room_joined")
 	deadline := time.Now().Add(5 * time.Second)
-	for !hasRoom(srv, user.ID(), "vip") && time.Now().Before(deadline) {
+	for !hasRoom(srv, userID, "vip") && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if !hasRoom(srv, user.ID(), "vip") {
+	if !hasRoom(srv, userID, "vip") {
 		t.Error("join did not put the socket in the room")
 	}
-	_ = adminS.Emit("_disconnect", "/", false, user.ID())
+	_ = adminS.Emit("_disconnect", "/", false, userID)
 	var nsp, id, reason string
 	args := ev.next(t, "socket_disconnected")
 	_ = args.Decode(0, &nsp)
 	_ = args.Decode(1, &id)
 	_ = args.Decode(2, &reason)
-	if nsp != "/" || id != user.ID() || reason != string(socketio.ReasonServerNamespaceDisconnect) {
+	if nsp != "/" || id != userID || reason != string(socketio.ReasonServerNamespaceDisconnect) {
 		t.Errorf("socket_disconnected %s %s %s", nsp, id, reason)
 	}
 }
@@ -327,16 +329,17 @@ func TestSeveralNodes(t *testing.T) {
 		t.Errorf("stats from %v", servers)
 	}
 	// An action on node-a reaches the socket on node-b.
+	userID := user.ID()
 	s, _, _ := adminSocket(t, urls[0], nil)
 	deadline := time.Now().Add(5 * time.Second)
 	for !s.Connected() && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	_ = s.Emit("_disconnect", "/", false, user.ID())
-	for nodes[1].Of("/").Socket(user.ID()) != nil && time.Now().Before(deadline) {
+	_ = s.Emit("_disconnect", "/", false, userID)
+	for nodes[1].Of("/").Socket(userID) != nil && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if nodes[1].Of("/").Socket(user.ID()) != nil {
+	if nodes[1].Of("/").Socket(userID) != nil {
 		t.Error("the disconnect did not reach node-b")
 	}
 }
