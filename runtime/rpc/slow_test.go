@@ -110,8 +110,12 @@ func TestSlowSubscriber(t *testing.T) {
 	if len(during) < fast*300*9/10 {
 		t.Errorf("the fast subscribers got %d of %d messages beside the stuck one", len(during), fast*300)
 	}
-	if w > 4*b+20*time.Millisecond {
-		t.Errorf("the others' p99 latency went from %v to %v beside a stuck subscriber", b, w)
+	// The ratio of the two is a figure, not a check: on a loaded machine it
+	// swings several-fold. What must hold is that no one waits for the
+	// stuck subscriber: a publish that blocked on it would wait for its
+	// write timeout (10 s) or its cut-off.
+	if w > 2*time.Second {
+		t.Errorf("the others' p99 latency went from %v to %v beside a stuck subscriber: they waited for it", b, w)
 	}
 }
 
