@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 )
 
 // AppendEventData appends the payload of an EVENT, the JSON array
@@ -234,7 +235,7 @@ func (e *argEncoder) structValue(v reflect.Value) error {
 	first := true
 	for _, f := range structFields(v.Type()) {
 		fv, ok := fieldByIndex(v, f.index)
-		if !ok || (f.omitEmpty && isEmptyValue(fv)) {
+		if !ok || (f.omitEmpty && isEmptyValue(fv)) || (f.omitZero && isZero(fv)) {
 			continue
 		}
 		if !first {
@@ -243,11 +244,45 @@ func (e *argEncoder) structValue(v reflect.Value) error {
 		first = false
 		e.appendString(f.name)
 		e.buf = append(e.buf, ':')
+		if f.quoted {
+			if err := e.quotedValue(fv); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := e.value(fv); err != nil {
 			return err
 		}
 	}
 	e.buf = append(e.buf, '}')
+	return nil
+}
+
+// quotedValue writes a field tagged ",string" as encoding/json does: a
+// bool or number inside a JSON string, a string encoded twice; a type
+// that marshals itself, or a nil pointer, as usual.
+func (e *argEncoder) quotedValue(v reflect.Value) error {
+	if v.Type().Implements(marshalerType) || v.Type().Implements(textMarshType) {
+		return e.value(v)
+	}
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			e.buf = append(e.buf, "null"...)
+			return nil
+		}
+		v = v.Elem()
+	}
+	b, err := json.Marshal(v.Interface())
+	if err != nil {
+		return err
+	}
+	if v.Kind() == reflect.String {
+		e.appendString(string(b))
+		return nil
+	}
+	e.buf = append(e.buf, '"')
+	e.buf = append(e.buf, b...)
+	e.buf = append(e.buf, '"')
 	return nil
 }
 
@@ -278,60 +313,168 @@ func isEmptyValue(v reflect.Value) bool {
 	return false
 }
 
+var isZeroerType = reflect.TypeFor[interface{ IsZero() bool }]()
+
+// isZero is omitzero's test: the value's IsZero method if it has one (a
+// nil pointer is zero without calling it), else the zero value.
+func isZero(v reflect.Value) bool {
+	t := v.Type()
+	switch {
+	case t.Implements(isZeroerType):
+		if (v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface) && v.IsNil() {
+			return true
+		}
+		return v.Interface().(interface{ IsZero() bool }).IsZero()
+	case v.CanAddr() && reflect.PointerTo(t).Implements(isZeroerType):
+		return v.Addr().Interface().(interface{ IsZero() bool }).IsZero()
+	}
+	return v.IsZero()
+}
+
 // field is one JSON field of a struct type.
 type field struct {
 	name      string
+	tagged    bool // named by its tag
 	index     []int
 	omitEmpty bool
+	omitZero  bool
+	quoted    bool // ",string"
 }
 
 var fieldCache sync.Map // reflect.Type -> []field
 
-// structFields lists t's JSON fields the way encoding/json names them:
-// exported fields, json tag names and "-", omitempty, and the fields of
-// untagged embedded structs promoted (the shallowest of a name wins).
+// structFields lists t's JSON fields by encoding/json's rules: exported
+// fields (and embedded structs, exported or not), tag names (a name that
+// is not a valid key falls back to the field's) and "-"; the fields of
+// untagged embedded structs are promoted, breadth first; of fields with
+// the same name the shallowest wins, then a tagged one, and a tie at
+// both drops them all; a struct embedded twice at one depth adds nothing.
 func structFields(t reflect.Type) []field {
 	if f, ok := fieldCache.Load(t); ok {
 		return f.([]field)
 	}
-	var fields []field
-	seen := map[string]int{} // name -> depth
-	var walk func(t reflect.Type, index []int, depth int)
-	walk = func(t reflect.Type, index []int, depth int) {
-		for i := range t.NumField() {
-			sf := t.Field(i)
-			tag := sf.Tag.Get("json")
-			if tag == "-" {
+	type embedded struct {
+		typ   reflect.Type
+		index []int
+	}
+	var all []field
+	next := []embedded{{typ: t}}
+	var count map[reflect.Type]int
+	nextCount := map[reflect.Type]int{t: 1}
+	visited := map[reflect.Type]bool{}
+	for len(next) > 0 {
+		current := next
+		next = nil
+		count, nextCount = nextCount, map[reflect.Type]int{}
+		for _, em := range current {
+			if visited[em.typ] {
 				continue
 			}
-			name, opts, _ := strings.Cut(tag, ",")
-			idx := append(slices.Clone(index), i)
-			ft := sf.Type
-			if ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
+			visited[em.typ] = true
+			for i := range em.typ.NumField() {
+				sf := em.typ.Field(i)
+				ft := sf.Type
+				if ft.Name() == "" && ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				if sf.Anonymous {
+					if !sf.IsExported() && ft.Kind() != reflect.Struct {
+						continue
+					}
+				} else if !sf.IsExported() {
+					continue
+				}
+				tag := sf.Tag.Get("json")
+				if tag == "-" {
+					continue
+				}
+				name, opts, _ := strings.Cut(tag, ",")
+				if !validTagName(name) {
+					name = ""
+				}
+				idx := append(slices.Clone(em.index), i)
+				if name == "" && sf.Anonymous && ft.Kind() == reflect.Struct {
+					nextCount[ft]++
+					if nextCount[ft] == 1 {
+						next = append(next, embedded{typ: ft, index: idx})
+					}
+					continue
+				}
+				f := field{name: name, tagged: name != "", index: idx}
+				if f.name == "" {
+					f.name = sf.Name
+				}
+				for opt := range strings.SplitSeq(opts, ",") {
+					switch opt {
+					case "omitempty":
+						f.omitEmpty = true
+					case "omitzero":
+						f.omitZero = true
+					case "string":
+						switch ft.Kind() {
+						case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+							reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+							reflect.Float32, reflect.Float64, reflect.String:
+							f.quoted = true
+						}
+					}
+				}
+				all = append(all, f)
+				if count[em.typ] > 1 {
+					// Embedded twice at this depth: the copy makes a tie
+					// that drops the name.
+					all = append(all, f)
+				}
 			}
-			if sf.Anonymous && name == "" && ft.Kind() == reflect.Struct {
-				walk(ft, idx, depth+1)
-				continue
-			}
-			if !sf.IsExported() {
-				continue
-			}
-			if name == "" {
-				name = sf.Name
-			}
-			if d, dup := seen[name]; dup && d <= depth {
-				continue
-			}
-			seen[name] = depth
-			fields = slices.DeleteFunc(fields, func(f field) bool { return f.name == name })
-			fields = append(fields, field{name: name, index: idx, omitEmpty: strings.Contains(opts, "omitempty")})
 		}
 	}
-	walk(t, nil, 0)
-	slices.SortStableFunc(fields, func(a, b field) int { return slices.Compare(a.index, b.index) })
+	// Group by name; in each group keep the dominant field, if any.
+	slices.SortStableFunc(all, func(a, b field) int {
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		if c := len(a.index) - len(b.index); c != 0 {
+			return c
+		}
+		if a.tagged != b.tagged {
+			if a.tagged {
+				return -1
+			}
+			return 1
+		}
+		return slices.Compare(a.index, b.index)
+	})
+	var fields []field
+	for i := 0; i < len(all); {
+		j := i + 1
+		for j < len(all) && all[j].name == all[i].name {
+			j++
+		}
+		group := all[i:j]
+		if len(group) == 1 || len(group[0].index) < len(group[1].index) || group[0].tagged != group[1].tagged {
+			fields = append(fields, group[0])
+		}
+		i = j
+	}
+	slices.SortFunc(fields, func(a, b field) int { return slices.Compare(a.index, b.index) })
 	fieldCache.Store(t, fields)
 	return fields
+}
+
+// validTagName reports whether a tag name is one encoding/json accepts as
+// a key: letters, digits and these punctuation marks, nothing else.
+func validTagName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c):
+		case !unicode.IsLetter(c) && !unicode.IsDigit(c):
+			return false
+		}
+	}
+	return true
 }
 
 var binaryCache sync.Map // reflect.Type -> bool
