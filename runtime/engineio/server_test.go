@@ -367,7 +367,15 @@ func TestUpgradeDance(t *testing.T) {
 func TestSecondProbeDuringUpgrade(t *testing.T) {
 	ts := newTestServer(t, true, nil)
 	sid := openPolling(t, ts)
+	r := ts.session(t)
 	ws := dialWS(t, wsURL(ts, "EIO=4&transport=websocket&sid="+sid))
+	// The first probe is the session's before the second one dials (under
+	// load the server could otherwise take the second first).
+	waitFor(t, "the first probe to be the session's", func() bool {
+		r.conn.mu.Lock()
+		defer r.conn.mu.Unlock()
+		return r.conn.probe != nil
+	})
 	ws2 := dialWS(t, wsURL(ts, "EIO=4&transport=websocket&sid="+sid))
 	_ = ws2.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, _, err := ws2.ReadMessage(); err == nil {
