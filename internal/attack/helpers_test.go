@@ -43,18 +43,31 @@ type target struct {
 // -stats-addr on a free loopback port.
 func startTarget(t *testing.T, args ...string) *target {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	statsAddr := ln.Addr().String()
-	_ = ln.Close()
 	bin := siotest.BuildProgram(t, "./internal/attack/target")
-	p := siotest.StartProcess(t, bin, append(args, "-stats-addr", statsAddr)...)
-	tg := &target{Process: p, statsURL: "http://" + statsAddr + "/debug/stats"}
-	// The stats endpoint starts beside the main listener; wait for it.
-	tg.waitStats(t, 10*time.Second, func(stats) bool { return true })
-	return tg
+	// The stats port is chosen here and bound by the target: another
+	// process may take it in between, so a target whose stats endpoint
+	// does not come up is started again on another port.
+	for try := 0; ; try++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		statsAddr := ln.Addr().String()
+		_ = ln.Close()
+		p := siotest.StartProcess(t, bin, append(args, "-stats-addr", statsAddr)...)
+		tg := &target{Process: p, statsURL: "http://" + statsAddr + "/debug/stats"}
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			if _, err := tg.stats(); err == nil {
+				return tg
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		p.Kill()
+		if try == 4 {
+			t.Fatalf("the target's stats endpoint on %s did not come up", statsAddr)
+		}
+	}
 }
 
 // stats fetches the target's counts.
