@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,9 +9,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sio-dev/sio/internal/siotest"
 
 	"github.com/sio-dev/sio/examples/chat/chatapp"
 	"github.com/sio-dev/sio/gen/go/example/chat/v1/chatv1sio"
@@ -118,7 +118,7 @@ func TestClients(t *testing.T) {
 // TestTrace: with SIO_TRACE=1 the demo writes a span for each call.
 func TestTrace(t *testing.T) {
 	t.Setenv("SIO_TRACE", "1")
-	var spans syncBuffer
+	var spans siotest.SyncBuffer
 	srv, handler, err := chatapp.New(nil, observability(&spans)...)
 	if err != nil {
 		t.Fatal(err)
@@ -135,24 +135,6 @@ func TestTrace(t *testing.T) {
 			t.Errorf("no %s in the spans written:\n%.2000s", want, spans.String())
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // TestAdminUI: with SIO_ADMIN_USERNAME and SIO_ADMIN_PASSWORD the demo

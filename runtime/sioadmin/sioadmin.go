@@ -223,24 +223,20 @@ func (a *Admin) serveActions(s *socketio.Socket) {
 			target(n, filter).DisconnectSockets(closeConn)
 		}
 	})
-	s.On("join", func(_ *socketio.Socket, args socketio.Args, _ socketio.Ack) {
-		var nsp, room, filter string
-		_ = args.Decode(0, &nsp)
-		_ = args.Decode(1, &room)
-		_ = args.Decode(2, &filter)
-		if n := a.namespace(nsp); n != nil && room != "" {
-			target(n, filter).SocketsJoin(room)
+	// join(nsp, room, filter?) and leave(nsp, room, filter?).
+	rooms := func(act func(socketio.BroadcastOperator, string)) socketio.EventHandler {
+		return func(_ *socketio.Socket, args socketio.Args, _ socketio.Ack) {
+			var nsp, room, filter string
+			_ = args.Decode(0, &nsp)
+			_ = args.Decode(1, &room)
+			_ = args.Decode(2, &filter)
+			if n := a.namespace(nsp); n != nil && room != "" {
+				act(target(n, filter), room)
+			}
 		}
-	})
-	s.On("leave", func(_ *socketio.Socket, args socketio.Args, _ socketio.Ack) {
-		var nsp, room, filter string
-		_ = args.Decode(0, &nsp)
-		_ = args.Decode(1, &room)
-		_ = args.Decode(2, &filter)
-		if n := a.namespace(nsp); n != nil && room != "" {
-			target(n, filter).SocketsLeave(room)
-		}
-	})
+	}
+	s.On("join", rooms(func(b socketio.BroadcastOperator, room string) { b.SocketsJoin(room) }))
+	s.On("leave", rooms(func(b socketio.BroadcastOperator, room string) { b.SocketsLeave(room) }))
 	s.On("emit", func(_ *socketio.Socket, args socketio.Args, _ socketio.Ack) {
 		var nsp, filter, event string
 		_ = args.Decode(0, &nsp)

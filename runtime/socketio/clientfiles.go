@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"io/fs"
@@ -47,7 +48,7 @@ func (c *clientFiles) serve(w http.ResponseWriter, r *http.Request, path string)
 	}
 	// ServeContent answers If-None-Match with 304 (from the ETag above),
 	// ranges and HEAD.
-	http.ServeContent(w, r, name, time.Time{}, strings.NewReader(string(b)))
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
 	return true
 }
 

@@ -1,37 +1,19 @@
 package socketio
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sio-dev/sio/internal/siotest"
 )
 
-// syncBuffer is a log destination safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // waitForLog waits until the log holds every one of want.
-func waitForLog(t *testing.T, log *syncBuffer, want ...string) {
+func waitForLog(t *testing.T, log *siotest.SyncBuffer, want ...string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -57,7 +39,7 @@ func waitForLog(t *testing.T, log *syncBuffer, want ...string) {
 // address, a panicking handler at error with its stack, a protocol
 // violation with the session's address, at the levels the docs give.
 func TestLogs(t *testing.T) {
-	log := &syncBuffer{}
+	log := &siotest.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ts := newTestServer(t, &Options{Logger: logger})
 	ts.OnConnection(func(s *Socket) {
