@@ -2,6 +2,7 @@ package siotest
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -194,8 +195,29 @@ func (p *Process) Terminate(timeout time.Duration) {
 }
 
 // Pause stops the process with SIGSTOP: its sockets stay open but nothing
-// answers, as with a hung machine.
-func (p *Process) Pause() { p.sendOnly(syscall.SIGSTOP) }
+// answers, as with a hung machine. It returns once the process is stopped
+// (the signal is delivered asynchronously: a request sent at once could
+// still be answered).
+func (p *Process) Pause() {
+	p.sendOnly(syscall.SIGSTOP)
+	p.mu.Lock()
+	cmd := p.cmd
+	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	stat := fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid)
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		b, err := os.ReadFile(stat)
+		if err != nil {
+			return // not Linux, or gone
+		}
+		// The state follows the command name, which is in parentheses.
+		if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] == 'T' {
+			return
+		}
+	}
+}
 
 // Resume continues a paused process.
 func (p *Process) Resume() { p.sendOnly(syscall.SIGCONT) }
