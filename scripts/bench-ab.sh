@@ -8,6 +8,10 @@
 # noisy host) and the lowest CPU per call of each side.
 #
 #   bash scripts/bench-ab.sh <revision> [scenario...]   # default: rpc throughput
+#
+# A_FLAGS and B_FLAGS are passed to each side's server, so that one
+# revision can be compared with itself under other flags, for instance
+# the cost of tracing: A_FLAGS= B_FLAGS='-trace 0.01' bash scripts/bench-ab.sh HEAD
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REV=${1:?usage: bench-ab.sh <revision> [scenario...]}
@@ -38,7 +42,9 @@ for round in $(seq "$ROUNDS"); do
   [ $((round % 2)) = 0 ] && order="b a"
   for side in $order; do
     port=$((port + 1))
-    $pin_server "$OUT/$side-server" -addr "127.0.0.1:$port" >"$OUT/$side.log" 2>&1 &
+    flags_var="${side^^}_FLAGS"
+    # shellcheck disable=SC2086 # the flags are words
+    $pin_server "$OUT/$side-server" ${!flags_var:-} -addr "127.0.0.1:$port" >"$OUT/$side.log" 2>&1 &
     pid=$!
     for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
     for scenario in $SCENARIOS; do

@@ -29,11 +29,27 @@ type callContext struct {
 	// before this context's own timer fired.
 	expired     bool
 	hasDeadline bool
-	// canceled: the caller sent a cancel. Read without the lock by the
-	// worker about to start the call. (Here it fills the padding after
-	// the flags: a call fits in a smaller size class.)
-	canceled atomic.Bool
+	// flags holds flagCanceled and flagMade, read without the lock. (Here
+	// it fills the padding after the bools: a call fits in a smaller size
+	// class.)
+	flags atomic.Uint32
 }
+
+const (
+	// flagCanceled: the caller sent a cancel; the worker about to start
+	// the call reads it.
+	flagCanceled = 1 << iota
+	// flagMade: ctx exists and no longer changes, so Value, which every
+	// context lookup below the handler goes through (a tracer asks
+	// several times per call), reads it without the lock.
+	flagMade
+)
+
+// markCanceled records that the caller sent a cancel.
+func (c *callContext) markCanceled() { c.flags.Or(flagCanceled) }
+
+// canceledByCaller reports whether the caller sent a cancel.
+func (c *callContext) canceledByCaller() bool { return c.flags.Load()&flagCanceled != 0 }
 
 // epoch is the base of callContext deadlines; time.Since(epoch) reads
 // the monotonic clock.
@@ -73,6 +89,7 @@ func (c *callContext) lazy() context.Context {
 		if c.ended {
 			c.cancel()
 		}
+		c.flags.Or(flagMade)
 	}
 	return c.ctx
 }
@@ -131,11 +148,8 @@ func (c *callContext) Value(key any) any {
 	// Once the cancelable context exists, look through it: a context
 	// derived from this one then finds it as its cancelable parent and
 	// registers with it, instead of starting a goroutine to watch Done.
-	c.mu.Lock()
-	inner := c.ctx
-	c.mu.Unlock()
-	if inner != nil {
-		return inner.Value(key)
+	if c.flags.Load()&flagMade != 0 {
+		return c.ctx.Value(key)
 	}
 	return c.parent.Value(key)
 }

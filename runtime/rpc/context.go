@@ -22,6 +22,11 @@ type callInfoKey struct{}
 
 // CallInfoFromContext returns the call a handler's context belongs to.
 func CallInfoFromContext(ctx context.Context) (CallInfo, bool) {
+	if c, ok := ctx.(*callContext); ok {
+		// The handler's own context (what the first interceptor gets):
+		// read without boxing a CallInfo.
+		return c.info(), true
+	}
 	ci, ok := ctx.Value(callInfoKey{}).(CallInfo)
 	return ci, ok
 }

@@ -361,7 +361,7 @@ func (c *call) Run() {
 		c.calls.done(c)
 		c.calls.state.end()
 	}()
-	if c.ctx.canceled.Load() {
+	if c.ctx.canceledByCaller() {
 		c.answer(Errorf(CodeCanceled, "the caller canceled the call before it started"))
 		return
 	}
@@ -467,7 +467,7 @@ func (sc *socketCalls) cancel(id string, expired bool) {
 	delete(sc.byID, id)
 	sc.mu.Unlock()
 	if c != nil {
-		c.ctx.canceled.Store(true)
+		c.ctx.markCanceled()
 		if expired {
 			c.ctx.expire()
 		} else {
