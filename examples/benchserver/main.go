@@ -40,6 +40,7 @@ func main() {
 	memProfile := flag.String("memprofile", "", "write a heap profile here on SIGINT or SIGTERM")
 	withMetrics := flag.Bool("metrics", false, "turn on Prometheus metrics (served at /metrics), to measure their cost")
 	withTrace := flag.Float64("trace", 0, "trace ChatService's calls with OpenTelemetry, sampling this fraction of them (1: all; spans batched and dropped), to measure the cost")
+	sdkSampler := flag.Bool("trace-sdk-sampler", false, "with -trace, sample in the OpenTelemetry SDK (ParentBased(TraceIDRatioBased)) instead of with rpcotel.WithSampleRatio")
 	flag.Parse()
 	if *cpuProfile != "" || *memProfile != "" {
 		profileUntilSignal(*cpuProfile, *memProfile)
@@ -50,8 +51,14 @@ func main() {
 	var opts []rpc.HandlerOption
 	calls := sioprom.NewRPCMetrics()
 	if *withTrace > 0 {
-		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discard{}), sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(*withTrace))))
-		opts = append(opts, rpcotel.ServerOptions(rpcotel.WithTracerProvider(tp))...)
+		var tp *sdktrace.TracerProvider
+		if *sdkSampler {
+			tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(discard{}), sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(*withTrace))))
+			opts = append(opts, rpcotel.ServerOptions(rpcotel.WithTracerProvider(tp))...)
+		} else {
+			tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(discard{}))
+			opts = append(opts, rpcotel.ServerOptions(rpcotel.WithTracerProvider(tp), rpcotel.WithSampleRatio(*withTrace))...)
+		}
 	}
 	if *withMetrics {
 		opts = append(opts, calls.ServerOptions()...)

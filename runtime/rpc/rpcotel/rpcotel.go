@@ -15,11 +15,17 @@
 // span has status Error. On the client, a per-call stream's span covers
 // its opening; a room subscription's, the subscribe call.
 //
+// By default every call asks the tracer for a span, and the provider's
+// sampler decides. With WithSampleRatio the package decides first, and a
+// call it does not trace costs a tenth of an unsampled span of the SDK.
+//
 // The package is optional: the core runtime does not import OpenTelemetry.
 package rpcotel
 
 import (
 	"context"
+	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -43,6 +49,8 @@ type Option func(*config)
 type config struct {
 	provider   trace.TracerProvider
 	propagator propagation.TextMapPropagator
+	ratio      float64
+	sampling   bool
 }
 
 // WithTracerProvider sets where spans go. Default: otel.GetTracerProvider().
@@ -56,10 +64,32 @@ func WithPropagator(p propagation.TextMapPropagator) Option {
 	return func(c *config) { c.propagator = p }
 }
 
+// WithSampleRatio makes the package decide which calls are traced before
+// it asks the tracer. A call whose context (on the server: the caller's
+// trace context; on the client: the current span) is part of a trace
+// follows that trace's sampled flag; of the others, this fraction is
+// traced (ratio <= 0: none, >= 1: all). A call that is not traced still
+// gets a trace context, not sampled, with a span id of its own, so that
+// the handler's own spans and the calls it makes are not traced either and
+// downstream services follow the decision; it costs a few random numbers
+// and one context, where an unsampled span of the SDK costs about ten
+// times as much (the sampler, the options, the span), which for a call
+// as cheap as sio's is the larger part of tracing's price.
+//
+// Keep the provider's sampler at the SDK's default, ParentBased(AlwaysSample):
+// a ratio sampler there would sample again the calls kept here.
+func WithSampleRatio(ratio float64) Option {
+	return func(c *config) { c.ratio, c.sampling = ratio, true }
+}
+
 // tracing is one configuration, resolved.
 type tracing struct {
 	tracer     trace.Tracer
 	propagator propagation.TextMapPropagator
+	// sampling: decide before asking the tracer, keeping the calls whose
+	// random draw is below threshold.
+	sampling  bool
+	threshold uint64
 	// attrs caches each event's attributes (the methods of a service are
 	// few): event -> []attribute.KeyValue.
 	attrs sync.Map
@@ -76,7 +106,51 @@ func newTracing(opts []Option) *tracing {
 	if c.propagator == nil {
 		c.propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	}
-	return &tracing{tracer: c.provider.Tracer(instrumentation), propagator: c.propagator}
+	t := &tracing{tracer: c.provider.Tracer(instrumentation), propagator: c.propagator, sampling: c.sampling}
+	switch {
+	case c.ratio >= 1:
+		t.threshold = math.MaxUint64
+	case c.ratio > 0:
+		t.threshold = uint64(c.ratio*(1<<63)) << 1
+	}
+	return t
+}
+
+// start starts the span of a call in ctx, or, when the package samples and
+// the call is not traced, gives ctx an unsampled span context instead.
+func (t *tracing) start(ctx context.Context, name string, opts []trace.SpanStartOption) (context.Context, trace.Span) {
+	if t.sampling {
+		parent := trace.SpanContextFromContext(ctx)
+		var traced bool
+		if parent.IsValid() {
+			traced = parent.IsSampled()
+		} else {
+			traced = t.threshold == math.MaxUint64 || rand.Uint64() < t.threshold
+		}
+		if !traced {
+			return untraced(ctx, parent)
+		}
+	}
+	return t.tracer.Start(ctx, name, opts...)
+}
+
+// untraced returns ctx with an unsampled span context of its own: a child
+// of parent's trace, or of a new one.
+func untraced(ctx context.Context, parent trace.SpanContext) (context.Context, trace.Span) {
+	cfg := trace.SpanContextConfig{TraceID: parent.TraceID(), TraceState: parent.TraceState()}
+	if !parent.IsValid() {
+		putUint64(cfg.TraceID[:8], rand.Uint64())
+		putUint64(cfg.TraceID[8:], rand.Uint64())
+	}
+	putUint64(cfg.SpanID[:], rand.Uint64()|1) // never the invalid zero id
+	ctx = trace.ContextWithSpanContext(ctx, trace.NewSpanContext(cfg))
+	return ctx, trace.SpanFromContext(ctx)
+}
+
+func putUint64(b []byte, v uint64) {
+	for i := range 8 {
+		b[i] = byte(v >> (56 - 8*i))
+	}
 }
 
 // ServerOptions returns the handler options that trace every call a
@@ -121,7 +195,7 @@ func (t *tracing) startServer(ctx context.Context) (context.Context, trace.Span)
 		// A call without headers carries no trace context to extract.
 		ctx = t.propagator.Extract(ctx, propagation.MapCarrier(ci.Header))
 	}
-	ctx, span := t.tracer.Start(ctx, ci.Event, serverSpan...)
+	ctx, span := t.start(ctx, ci.Event, serverSpan)
 	// Attributes are set only on spans that are recorded: most calls are
 	// not sampled in a busy service, and for them this is the whole cost.
 	if span.IsRecording() {
@@ -177,7 +251,7 @@ func ClientOptions(opts ...Option) []rpc.ClientOption {
 // context into the call's headers.
 func (t *tracing) startClient(ctx context.Context) (context.Context, trace.Span) {
 	ci, _ := rpc.ClientCallInfoFromContext(ctx)
-	ctx, span := t.tracer.Start(ctx, ci.Event, clientSpan...)
+	ctx, span := t.start(ctx, ci.Event, clientSpan)
 	if span.IsRecording() {
 		span.SetAttributes(t.methodAttributes(ci.Event)...)
 	}

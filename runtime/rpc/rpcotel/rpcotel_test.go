@@ -34,6 +34,11 @@ func (ledger) Transfer(ctx context.Context, req *ledgerv1.TransferRequest) (*led
 	if req.GetAmount() == 0 {
 		return nil, rpc.Errorf(rpc.CodeInvalidArgument, "amount is zero")
 	}
+	if req.GetFromAccount() == "span context" {
+		// Tells the caller what the handler's context says of the trace.
+		sc := trace.SpanContextFromContext(ctx)
+		return &ledgerv1.TransferResponse{Id: fmt.Sprintf("%s %s %v", sc.TraceID(), sc.SpanID(), sc.IsSampled())}, nil
+	}
 	// A span started by the handler is a child of the call's.
 	_, span := trace.SpanFromContext(ctx).TracerProvider().Tracer("ledger").Start(ctx, "record")
 	span.End()
@@ -49,13 +54,13 @@ func (ledger) ExportTransfers(_ context.Context, _ *ledgerv1.ExportTransfersRequ
 }
 
 // traced is a ledger server whose spans go to the returned exporter.
-func traced(t *testing.T) (url string, spans *tracetest.InMemoryExporter, tp *sdktrace.TracerProvider) {
+func traced(t *testing.T, opts ...rpcotel.Option) (url string, spans *tracetest.InMemoryExporter, tp *sdktrace.TracerProvider) {
 	t.Helper()
 	spans = tracetest.NewInMemoryExporter()
 	tp = sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	srv := socketio.NewServer(nil)
-	if err := ledgerv1sio.RegisterLedgerServiceServer(srv, ledger{}, rpcotel.ServerOptions(rpcotel.WithTracerProvider(tp))...); err != nil {
+	if err := ledgerv1sio.RegisterLedgerServiceServer(srv, ledger{}, rpcotel.ServerOptions(append([]rpcotel.Option{rpcotel.WithTracerProvider(tp)}, opts...)...)...); err != nil {
 		t.Fatal(err)
 	}
 	return siotest.Serve(t, srv, srv).URL, spans, tp
@@ -191,5 +196,95 @@ func TestTypeScriptCallJoinsTheTrace(t *testing.T) {
 	}
 	if attr(ss, "rpc.sio.status_code") != "ok" {
 		t.Errorf("attributes %v", ss.Attributes)
+	}
+}
+
+// TestSampleRatio: with WithSampleRatio the server decides before the
+// tracer: a caller's sampled trace is followed, a root call is traced at
+// the ratio, and a call not traced still has an unsampled trace context,
+// so the handler's own spans are not recorded either.
+func TestSampleRatio(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const transfer = "example.ledger.v1.LedgerService/Transfer"
+	count := func(spans *tracetest.InMemoryExporter, name string) int {
+		n := 0
+		for _, s := range spans.GetSpans() {
+			if s.Name == name {
+				n++
+			}
+		}
+		return n
+	}
+	connect := func(url string, opts ...rpc.ClientOption) *ledgerv1sio.LedgerServiceClient {
+		socket, err := sioclient.Connect(ctx, url+ledgerv1sio.LedgerServiceNamespace, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { socket.Manager().Close() })
+		return ledgerv1sio.NewLedgerServiceClient(rpc.NewClientConn(socket, opts...))
+	}
+
+	url, spans, tp := traced(t, rpcotel.WithSampleRatio(0))
+	plain := connect(url)
+	res, err := plain.Transfer(ctx, &ledgerv1.TransferRequest{Id: "root", Amount: 1, FromAccount: "span context"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var traceID, spanID string
+	var sampled bool
+	if _, err := fmt.Sscanf(res.GetId(), "%s %s %t", &traceID, &spanID, &sampled); err != nil || sampled || strings.Trim(traceID, "0") == "" || strings.Trim(spanID, "0") == "" {
+		t.Errorf("an untraced call's handler sees the span context %q (%v); want valid ids, not sampled", res.GetId(), err)
+	}
+	if _, err := plain.Transfer(ctx, &ledgerv1.TransferRequest{Id: "root2", Amount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(spans.GetSpans()); n != 0 {
+		t.Errorf("ratio 0: %d spans recorded for root calls (%v), want none, the handler's own included", n, names(spans))
+	}
+	// A caller whose trace is sampled is followed.
+	tracedClient := connect(url, rpcotel.ClientOptions(rpcotel.WithTracerProvider(tp))...)
+	if _, err := tracedClient.Transfer(ctx, &ledgerv1.TransferRequest{Id: "child", Amount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	cs, ss := span(t, spans, transfer, trace.SpanKindClient), span(t, spans, transfer, trace.SpanKindServer)
+	if ss.Parent.SpanID() != cs.SpanContext.SpanID() {
+		t.Errorf("a sampled caller's call: server span's parent %v, want the client span %v", ss.Parent.SpanID(), cs.SpanContext.SpanID())
+	}
+	// A client that samples nothing sends an unsampled trace context,
+	// which the server follows: nothing recorded on either side, and the
+	// handler is in the client's trace.
+	spans.Reset()
+	quiet := connect(url, rpcotel.ClientOptions(rpcotel.WithTracerProvider(tp), rpcotel.WithSampleRatio(0))...)
+	res, err = quiet.Transfer(ctx, &ledgerv1.TransferRequest{Id: "quiet", Amount: 1, FromAccount: "span context"})
+	if err != nil || strings.HasSuffix(res.GetId(), "true") {
+		t.Errorf("an unsampled caller's call: %v, handler's span context %q", err, res.GetId())
+	}
+	if n := len(spans.GetSpans()); n != 0 {
+		t.Errorf("an unsampled caller's call recorded %d spans: %v", n, names(spans))
+	}
+
+	// Ratio 1 traces every root call; 0.5 about half of them.
+	url, spans, _ = traced(t, rpcotel.WithSampleRatio(1))
+	all := connect(url)
+	for i := range 20 {
+		if _, err := all.Transfer(ctx, &ledgerv1.TransferRequest{Id: fmt.Sprint(i), Amount: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(spans, transfer); n != 20 {
+		t.Errorf("ratio 1: %d of 20 calls traced", n)
+	}
+	url, spans, _ = traced(t, rpcotel.WithSampleRatio(0.5))
+	half := connect(url)
+	const calls = 400
+	for i := range calls {
+		if _, err := half.Transfer(ctx, &ledgerv1.TransferRequest{Id: fmt.Sprint(i), Amount: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 200 expected, standard deviation 10: outside 100..300 is a bug.
+	if n := count(spans, transfer); n < 100 || n > 300 {
+		t.Errorf("ratio 0.5: %d of %d calls traced", n, calls)
 	}
 }
