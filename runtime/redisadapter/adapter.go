@@ -127,6 +127,7 @@ type Adapter struct {
 	cancel  context.CancelFunc
 
 	reqs      *requestTable
+	live      liveSessions
 	closeOnce sync.Once
 }
 

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -17,9 +20,12 @@ import (
 // The adapter stores connection state recovery data in Redis, so that a
 // client can resume on any node: broadcasts go into a stream whose entry
 // ids are the offsets (the same on every node), and sessions are keys that
-// expire after MaxDisconnectionDuration.
+// expire after MaxDisconnectionDuration. The sessions of connected sockets
+// are kept too (socketio.LiveSessionStore), their keys' expiry pushed back
+// while the node lives, so that the clients of a node that crashes resume
+// on another one.
 
-var _ socketio.SessionStore = (*Adapter)(nil)
+var _ socketio.LiveSessionStore = (*Adapter)(nil)
 
 func (a *Adapter) streamKey() string { return a.opts.Key + "#" + a.nsp.Name() + "#recovery" }
 func (a *Adapter) sessionKey(pid string) string {
@@ -79,16 +85,101 @@ type storedSession struct {
 // PersistSession implements socketio.SessionStore. Data must be
 // JSON-serialisable; it comes back JSON-decoded.
 func (a *Adapter) PersistSession(s socketio.Session) {
+	a.live.forget(s.PID)
+	a.saveSession(s, a.opts.RequestsTimeout)
+}
+
+// saveSession writes s to its key, to expire after MaxDisconnectionDuration.
+func (a *Adapter) saveSession(s socketio.Session, timeout time.Duration) {
 	data, err := json.Marshal(s.Data)
 	if err != nil {
 		data = []byte("null")
 	}
 	b, _ := json.Marshal(storedSession{SID: s.SID, PID: s.PID, Rooms: s.Rooms, Data: data})
-	ctx, cancel := context.WithTimeout(a.ctx, a.opts.RequestsTimeout)
+	ctx, cancel := context.WithTimeout(a.ctx, timeout)
 	defer cancel()
 	if err := a.rdb.Set(ctx, a.sessionKey(s.PID), b, a.maxAge()).Err(); err != nil {
-		a.opts.Logger.Warn("redisadapter: persisting a session", "err", err)
+		a.opts.Logger.Warn("redisadapter: saving a session", "sid", s.SID, "err", err)
 	}
+}
+
+// KeepLiveSession implements socketio.LiveSessionStore. The write waits
+// at most RecordTimeout, as a broadcast's record does: during a broker
+// outage a join does not wait for it (and a crash then may lose the
+// change).
+func (a *Adapter) KeepLiveSession(s socketio.Session) {
+	if a.live.keep(s.PID) {
+		go a.refreshLiveSessions()
+	}
+	a.saveSession(s, a.opts.RecordTimeout)
+}
+
+// DropLiveSession implements socketio.LiveSessionStore.
+func (a *Adapter) DropLiveSession(pid string) {
+	a.live.forget(pid)
+	ctx, cancel := context.WithTimeout(a.ctx, a.opts.RecordTimeout)
+	defer cancel()
+	_ = a.rdb.Del(ctx, a.sessionKey(pid)).Err()
+}
+
+// refreshLiveSessions pushes back the expiry of the live sessions' keys
+// every third of MaxDisconnectionDuration until the adapter closes, so
+// that a key outlives its node by between two thirds of that and all of
+// it.
+func (a *Adapter) refreshLiveSessions() {
+	if a.maxAge() <= 0 {
+		return
+	}
+	ticker := time.NewTicker(a.maxAge() / 3)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		pids := a.live.list()
+		ctx, cancel := context.WithTimeout(a.ctx, a.opts.RequestsTimeout)
+		pipe := a.rdb.Pipeline()
+		for _, pid := range pids {
+			pipe.PExpire(ctx, a.sessionKey(pid), a.maxAge())
+		}
+		if _, err := pipe.Exec(ctx); err != nil && len(pids) > 0 {
+			a.opts.Logger.Warn("redisadapter: refreshing the live sessions' expiry", "sessions", len(pids), "err", err)
+		}
+		cancel()
+	}
+}
+
+// liveSessions is the set of the sessions an adapter keeps alive.
+type liveSessions struct {
+	mu      sync.Mutex
+	pids    map[string]struct{}
+	started bool // the refresher runs
+}
+
+// keep adds pid, reporting whether the refresher must be started.
+func (l *liveSessions) keep(pid string) (start bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.pids == nil {
+		l.pids = map[string]struct{}{}
+	}
+	l.pids[pid] = struct{}{}
+	start, l.started = !l.started, true
+	return start
+}
+
+func (l *liveSessions) forget(pid string) {
+	l.mu.Lock()
+	delete(l.pids, pid)
+	l.mu.Unlock()
+}
+
+func (l *liveSessions) list() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Collect(maps.Keys(l.pids))
 }
 
 // RestoreSession implements socketio.SessionStore.

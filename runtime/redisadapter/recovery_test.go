@@ -2,6 +2,7 @@ package redisadapter
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/sio-dev/sio/internal/nodepeer"
 	"github.com/sio-dev/sio/internal/siotest"
 	"github.com/sio-dev/sio/runtime/socketio"
+	"github.com/sio-dev/sio/runtime/socketio/sioclient"
 )
 
 // TestRecoveryAcrossNodes: a client drops off node a, broadcasts go out
@@ -86,4 +88,92 @@ func startRecoveryNode(t *testing.T, r *redisServer, setup func(*socketio.Server
 		_ = rdb.Close()
 	})
 	return n
+}
+
+// TestLiveSessions: while a socket is connected its session is on Redis,
+// rooms as of its last join or leave, its key's expiry pushed back while
+// the node lives (so a node killed outright leaves its sessions to the
+// others), and gone when the client leaves for good.
+func TestLiveSessions(t *testing.T) {
+	r := startRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr()})
+	defer rdb.Close()
+	const maxAge = 1500 * time.Millisecond
+	srv := socketio.NewServer(&socketio.Options{
+		Adapter:                 classic.new(rdb),
+		ConnectionStateRecovery: &socketio.RecoveryOptions{MaxDisconnectionDuration: maxAge},
+	})
+	srv.OnConnection(func(s *socketio.Socket) {
+		s.On("join", func(s *socketio.Socket, args socketio.Args, ack socketio.Ack) {
+			var room string
+			_ = args.Decode(0, &room)
+			s.Join(room)
+			_ = ack()
+		})
+		s.On("leave", func(s *socketio.Socket, args socketio.Args, ack socketio.Ack) {
+			var room string
+			_ = args.Decode(0, &room)
+			s.Leave(room)
+			_ = ack()
+		})
+	})
+	url := siotest.Serve(t, srv, srv).URL
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	client, err := sioclient.Connect(ctx, url, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Manager().Close()
+
+	// stored reads the one session on Redis (nil if there is none).
+	stored := func() *storedSession {
+		t.Helper()
+		keys, err := rdb.Keys(ctx, "socket.io#/#session#*").Result()
+		if err != nil || len(keys) > 1 {
+			t.Fatalf("session keys %v, %v", keys, err)
+		}
+		if len(keys) == 0 {
+			return nil
+		}
+		raw, err := rdb.Get(ctx, keys[0]).Bytes()
+		if err != nil {
+			return nil
+		}
+		var s storedSession
+		if err := jsonUnmarshal(raw, &s); err != nil {
+			t.Fatal(err)
+		}
+		return &s
+	}
+	s := stored()
+	if s == nil || s.SID != client.ID() || !slices.Equal(s.Rooms, []string{client.ID()}) {
+		t.Fatalf("after connecting: session %+v, want socket %s in its own room", s, client.ID())
+	}
+	if _, err := client.EmitWithAck(ctx, "join", "news"); err != nil {
+		t.Fatal(err)
+	}
+	if s := stored(); s == nil || !slices.Contains(s.Rooms, "news") {
+		t.Fatalf("after a join: session %+v, want room news", s)
+	}
+	// Past the key's own expiry: refreshed, it is still there.
+	time.Sleep(maxAge + 500*time.Millisecond)
+	if s := stored(); s == nil {
+		t.Fatal("the live session expired while its node was up")
+	}
+	if _, err := client.EmitWithAck(ctx, "leave", "news"); err != nil {
+		t.Fatal(err)
+	}
+	if s := stored(); s == nil || slices.Contains(s.Rooms, "news") {
+		t.Fatalf("after a leave: session %+v, want no room news", s)
+	}
+	// A goodbye: nothing to recover, the session goes.
+	client.Disconnect()
+	deadline := time.Now().Add(5 * time.Second)
+	for stored() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the session of a client that left is still on Redis")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -230,6 +230,9 @@ func (c *client) connect(name string, auth json.RawMessage) {
 		}
 	}
 
+	// Saved before the client learns of the session, so that a crash
+	// after the CONNECT leaves it recoverable on another node.
+	s.keepLive()
 	payload, _ := json.Marshal(struct {
 		SID string `json:"sid"`
 		PID string `json:"pid,omitempty"`

@@ -26,12 +26,23 @@ type rawClient struct {
 	packets chan siopacket.Packet
 	closed  chan engineio.CloseReason
 	reasm   siopacket.Reassembler
+	// done is closed when the test ends: packets nobody reads then no
+	// longer block the connection's reader (and its Close).
+	done chan struct{}
+}
+
+// deliver queues p for the test, unless the test is over.
+func (c *rawClient) deliver(p siopacket.Packet) {
+	select {
+	case c.packets <- p:
+	case <-c.done:
+	}
 }
 
 func (c *rawClient) OnMessage(data []byte, binary bool) {
 	if binary {
 		if p, done, err := c.reasm.Add(data); err == nil && done {
-			c.packets <- p
+			c.deliver(p)
 		}
 		return
 	}
@@ -45,10 +56,15 @@ func (c *rawClient) OnMessage(data []byte, binary bool) {
 		return
 	}
 	p.Data = append([]byte(nil), p.Data...)
-	c.packets <- p
+	c.deliver(p)
 }
 
-func (c *rawClient) OnClose(r engineio.CloseReason, _ error) { c.closed <- r }
+func (c *rawClient) OnClose(r engineio.CloseReason, _ error) {
+	select {
+	case c.closed <- r:
+	case <-c.done:
+	}
+}
 
 // testServer is a Socket.IO server on httptest.
 type testServer struct {
@@ -66,7 +82,7 @@ func newTestServer(t *testing.T, opts *Options) *testServer {
 // dial opens a raw client over WebSocket.
 func (ts *testServer) dial(t *testing.T) *rawClient {
 	t.Helper()
-	c := &rawClient{t: t, packets: make(chan siopacket.Packet, 1024), closed: make(chan engineio.CloseReason, 1)}
+	c := &rawClient{t: t, packets: make(chan siopacket.Packet, 1024), closed: make(chan engineio.CloseReason, 1), done: make(chan struct{})}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	conn, err := engineio.Dial(ctx, ts.url, c, &engineio.DialOptions{
@@ -77,7 +93,10 @@ func (ts *testServer) dial(t *testing.T) *rawClient {
 		t.Fatal(err)
 	}
 	c.conn = conn
-	t.Cleanup(func() { conn.Close() })
+	t.Cleanup(func() {
+		close(c.done)
+		conn.Close()
+	})
 	return c
 }
 

@@ -55,6 +55,24 @@ type SessionStore interface {
 	MissedSince(offset string, rooms []string) ([]*siopacket.Packet, error)
 }
 
+// LiveSessionStore is an optional SessionStore capability: the store also
+// keeps the sessions of sockets that are still connected, so that they
+// survive the crash of their node. (A node that stops cleanly persists its
+// sessions as its sockets disconnect; a killed one cannot.) The socket
+// saves its session when it connects, before its CONNECT is sent, and
+// every time it joins or leaves rooms, before Join or Leave returns: a
+// client told of a subscription after a Join finds the room in the session
+// it recovers on another node. The session's Data is as of the last save.
+type LiveSessionStore interface {
+	SessionStore
+	// KeepLiveSession saves the session of a connected socket, replacing
+	// what was saved of it before.
+	KeepLiveSession(s Session)
+	// DropLiveSession forgets the session pid: its socket left for good.
+	// (One that may come back is persisted with PersistSession instead.)
+	DropLiveSession(pid string)
+}
+
 // errOffsetGone is MissedSince's answer for an offset no longer kept.
 var errOffsetGone = errors.New("socketio: the recovery offset is no longer kept")
 

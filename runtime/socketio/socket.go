@@ -124,6 +124,9 @@ type Socket struct {
 	// adapter).
 	joinMu sync.Mutex
 	left   bool
+	// live keeps the session while the socket is connected (set under
+	// joinMu once the socket is connected), if the adapter can.
+	live LiveSessionStore
 }
 
 // ID returns the socket id: unguessable, distinct from the Engine.IO
@@ -353,11 +356,45 @@ func (s *Socket) Join(rooms ...string) {
 	defer s.joinMu.Unlock()
 	if !s.left {
 		s.nsp.adapter.AddAll(s.id, rooms)
+		s.keepLiveLocked()
 	}
 }
 
 // Leave removes the socket from room.
-func (s *Socket) Leave(room string) { s.nsp.adapter.Del(s.id, room) }
+func (s *Socket) Leave(room string) {
+	s.joinMu.Lock()
+	defer s.joinMu.Unlock()
+	s.nsp.adapter.Del(s.id, room)
+	if !s.left {
+		s.keepLiveLocked()
+	}
+}
+
+// keepLive starts keeping the session of a socket about to be connected
+// in store, if it can.
+func (s *Socket) keepLive() {
+	live, ok := s.nsp.adapter.(LiveSessionStore)
+	if !ok || s.pid == "" {
+		return
+	}
+	s.joinMu.Lock()
+	defer s.joinMu.Unlock()
+	s.live = live
+	s.keepLiveLocked()
+}
+
+// keepLiveLocked saves the session in the live store, if there is one.
+// joinMu is held, so that saves are in the order of the changes.
+func (s *Socket) keepLiveLocked() {
+	if s.live != nil {
+		s.live.KeepLiveSession(s.session())
+	}
+}
+
+// session is what recovery keeps of the socket.
+func (s *Socket) session() Session {
+	return Session{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.Data()}
+}
 
 // Rooms returns the socket's rooms, its own id room included.
 func (s *Socket) Rooms() []string { return s.nsp.adapter.SocketRooms(s.id) }
@@ -414,12 +451,17 @@ func (s *Socket) onClose(reason DisconnectReason) {
 	for _, h := range disconnecting {
 		h(s, reason)
 	}
-	if store, ok := s.nsp.adapter.(SessionStore); ok && s.pid != "" && slices.Contains(recoverable, reason) {
-		store.PersistSession(Session{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.Data()})
-	}
+	// No join or leave saves the live session once left is set: what is
+	// persisted here is the last word.
 	s.joinMu.Lock()
 	s.left = true
+	live := s.live
 	s.joinMu.Unlock()
+	if store, ok := s.nsp.adapter.(SessionStore); ok && s.pid != "" && slices.Contains(recoverable, reason) {
+		store.PersistSession(s.session())
+	} else if live != nil {
+		live.DropLiveSession(s.pid)
+	}
 	s.nsp.adapter.DelAll(s.id)
 	s.nsp.remove(s)
 	s.client.remove(s)
