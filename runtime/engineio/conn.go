@@ -99,6 +99,7 @@ type Conn struct {
 	counted     bool        // a server session, counted in its server's Stats
 	closeErr    error
 	transport   string
+	onUpgrade   []func() // run once the session has upgraded
 	queue       []outPacket
 	queuedBytes int
 	// sendingBytes is the data of the batch being written, taken off the
@@ -184,6 +185,21 @@ func (c *Conn) Transport() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.transport
+}
+
+// OnUpgrade registers f to run once the session is on WebSocket, like the
+// reference's "upgrade" event: on a goroutine of the session when it
+// upgrades from polling, or at once if it is on WebSocket already. A
+// polling session that never upgrades never runs it.
+func (c *Conn) OnUpgrade(f func()) {
+	c.mu.Lock()
+	if c.transport != TransportWebSocket {
+		c.onUpgrade = append(c.onUpgrade, f)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	f()
 }
 
 // Send queues messages to be written in order, atomically with respect to

@@ -234,10 +234,15 @@ func (c *Conn) serveProbe(ws *websocket.Conn, bc *batchConn) {
 			case c.state == stateClosing:
 				finish = !c.writing
 			}
+			upgraded := c.onUpgrade
+			c.onUpgrade = nil
 			c.mu.Unlock()
 			go c.readLoop(ws) // as in handshake: free the HTTP server's state
 			if finish {
 				c.finishClose()
+			}
+			for _, f := range upgraded {
+				f()
 			}
 			return
 		default:

@@ -123,7 +123,13 @@ func (a *Admin) watch(n *socketio.Namespace) {
 	nspName := n.Name()
 	admin := nspName == a.opts.Namespace
 	n.OnConnection(func(s *socketio.Socket) {
-		a.broadcast("socket_connected", serialize(s), now())
+		connected := serialize(s)
+		a.broadcast("socket_connected", connected, now())
+		if connected.Transport != engineio.TransportWebSocket {
+			s.Conn().OnUpgrade(func() {
+				a.broadcast("socket_updated", map[string]string{"id": s.ID(), "nsp": nspName, "transport": engineio.TransportWebSocket})
+			})
+		}
 		s.OnDisconnect(func(s *socketio.Socket, reason socketio.DisconnectReason) {
 			a.broadcast("socket_disconnected", nspName, s.ID(), string(reason), now())
 		})

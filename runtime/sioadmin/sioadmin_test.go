@@ -209,6 +209,20 @@ func TestProtocol(t *testing.T) {
 	if nsp != "/" || id != userID || reason != string(socketio.ReasonServerNamespaceDisconnect) {
 		t.Errorf("socket_disconnected %s %s %s", nsp, id, reason)
 	}
+
+	// A client that starts on polling and upgrades: the UI is told.
+	upgrading, err := sioclient.Connect(t.Context(), url+"/", &sioclient.Options{Transports: []string{engineio.TransportPolling, engineio.TransportWebSocket}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer upgrading.Manager().Close()
+	var updated struct{ ID, Nsp, Transport string }
+	for updated.ID != upgrading.ID() {
+		_ = ev.next(t, "socket_updated").Decode(0, &updated)
+	}
+	if updated.Nsp != "/" || updated.Transport != engineio.TransportWebSocket {
+		t.Errorf("socket_updated %+v, want the socket on websocket", updated)
+	}
 }
 
 func hasRoom(srv *socketio.Server, id, room string) bool {

@@ -199,12 +199,15 @@ func (t *tracing) startServer(ctx context.Context) (context.Context, trace.Span)
 	// Attributes are set only on spans that are recorded: most calls are
 	// not sampled in a busy service, and for them this is the whole cost.
 	if span.IsRecording() {
-		span.SetAttributes(t.methodAttributes(ci.Event)...)
+		// One SetAttributes: each call takes the span's lock, and any
+		// after the first de-duplicates what is there.
+		attrs := t.methodAttributes(ci.Event)
 		if ci.Socket != nil {
 			if addr := ci.Socket.Handshake().Address; addr != "" {
-				span.SetAttributes(attribute.String("network.peer.address", addr))
+				attrs = append(attrs, attribute.String("network.peer.address", addr)) // copies: attrs is clipped
 			}
 		}
+		span.SetAttributes(attrs...)
 	}
 	return ctx, span
 }
