@@ -35,11 +35,12 @@ type chatService struct {
 	mu      sync.Mutex
 	nextID  uint64
 	rooms   *rooms
+	typists *typists
 	history *history
 }
 
 func newChatService(srv *socketio.Server, cfg config) *chatService {
-	return &chatService{srv: srv, cfg: cfg, rooms: newRooms(), history: newHistory(cfg.historySize, cfg.historyRooms)}
+	return &chatService{srv: srv, cfg: cfg, rooms: newRooms(), typists: newTypists(), history: newHistory(cfg.historySize, cfg.historyRooms)}
 }
 
 // cleanName trims name and checks it is one a person could read.
@@ -86,6 +87,9 @@ func (c *chatService) Join(ctx context.Context, req *chatv1.JoinRequest) (*chatv
 	var before []string
 	if wasIn {
 		before = c.rooms.members(prev.room)
+		c.movedLocked(ci.Socket, prev.room)
+	} else {
+		c.movedLocked(ci.Socket, room)
 	}
 	members := c.rooms.members(room)
 	c.mu.Unlock()
@@ -112,6 +116,9 @@ func (c *chatService) leave(s *socketio.Socket) {
 	c.mu.Lock()
 	m, ok := c.rooms.leave(s)
 	members := c.rooms.members(m.room)
+	if ok {
+		c.movedLocked(s, m.room)
+	}
 	c.mu.Unlock()
 	if ok {
 		c.notice(m.room, m.name+" left", members)
@@ -172,7 +179,11 @@ func (c *chatService) SendMessage(ctx context.Context, req *chatv1.SendMessageRe
 		}
 		m = now
 	}
-	return &chatv1.SendMessageResponse{Id: c.publish(&chatv1.ChatMessage{Room: m.room, User: m.name, Text: text}, nil)}, nil
+	id := c.publish(&chatv1.ChatMessage{Room: m.room, User: m.name, Text: text}, nil)
+	c.mu.Lock()
+	c.setTypingLocked(ci.Socket, false) // a message sent is typing done
+	c.mu.Unlock()
+	return &chatv1.SendMessageResponse{Id: id}, nil
 }
 
 // WatchRoom subscribes the caller to a room's feed, and first sends it the

@@ -297,3 +297,73 @@ func TestMassMentionNeedsConfirmation(t *testing.T) {
 		t.Errorf("an unconfirmed message was published: %v", m)
 	}
 }
+
+// TestTyping: each page's Typing stream hears who else in its room types,
+// when that changes; a message sent, a room left, a stream ended all stop
+// the typing; rooms do not hear each other.
+func TestTyping(t *testing.T) {
+	url := chatURL(t)
+	ann, bob, cat := connect(t, url), connect(t, url), connect(t, url)
+	ann.join(t, "lobby", "ann")
+	bob.join(t, "lobby", "bob")
+	cat.join(t, "garden", "cat")
+	open := func(p person) *rpc.BidiStreamCall[*chatv1.TypingRequest, *chatv1.TypingResponse] {
+		st, err := p.chat.Typing(timeout(t, 20*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	next := func(who string, st *rpc.BidiStreamCall[*chatv1.TypingRequest, *chatv1.TypingResponse], want string) {
+		t.Helper()
+		res, err := st.Receive()
+		if err != nil {
+			t.Fatalf("%s's Typing stream: %v", who, err)
+		}
+		if got := strings.Join(res.GetTyping(), ","); got != want {
+			t.Fatalf("%s hears %q typing, want %q", who, got, want)
+		}
+	}
+	annT, bobT, catT := open(ann), open(bob), open(cat)
+	next("ann", annT, "")
+	next("bob", bobT, "")
+	next("cat", catT, "")
+
+	if err := annT.Send(&chatv1.TypingRequest{Typing: true}); err != nil {
+		t.Fatal(err)
+	}
+	next("bob", bobT, "ann")
+	if err := bobT.Send(&chatv1.TypingRequest{Typing: true}); err != nil {
+		t.Fatal(err)
+	}
+	next("ann", annT, "bob") // no one hears himself: bob hears nothing new
+	// A message sent ends its sender's typing.
+	ann.say(t, "lobby", "hi")
+	next("bob", bobT, "")
+	// Ending the stream ends the typing.
+	if err := bobT.CloseRequest(); err != nil {
+		t.Fatal(err)
+	}
+	next("ann", annT, "")
+	if _, err := bobT.Receive(); err == nil {
+		t.Fatal("bob's stream goes on after he closed it")
+	}
+	// Moving to another room: the old room stops hearing, the new one's
+	// typists are heard.
+	if err := catT.Send(&chatv1.TypingRequest{Typing: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := annT.Send(&chatv1.TypingRequest{Typing: true}); err != nil {
+		t.Fatal(err)
+	}
+	ann.join(t, "garden", "ann") // stops ann's typing in the lobby
+	next("ann", annT, "cat")
+	if err := annT.Send(&chatv1.TypingRequest{Typing: true}); err != nil {
+		t.Fatal(err)
+	}
+	// The first change cat hears is ann typing in the garden: nothing of
+	// her typing in the lobby reached it.
+	next("cat", catT, "ann")
+	_ = annT.CloseRequest()
+	_ = catT.CloseRequest()
+}

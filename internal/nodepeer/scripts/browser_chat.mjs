@@ -59,6 +59,17 @@ try {
   await say(a, b, "hello from ann");
   await say(b, a, "hi ann, bob here");
 
+  // Who is typing travels on the Typing bidi stream: ann types, bob sees
+  // it (ann does not see herself); a message sent ends it on bob's page.
+  await a.locator("#text").pressSequentially("still typ", { delay: 20 });
+  await b.waitForFunction(() => document.getElementById("typing").dataset.names === "ann");
+  assert.equal(await b.locator("#typing").textContent(), "ann is typing…");
+  assert.equal(await a.locator("#typing").textContent(), "");
+  await a.locator("#text").pressSequentially("ing", { delay: 20 });
+  await a.click("#send");
+  await b.waitForFunction(() => document.getElementById("typing").dataset.names === "");
+  assert.equal(await b.locator("#typing").textContent(), "");
+
   // Nothing overflows sideways, at either width, even with a long word.
   async function fits(p, what) {
     const [scroll, inner] = await p.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);

@@ -5,12 +5,14 @@ import { ChatServiceClient, ChatServiceNamespace } from "../../../../gen/ts/exam
 import { RpcError } from "@sio-dev/runtime";
 import { serveConfirm } from "./confirm.js";
 import { type ConnState, trackConnection } from "./connection.js";
+import { TypingIndicator } from "./typing.js";
 import { $, MessageList, renderMembers } from "./view.js";
 
 // ?transports=polling forces long-polling, as behind a proxy that blocks WebSocket.
 const transports = new URLSearchParams(location.search).get("transports")?.split(",") ?? ["polling", "websocket"];
 const socket = io(ChatServiceNamespace, { transports });
 const chat = new ChatServiceClient(socket);
+const typing = new TypingIndicator(chat);
 
 const input = (id: string): HTMLInputElement => $<HTMLInputElement>(id);
 
@@ -70,6 +72,7 @@ async function join(room: string, user: string): Promise<void> {
   const me = res.members[0] ?? user;
   joined = { room: room.trim(), me };
   renderMembers(res.members, me);
+  typing.start();
   messages.markMine();
   $("where").textContent = `#${joined.room} · you are ${me}`;
   $("you-text").textContent = me === user.trim() ? `You are ${me} in #${joined.room}.` : `“${user.trim()}” was taken here: you are ${me} in #${joined.room}.`;
@@ -103,6 +106,7 @@ $("compose").addEventListener("submit", (e) => {
     showError("Join a room first.");
     return;
   }
+  typing.idle();
   $("last-ack").textContent = "Sending…";
   $("error").textContent = "";
   // Long enough for the server to ask about an @everyone and wait for the answer.
@@ -116,6 +120,11 @@ $("compose").addEventListener("submit", (e) => {
       showError(err);
     },
   );
+});
+
+input("text").addEventListener("input", () => {
+  if (joined !== undefined && input("text").value !== "") typing.input();
+  else typing.idle();
 });
 
 serveConfirm(socket, (outcome) => {

@@ -5,8 +5,8 @@
 // source: example/chat/v1/chat.proto
 
 // A chat: rooms, messages acknowledged with their stored id, a live feed
-// of a room's messages, presence, and a confirmation the server asks the
-// client for.
+// of a room's messages, presence, who is typing, and a confirmation the
+// server asks the client for.
 
 package chatv1
 
@@ -400,6 +400,96 @@ func (x *ChatMessage) GetSentUnixMs() int64 {
 	return 0
 }
 
+type TypingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether the caller's user is typing now.
+	Typing        bool `protobuf:"varint,1,opt,name=typing,proto3" json:"typing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TypingRequest) Reset() {
+	*x = TypingRequest{}
+	mi := &file_example_chat_v1_chat_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TypingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TypingRequest) ProtoMessage() {}
+
+func (x *TypingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_example_chat_v1_chat_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TypingRequest.ProtoReflect.Descriptor instead.
+func (*TypingRequest) Descriptor() ([]byte, []int) {
+	return file_example_chat_v1_chat_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *TypingRequest) GetTyping() bool {
+	if x != nil {
+		return x.Typing
+	}
+	return false
+}
+
+type TypingResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Who in the caller's room is typing, sorted, the caller left out.
+	Typing        []string `protobuf:"bytes,1,rep,name=typing,proto3" json:"typing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TypingResponse) Reset() {
+	*x = TypingResponse{}
+	mi := &file_example_chat_v1_chat_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TypingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TypingResponse) ProtoMessage() {}
+
+func (x *TypingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_example_chat_v1_chat_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TypingResponse.ProtoReflect.Descriptor instead.
+func (*TypingResponse) Descriptor() ([]byte, []int) {
+	return file_example_chat_v1_chat_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *TypingResponse) GetTyping() []string {
+	if x != nil {
+		return x.Typing
+	}
+	return nil
+}
+
 type ConfirmRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Question      string                 `protobuf:"bytes,1,opt,name=question,proto3" json:"question,omitempty"`
@@ -409,7 +499,7 @@ type ConfirmRequest struct {
 
 func (x *ConfirmRequest) Reset() {
 	*x = ConfirmRequest{}
-	mi := &file_example_chat_v1_chat_proto_msgTypes[7]
+	mi := &file_example_chat_v1_chat_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -421,7 +511,7 @@ func (x *ConfirmRequest) String() string {
 func (*ConfirmRequest) ProtoMessage() {}
 
 func (x *ConfirmRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_example_chat_v1_chat_proto_msgTypes[7]
+	mi := &file_example_chat_v1_chat_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -434,7 +524,7 @@ func (x *ConfirmRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmRequest) Descriptor() ([]byte, []int) {
-	return file_example_chat_v1_chat_proto_rawDescGZIP(), []int{7}
+	return file_example_chat_v1_chat_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ConfirmRequest) GetQuestion() string {
@@ -453,7 +543,7 @@ type ConfirmResponse struct {
 
 func (x *ConfirmResponse) Reset() {
 	*x = ConfirmResponse{}
-	mi := &file_example_chat_v1_chat_proto_msgTypes[8]
+	mi := &file_example_chat_v1_chat_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -465,7 +555,7 @@ func (x *ConfirmResponse) String() string {
 func (*ConfirmResponse) ProtoMessage() {}
 
 func (x *ConfirmResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_example_chat_v1_chat_proto_msgTypes[8]
+	mi := &file_example_chat_v1_chat_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -478,7 +568,7 @@ func (x *ConfirmResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmResponse) Descriptor() ([]byte, []int) {
-	return file_example_chat_v1_chat_proto_rawDescGZIP(), []int{8}
+	return file_example_chat_v1_chat_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ConfirmResponse) GetConfirmed() bool {
@@ -515,15 +605,20 @@ const file_example_chat_v1_chat_proto_rawDesc = "" +
 	"\x04user\x18\x03 \x01(\tR\x04user\x12\x12\n" +
 	"\x04text\x18\x04 \x01(\tR\x04text\x12 \n" +
 	"\fsent_unix_ms\x18\x05 \x01(\x03R\n" +
-	"sentUnixMs\",\n" +
+	"sentUnixMs\"'\n" +
+	"\rTypingRequest\x12\x16\n" +
+	"\x06typing\x18\x01 \x01(\bR\x06typing\"(\n" +
+	"\x0eTypingResponse\x12\x16\n" +
+	"\x06typing\x18\x01 \x03(\tR\x06typing\",\n" +
 	"\x0eConfirmRequest\x12\x1a\n" +
 	"\bquestion\x18\x01 \x01(\tR\bquestion\"/\n" +
 	"\x0fConfirmResponse\x12\x1c\n" +
-	"\tconfirmed\x18\x01 \x01(\bR\tconfirmed2\x8d\x02\n" +
+	"\tconfirmed\x18\x01 \x01(\bR\tconfirmed2\xdc\x02\n" +
 	"\vChatService\x12C\n" +
 	"\x04Join\x12\x1c.example.chat.v1.JoinRequest\x1a\x1d.example.chat.v1.JoinResponse\x12X\n" +
 	"\vSendMessage\x12#.example.chat.v1.SendMessageRequest\x1a$.example.chat.v1.SendMessageResponse\x12T\n" +
-	"\tWatchRoom\x12!.example.chat.v1.WatchRoomRequest\x1a\".example.chat.v1.WatchRoomResponse0\x01\x1a\t\xca\xf3\x18\x05/chat2p\n" +
+	"\tWatchRoom\x12!.example.chat.v1.WatchRoomRequest\x1a\".example.chat.v1.WatchRoomResponse0\x01\x12M\n" +
+	"\x06Typing\x12\x1e.example.chat.v1.TypingRequest\x1a\x1f.example.chat.v1.TypingResponse(\x010\x01\x1a\t\xca\xf3\x18\x05/chat2p\n" +
 	"\x11ChatClientService\x12L\n" +
 	"\aConfirm\x12\x1f.example.chat.v1.ConfirmRequest\x1a .example.chat.v1.ConfirmResponse\x1a\r\xca\xf3\x18\x05/chat\xd0\xf3\x18\x01B\xb4\x01\n" +
 	"\x13com.example.chat.v1B\tChatProtoP\x01Z4github.com/sio-dev/sio/gen/go/example/chat/v1;chatv1\xa2\x02\x03ECX\xaa\x02\x0fExample.Chat.V1\xca\x02\x0fExample\\Chat\\V1\xe2\x02\x1bExample\\Chat\\V1\\GPBMetadata\xea\x02\x11Example::Chat::V1b\x06proto3"
@@ -540,7 +635,7 @@ func file_example_chat_v1_chat_proto_rawDescGZIP() []byte {
 	return file_example_chat_v1_chat_proto_rawDescData
 }
 
-var file_example_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_example_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_example_chat_v1_chat_proto_goTypes = []any{
 	(*JoinRequest)(nil),         // 0: example.chat.v1.JoinRequest
 	(*JoinResponse)(nil),        // 1: example.chat.v1.JoinResponse
@@ -549,24 +644,28 @@ var file_example_chat_v1_chat_proto_goTypes = []any{
 	(*WatchRoomRequest)(nil),    // 4: example.chat.v1.WatchRoomRequest
 	(*WatchRoomResponse)(nil),   // 5: example.chat.v1.WatchRoomResponse
 	(*ChatMessage)(nil),         // 6: example.chat.v1.ChatMessage
-	(*ConfirmRequest)(nil),      // 7: example.chat.v1.ConfirmRequest
-	(*ConfirmResponse)(nil),     // 8: example.chat.v1.ConfirmResponse
+	(*TypingRequest)(nil),       // 7: example.chat.v1.TypingRequest
+	(*TypingResponse)(nil),      // 8: example.chat.v1.TypingResponse
+	(*ConfirmRequest)(nil),      // 9: example.chat.v1.ConfirmRequest
+	(*ConfirmResponse)(nil),     // 10: example.chat.v1.ConfirmResponse
 }
 var file_example_chat_v1_chat_proto_depIdxs = []int32{
-	6, // 0: example.chat.v1.WatchRoomResponse.message:type_name -> example.chat.v1.ChatMessage
-	0, // 1: example.chat.v1.ChatService.Join:input_type -> example.chat.v1.JoinRequest
-	2, // 2: example.chat.v1.ChatService.SendMessage:input_type -> example.chat.v1.SendMessageRequest
-	4, // 3: example.chat.v1.ChatService.WatchRoom:input_type -> example.chat.v1.WatchRoomRequest
-	7, // 4: example.chat.v1.ChatClientService.Confirm:input_type -> example.chat.v1.ConfirmRequest
-	1, // 5: example.chat.v1.ChatService.Join:output_type -> example.chat.v1.JoinResponse
-	3, // 6: example.chat.v1.ChatService.SendMessage:output_type -> example.chat.v1.SendMessageResponse
-	5, // 7: example.chat.v1.ChatService.WatchRoom:output_type -> example.chat.v1.WatchRoomResponse
-	8, // 8: example.chat.v1.ChatClientService.Confirm:output_type -> example.chat.v1.ConfirmResponse
-	5, // [5:9] is the sub-list for method output_type
-	1, // [1:5] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	6,  // 0: example.chat.v1.WatchRoomResponse.message:type_name -> example.chat.v1.ChatMessage
+	0,  // 1: example.chat.v1.ChatService.Join:input_type -> example.chat.v1.JoinRequest
+	2,  // 2: example.chat.v1.ChatService.SendMessage:input_type -> example.chat.v1.SendMessageRequest
+	4,  // 3: example.chat.v1.ChatService.WatchRoom:input_type -> example.chat.v1.WatchRoomRequest
+	7,  // 4: example.chat.v1.ChatService.Typing:input_type -> example.chat.v1.TypingRequest
+	9,  // 5: example.chat.v1.ChatClientService.Confirm:input_type -> example.chat.v1.ConfirmRequest
+	1,  // 6: example.chat.v1.ChatService.Join:output_type -> example.chat.v1.JoinResponse
+	3,  // 7: example.chat.v1.ChatService.SendMessage:output_type -> example.chat.v1.SendMessageResponse
+	5,  // 8: example.chat.v1.ChatService.WatchRoom:output_type -> example.chat.v1.WatchRoomResponse
+	8,  // 9: example.chat.v1.ChatService.Typing:output_type -> example.chat.v1.TypingResponse
+	10, // 10: example.chat.v1.ChatClientService.Confirm:output_type -> example.chat.v1.ConfirmResponse
+	6,  // [6:11] is the sub-list for method output_type
+	1,  // [1:6] is the sub-list for method input_type
+	1,  // [1:1] is the sub-list for extension type_name
+	1,  // [1:1] is the sub-list for extension extendee
+	0,  // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_example_chat_v1_chat_proto_init() }
@@ -580,7 +679,7 @@ func file_example_chat_v1_chat_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_example_chat_v1_chat_proto_rawDesc), len(file_example_chat_v1_chat_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -3,8 +3,8 @@
 /* eslint-disable */
 
 // A chat: rooms, messages acknowledged with their stored id, a live feed
-// of a room's messages, presence, and a confirmation the server asks the
-// client for.
+// of a room's messages, presence, who is typing, and a confirmation the
+// server asks the client for.
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file example/chat/v1/chat.proto.
  */
 export const file_example_chat_v1_chat: GenFile = /*@__PURE__*/
-  fileDesc("ChpleGFtcGxlL2NoYXQvdjEvY2hhdC5wcm90bxIPZXhhbXBsZS5jaGF0LnYxIikKC0pvaW5SZXF1ZXN0EgwKBHJvb20YASABKAkSDAoEdXNlchgCIAEoCSIfCgxKb2luUmVzcG9uc2USDwoHbWVtYmVycxgBIAMoCSI+ChJTZW5kTWVzc2FnZVJlcXVlc3QSDAoEcm9vbRgBIAEoCRIMCgR1c2VyGAIgASgJEgwKBHRleHQYAyABKAkiIQoTU2VuZE1lc3NhZ2VSZXNwb25zZRIKCgJpZBgBIAEoBCIgChBXYXRjaFJvb21SZXF1ZXN0EgwKBHJvb20YASABKAkiUwoRV2F0Y2hSb29tUmVzcG9uc2USLQoHbWVzc2FnZRgBIAEoCzIcLmV4YW1wbGUuY2hhdC52MS5DaGF0TWVzc2FnZRIPCgdtZW1iZXJzGAIgAygJIlkKC0NoYXRNZXNzYWdlEgoKAmlkGAEgASgEEgwKBHJvb20YAiABKAkSDAoEdXNlchgDIAEoCRIMCgR0ZXh0GAQgASgJEhQKDHNlbnRfdW5peF9tcxgFIAEoAyIiCg5Db25maXJtUmVxdWVzdBIQCghxdWVzdGlvbhgBIAEoCSIkCg9Db25maXJtUmVzcG9uc2USEQoJY29uZmlybWVkGAEgASgIMo0CCgtDaGF0U2VydmljZRJDCgRKb2luEhwuZXhhbXBsZS5jaGF0LnYxLkpvaW5SZXF1ZXN0Gh0uZXhhbXBsZS5jaGF0LnYxLkpvaW5SZXNwb25zZRJYCgtTZW5kTWVzc2FnZRIjLmV4YW1wbGUuY2hhdC52MS5TZW5kTWVzc2FnZVJlcXVlc3QaJC5leGFtcGxlLmNoYXQudjEuU2VuZE1lc3NhZ2VSZXNwb25zZRJUCglXYXRjaFJvb20SIS5leGFtcGxlLmNoYXQudjEuV2F0Y2hSb29tUmVxdWVzdBoiLmV4YW1wbGUuY2hhdC52MS5XYXRjaFJvb21SZXNwb25zZTABGgnK8xgFL2NoYXQycAoRQ2hhdENsaWVudFNlcnZpY2USTAoHQ29uZmlybRIfLmV4YW1wbGUuY2hhdC52MS5Db25maXJtUmVxdWVzdBogLmV4YW1wbGUuY2hhdC52MS5Db25maXJtUmVzcG9uc2UaDcrzGAUvY2hhdNDzGAFCtAEKE2NvbS5leGFtcGxlLmNoYXQudjFCCUNoYXRQcm90b1ABWjRnaXRodWIuY29tL3Npby1kZXYvc2lvL2dlbi9nby9leGFtcGxlL2NoYXQvdjE7Y2hhdHYxogIDRUNYqgIPRXhhbXBsZS5DaGF0LlYxygIPRXhhbXBsZVxDaGF0XFYx4gIbRXhhbXBsZVxDaGF0XFYxXEdQQk1ldGFkYXRh6gIRRXhhbXBsZTo6Q2hhdDo6VjFiBnByb3RvMw", [file_sio_v1_options]);
+  fileDesc("ChpleGFtcGxlL2NoYXQvdjEvY2hhdC5wcm90bxIPZXhhbXBsZS5jaGF0LnYxIikKC0pvaW5SZXF1ZXN0EgwKBHJvb20YASABKAkSDAoEdXNlchgCIAEoCSIfCgxKb2luUmVzcG9uc2USDwoHbWVtYmVycxgBIAMoCSI+ChJTZW5kTWVzc2FnZVJlcXVlc3QSDAoEcm9vbRgBIAEoCRIMCgR1c2VyGAIgASgJEgwKBHRleHQYAyABKAkiIQoTU2VuZE1lc3NhZ2VSZXNwb25zZRIKCgJpZBgBIAEoBCIgChBXYXRjaFJvb21SZXF1ZXN0EgwKBHJvb20YASABKAkiUwoRV2F0Y2hSb29tUmVzcG9uc2USLQoHbWVzc2FnZRgBIAEoCzIcLmV4YW1wbGUuY2hhdC52MS5DaGF0TWVzc2FnZRIPCgdtZW1iZXJzGAIgAygJIlkKC0NoYXRNZXNzYWdlEgoKAmlkGAEgASgEEgwKBHJvb20YAiABKAkSDAoEdXNlchgDIAEoCRIMCgR0ZXh0GAQgASgJEhQKDHNlbnRfdW5peF9tcxgFIAEoAyIfCg1UeXBpbmdSZXF1ZXN0Eg4KBnR5cGluZxgBIAEoCCIgCg5UeXBpbmdSZXNwb25zZRIOCgZ0eXBpbmcYASADKAkiIgoOQ29uZmlybVJlcXVlc3QSEAoIcXVlc3Rpb24YASABKAkiJAoPQ29uZmlybVJlc3BvbnNlEhEKCWNvbmZpcm1lZBgBIAEoCDLcAgoLQ2hhdFNlcnZpY2USQwoESm9pbhIcLmV4YW1wbGUuY2hhdC52MS5Kb2luUmVxdWVzdBodLmV4YW1wbGUuY2hhdC52MS5Kb2luUmVzcG9uc2USWAoLU2VuZE1lc3NhZ2USIy5leGFtcGxlLmNoYXQudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0GiQuZXhhbXBsZS5jaGF0LnYxLlNlbmRNZXNzYWdlUmVzcG9uc2USVAoJV2F0Y2hSb29tEiEuZXhhbXBsZS5jaGF0LnYxLldhdGNoUm9vbVJlcXVlc3QaIi5leGFtcGxlLmNoYXQudjEuV2F0Y2hSb29tUmVzcG9uc2UwARJNCgZUeXBpbmcSHi5leGFtcGxlLmNoYXQudjEuVHlwaW5nUmVxdWVzdBofLmV4YW1wbGUuY2hhdC52MS5UeXBpbmdSZXNwb25zZSgBMAEaCcrzGAUvY2hhdDJwChFDaGF0Q2xpZW50U2VydmljZRJMCgdDb25maXJtEh8uZXhhbXBsZS5jaGF0LnYxLkNvbmZpcm1SZXF1ZXN0GiAuZXhhbXBsZS5jaGF0LnYxLkNvbmZpcm1SZXNwb25zZRoNyvMYBS9jaGF00PMYAUK0AQoTY29tLmV4YW1wbGUuY2hhdC52MUIJQ2hhdFByb3RvUAFaNGdpdGh1Yi5jb20vc2lvLWRldi9zaW8vZ2VuL2dvL2V4YW1wbGUvY2hhdC92MTtjaGF0djGiAgNFQ1iqAg9FeGFtcGxlLkNoYXQuVjHKAg9FeGFtcGxlXENoYXRcVjHiAhtFeGFtcGxlXENoYXRcVjFcR1BCTWV0YWRhdGHqAhFFeGFtcGxlOjpDaGF0OjpWMWIGcHJvdG8z", [file_sio_v1_options]);
 
 /**
  * @generated from message example.chat.v1.JoinRequest
@@ -181,6 +181,44 @@ export const ChatMessageSchema: GenMessage<ChatMessage> = /*@__PURE__*/
   messageDesc(file_example_chat_v1_chat, 6);
 
 /**
+ * @generated from message example.chat.v1.TypingRequest
+ */
+export type TypingRequest = Message<"example.chat.v1.TypingRequest"> & {
+  /**
+   * Whether the caller's user is typing now.
+   *
+   * @generated from field: bool typing = 1;
+   */
+  typing: boolean;
+};
+
+/**
+ * Describes the message example.chat.v1.TypingRequest.
+ * Use `create(TypingRequestSchema)` to create a new message.
+ */
+export const TypingRequestSchema: GenMessage<TypingRequest> = /*@__PURE__*/
+  messageDesc(file_example_chat_v1_chat, 7);
+
+/**
+ * @generated from message example.chat.v1.TypingResponse
+ */
+export type TypingResponse = Message<"example.chat.v1.TypingResponse"> & {
+  /**
+   * Who in the caller's room is typing, sorted, the caller left out.
+   *
+   * @generated from field: repeated string typing = 1;
+   */
+  typing: string[];
+};
+
+/**
+ * Describes the message example.chat.v1.TypingResponse.
+ * Use `create(TypingResponseSchema)` to create a new message.
+ */
+export const TypingResponseSchema: GenMessage<TypingResponse> = /*@__PURE__*/
+  messageDesc(file_example_chat_v1_chat, 8);
+
+/**
  * @generated from message example.chat.v1.ConfirmRequest
  */
 export type ConfirmRequest = Message<"example.chat.v1.ConfirmRequest"> & {
@@ -195,7 +233,7 @@ export type ConfirmRequest = Message<"example.chat.v1.ConfirmRequest"> & {
  * Use `create(ConfirmRequestSchema)` to create a new message.
  */
 export const ConfirmRequestSchema: GenMessage<ConfirmRequest> = /*@__PURE__*/
-  messageDesc(file_example_chat_v1_chat, 7);
+  messageDesc(file_example_chat_v1_chat, 9);
 
 /**
  * @generated from message example.chat.v1.ConfirmResponse
@@ -212,7 +250,7 @@ export type ConfirmResponse = Message<"example.chat.v1.ConfirmResponse"> & {
  * Use `create(ConfirmResponseSchema)` to create a new message.
  */
 export const ConfirmResponseSchema: GenMessage<ConfirmResponse> = /*@__PURE__*/
-  messageDesc(file_example_chat_v1_chat, 8);
+  messageDesc(file_example_chat_v1_chat, 10);
 
 /**
  * ChatService is served by the Go server on the "/chat" namespace.
@@ -249,6 +287,19 @@ export const ChatService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchRoomRequestSchema;
     output: typeof WatchRoomResponseSchema;
+  },
+  /**
+   * Typing is a conversation about typing (a bidirectional stream): the
+   * page says whenever its user starts or stops typing, and hears who else
+   * in its room is typing each time that changes. Leaving the room or
+   * ending the stream counts as stopping.
+   *
+   * @generated from rpc example.chat.v1.ChatService.Typing
+   */
+  typing: {
+    methodKind: "bidi_streaming";
+    input: typeof TypingRequestSchema;
+    output: typeof TypingResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_example_chat_v1_chat, 0);

@@ -8,6 +8,7 @@ import {
   type CallOptions,
   type ClientOptions,
   type HandlerContext,
+  callBidiStream,
   callUnary,
   registerHandler,
   subscribe,
@@ -23,6 +24,9 @@ import {
   SendMessageRequestSchema,
   type SendMessageResponse,
   SendMessageResponseSchema,
+  TypingRequestSchema,
+  type TypingResponse,
+  TypingResponseSchema,
   WatchRoomRequestSchema,
   type WatchRoomResponse,
   WatchRoomResponseSchema,
@@ -36,6 +40,7 @@ export const ChatServiceEvents = {
   join: "example.chat.v1.ChatService/Join",
   sendMessage: "example.chat.v1.ChatService/SendMessage",
   watchRoom: "example.chat.v1.ChatService/WatchRoom",
+  typing: "example.chat.v1.ChatService/Typing",
 } as const;
 
 /** ChatService is served by the Go server on the "/chat" namespace. */
@@ -56,6 +61,16 @@ export class ChatServiceClient {
   /** WatchRoom streams the room's new messages to every subscriber. */
   watchRoom(request: MessageInitShape<typeof WatchRoomRequestSchema>, options?: CallOptions): AsyncIterable<WatchRoomResponse> {
     return subscribe(this.socket, ChatServiceEvents.watchRoom, WatchRoomRequestSchema, WatchRoomResponseSchema, request, options, this.options);
+  }
+
+  /**
+   * Typing is a conversation about typing (a bidirectional stream): the
+   * page says whenever its user starts or stops typing, and hears who else
+   * in its room is typing each time that changes. Leaving the room or
+   * ending the stream counts as stopping.
+   */
+  typing(requests: AsyncIterable<MessageInitShape<typeof TypingRequestSchema>>, options?: CallOptions): AsyncIterable<TypingResponse> {
+    return callBidiStream(this.socket, ChatServiceEvents.typing, TypingRequestSchema, TypingResponseSchema, requests, options, this.options);
   }
 }
 

@@ -15,7 +15,7 @@ import (
 
 // This is a compile-time assertion that the runtime is new enough for this
 // generated code.
-const _ = rpc.SupportsGeneratedCodeV1
+const _ = rpc.SupportsGeneratedCodeV2
 
 // ChatServiceNamespace is the Socket.IO namespace of ChatService.
 const ChatServiceNamespace = "/chat"
@@ -25,6 +25,7 @@ const (
 	ChatServiceJoinEvent        = "example.chat.v1.ChatService/Join"
 	ChatServiceSendMessageEvent = "example.chat.v1.ChatService/SendMessage"
 	ChatServiceWatchRoomEvent   = "example.chat.v1.ChatService/WatchRoom"
+	ChatServiceTypingEvent      = "example.chat.v1.ChatService/Typing"
 )
 
 // ChatService is served by the Go server on the "/chat" namespace.
@@ -41,6 +42,15 @@ type ChatServiceServer interface {
 	// It is a subscription: validate the request and return the room whose
 	// messages the caller receives; publish them with PublishChatServiceWatchRoom.
 	WatchRoom(context.Context, *v1.WatchRoomRequest) (room string, err error)
+	// Typing is a conversation about typing (a bidirectional stream): the
+	// page says whenever its user starts or stops typing, and hears who else
+	// in its room is typing each time that changes. Leaving the room or
+	// ending the stream counts as stopping.
+	//
+	// It is a bidirectional stream: Receive the requests (io.EOF after the
+	// caller's last) and Send responses; the returned error, or nil, ends
+	// the call.
+	Typing(context.Context, *rpc.BidiStream[*v1.TypingRequest, *v1.TypingResponse]) error
 	mustEmbedUnimplementedChatServiceServer()
 }
 
@@ -61,6 +71,11 @@ func (UnimplementedChatServiceServer) SendMessage(context.Context, *v1.SendMessa
 func (UnimplementedChatServiceServer) WatchRoom(context.Context, *v1.WatchRoomRequest) (room string, err error) {
 	return "", rpc.Errorf(rpc.CodeUnimplemented, "method example.chat.v1.ChatService.WatchRoom is not implemented")
 }
+
+// Typing returns CodeUnimplemented.
+func (UnimplementedChatServiceServer) Typing(context.Context, *rpc.BidiStream[*v1.TypingRequest, *v1.TypingResponse]) error {
+	return rpc.Errorf(rpc.CodeUnimplemented, "method example.chat.v1.ChatService.Typing is not implemented")
+}
 func (UnimplementedChatServiceServer) mustEmbedUnimplementedChatServiceServer() {}
 func (UnimplementedChatServiceServer) testEmbeddedByValue()                     {}
 
@@ -77,6 +92,7 @@ func RegisterChatServiceServer(srv *socketio.Server, impl ChatServiceServer, opt
 		rpc.NewUnaryHandler(ChatServiceJoinEvent, impl.Join, opts...),
 		rpc.NewUnaryHandler(ChatServiceSendMessageEvent, impl.SendMessage, opts...),
 		rpc.NewServerStreamHandler(ChatServiceWatchRoomEvent, impl.WatchRoom, opts...),
+		rpc.NewBidiStreamHandler(ChatServiceTypingEvent, impl.Typing, opts...),
 	)
 }
 
@@ -116,6 +132,17 @@ func (c *ChatServiceClient) SendMessage(ctx context.Context, req *v1.SendMessage
 // WatchRoom streams the room's new messages to every subscriber.
 func (c *ChatServiceClient) WatchRoom(ctx context.Context, req *v1.WatchRoomRequest) (*rpc.Stream[*v1.WatchRoomResponse], error) {
 	return rpc.Subscribe[*v1.WatchRoomResponse](ctx, c.conn, ChatServiceWatchRoomEvent, req)
+}
+
+// Typing is a conversation about typing (a bidirectional stream): the
+// page says whenever its user starts or stops typing, and hears who else
+// in its room is typing each time that changes. Leaving the room or
+// ending the stream counts as stopping.
+//
+// ctx is the stream's life: its deadline travels to the server, and its
+// end cancels the call there.
+func (c *ChatServiceClient) Typing(ctx context.Context) (*rpc.BidiStreamCall[*v1.TypingRequest, *v1.TypingResponse], error) {
+	return rpc.CallBidiStream[*v1.TypingRequest, *v1.TypingResponse](ctx, c.conn, ChatServiceTypingEvent)
 }
 
 // ChatClientServiceNamespace is the Socket.IO namespace of ChatClientService.
