@@ -73,7 +73,7 @@ func (c *callContext) init(parent context.Context, call *call) {
 
 // info is the CallInfo of the context's call.
 func (c *callContext) info() CallInfo {
-	return CallInfo{Event: c.call.h.event, Socket: c.call.calls.socket, Header: c.call.meta.headers}
+	return CallInfo{Event: c.call.h.event, Socket: c.call.socket(), Header: c.call.meta.headers}
 }
 
 // lazy returns the cancelable context, creating it on first use.

@@ -11,7 +11,9 @@ import (
 type testKey struct{}
 
 func newCallContext(parent context.Context, info CallInfo) *callContext {
-	c := &call{h: &Handler{event: info.Event}, calls: &socketCalls{socket: info.Socket}, meta: callMeta{headers: info.Header}}
+	calls := &socketCalls{}
+	calls.socket.Store(info.Socket)
+	c := &call{h: &Handler{event: info.Event}, calls: calls, meta: callMeta{headers: info.Header}}
 	c.ctx.init(parent, c)
 	return &c.ctx
 }

@@ -3,10 +3,12 @@ package rpc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -62,16 +64,26 @@ func StreamMessages(ctx context.Context) (received, sent int64, ok bool) {
 // errStreamEnded is what Send and Receive report once the stream is over.
 var errStreamEnded = Errorf(CodeCanceled, "the stream has ended")
 
-func newServerStream(c *call) *serverStream {
-	return &serverStream{
+func newServerStream(c *call, resumable bool) *serverStream {
+	st := &serverStream{
 		c:    c,
 		recv: newRecvQueue(DefaultStreamWindow),
 		send: newSendCredit(c.meta.window),
 	}
+	if resumable {
+		st.send.keepLog()
+	}
+	return st
 }
 
+// endAckTimeout is how long the server keeps the end of a stream for a
+// caller that does not acknowledge it (one that cannot resume streams).
+const endAckTimeout = 30 * time.Second
+
 // end sends the stream's end with err's status (nil: a clean end) and
-// its trailers, once; what comes later is ignored.
+// its trailers, once; what comes later is ignored. A resumable stream's
+// end is kept until the caller acknowledges it, so that an end lost with
+// the connection is sent again after the session's recovery.
 func (st *serverStream) end(err error) {
 	if !st.done.CompareAndSwap(false, true) {
 		return
@@ -83,7 +95,20 @@ func (st *serverStream) end(err error) {
 	st.mu.Lock()
 	trailers := maps.Clone(st.trailers)
 	st.mu.Unlock()
-	_ = st.c.socket().Emit(CallEndEvent, st.c.meta.id, status, trailers)
+	id := st.c.meta.id
+	calls := st.c.calls
+	resumable := calls.keepEnded(st)
+	_ = st.send.last(func() error {
+		s := st.c.socket()
+		if !resumable {
+			return lostIfDisconnected(s.Emit(CallEndEvent, id, status, trailers))
+		}
+		return lostIfDisconnected(s.EmitWithAckFunc(CallEndEvent, endAckTimeout, func(_ socketio.Args, err error) {
+			if !errors.Is(err, socketio.ErrDisconnected) {
+				calls.forgetEnded(st) // acknowledged, or never will be
+			}
+		}, id, status, trailers))
+	})
 	st.recv.finish(errStreamEnded)
 	st.send.end(errStreamEnded)
 }
@@ -118,17 +143,30 @@ func (st *serverStream) sendMsg(ctx context.Context, msg proto.Message) error {
 		st.c.h.cfg.logger.Warn("rpc: stream message too big to send", "method", st.c.h.event, "socket", st.c.socket().ID(), "bytes", len(b), "limit", limit)
 		return Errorf(CodeResourceExhausted, "the message is %d bytes, over the limit of %d", len(b), limit)
 	}
-	if err := st.send.take(ctx, b); err != nil {
+	if err := st.send.send(ctx, b, st.write); err != nil {
 		if ctx.Err() != nil {
 			return NewError(CodeOf(ctx.Err()), ctx.Err())
 		}
+		if errors.Is(err, socketio.ErrDisconnected) {
+			return NewError(CodeUnavailable, err)
+		}
 		return err
-	}
-	if err := st.c.socket().Emit(CallMessageEvent, st.c.meta.id, b); err != nil {
-		return NewError(CodeUnavailable, err)
 	}
 	st.sent.Add(1)
 	return nil
+}
+
+// write writes one message to the caller's current socket.
+func (st *serverStream) write(b []byte) error {
+	return lostIfDisconnected(st.c.socket().Emit(CallMessageEvent, st.c.meta.id, b))
+}
+
+// lostIfDisconnected maps the socket's "disconnected" to errConnectionLost.
+func lostIfDisconnected(err error) error {
+	if errors.Is(err, socketio.ErrDisconnected) {
+		return fmt.Errorf("%w: %w", errConnectionLost, err)
+	}
+	return err
 }
 
 func (st *serverStream) trailer() map[string]string {
@@ -305,7 +343,7 @@ func (ns *nspState) onStreamMessage(s *socketio.Socket, args socketio.Args, _ so
 // onStreamClose records the caller's half-close.
 func (ns *nspState) onStreamClose(s *socketio.Socket, args socketio.Args, _ socketio.Ack) {
 	if st := ns.streamOf(s, args); st != nil {
-		st.recv.finish(io.EOF)
+		st.recv.closedByPeer()
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
 	"math"
@@ -34,8 +35,9 @@ type callStream struct {
 // callRouter hands the per-call stream events of one socket to their
 // streams.
 type callRouter struct {
-	mu   sync.Mutex
-	open map[string]*callStream
+	mu     sync.Mutex
+	open   map[string]*callStream
+	losses int // connections lost so far
 }
 
 func newCallRouter(s *sioclient.Socket) *callRouter {
@@ -60,8 +62,11 @@ func newCallRouter(s *sioclient.Socket) *callRouter {
 			st.send.grant(n)
 		}
 	})
-	s.On(CallEndEvent, func(_ *sioclient.Socket, args sioclient.Args, _ sioclient.Ack) {
+	s.On(CallEndEvent, func(_ *sioclient.Socket, args sioclient.Args, ack sioclient.Ack) {
 		st := r.lookup(args)
+		if ack != nil {
+			_ = ack() // the server may forget the stream now
+		}
 		if st == nil {
 			return
 		}
@@ -78,16 +83,117 @@ func newCallRouter(s *sioclient.Socket) *callRouter {
 		}
 		st.finish(err, trailers)
 	})
-	s.OnDisconnect(func(*sioclient.Socket, sioclient.Reason) {
-		r.mu.Lock()
-		open := r.open
-		r.open = map[string]*callStream{}
-		r.mu.Unlock()
-		for _, st := range open {
-			st.finish(Errorf(CodeUnavailable, "the connection was lost while %s was open", st.event), nil)
+	s.OnDisconnect(func(_ *sioclient.Socket, reason sioclient.Reason) {
+		// Streams wait for the session's recovery (resume.go), unless
+		// there will be no reconnection.
+		if reason == sioclient.ReasonServerDisconnect || reason == sioclient.ReasonClientDisconnect || !s.Manager().Reconnects() || !s.Recoverable() {
+			r.endAll(Errorf(CodeUnavailable, "the connection was lost (%s)", reason))
+			return
 		}
+		open := r.all()
+		for _, st := range open {
+			st.recv.hold()
+			st.send.pause()
+		}
+		r.mu.Lock()
+		r.losses++
+		loss := r.losses
+		r.mu.Unlock()
+		// A server that stays out of reach has dropped them by then.
+		time.AfterFunc(streamResumeWait, func() {
+			r.mu.Lock()
+			same := r.losses == loss
+			r.mu.Unlock()
+			if same && !s.Connected() {
+				for _, st := range open {
+					st.finish(Errorf(CodeUnavailable, "the connection was lost (%s) and not back within %v", reason, streamResumeWait), nil)
+				}
+			}
+		})
+	})
+	s.Manager().OnReconnectFailed(func() {
+		r.endAll(Errorf(CodeUnavailable, "the connection was lost, and reconnecting failed"))
+	})
+	s.OnConnect(func(s *sioclient.Socket) {
+		open := r.all()
+		if len(open) == 0 {
+			return
+		}
+		if !s.Recovered() {
+			r.endAll(Errorf(CodeUnavailable, "the connection was lost and the server did not recover the session"))
+			return
+		}
+		go r.resume(s, open)
 	})
 	return r
+}
+
+// streamResumeWait is how long the client keeps a stream whose connection
+// is lost while reconnecting: the default MaxDisconnectionDuration of
+// connection state recovery, after which a server drops it.
+const streamResumeWait = 2 * time.Minute
+
+// all returns the open streams.
+func (r *callRouter) all() []*callStream {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*callStream, 0, len(r.open))
+	for _, st := range r.open {
+		out = append(out, st)
+	}
+	return out
+}
+
+// endAll ends every open stream with err.
+func (r *callRouter) endAll(err error) {
+	for _, st := range r.all() {
+		st.finish(err, nil)
+	}
+}
+
+// resume claims the open streams from the server that recovered the
+// session: each says what it received, the server answers the same, and
+// both write again what the other lacks. A stream the server no longer
+// has ends with the status it gives.
+func (r *callRouter) resume(s *sioclient.Socket, open []*callStream) {
+	claims := make([]resumeState, len(open))
+	for i, st := range open {
+		received, granted := st.recv.counts()
+		claims[i] = resumeState{ID: st.id, Received: received, Granted: granted}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultCallTimeout) //sio:root-context: the streams outlive the calls that opened them
+	defer cancel()
+	args, err := s.TryEmitWithAck(ctx, CallResumeEvent, claims)
+	if errors.Is(err, sioclient.ErrDisconnected) || errors.Is(err, sioclient.ErrNotConnected) {
+		return // lost again: the next connection claims them
+	}
+	var answers []resumeState
+	if err == nil && args.Decode(0, &answers) != nil {
+		err = Errorf(CodeUnimplemented, "the server does not resume streams: %s", args)
+	}
+	if err != nil {
+		r.endAll(Errorf(CodeUnavailable, "resuming the streams after a reconnection: %v", err))
+		return
+	}
+	byID := make(map[string]resumeState, len(answers))
+	for _, a := range answers {
+		byID[a.ID] = a
+	}
+	for _, st := range open {
+		a, ok := byID[st.id]
+		switch {
+		case !ok:
+			st.finish(Errorf(CodeUnavailable, "the server did not resume %s", st.event), nil)
+		case a.Status != nil:
+			st.finish(errorOf(*a.Status), nil)
+		case !st.send.resume(a.Received, a.Granted, st.write):
+			st.fail(Errorf(CodeDataLoss, "the server claims fewer messages of %s than it acknowledged", st.event), true)
+		default:
+			if grant := st.recv.release(); grant > 0 {
+				_ = s.TryEmit(CallCreditEvent, st.id, grant)
+			}
+		}
+	}
 }
 
 func (r *callRouter) lookup(args sioclient.Args) *callStream {
@@ -157,6 +263,7 @@ func (c *ClientConn) openStream1(ctx context.Context, event string, req proto.Me
 	}
 	r := c.calls()
 	st := &callStream{c: c, event: event, ctx: ctx, recv: newRecvQueue(DefaultStreamWindow), send: newSendCredit(0)}
+	st.send.keepLog() // so that it can be resumed, if the server recovers the session
 	for {
 		if ctx.Err() != nil {
 			return nil, gaveUp(ctx, "before "+event+" was opened")
@@ -168,7 +275,7 @@ func (c *ClientConn) openStream1(ctx context.Context, event string, req proto.Me
 		case err == nil:
 			var open openReply
 			if _, isBinary := args.Bytes(0); !isBinary && args.Decode(0, &open) == nil && open.Window > 0 {
-				st.send.grant(open.Window)
+				st.send.open(open.Window)
 				stop := context.AfterFunc(ctx, func() { st.gaveUp() })
 				st.mu.Lock()
 				st.stop = stop
@@ -261,17 +368,29 @@ func (st *callStream) sendMsg(req proto.Message) error {
 	if err != nil {
 		return err
 	}
-	if err := st.send.take(st.ctx, b); err != nil {
-		return st.sendErr(err)
-	}
-	switch err := st.c.s.TryEmit(CallMessageEvent, st.id, b); {
+	switch err := st.send.send(st.ctx, b, st.write); {
 	case err == nil:
 		return nil
 	case errors.Is(err, sioclient.ErrTooLarge):
 		return NewError(CodeResourceExhausted, err)
-	default:
+	case errors.Is(err, errConnectionLost):
 		return Errorf(CodeUnavailable, "sending on %s: %v", st.event, err)
+	default:
+		return st.sendErr(err)
 	}
+}
+
+// write writes one request message on the socket.
+func (st *callStream) write(b []byte) error {
+	return lostIfNotConnected(st.c.s.TryEmit(CallMessageEvent, st.id, b))
+}
+
+// lostIfNotConnected maps the client's "not connected" to errConnectionLost.
+func lostIfNotConnected(err error) error {
+	if errors.Is(err, sioclient.ErrNotConnected) || errors.Is(err, sioclient.ErrDisconnected) {
+		return fmt.Errorf("%w: %w", errConnectionLost, err)
+	}
+	return err
 }
 
 func (st *callStream) sendErr(err error) error {
@@ -283,7 +402,7 @@ func (st *callStream) sendErr(err error) error {
 
 // closeSend tells the server no more messages follow.
 func (st *callStream) closeSend() error {
-	if err := st.c.s.TryEmit(CallCloseEvent, st.id); err != nil {
+	if err := st.send.last(func() error { return lostIfNotConnected(st.c.s.TryEmit(CallCloseEvent, st.id)) }); err != nil {
 		return Errorf(CodeUnavailable, "closing the requests of %s: %v", st.event, err)
 	}
 	return nil

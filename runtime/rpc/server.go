@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"weak"
 
 	"google.golang.org/protobuf/proto"
@@ -287,7 +288,7 @@ func (ns *nspState) handlerFor(h *Handler) socketio.EventHandler {
 			c.ctx.setDeadline(meta.timeout)
 		}
 		if h.kind.perCall() {
-			c.stream = newServerStream(c)
+			c.stream = newServerStream(c, s.Namespace().Server().ConnectionStateRecovery() != nil)
 		}
 		if !st.begin() {
 			_ = ack(statusOf(Errorf(CodeUnavailable, "the server is shutting down")))
@@ -308,6 +309,9 @@ func (ns *nspState) handlerFor(h *Handler) socketio.EventHandler {
 		if c.stream != nil {
 			// Accepted: the caller may send its messages from now on.
 			_ = ack(openReply{Window: DefaultStreamWindow})
+			if recovery := s.Namespace().Server().ConnectionStateRecovery(); recovery != nil {
+				calls.markOffset(s, recovery.MaxDisconnectionDuration)
+			}
 		}
 		if !st.pool.Go(c) {
 			calls.done(c)
@@ -334,7 +338,7 @@ type call struct {
 }
 
 // socket is the caller's socket.
-func (c *call) socket() *socketio.Socket { return c.calls.socket }
+func (c *call) socket() *socketio.Socket { return c.calls.socket.Load() }
 
 // answer ends the call with err, whatever its kind: in the ack of a call,
 // in the end of a stream.
@@ -371,7 +375,11 @@ func (c *call) Run() {
 		return
 	}
 	cc := &c.ctx
-	cc.init(c.calls.ctx, c)
+	if c.stream == nil {
+		cc.init(c.calls.connCtx(), c)
+	} else {
+		cc.init(c.calls.streams, c)
+	}
 	if c.stream != nil {
 		run := StreamFunc(func(ctx context.Context) error { return h.serveStream(ctx, c.stream, c.data) })
 		for i := len(h.cfg.stream) - 1; i >= 0; i-- {
@@ -390,16 +398,38 @@ func (c *call) Run() {
 // socketCalls are one socket's calls in flight: bounded in number, and
 // found by id when the caller cancels one. Calls without an id (which
 // nobody can cancel) are only counted, without the lock.
+//
+// With connection state recovery, a socket's per-call streams outlive a
+// lost connection (resume.go): the calls are parked until the session is
+// recovered, and then serve the socket of the recovered session.
 type socketCalls struct {
-	socket *socketio.Socket
-	ctx    context.Context // ends when the socket disconnects
-	state  *serverState
-	limit  int64
-	n      atomic.Int64
-	mu     sync.Mutex
-	byID   map[string]*call
-	closed bool
+	socket atomic.Pointer[socketio.Socket] // the connection's; replaced when the session is recovered
+	conn   atomic.Pointer[context.Context] // ends when the connection's socket disconnects
+	// streams is the life of the per-call streams: it ends with the
+	// socket's disconnection, or, when they are parked, once the session
+	// is not recovered in time.
+	streams    context.Context
+	endStreams context.CancelFunc
+	state      *serverState
+	limit      int64
+	n          atomic.Int64
+	mu         sync.Mutex
+	byID       map[string]*call
+	closed     bool
+	// ended holds the streams whose end the caller has not acknowledged
+	// yet, so that an end lost with the connection is sent again.
+	ended map[string]*serverStream
+	// timer drops parked streams: the session was not recovered, or the
+	// client did not resume them.
+	timer *time.Timer
+	// markedAt is when the socket was last given a recovery offset, and
+	// markTimer gives it the next while it has streams (markOffset).
+	markedAt  time.Time
+	markTimer *time.Timer
 }
+
+// connCtx is the context unary calls of the current connection derive from.
+func (sc *socketCalls) connCtx() context.Context { return *sc.conn.Load() }
 
 // addResult is what socketCalls.add made of a call.
 type addResult int
@@ -499,6 +529,7 @@ type serverState struct {
 	namespaces map[weak.Pointer[socketio.Namespace]]*nspState
 
 	sockets sync.Map // *socketio.Socket -> *socketCalls, while connected
+	parked  sync.Map // parkKey -> *socketCalls: streams waiting for their session's recovery
 }
 
 // servers maps each socketio.Server with registered services to its state.
@@ -546,12 +577,14 @@ func (st *serverState) namespace(nsp *socketio.Namespace, cfg *handlerConfig) (*
 		CallMessageEvent: ns.onStreamMessage,
 		CallCloseEvent:   ns.onStreamClose,
 		CallCreditEvent:  ns.onStreamCredit,
+		CallResumeEvent:  ns.onResume,
 	} {
 		if _, err := nsp.Handle(event, h); err != nil {
 			return nil, fmt.Errorf("rpc: namespace %s already handles %s: %w", nsp.Name(), event, err)
 		}
 	}
 	nsp.OnUnhandled(ns.onUnknownMethod)
+	nsp.OnConnection(ns.onConnect)
 	st.namespaces[key] = ns
 	runtime.AddCleanup(nsp, func(key weak.Pointer[socketio.Namespace]) {
 		st.nspMu.Lock()
@@ -566,28 +599,49 @@ func (st *serverState) callsOf(s *socketio.Socket, limit int) *socketCalls {
 	if v, ok := st.sockets.Load(s); ok {
 		return v.(*socketCalls)
 	}
-	// The socket's calls live until it disconnects, or until a shutdown
-	// runs out of time.
-	ctx, cancel := context.WithCancel(st.ctx)
-	calls := &socketCalls{socket: s, ctx: ctx, state: st, limit: int64(limit)}
+	calls := &socketCalls{state: st, limit: int64(limit)}
+	calls.streams, calls.endStreams = context.WithCancel(st.ctx)
+	cancel := calls.attach(s)
 	if v, loaded := st.sockets.LoadOrStore(s, calls); loaded {
 		cancel()
+		calls.endStreams()
 		return v.(*socketCalls)
 	}
-	s.OnDisconnect(func(s *socketio.Socket, _ socketio.DisconnectReason) {
+	st.watch(s, calls, cancel)
+	return calls
+}
+
+// attach makes s the socket of calls, with a fresh context for its unary
+// calls, returned with its cancel.
+func (sc *socketCalls) attach(s *socketio.Socket) context.CancelFunc {
+	// The socket's calls live until it disconnects, or until a shutdown
+	// runs out of time.
+	ctx, cancel := context.WithCancel(sc.state.ctx)
+	sc.socket.Store(s)
+	sc.conn.Store(&ctx)
+	return cancel
+}
+
+// watch ends s's calls when it disconnects: the unary calls at once, the
+// per-call streams too unless they can wait for the session's recovery.
+func (st *serverState) watch(s *socketio.Socket, calls *socketCalls, cancel context.CancelFunc) {
+	s.OnDisconnect(func(s *socketio.Socket, reason socketio.DisconnectReason) {
 		st.sockets.Delete(s)
 		calls.mu.Lock()
 		calls.closed = true
 		calls.mu.Unlock()
 		cancel()
+		if !st.park(s, calls, reason) {
+			calls.endStreams()
+		}
 	})
 	if !s.Connected() {
 		// It left between the call's arrival and here: its disconnect
 		// handlers may have run already.
 		st.sockets.Delete(s)
 		cancel()
+		calls.endStreams()
 	}
-	return calls
 }
 
 // onCancel ends the call the caller gave up on.

@@ -100,6 +100,15 @@ func (s *Socket) ID() string {
 	return s.id
 }
 
+// Recoverable reports whether a reconnection may recover the session:
+// the server recovers sessions (it gave the socket a private session id)
+// and the socket has received an event to resume from (its offset).
+func (s *Socket) Recoverable() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pid != "" && s.lastOffset != ""
+}
+
 // Recovered reports whether the last connection resumed the previous
 // session (connection state recovery on the server): the same id, the
 // same rooms, and the events missed meanwhile delivered.
