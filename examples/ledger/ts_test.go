@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,4 +87,26 @@ func TestTypeScriptClientInBrowser(t *testing.T) {
 	}))
 	defer control.Close()
 	nodepeer.Run(t, 90*time.Second, "browser_ledger.mjs", control.URL+"/", p.URL(), control.URL, refusing.URL())
+}
+
+// TestTypeScriptStreamsResume: with connection state recovery, per-call
+// streams of the TypeScript client survive the connection being cut under
+// them (internal/nodepeer/scripts/ledger_resume.ts): every answer once, in
+// order, on two streams at once.
+func TestTypeScriptStreamsResume(t *testing.T) {
+	p := siotest.StartProcess(t, siotest.BuildProgram(t, "./examples/ledger"), "-recovery")
+	proxy := siotest.StartProxy(t, p.Addr)
+	control := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/cut" {
+			http.NotFound(w, r)
+			return
+		}
+		proxy.Cut()
+	}))
+	defer control.Close()
+	out := nodepeer.RunTSOutput(t, 90*time.Second, "ledger_resume.ts", "http://"+proxy.Addr(), control.URL)
+	if !strings.HasPrefix(strings.TrimSpace(out), "ok ") {
+		t.Fatalf("the script printed %q", out)
+	}
+	t.Log(strings.TrimSpace(out))
 }

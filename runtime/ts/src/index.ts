@@ -117,6 +117,27 @@ const callMessageEvent = "sio:call:msg";
 const callCloseEvent = "sio:call:close";
 const callCreditEvent = "sio:call:credit";
 const callEndEvent = "sio:call:end";
+const callResumeEvent = "sio:call:resume";
+/** How long a stream whose connection is lost waits for the reconnection: recovery's default MaxDisconnectionDuration. */
+const streamResumeWaitMs = 120_000;
+
+/**
+ * Whether a reconnection of socket may recover its session: the server gave it a private
+ * session id and it has an offset to resume from (socket.io-client keeps both, as _pid and
+ * _lastOffset, since 4.6).
+ */
+function recoverable(socket: Socket): boolean {
+  const s = socket as unknown as { _pid?: unknown; _lastOffset?: unknown };
+  return typeof s._pid === "string" && s._pid !== "" && typeof s._lastOffset === "string" && s._lastOffset !== "";
+}
+
+/** One stream's side of a resumption (PROTOCOL.md, "Resuming per-call streams"). */
+interface ResumeState {
+  id: string;
+  received: number;
+  granted: number;
+  status?: unknown;
+}
 /** The receive window of a per-call stream, in bytes (PROTOCOL.md, flow control). */
 const streamWindow = 256 * 1024;
 /** What a message costs beyond its bytes. */
@@ -720,11 +741,16 @@ class Subscription<O extends DescMessage> implements AsyncIterator<MessageShape<
 
 // Per-call streams (PROTOCOL.md, version 2).
 
-/** The per-call streams of one socket, by id. */
+/**
+ * The per-call streams of one socket, by id. When the connection is lost and the session can
+ * be recovered, they wait: after a reconnection that recovered it they are claimed from the
+ * server, and each side writes again what the other lacks.
+ */
 class CallRouter {
   readonly open = new Map<string, CallStream>();
+  private losses = 0;
 
-  constructor(socket: Socket) {
+  constructor(private readonly socket: Socket) {
     socket.on(callMessageEvent, (id: unknown, data: unknown) => {
       const bytes = toBytes(data);
       if (typeof id === "string" && bytes !== undefined) this.open.get(id)?.onMessage(bytes);
@@ -732,11 +758,55 @@ class CallRouter {
     socket.on(callCreditEvent, (id: unknown, n: unknown) => {
       if (typeof id === "string" && typeof n === "number") this.open.get(id)?.onCredit(n);
     });
-    socket.on(callEndEvent, (id: unknown, status: unknown, trailers: unknown) => {
+    socket.on(callEndEvent, (id: unknown, status: unknown, trailers: unknown, ack?: unknown) => {
+      if (typeof ack === "function") ack(); // the server may forget the stream now
       if (typeof id === "string") this.open.get(id)?.onEnd(status, trailers);
     });
     socket.on("disconnect", (reason: unknown) => {
-      for (const st of [...this.open.values()]) st.fail(new RpcError("unavailable", `the connection was lost while the stream was open: ${String(reason)}`), false);
+      const open = [...this.open.values()];
+      if (!socket.active || !recoverable(socket)) {
+        this.failAll(open, `the connection was lost while the stream was open: ${String(reason)}`);
+        return;
+      }
+      for (const st of open) st.pause();
+      const loss = ++this.losses;
+      // A server that stays out of reach has dropped them by then.
+      setTimeout(() => {
+        if (loss === this.losses && !socket.connected) this.failAll(open, `the connection was lost (${String(reason)}) and not back in time`);
+      }, streamResumeWaitMs).unref?.();
+    });
+    socket.on("connect", () => {
+      const open = [...this.open.values()].filter((st) => st.paused);
+      if (open.length === 0) return;
+      if (!socket.recovered) {
+        this.failAll(open, "the connection was lost and the server did not recover the session");
+        return;
+      }
+      this.resume(open);
+    });
+  }
+
+  private failAll(streams: CallStream[], why: string): void {
+    for (const st of streams) st.fail(new RpcError("unavailable", why), false);
+  }
+
+  /** Claims the streams from the server that recovered the session. */
+  private resume(open: CallStream[]): void {
+    const claims = open.map((st) => st.claim());
+    this.socket.timeout(defaultTimeoutMs).emit(callResumeEvent, claims, (err: unknown, answers: unknown) => {
+      if (err !== null && err !== undefined) {
+        if (!this.socket.connected) return; // lost again: the next connection claims them
+        this.failAll(open, `resuming the streams after a reconnection: ${String(err)}`);
+        return;
+      }
+      const byID = new Map<string, ResumeState>();
+      if (Array.isArray(answers)) for (const a of answers as ResumeState[]) if (a !== null && typeof a === "object") byID.set(a.id, a);
+      for (const st of open) {
+        const a = st.id === undefined ? undefined : byID.get(st.id);
+        if (a === undefined) st.fail(new RpcError("unavailable", "the server did not resume the stream"), false);
+        else if (isStatus(a.status)) st.fail(errorFromStatus(a.status), false);
+        else st.resume(a.received, a.granted);
+      }
     });
   }
 }
@@ -753,10 +823,22 @@ const cost = (b: Uint8Array): number => b.length + messageOverhead;
 class CallStream {
   id: string | undefined;
   trailers: Record<string, string> = {};
+  /** The connection is gone: sends are logged, not written, until the stream resumes. */
+  paused = false;
   private queue: Uint8Array[] = [];
   private peerCredit = streamWindow; // what the server may still send
   private consumed = 0;
   private sendCredit = 0;
+  // For resumption: messages received, credit given back in all (of which announced was sent
+  // or claimed); messages sent, their cost, the credit the server gave back, and what it may
+  // not have read yet.
+  private received = 0;
+  private granted = 0;
+  private announced = 0;
+  private seq = 0;
+  private spent = 0;
+  private peerGranted = 0;
+  private log: { seq: number; spent: number; bytes?: Uint8Array }[] = [];
   private ended = false;
   private failure: RpcError | undefined;
   private wake: (() => void) | undefined;
@@ -793,7 +875,7 @@ class CallStream {
       if (isStatus(reply)) throw errorFromStatus(reply);
       throw new RpcError("internal", `the server answered the opening of ${this.event} with something else`);
     }
-    this.onCredit(window);
+    this.addCredit(window);
     if (this.options?.signal?.aborted) this.onAbort();
     if (streamTimeoutMs !== undefined && !this.ended) {
       this.timer = setTimeout(() => this.fail(new RpcError("deadline_exceeded", `${this.event} ran past its ${streamTimeoutMs} ms deadline`), true, "deadline_exceeded"), streamTimeoutMs);
@@ -810,15 +892,57 @@ class CallStream {
       return;
     }
     this.peerCredit -= cost(bytes);
+    this.received++;
     this.queue.push(bytes);
     this.notify();
   }
 
+  /** Credit the server gave back: the messages it has read leave the log. */
   onCredit(n: number): void {
+    if (n <= 0) return;
+    this.peerGranted += n;
+    let i = 0;
+    while (i < this.log.length && this.log[i]!.bytes !== undefined && this.log[i]!.spent <= this.peerGranted) i++;
+    if (i > 0) this.log.splice(0, i);
+    this.addCredit(n);
+  }
+
+  private addCredit(n: number): void {
     this.sendCredit += n;
     const w = this.creditWake;
     this.creditWake = undefined;
     w?.();
+  }
+
+  /** The connection is gone: stop writing and announcing credit. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** What a resumption reports of this side: it announces the credit given back so far. */
+  claim(): ResumeState {
+    this.announced = this.granted;
+    return { id: this.id ?? "", received: this.received, granted: this.granted };
+  }
+
+  /** Writes again what the server did not get, and goes on. */
+  resume(received: number, granted: number): void {
+    if (this.ended) return;
+    if (granted > this.peerGranted) this.onCredit(granted - this.peerGranted);
+    if (received < this.seq && (this.log.length === 0 || this.log[0]!.seq > received + 1)) {
+      this.fail(new RpcError("data_loss", "the server claims fewer messages than it acknowledged"), true);
+      return;
+    }
+    this.paused = false;
+    for (const f of this.log) {
+      if (f.seq <= received) continue;
+      if (f.bytes !== undefined) this.socket.emit(callMessageEvent, this.id, f.bytes);
+      else this.socket.emit(callCloseEvent, this.id);
+    }
+    if (this.granted > this.announced) {
+      this.socket.emit(callCreditEvent, this.id, this.granted - this.announced);
+      this.announced = this.granted;
+    }
   }
 
   onEnd(status: unknown, trailers: unknown): void {
@@ -867,8 +991,12 @@ class CallStream {
         this.consumed += cost(bytes);
         if (this.consumed >= streamWindow / 2 && !this.ended) {
           this.peerCredit += this.consumed;
-          if (this.socket.connected) this.socket.emit(callCreditEvent, this.id, this.consumed);
+          this.granted += this.consumed;
           this.consumed = 0;
+          if (!this.paused && this.socket.connected) {
+            this.socket.emit(callCreditEvent, this.id, this.granted - this.announced);
+            this.announced = this.granted;
+          }
         }
         return bytes;
       }
@@ -889,16 +1017,18 @@ class CallStream {
         this.creditWake = resolve;
       });
     }
-    if (!this.socket.connected) {
-      this.fail(new RpcError("unavailable", "not connected"), false);
-      throw this.failure;
-    }
-    this.sendCredit -= cost(bytes);
-    this.socket.emit(callMessageEvent, this.id, bytes);
+    const c = cost(bytes);
+    this.sendCredit -= c;
+    this.spent += c;
+    this.log.push({ seq: ++this.seq, spent: this.spent, bytes });
+    // Not connected: kept in the log, written when the stream resumes (or lost with it).
+    if (!this.paused && this.socket.connected) this.socket.emit(callMessageEvent, this.id, bytes);
   }
 
   closeSend(): void {
-    if (!this.ended && this.socket.connected) this.socket.emit(callCloseEvent, this.id);
+    if (this.ended) return;
+    this.log.push({ seq: ++this.seq, spent: this.spent });
+    if (!this.paused && this.socket.connected) this.socket.emit(callCloseEvent, this.id);
   }
 
   /** The caller stops: the server is told, unless the stream is over. */
