@@ -50,10 +50,12 @@ type streamServer struct {
 	sent  atomic.Int64
 }
 
-func newStreamServer(t *testing.T) *streamServer {
+func newStreamServer(t *testing.T) *streamServer { return newStreamServerWith(t, nil) }
+
+func newStreamServerWith(t *testing.T, opts *socketio.Options) *streamServer {
 	t.Helper()
 	ss := &streamServer{ended: make(chan error, 10)}
-	srv := socketio.NewServer(nil)
+	srv := socketio.NewServer(opts)
 	echo := rpc.NewBidiStreamHandler(bidiEvent, func(ctx context.Context, s *rpc.BidiStream[*req, *res]) error {
 		n := 0
 		for {
@@ -517,11 +519,31 @@ func BenchmarkStreams(b *testing.B) {
 // half-close), and it must end with the status its fate calls for.
 // Bounded: 60 streams, about 10 s.
 func TestStreamsProperty(t *testing.T) {
+	t.Run("no recovery", func(t *testing.T) {
+		ss := newStreamServer(t)
+		streamsProperty(t, ss, ss.conn(t), func() {
+			for _, s := range ss.srv.Of("/").Sockets() {
+				s.Conn().Close()
+			}
+		}, false)
+	})
+	// With connection state recovery a drop changes nothing: the streams
+	// resume and end as they would have.
+	t.Run("recovery", func(t *testing.T) {
+		ss := newStreamServerWith(t, &socketio.Options{ConnectionStateRecovery: &socketio.RecoveryOptions{MaxDisconnectionDuration: 10 * time.Second}})
+		s, proxy := reconnecting(t, ss.url, 10*time.Millisecond)
+		streamsProperty(t, ss, rpc.NewClientConn(s), proxy.Cut, true)
+	})
+}
+
+// streamsProperty opens, sends on, half-closes, cancels and times out
+// streams at random, drops the connection under them at random with drop,
+// and checks what each stream delivered and how it ended; resumes says
+// whether the streams outlive a drop.
+func streamsProperty(t *testing.T, ss *streamServer, conn *rpc.ClientConn, drop func(), resumes bool) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
-	ss := newStreamServer(t)
-	conn := ss.conn(t)
 	deadline := time.Now().Add(10 * time.Second)
 	for round := 0; round < 12 && time.Now().Before(deadline); round++ {
 		type outcome struct {
@@ -531,7 +553,7 @@ func TestStreamsProperty(t *testing.T) {
 			err      error
 		}
 		results := make(chan outcome, 5)
-		drop := rng.IntN(4) == 0 // this round, the connection drops under the streams
+		dropped := rng.IntN(4) == 0 // this round, the connection drops under the streams
 		var wg sync.WaitGroup
 		for range 5 {
 			fate := []string{"close", "cancel", "close", "deadline"}[rng.IntN(4)]
@@ -546,7 +568,7 @@ func TestStreamsProperty(t *testing.T) {
 				o := outcome{fate: fate}
 				call, err := rpc.CallBidiStream[*req, *res](ctx, conn, bidiEvent)
 				if err != nil {
-					o.err = err
+					o.fate, o.err = "open", err
 					results <- o
 					return
 				}
@@ -579,11 +601,9 @@ func TestStreamsProperty(t *testing.T) {
 				results <- o
 			})
 		}
-		if drop {
+		if dropped {
 			time.Sleep(time.Duration(rng.IntN(10)) * time.Millisecond)
-			for _, s := range ss.srv.Of("/").Sockets() {
-				s.Conn().Close()
-			}
+			drop()
 		}
 		wg.Wait()
 		close(results)
@@ -598,8 +618,11 @@ func TestStreamsProperty(t *testing.T) {
 			}
 			code := rpc.CodeOf(o.err)
 			switch {
-			case drop && code == rpc.CodeUnavailable:
+			case dropped && !resumes && code == rpc.CodeUnavailable:
 				// The connection went under it.
+			case dropped && o.fate == "open" && code == rpc.CodeUnavailable:
+				// The connection went while the stream was being opened
+				// (or before): as for a unary call, the caller is told.
 			case o.fate == "close" && o.err == io.EOF:
 				if len(o.received) != o.sent {
 					t.Fatalf("round %d: a half-closed stream ended cleanly with %d of %d responses", round, len(o.received), o.sent)
@@ -607,7 +630,7 @@ func TestStreamsProperty(t *testing.T) {
 			case o.fate == "cancel" && code == rpc.CodeCanceled:
 			case o.fate == "deadline" && code == rpc.CodeDeadlineExceeded:
 			default:
-				t.Fatalf("round %d, %s (drop %v): ended with %v", round, o.fate, drop, o.err)
+				t.Fatalf("round %d, %s (dropped %v): ended with %v", round, o.fate, dropped, o.err)
 			}
 		}
 		// After a drop, the socket reconnects before the next round.
