@@ -29,6 +29,7 @@ import (
 	"github.com/sio-dev/sio/internal/benchsrv"
 	"github.com/sio-dev/sio/runtime/rpc"
 	"github.com/sio-dev/sio/runtime/rpc/rpcotel"
+	"github.com/sio-dev/sio/runtime/socketio"
 	"github.com/sio-dev/sio/runtime/sioprom"
 )
 
@@ -40,6 +41,7 @@ func main() {
 	memProfile := flag.String("memprofile", "", "write a heap profile here on SIGINT or SIGTERM")
 	withMetrics := flag.Bool("metrics", false, "turn on Prometheus metrics (served at /metrics), to measure their cost")
 	withTrace := flag.Float64("trace", 0, "trace ChatService's calls with OpenTelemetry, sampling this fraction of them (1: all; spans batched and dropped), to measure the cost")
+	recovery := flag.Bool("recovery", false, "turn on connection state recovery (per-call streams then keep what they send until it is read), to measure the cost")
 	sdkSampler := flag.Bool("trace-sdk-sampler", false, "with -trace, sample in the OpenTelemetry SDK (ParentBased(TraceIDRatioBased)) instead of with rpcotel.WithSampleRatio")
 	flag.Parse()
 	if *cpuProfile != "" || *memProfile != "" {
@@ -63,7 +65,11 @@ func main() {
 	if *withMetrics {
 		opts = append(opts, calls.ServerOptions()...)
 	}
-	srv, err := benchsrv.New(opts...)
+	var sopts *socketio.Options
+	if *recovery {
+		sopts = &socketio.Options{ConnectionStateRecovery: &socketio.RecoveryOptions{}}
+	}
+	srv, err := benchsrv.NewWith(sopts, opts...)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -45,8 +45,12 @@ func (chat) SendMessage(_ context.Context, req *chatv1.SendMessageRequest) (*cha
 //
 // opts are given to ChatService's registration (the observe flag of
 // examples/benchserver passes metrics and tracing).
-func New(opts ...rpc.HandlerOption) (*socketio.Server, error) {
-	srv := socketio.NewServer(nil)
+func New(opts ...rpc.HandlerOption) (*socketio.Server, error) { return NewWith(nil, opts...) }
+
+// NewWith is New with the Socket.IO server's options (connection state
+// recovery, say, to measure what resumable streams cost).
+func NewWith(sopts *socketio.Options, opts ...rpc.HandlerOption) (*socketio.Server, error) {
+	srv := socketio.NewServer(sopts)
 	nsp := srv.Of("/")
 	srv.OnConnection(func(s *socketio.Socket) {
 		s.On("echo", func(_ *socketio.Socket, args socketio.Args, ack socketio.Ack) {
