@@ -114,6 +114,9 @@ func (c *conn) runStream(msg []byte, inflight int, deadline time.Time) ([]time.D
 		}
 	}
 	creditPrefix := []byte("42" + c.nsp + `["sio:call:credit","` + id + `",`)
+	// A server that recovers sessions gives the socket an offset now and
+	// then (runtime/rpc's sio:call:offset); it is not the stream's.
+	offsetPrefix := []byte("42" + c.nsp + `["sio:call:offset",`)
 	for len(sent) > 0 {
 		_, frame, err := c.readText()
 		if err != nil {
@@ -122,6 +125,9 @@ func (c *conn) runStream(msg []byte, inflight int, deadline time.Time) ([]time.D
 		if n, ok := bytes.CutPrefix(frame, creditPrefix); ok {
 			v, _ := strconv.ParseInt(string(bytes.TrimSuffix(n, []byte("]"))), 10, 64)
 			credit += v
+			continue
+		}
+		if bytes.HasPrefix(frame, offsetPrefix) {
 			continue
 		}
 		if !bytes.Equal(frame, header) {

@@ -29,8 +29,8 @@ import (
 	"github.com/sio-dev/sio/internal/benchsrv"
 	"github.com/sio-dev/sio/runtime/rpc"
 	"github.com/sio-dev/sio/runtime/rpc/rpcotel"
-	"github.com/sio-dev/sio/runtime/socketio"
 	"github.com/sio-dev/sio/runtime/sioprom"
+	"github.com/sio-dev/sio/runtime/socketio"
 )
 
 func main() {
