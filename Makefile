@@ -23,6 +23,7 @@ FUZZ_TARGETS = \
 	./runtime/socketio/siopacket:FuzzValidJSON \
 	./runtime/socketio/siopacket:FuzzEncodeValidUTF8:100000x \
 	./runtime/socketio/siopacket:FuzzEncodingMatchesEncodingJSON:30000x \
+	./runtime/socketio/siopacket:FuzzRandomTypesMatchEncodingJSON:20000x \
 	./runtime/engineio:FuzzClientPolling:20000x \
 	./runtime/socketio:FuzzServerPolling:30000x \
 	./runtime/rpc:FuzzCallArguments:20000x
