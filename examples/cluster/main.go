@@ -6,8 +6,9 @@
 //	go run ./examples/cluster -addr 127.0.0.1:8081 &
 //	go run ./examples/cluster -addr 127.0.0.1:8082
 //
-// Behind a load balancer, long-polling needs sticky sessions: -sticky sets
-// the Engine.IO cookie ("io"), and the balancer must route on it.
+// Behind a load balancer, long-polling needs sticky sessions: nginx.conf
+// here hashes on the client's address (TestBehindNginx runs it). -sticky
+// sets the Engine.IO cookie ("io") for balancers that want one.
 // WebSocket-only clients need no stickiness. -sharded uses Redis sharded
 // pub/sub (Redis 7) instead, where recovery works within one node only.
 package main
@@ -16,10 +17,13 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -58,18 +62,27 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	hs := &http.Server{Addr: *addr, Handler: handler}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Close(shutdown)
-		_ = hs.Shutdown(shutdown)
-	}()
-	log.Printf("chat node on http://%s (Redis %s)", *addr, *redisAddr)
-	if err := hs.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
 		log.Fatal(err)
 	}
+	hs := &http.Server{Handler: handler}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		<-ctx.Done()
+		// Sessions are handed over to the other nodes (recovery on Redis).
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+		_ = hs.Shutdown(shutdown)
+	}()
+	log.Printf("chat node on http://%s (Redis %s)", ln.Addr(), *redisAddr)
+	fmt.Println("listening on", ln.Addr()) // for the tests that start nodes
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Fatal(err)
+	}
+	<-stopped
 }
