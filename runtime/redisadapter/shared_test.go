@@ -94,6 +94,23 @@ func queueDown(n *node) bool {
 	return false
 }
 
+// queuedBytes reports the bytes n's publisher holds: waiting, or sent and not
+// yet confirmed by Redis.
+func queuedBytes(n *node) int {
+	var p *publisher
+	switch a := n.srv.Of("/").Adapter().(type) {
+	case *Adapter:
+		p = a.hub.pub
+	case *ShardedAdapter:
+		p = a.hub.pub
+	default:
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.bytes
+}
+
 func dropped(n *node) uint64 {
 	switch a := n.srv.Of("/").Adapter().(type) {
 	case *Adapter:
@@ -210,8 +227,15 @@ func TestOutagePastTheBoundDropsAndCounts(t *testing.T) {
 					t.Fatalf("fewer than %d of %d arrived (%d dropped)", sent-int(d), sent, d)
 				}
 			}
+			// They arrive while Redis has yet to confirm them to a, whose
+			// queue is full until it has: a message sent then would be
+			// dropped, as the bound says. Once it is empty, none is.
+			waitFor(t, func() bool { return queuedBytes(a) == 0 })
 			_ = a.srv.To("r").Emit("hello", "after")
 			expect(t, cb1, `["after"]`)
+			if got := dropped(a); got != d {
+				t.Errorf("dropped %d after the outage, want still %d", got, d)
+			}
 		})
 	}
 }
