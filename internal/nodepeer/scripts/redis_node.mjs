@@ -5,6 +5,12 @@
 // when ready. Sockets join the room named in
 // their auth; "broadcast" (room, text) emits "hello" (text, bytes) to the
 // room cluster-wide; "ping" is answered in the ack.
+//
+// It also serves the chat's WatchRoom subscription the way runtime/rpc's
+// PROTOCOL.md maps it, as any Socket.IO server can: the request names the
+// room, the socket joins "<event>#<room>" and the ack names that key. And
+// "publish-stream" (key, bytes) publishes one message of a typed room
+// stream: a broadcast of "sio:stream" to the key's room, cluster-wide.
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
@@ -22,6 +28,22 @@ io.use((socket, next) => {
   if (socket.handshake.auth.room) socket.join(socket.handshake.auth.room);
   socket.data = { room: socket.handshake.auth.room ?? "", node: "node" };
   next();
+});
+const watchRoom = "example.chat.v1.ChatService/WatchRoom";
+// The chat's namespace, "/chat": the WatchRoom subscription and publish-stream.
+io.of("/chat").on("connection", (socket) => {
+  socket.on(watchRoom, (request, _meta, ack) => {
+    // WatchRoomRequest is one field, room = 1 (a string): tag 0x0a, length, bytes.
+    const req = Buffer.from(request);
+    const room = req[0] === 0x0a ? req.subarray(2, 2 + req[1]).toString() : "";
+    const key = `${watchRoom}#${room}`;
+    socket.join(key);
+    ack({ stream: key });
+  });
+  socket.on("publish-stream", (key, bytes, ack) => {
+    socket.nsp.to(key).emit("sio:stream", key, bytes);
+    ack?.();
+  });
 });
 io.on("connection", (socket) => {
   socket.on("broadcast", (room, text, ack) => {
