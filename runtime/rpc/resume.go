@@ -63,8 +63,8 @@ func parkedOn(reason socketio.DisconnectReason) bool {
 // reporting false (the streams are to end) if there is none to wait for.
 func (st *serverState) park(s *socketio.Socket, calls *socketCalls, reason socketio.DisconnectReason) bool {
 	recovery := s.Namespace().Server().ConnectionStateRecovery()
-	if recovery == nil || !parkedOn(reason) {
-		return false
+	if recovery == nil || !parkedOn(reason) || st.calls.Load()&draining != 0 {
+		return false // a draining server ends them: it cannot wait for the client
 	}
 	calls.mu.Lock()
 	n := 0

@@ -29,8 +29,14 @@ const (
 //	  every millisecond, then ends with trailer "sent".
 func resumeServer(t *testing.T, recovery *socketio.RecoveryOptions) (url string, handlersDone *atomic.Int64) {
 	t.Helper()
+	url, handlersDone, _ = resumeServerOf(t, recovery)
+	return url, handlersDone
+}
+
+func resumeServerOf(t *testing.T, recovery *socketio.RecoveryOptions) (url string, handlersDone *atomic.Int64, srv *socketio.Server) {
+	t.Helper()
 	handlersDone = &atomic.Int64{}
-	srv := socketio.NewServer(&socketio.Options{ConnectionStateRecovery: recovery})
+	srv = socketio.NewServer(&socketio.Options{ConnectionStateRecovery: recovery})
 	seq := rpc.NewBidiStreamHandler(seqEvent, func(ctx context.Context, s *rpc.BidiStream[*req, *res]) error {
 		defer handlersDone.Add(1)
 		n := 0
@@ -64,7 +70,7 @@ func resumeServer(t *testing.T, recovery *socketio.RecoveryOptions) (url string,
 	if err := rpc.Register(srv.Of("/"), seq, count); err != nil {
 		t.Fatal(err)
 	}
-	return siotest.Serve(t, srv, srv).URL, handlersDone
+	return siotest.Serve(t, srv, srv).URL, handlersDone, srv
 }
 
 // reconnecting is a client through a proxy that the test can cut, which
@@ -247,5 +253,35 @@ func TestUnclaimedStreamsEnd(t *testing.T) {
 	}
 	if !s.Recovered() {
 		t.Error("the session was not recovered")
+	}
+}
+
+// TestShutdownEndsParkedStreams: a draining server does not wait for the
+// streams of a client that dropped (they cannot finish without it).
+func TestShutdownEndsParkedStreams(t *testing.T) {
+	url, done, srv := resumeServerOf(t, &socketio.RecoveryOptions{MaxDisconnectionDuration: time.Minute})
+	s, proxy := reconnecting(t, url, time.Hour) // it does not come back
+	// The stream's own deadline is past the shutdown's: only the fix ends it in time.
+	bidi, err := rpc.CallBidiStream[*req, *res](ctxTimeout(t, time.Minute), rpc.NewClientConn(s), seqEvent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bidi.Send(&req{Text: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bidi.Receive(); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Cut()
+	for len(srv.Of("/").Sockets()) > 0 {
+		time.Sleep(5 * time.Millisecond) // the server has seen the drop: the stream is parked
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil || ctx.Err() != nil {
+		t.Fatalf("Shutdown: %v, %v: it waited for a parked stream", err, ctx.Err())
+	}
+	if done.Load() != 1 {
+		t.Errorf("%d handlers ended by the shutdown, want the parked stream's", done.Load())
 	}
 }

@@ -705,6 +705,13 @@ func (st *serverState) shutdown(ctx context.Context) {
 	if v := st.calls.Or(draining); v&draining == 0 && v == 0 {
 		close(st.idle)
 	}
+	// Parked streams wait for clients that are gone: they cannot finish.
+	st.parked.Range(func(key, v any) bool {
+		if st.parked.CompareAndDelete(key, v) {
+			v.(*socketCalls).endStreams()
+		}
+		return true
+	})
 	select {
 	case <-st.idle:
 	case <-ctx.Done():
