@@ -131,6 +131,11 @@ func (ns *nspState) onConnect(s *socketio.Socket) {
 	st.watch(s, calls, cancel)
 	// Until the client claims them; one that does not wants none.
 	calls.setTimer(claimWait, func() { calls.resume(nil) })
+	// A fresh offset for the next loss, and the next ones while the
+	// streams last.
+	if recovery := s.Namespace().Server().ConnectionStateRecovery(); recovery != nil {
+		calls.markOffset(s, recovery.MaxDisconnectionDuration)
+	}
 }
 
 // onResume resumes the streams the client claims, ends those it does not.
