@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -110,6 +111,14 @@ func TestBehindNginx(t *testing.T) {
 	}
 	if moved == 0 {
 		t.Errorf("no client of the killed node %s reached another node after the kill: %v", killed, after)
+	}
+	// Their sessions were on Redis (live sessions), so they resumed them.
+	var upgraded, connected, recovered int
+	if _, err := fmt.Sscanf(strings.TrimSpace(out), "ok %d on websocket, %d connected, %d recovered", &upgraded, &connected, &recovered); err != nil {
+		t.Fatalf("the clients printed %q: %v", out, err)
+	}
+	if recovered != moved {
+		t.Errorf("%d clients recovered their session after the kill; %d moved off the killed node", recovered, moved)
 	}
 	for _, l := range lines {
 		if e, ok := parseAccess(l); ok && e.status == "101" && remoteIndex(e.remote)%2 == 0 {

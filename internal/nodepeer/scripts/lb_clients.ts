@@ -23,6 +23,10 @@ interface Client {
   heard: Set<string>;
 }
 
+// The clients whose reconnection after the kill resumed their session on
+// another node (the killed node's sessions are on Redis).
+const recovered = new Set<string>();
+
 async function open(i: number): Promise<Client> {
   const agent = new http.Agent({ localAddress: `127.0.0.${10 + i}`, keepAlive: true });
   const transports = i % 2 === 0 ? ["polling"] : ["polling", "websocket"];
@@ -34,7 +38,8 @@ async function open(i: number): Promise<Client> {
   await c.chat.join({ room: "lobby", user: c.name }, { timeoutMs: 10_000 });
   // A page joins again after a reconnection that did not keep its session.
   socket.on("connect", () => {
-    if (!socket.recovered) c.chat.join({ room: "lobby", user: c.name }, { timeoutMs: 10_000 }).catch(() => undefined);
+    if (socket.recovered) recovered.add(c.name);
+    else c.chat.join({ room: "lobby", user: c.name }, { timeoutMs: 10_000 }).catch(() => undefined);
   });
   void (async () => {
     for await (const update of c.chat.watchRoom({ room: "lobby" }, { onGap: () => undefined })) {
@@ -70,6 +75,8 @@ await until("a message after the kill reaching every client", () => clients.ever
   await from.chat.sendMessage({ room: "lobby", user: from.name, text: `after ${k}` }, { timeoutMs: 3000 }).catch(() => undefined);
 });
 clearTimeout(timer);
-console.log(`ok ${upgraded} on websocket, ${clients.filter((c) => c.socket.connected).length} connected`);
+// The moved clients reconnect at once; give their recoveries a moment to be counted.
+await until("the moved clients connected again", () => clients.every((c) => c.socket.connected), 10_000);
+console.log(`ok ${upgraded} on websocket, ${clients.filter((c) => c.socket.connected).length} connected, ${recovered.size} recovered`);
 for (const c of clients) c.socket.close();
 process.exit(0);
