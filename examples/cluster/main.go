@@ -7,8 +7,9 @@
 //	go run ./examples/cluster -addr 127.0.0.1:8082
 //
 // Behind a load balancer, long-polling needs sticky sessions: nginx.conf
-// here hashes on the client's address (TestBehindNginx runs it). -sticky
-// sets the Engine.IO cookie ("io") for balancers that want one.
+// here hashes on the client's address, haproxy.cfg routes on a cookie it
+// inserts (TestBehindNginx and TestBehindHAProxy run them). -sticky sets
+// the Engine.IO cookie ("io") for balancers that want one.
 // WebSocket-only clients need no stickiness. -sharded uses Redis sharded
 // pub/sub (Redis 7) instead, where recovery works within one node only.
 package main

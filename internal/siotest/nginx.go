@@ -1,14 +1,12 @@
 package siotest
 
 import (
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // Nginx is an nginx started by a test on loopback.
@@ -68,33 +66,9 @@ func StartNginx(t testing.TB, file string, upstreams []string) *Nginx {
 		cmd := exec.Command(bin, "-p", n.Dir, "-c", confPath, "-e", filepath.Join(n.Dir, "error.log"),
 			"-g", "daemon off; master_process off; pid nginx.pid;")
 		cmd.Stderr = testWriter{t, "nginx"}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		up := false
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if c, err := net.Dial("tcp", n.Addr); err == nil {
-				c.Close()
-				up = true
-				break
-			}
-			select {
-			case <-done:
-				deadline = time.Time{}
-			default:
-			}
-		}
-		if up {
-			t.Cleanup(func() {
-				_ = cmd.Process.Kill()
-				<-done
-			})
+		if runUntilListening(t, cmd, n.Addr) {
 			return n
 		}
-		_ = cmd.Process.Kill()
-		<-done
 		if try == 5 {
 			log, _ := os.ReadFile(filepath.Join(n.Dir, "error.log"))
 			t.Fatalf("nginx did not start: %s", log)

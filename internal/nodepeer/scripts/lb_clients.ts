@@ -1,16 +1,17 @@
-// Chat clients behind nginx (examples/cluster/nginx.conf): the official
+// Chat clients behind a load balancer (examples/cluster's nginx.conf and haproxy.cfg): the official
 // socket.io-client with the generated ChatServiceClient, each from its own
 // loopback address (so that nginx's hash on the remote address spreads them
 // over the nodes), half of them on long-polling only, half upgrading to
 // WebSocket. A message reaches every client, on every node; then the control
 // server kills a node (/kill) and the clients that were on it reconnect to
 // another, join again and hear the next messages.
-// Usage: node lb_clients.ts <nginx url> <control url>
+// Usage: node lb_clients.ts <balancer url> <control url> [cookies]
+// ("cookies": the clients keep cookies, for a balancer that routes on one).
 import http from "node:http";
 import { io, type Socket } from "socket.io-client";
 import { ChatServiceClient, ChatServiceNamespace } from "../../../gen/ts/example/chat/v1/chat_sio.js";
 
-const [url, control] = process.argv.slice(2) as [string, string];
+const [url, control, cookies] = process.argv.slice(2) as [string, string, string | undefined];
 const timer = setTimeout(() => {
   console.error("the load-balancer scenario timed out");
   process.exit(2);
@@ -32,7 +33,7 @@ async function open(i: number): Promise<Client> {
   const transports = i % 2 === 0 ? ["polling"] : ["polling", "websocket"];
   // socket.io-client's types say agent is a string or boolean; in Node it is passed on to the
   // HTTP requests and the WebSocket, where an http.Agent is what it takes.
-  const socket = io(url + ChatServiceNamespace, { transports, agent: agent as unknown as string, reconnectionDelay: 100, reconnectionDelayMax: 500 });
+  const socket = io(url + ChatServiceNamespace, { transports, agent: agent as unknown as string, withCredentials: cookies === "cookies", reconnectionDelay: 100, reconnectionDelayMax: 500 });
   const c: Client = { name: `u${i}`, socket, chat: new ChatServiceClient(socket), heard: new Set() };
   await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
   await c.chat.join({ room: "lobby", user: c.name }, { timeoutMs: 10_000 });

@@ -13,14 +13,42 @@ import (
 	"github.com/sio-dev/sio/internal/siotest"
 )
 
+// balancer is a load balancer in front of the nodes: its address, and its
+// access log, one line per request: remote node-address status "request".
+type balancer struct {
+	addr string
+	log  func() []string
+}
+
 // TestBehindNginx runs three chat nodes on one Redis behind a real nginx
-// with the repository's nginx.conf, and the official client from six
-// loopback addresses (lb_clients.ts): long-polling-only clients work only
-// if every request of a session reaches the node that opened it, upgrading
-// ones only if nginx passes the WebSocket upgrade on; a message reaches the
-// clients of every node; a node is killed during the traffic and its
-// clients go on through the others.
+// with the repository's nginx.conf (stickiness by the client's address);
+// see testBehindBalancer.
 func TestBehindNginx(t *testing.T) {
+	testBehindBalancer(t, false, func(addrs []string) balancer {
+		ngx := siotest.StartNginx(t, "nginx.conf", addrs)
+		return balancer{ngx.Addr, func() []string { return ngx.AccessLog(t) }}
+	})
+}
+
+// TestBehindHAProxy: the same behind a real HAProxy with the repository's
+// haproxy.cfg (stickiness by a cookie HAProxy inserts, which the clients
+// keep).
+func TestBehindHAProxy(t *testing.T) {
+	testBehindBalancer(t, true, func(addrs []string) balancer {
+		h := siotest.StartHAProxy(t, "haproxy.cfg", addrs)
+		return balancer{h.Addr, h.Log}
+	})
+}
+
+// testBehindBalancer runs three chat nodes on one Redis behind a real
+// balancer and the official client from six loopback addresses
+// (lb_clients.ts, keeping cookies if asked): long-polling-only clients
+// work only if every request of a session reaches the node that opened
+// it, upgrading ones only if the balancer passes the WebSocket upgrade on;
+// a message reaches the clients of every node; a node is killed during the
+// traffic and its clients go on through the others, their sessions
+// resumed.
+func testBehindBalancer(t *testing.T, cookies bool, start func(addrs []string) balancer) {
 	nodepeer.Require(t)
 	r := siotest.StartRedis(t)
 	bin := siotest.BuildProgram(t, "./examples/cluster")
@@ -31,7 +59,7 @@ func TestBehindNginx(t *testing.T) {
 		addrs = append(addrs, p.Addr)
 		nodes[p.Addr] = p
 	}
-	ngx := siotest.StartNginx(t, "nginx.conf", addrs)
+	lb := start(addrs)
 
 	var mu sync.Mutex
 	killed, linesAtKill := "", 0
@@ -41,7 +69,7 @@ func TestBehindNginx(t *testing.T) {
 			return
 		}
 		// The node with the most clients goes, abruptly.
-		lines := ngx.AccessLog(t)
+		lines := lb.log()
 		count := map[string]int{}
 		for _, ups := range upstreamsByClient(lines) {
 			for up := range ups {
@@ -61,17 +89,21 @@ func TestBehindNginx(t *testing.T) {
 	}))
 	defer control.Close()
 
-	out := nodepeer.RunTSOutput(t, 100*time.Second, "lb_clients.ts", "http://"+ngx.Addr, control.URL)
+	args := []string{"http://" + lb.addr, control.URL}
+	if cookies {
+		args = append(args, "cookies")
+	}
+	out := nodepeer.RunTSOutput(t, 100*time.Second, "lb_clients.ts", args...)
 	if !strings.HasPrefix(strings.TrimSpace(out), "ok ") {
 		t.Fatalf("the clients printed %q", out)
 	}
 	t.Log(strings.TrimSpace(out))
 
-	// nginx logs a WebSocket when it closes, a moment after the clients
+	// A balancer logs a WebSocket when it closes, a moment after the clients
 	// have gone: wait for the three upgrading clients' last ones.
 	var lines []string
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		lines = ngx.AccessLog(t)
+		lines = lb.log()
 		if countUpgrades(lines) >= 3 || time.Now().After(deadline) {
 			break
 		}
@@ -126,7 +158,7 @@ func TestBehindNginx(t *testing.T) {
 		}
 	}
 	if upgrades := countUpgrades(lines); upgrades < 3 {
-		t.Errorf("%d WebSocket upgrades through nginx, want one per upgrading client at least", upgrades)
+		t.Errorf("%d WebSocket upgrades through the balancer, want one per upgrading client at least", upgrades)
 	}
 }
 
