@@ -161,6 +161,11 @@ func TestLiveSessions(t *testing.T) {
 	if s := stored(); s == nil {
 		t.Fatal("the live session expired while its node was up")
 	}
+	// A bulk join saves the session too.
+	srv.To(client.ID()).SocketsJoin("bulk")
+	if s := stored(); s == nil || !slices.Contains(s.Rooms, "bulk") {
+		t.Fatalf("after SocketsJoin: session %+v, want room bulk", s)
+	}
 	if _, err := client.EmitWithAck(ctx, "leave", "news"); err != nil {
 		t.Fatal(err)
 	}

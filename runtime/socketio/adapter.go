@@ -348,11 +348,15 @@ func (a *MemoryAdapter) FetchSockets(_ context.Context, opts BroadcastOptions) (
 
 // AddSockets implements Adapter.
 func (a *MemoryAdapter) AddSockets(opts BroadcastOptions, rooms []string) {
+	var unsaved []*Socket
 	for _, id := range a.selectIDs(opts) {
-		if s := a.nsp.socket(id); s != nil {
-			s.Join(rooms...) // not a.AddAll: a socket leaving meanwhile must stay gone
+		// Through the socket, not a.AddAll: a socket leaving meanwhile
+		// must stay gone.
+		if s := a.nsp.socket(id); s != nil && s.join(rooms, false) {
+			unsaved = append(unsaved, s)
 		}
 	}
+	saveLiveSessions(unsaved)
 }
 
 // DelSockets implements Adapter.

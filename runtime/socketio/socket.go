@@ -351,13 +351,53 @@ func (s *Socket) expectAck(id uint64, cb func(Args, error)) { s.acks.Set(id, cb)
 func (s *Socket) dropAck(id uint64) bool { return s.acks.Drop(id) }
 
 // Join adds the socket to rooms. It does nothing once the socket has left.
-func (s *Socket) Join(rooms ...string) {
+func (s *Socket) Join(rooms ...string) { s.join(rooms, true) }
+
+// join adds the socket to rooms, unless it has left, saving its live
+// session if save. It reports whether the session is still to be saved
+// (a bulk join saves many at once afterwards: saveLiveSessions).
+func (s *Socket) join(rooms []string, save bool) (unsaved bool) {
+	s.joinMu.Lock()
+	defer s.joinMu.Unlock()
+	if s.left {
+		return false
+	}
+	s.nsp.adapter.AddAll(s.id, rooms)
+	if save {
+		s.keepLiveLocked()
+		return false
+	}
+	return s.live != nil
+}
+
+// saveLive saves the socket's live session as it is now.
+func (s *Socket) saveLive() {
 	s.joinMu.Lock()
 	defer s.joinMu.Unlock()
 	if !s.left {
-		s.nsp.adapter.AddAll(s.id, rooms)
 		s.keepLiveLocked()
 	}
+}
+
+// saveLiveSessions saves the live sessions of sockets a bulk join changed,
+// several at a time: one after another, a join of thousands of sockets
+// would wait for as many round trips to the store.
+func saveLiveSessions(sockets []*Socket) {
+	const parallel = 16
+	next := make(chan *Socket)
+	var wg sync.WaitGroup
+	for range min(parallel, len(sockets)) {
+		wg.Go(func() {
+			for s := range next {
+				s.saveLive()
+			}
+		})
+	}
+	for _, s := range sockets {
+		next <- s
+	}
+	close(next)
+	wg.Wait()
 }
 
 // Leave removes the socket from room.
