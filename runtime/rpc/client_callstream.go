@@ -115,7 +115,14 @@ func newCallRouter(s *sioclient.Socket) *callRouter {
 		r.endAll(Errorf(CodeUnavailable, "the connection was lost, and reconnecting failed"))
 	})
 	s.OnConnect(func(s *sioclient.Socket) {
-		open := r.all()
+		// The streams the lost connection paused; one opened since is not
+		// the server's to resume.
+		var open []*callStream
+		for _, st := range r.all() {
+			if st.send.isPaused() {
+				open = append(open, st)
+			}
+		}
 		if len(open) == 0 {
 			return
 		}
