@@ -24,24 +24,32 @@ func TestTypedStreamAcrossNodes(t *testing.T) {
 	}
 }
 
+// startChatNode serves a chat node on the Redis at redisAddr for the
+// length of t, returning its URL and its Redis client.
+func startChatNode(t *testing.T, redisAddr string, sticky, sharded bool) (string, *redis.Client) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+	srv, handler, err := chatapp.New(options(rdb, sticky, sharded))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(handler)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Close(ctx)
+		hs.Close()
+		_ = rdb.Close()
+	})
+	return hs.URL, rdb
+}
+
 func testTypedStreamAcrossNodes(t *testing.T, sharded bool) {
 	r := siotest.StartRedis(t)
 	var urls []string
 	for range 2 {
-		rdb := redis.NewClient(&redis.Options{Addr: r.Addr()})
-		srv, handler, err := chatapp.New(options(rdb, true, sharded))
-		if err != nil {
-			t.Fatal(err)
-		}
-		hs := httptest.NewServer(handler)
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			_ = srv.Close(ctx)
-			hs.Close()
-			_ = rdb.Close()
-		})
-		urls = append(urls, hs.URL)
+		url, _ := startChatNode(t, r.Addr(), true, sharded)
+		urls = append(urls, url)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

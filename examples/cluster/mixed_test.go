@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"net/http/httptest"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/sio-dev/sio/examples/chat/chatapp"
 	chatv1 "github.com/sio-dev/sio/gen/go/example/chat/v1"
 	"github.com/sio-dev/sio/gen/go/example/chat/v1/chatv1sio"
 	"github.com/sio-dev/sio/internal/nodepeer"
@@ -29,19 +26,7 @@ func TestMixedClusterTypedStreams(t *testing.T) {
 		name := map[bool]string{false: "classic", true: "sharded"}[sharded]
 		t.Run(name, func(t *testing.T) {
 			r := siotest.StartRedis(t)
-			rdb := redis.NewClient(&redis.Options{Addr: r.Addr()})
-			srv, handler, err := chatapp.New(options(rdb, false, sharded))
-			if err != nil {
-				t.Fatal(err)
-			}
-			hs := httptest.NewServer(handler)
-			t.Cleanup(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				defer cancel()
-				_ = srv.Close(ctx)
-				hs.Close()
-				_ = rdb.Close()
-			})
+			goURL, rdb := startChatNode(t, r.Addr(), false, sharded)
 			nodeURL := "http://127.0.0.1:" + nodepeer.Start(t, "listening", "redis_node.mjs", r.Port, "0", name).Port()
 
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -54,7 +39,7 @@ func TestMixedClusterTypedStreams(t *testing.T) {
 				t.Cleanup(func() { s.Manager().Close() })
 				return s
 			}
-			onGo, onNode := connect(hs.URL), connect(nodeURL)
+			onGo, onNode := connect(goURL), connect(nodeURL)
 			watch := func(s *sioclient.Socket) *rpc.Stream[*chatv1.WatchRoomResponse] {
 				st, err := chatv1sio.NewChatServiceClient(rpc.NewClientConn(s)).WatchRoom(ctx, &chatv1.WatchRoomRequest{Room: "lobby"})
 				if err != nil {

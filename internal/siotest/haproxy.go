@@ -30,16 +30,7 @@ var (
 // log to stdout.
 func StartHAProxy(t testing.TB, file string, upstreams []string) *HAProxy {
 	t.Helper()
-	bin, err := exec.LookPath("haproxy")
-	if err != nil {
-		bin = "/usr/sbin/haproxy"
-		if _, statErr := os.Stat(bin); statErr != nil {
-			if os.Getenv("SIO_SKIP_HAPROXY") == "1" {
-				t.Skip("no haproxy (SIO_SKIP_HAPROXY=1)")
-			}
-			t.Fatalf("haproxy is required: %v (apt-get install haproxy)", err)
-		}
-	}
+	bin := requireProgram(t, "haproxy", "SIO_SKIP_HAPROXY", "haproxy")
 	raw, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)

@@ -29,16 +29,7 @@ var (
 // when the test ends.
 func StartNginx(t testing.TB, file string, upstreams []string) *Nginx {
 	t.Helper()
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		bin = "/usr/sbin/nginx"
-		if _, statErr := os.Stat(bin); statErr != nil {
-			if os.Getenv("SIO_SKIP_NGINX") == "1" {
-				t.Skip("no nginx (SIO_SKIP_NGINX=1)")
-			}
-			t.Fatalf("nginx is required: %v (apt-get install nginx-light)", err)
-		}
-	}
+	bin := requireProgram(t, "nginx", "SIO_SKIP_NGINX", "nginx")
 	raw, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)

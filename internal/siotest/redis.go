@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -36,12 +35,7 @@ func StartRedis(t testing.TB) *Redis {
 func requireRedis(t testing.TB, programs ...string) {
 	t.Helper()
 	for _, p := range programs {
-		if _, err := exec.LookPath(p); err != nil {
-			if os.Getenv("SIO_SKIP_REDIS") == "1" {
-				t.Skipf("no %s (SIO_SKIP_REDIS=1)", p)
-			}
-			t.Fatalf("%s is required: %v (apt-get install redis-server)", p, err)
-		}
+		requireProgram(t, p, "SIO_SKIP_REDIS", "redis-server")
 	}
 }
 

@@ -104,27 +104,9 @@ func (c *sendCredit) send(ctx context.Context, b []byte, write func([]byte) erro
 	cost := messageCost(b)
 	c.credit -= cost
 	c.spent += cost
-	c.seq++
-	if c.keep {
-		c.log = append(c.log, frame{seq: c.seq, spent: c.spent, msg: b})
-	}
-	if c.paused {
-		return nil
-	}
-	// Written under the lock, so that frames go out in the order of the
-	// log, also against a resumption writing the log again.
-	if err := write(b); err != nil {
-		if c.keep && errors.Is(err, errConnectionLost) {
-			c.paused = true // the resumption writes it
-			return nil
-		}
-		// Not sent, and never will be: as if it had not been.
-		c.credit += cost
+	if err := c.sendFrameLocked(frame{msg: b}, func() error { return write(b) }); err != nil {
+		c.credit += cost // not sent, and never will be: as if it had not been
 		c.spent -= cost
-		c.seq--
-		if c.keep {
-			c.log = c.log[:len(c.log)-1]
-		}
 		return err
 	}
 	return nil
@@ -140,25 +122,37 @@ var errConnectionLost = errors.New("rpc: the connection is lost")
 func (c *sendCredit) last(write func() error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.sendFrameLocked(frame{write: write}, write)
+}
+
+// sendFrameLocked numbers f, logs it if the stream keeps a log, and
+// writes it unless the connection is gone. Writing under the lock keeps
+// frames in the order of the log, also against a resumption writing the
+// log again. A write that fails because the connection is lost pauses a
+// resumable stream (the resumption writes the frame); any other failure
+// takes the frame back and is reported.
+func (c *sendCredit) sendFrameLocked(f frame, write func() error) error {
 	c.seq++
+	f.seq, f.spent = c.seq, c.spent
 	if c.keep {
-		c.log = append(c.log, frame{seq: c.seq, spent: c.spent, write: write})
+		c.log = append(c.log, f)
 	}
 	if c.paused {
 		return nil
 	}
-	if err := write(); err != nil {
-		if c.keep && errors.Is(err, errConnectionLost) {
-			c.paused = true
-			return nil
-		}
-		c.seq--
-		if c.keep {
-			c.log = c.log[:len(c.log)-1]
-		}
-		return err
+	err := write()
+	if err == nil {
+		return nil
 	}
-	return nil
+	if c.keep && errors.Is(err, errConnectionLost) {
+		c.paused = true
+		return nil
+	}
+	c.seq--
+	if c.keep {
+		c.log = c.log[:len(c.log)-1]
+	}
+	return err
 }
 
 // grant adds credit the peer sent; the messages it has read leave the log.

@@ -83,11 +83,7 @@ func (st *serverState) park(s *socketio.Socket, calls *socketCalls, reason socke
 	}
 	key := parkKey{s.Namespace().Name(), s.ID()}
 	st.parked.Store(key, calls)
-	wait := recovery.MaxDisconnectionDuration
-	if wait <= 0 {
-		wait = 2 * time.Minute // the recovery's own default
-	}
-	calls.setTimer(wait, func() {
+	calls.setTimer(recovery.MaxDisconnectionDuration, func() {
 		if st.parked.CompareAndDelete(key, calls) {
 			calls.endStreams()
 		}
@@ -261,9 +257,6 @@ func (sc *socketCalls) forgetEnded(st *serverStream) {
 // one is older than a quarter of maxAge, and keeps doing so while s has
 // per-call streams open.
 func (sc *socketCalls) markOffset(s *socketio.Socket, maxAge time.Duration) {
-	if maxAge <= 0 {
-		maxAge = 2 * time.Minute
-	}
 	every := maxAge / 4
 	sc.mu.Lock()
 	if time.Since(sc.markedAt) < every || sc.closed {

@@ -39,11 +39,16 @@ func (t *typists) in(r *rooms, room string, asking *socketio.Socket) []string {
 // latest state once.
 func (t *typists) changed(r *rooms, room string) {
 	for _, s := range r.names[room] {
-		if ch, ok := t.listeners[s]; ok {
-			select {
-			case ch <- struct{}{}:
-			default:
-			}
+		t.tell(s)
+	}
+}
+
+// tell signals s's listener, if it has one, that it may have news.
+func (t *typists) tell(s *socketio.Socket) {
+	if ch, ok := t.listeners[s]; ok {
+		select {
+		case ch <- struct{}{}:
+		default:
 		}
 	}
 }
@@ -141,10 +146,5 @@ func (c *chatService) movedLocked(s *socketio.Socket, from string) {
 	if m, ok := c.rooms.of(s); ok {
 		c.typists.changed(c.rooms, m.room)
 	}
-	if ch, ok := c.typists.listeners[s]; ok {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
+	c.typists.tell(s)
 }

@@ -2,15 +2,10 @@
 // ui/dist of @socket.io/admin-ui, served by the Go test at /admin-ui/) in
 // headless Chromium, and checks that what the server holds shows up.
 // Usage: node browser_admin.mjs <server url> <a socket id> <password> <screenshot.png>
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const [url, socketId, password, shot] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 const timer = setTimeout(() => { console.error("the admin UI scenario timed out"); process.exit(2); }, 80000);
 try {
   const context = await browser.newContext({ locale: "en-US", viewport: { width: 1280, height: 900 } });

@@ -4,17 +4,12 @@
 // The server side is examples/chat/chat_test.go; <url>/test/drop makes the
 // server drop every transport, as a flaky network would.
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const [url, mode, phoneShot, desktopShot] = process.argv.slice(2);
 const page_url = url + (mode === "polling" ? "/?transports=polling" : "/");
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 const timer = setTimeout(() => { console.error("browser scenario timed out"); process.exit(2); }, 45000);
 
 try {

@@ -2,15 +2,10 @@
 // playwright-core. Usage: node browser_ledger.mjs <page url> <ledger url> <control url> <refusing ledger url>
 // The page (served by examples/ledger/ts_test.go from the control server)
 // loads the bundle of ledger_browser.ts.
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const [page_url, url, control, refusing] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 const timer = setTimeout(() => { console.error("browser scenario timed out"); process.exit(2); }, 80000);
 try {
   const page = await browser.newPage();

@@ -1,15 +1,10 @@
 // Opens a page in headless Chromium (the Debian package) with
 // playwright-core and waits for it to set document.title to "ok" (or to
 // "fail: <why>"). Usage: node browser_page.mjs <page url>
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const [pageURL] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 const timer = setTimeout(() => { console.error("the page did not finish"); process.exit(2); }, 30000);
 try {
   const page = await browser.newPage();

@@ -24,6 +24,7 @@ package rpcotel
 
 import (
 	"context"
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -139,18 +140,12 @@ func (t *tracing) start(ctx context.Context, name string, opts []trace.SpanStart
 func untraced(ctx context.Context, parent trace.SpanContext) (context.Context, trace.Span) {
 	cfg := trace.SpanContextConfig{TraceID: parent.TraceID(), TraceState: parent.TraceState()}
 	if !parent.IsValid() {
-		putUint64(cfg.TraceID[:8], rand.Uint64())
-		putUint64(cfg.TraceID[8:], rand.Uint64())
+		binary.BigEndian.PutUint64(cfg.TraceID[:8], rand.Uint64())
+		binary.BigEndian.PutUint64(cfg.TraceID[8:], rand.Uint64())
 	}
-	putUint64(cfg.SpanID[:], rand.Uint64()|1) // never the invalid zero id
+	binary.BigEndian.PutUint64(cfg.SpanID[:], rand.Uint64()|1) // never the invalid zero id
 	ctx = trace.ContextWithSpanContext(ctx, trace.NewSpanContext(cfg))
 	return ctx, trace.SpanFromContext(ctx)
-}
-
-func putUint64(b []byte, v uint64) {
-	for i := range 8 {
-		b[i] = byte(v >> (56 - 8*i))
-	}
 }
 
 // ServerOptions returns the handler options that trace every call a
