@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -29,19 +28,12 @@ func TestTypedStreamAcrossNodes(t *testing.T) {
 func startChatNode(t *testing.T, redisAddr string, sticky, sharded bool) (string, *redis.Client) {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+	t.Cleanup(func() { _ = rdb.Close() }) // after the server's close, which runs first
 	srv, handler, err := chatapp.New(options(rdb, sticky, sharded))
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(handler)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = srv.Close(ctx)
-		hs.Close()
-		_ = rdb.Close()
-	})
-	return hs.URL, rdb
+	return siotest.Serve(t, handler, srv).URL, rdb
 }
 
 func testTypedStreamAcrossNodes(t *testing.T, sharded bool) {
