@@ -16,6 +16,7 @@ FUZZMINIMIZE ?= 500x
 FUZZ_TARGETS = \
 	./runtime/engineio/eiopacket:FuzzDecodePayload \
 	./runtime/engineio/eiopacket:FuzzDecodeText \
+	./runtime/engineio/eiopacket:FuzzDecodePayloadV3 \
 	./runtime/socketio/siopacket:FuzzDecodeText \
 	./runtime/socketio/siopacket:FuzzScanPlaceholders \
 	./runtime/socketio/siopacket:FuzzSplitArray \
@@ -26,6 +27,7 @@ FUZZ_TARGETS = \
 	./runtime/socketio/siopacket:FuzzRandomTypesMatchEncodingJSON:20000x \
 	./runtime/engineio:FuzzClientPolling:20000x \
 	./runtime/socketio:FuzzServerPolling:30000x \
+	./runtime/socketio:FuzzServerPollingV3:20000x \
 	./runtime/rpc:FuzzCallArguments:20000x
 
 .PHONY: demo test lint gotest fuzz attack bench generate checkgenerate bundle checkbundle nodeclient conformance

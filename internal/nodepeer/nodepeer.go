@@ -53,6 +53,25 @@ func Run(t testing.TB, timeout time.Duration, script string, args ...string) {
 	runFile(t, timeout, filepath.Join(Dir(), script), script, args)
 }
 
+// Output runs scripts/<script> with args and returns what it wrote to
+// stdout, failing t (with its stderr) if it does not exit 0 within timeout.
+// Unlike Run it does not log the output, which may be large data.
+func Output(t testing.TB, timeout time.Duration, script string, args ...string) []byte {
+	t.Helper()
+	Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", append([]string{filepath.Join(Dir(), script)}, args...)...)
+	cmd.Dir = root()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", script, args, err, stderr.Bytes())
+	}
+	return out
+}
+
 // runFile runs node on file, naming it script in messages.
 func runFile(t testing.TB, timeout time.Duration, file, script string, args []string) string {
 	t.Helper()

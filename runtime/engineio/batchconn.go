@@ -157,9 +157,12 @@ func (c *batchConn) writeFrames(packets []outPacket, timeout time.Duration) erro
 	start := 0          // where the bytes not yet in vec begin
 	var err error
 	for _, p := range packets {
-		if p.Binary {
+		switch {
+		case p.raw:
+			buf = appendFrameHeader(buf, websocket.TextMessage, len(p.Data))
+		case p.Binary:
 			buf = appendFrameHeader(buf, websocket.BinaryMessage, len(p.Data))
-		} else {
+		default:
 			buf = appendFrameHeader(buf, websocket.TextMessage, 1+len(p.Data))
 			buf = append(buf, typeChar[p.Type-eiopacket.Open])
 		}

@@ -24,6 +24,9 @@ type Message struct {
 type outPacket struct {
 	eiopacket.Packet
 	noCompress bool
+	// raw says Data is a whole text frame, type character included: a
+	// revision 3 binary message sent as base64 ("b4...").
+	raw bool
 }
 
 func messagePacket(m Message) outPacket {
@@ -83,8 +86,14 @@ type Conn struct {
 	srv       *Server    // nil on the client side
 	handshake *handshake // what the handshake request was (server side)
 	limits    connLimits
-	recv      Receiver
-	cli       *clientPolling // client-side polling transport, nil otherwise
+	// eio3 marks a session of protocol revision 3 (AllowEIO3): the client
+	// pings, and binary is framed differently (eiopacket's V3 functions).
+	// Such a client may ask for binary as base64 (b64), per transport:
+	// pollBase64 is set at the handshake, wsBase64 (guarded by mu) when
+	// the session goes onto WebSocket.
+	eio3, pollBase64 bool
+	recv             Receiver
+	cli              *clientPolling // client-side polling transport, nil otherwise
 
 	// recvMu serialises calls into recv, so that OnMessage calls never
 	// overlap and none comes after OnClose.
@@ -134,6 +143,7 @@ type Conn struct {
 	posting     bool          // a POST is being read
 	probe       *websocket.Conn
 	probeNoop   bool // the probe was answered a while ago: GETs end with noop
+	wsBase64    bool // revision 3: binary goes over WebSocket as base64 text
 }
 
 // connLimits are the per-session settings taken from the server or the
@@ -148,6 +158,19 @@ type connLimits struct {
 
 // ID returns the session id.
 func (c *Conn) ID() string { return c.id }
+
+// Protocol returns the Engine.IO protocol revision the session speaks: 4,
+// or 3 for a client accepted by Options.AllowEIO3.
+func (c *Conn) Protocol() int {
+	if c.eio3 {
+		return 3
+	}
+	return 4
+}
+
+// peerPings reports whether the other side sends the pings and this one
+// answers them: a client, or a server speaking revision 3.
+func (c *Conn) peerPings() bool { return c.isClient || c.eio3 }
 
 // RemoteAddr returns the handshake request's remote address on the server
 // side ("" on the client side), for logs.
@@ -416,11 +439,16 @@ func (c *Conn) onPacket(p eiopacket.Packet) (ended bool) {
 	case eiopacket.Message:
 		c.deliver(p.Data, p.Binary)
 	case eiopacket.Pong:
-		if !c.isClient {
+		switch {
+		case !c.peerPings():
 			c.onPong()
+		case !c.isClient:
+			// A revision 3 client answering pings nobody sent.
+			c.closeNow(ReasonTransportError, ErrHeartbeat)
+			return true
 		}
 	case eiopacket.Ping:
-		if !c.isClient {
+		if !c.peerPings() {
 			c.closeNow(ReasonTransportError, ErrHeartbeat)
 			return true
 		}
@@ -434,10 +462,11 @@ func (c *Conn) onPacket(p eiopacket.Packet) (ended bool) {
 }
 
 // startHeartbeat arms the heartbeat timer: the server pings every
-// pingInterval; the client expects a ping within pingInterval+pingTimeout.
+// pingInterval; the side that is pinged (a client, or a revision 3 server)
+// expects a ping within pingInterval+pingTimeout.
 func (c *Conn) startHeartbeat() {
 	d := c.limits.pingInterval
-	if c.isClient {
+	if c.peerPings() {
 		d += c.limits.pingTimeout
 	}
 	c.mu.Lock() // the timer's callback may run before AfterFunc returns
@@ -454,9 +483,9 @@ func (c *Conn) resetTimerLocked(from time.Time, d time.Duration) {
 
 // heartbeatDeadlineLocked is when the server-side heartbeat fails if no
 // pong comes: the pong deadline of a ping that is out, or pingTimeout after
-// the next ping is due.
+// the next ping is due; for revision 3, when the client's ping is due.
 func (c *Conn) heartbeatDeadlineLocked() time.Time {
-	if c.awaitPong {
+	if c.awaitPong || c.eio3 {
 		return c.timerDue
 	}
 	return c.timerDue.Add(c.limits.pingTimeout)
@@ -483,7 +512,7 @@ func (c *Conn) onTimer() {
 		reason := c.closeReason
 		c.mu.Unlock()
 		c.closeNow(reason, nil)
-	case c.isClient || c.awaitPong:
+	case c.peerPings() || c.awaitPong:
 		c.mu.Unlock()
 		c.closeNow(ReasonPingTimeout, nil)
 	default:
@@ -683,9 +712,12 @@ func (c *Conn) writeNext() bool {
 	c.sendingBytes = c.queuedBytes
 	c.queue, c.queuedBytes = c.spareQueue, 0
 	c.spareQueue = nil
-	ws, cli, bc := c.ws, c.cli, c.batch
+	ws, cli, bc, wsBase64 := c.ws, c.cli, c.batch, c.wsBase64
 	c.mu.Unlock()
 
+	if c.eio3 && ws != nil {
+		framesV3(batch, wsBase64)
+	}
 	var err error
 	switch {
 	case bc != nil && bc.ownFrames:
@@ -761,6 +793,12 @@ func writeFramesGorilla(ws *websocket.Conn, packets []outPacket, timeout time.Du
 	for _, p := range packets {
 		// Without negotiated compression this has no effect.
 		ws.EnableWriteCompression(!p.noCompress)
+		if p.raw {
+			if err := ws.WriteMessage(websocket.TextMessage, p.Data); err != nil {
+				return err
+			}
+			continue
+		}
 		if p.Binary {
 			if err := ws.WriteMessage(websocket.BinaryMessage, p.Data); err != nil {
 				return err
@@ -779,4 +817,22 @@ func writeFramesGorilla(ws *websocket.Conn, packets []outPacket, timeout time.Du
 		}
 	}
 	return nil
+}
+
+// framesV3 rewrites the binary messages of a revision 3 session's batch
+// into that revision's WebSocket form: a binary frame led by the type byte,
+// or, for a client that asked for base64, a "b4" text frame. Both are
+// copies, as the data may be shared with other sessions.
+func framesV3(batch []outPacket, base64 bool) {
+	for i := range batch {
+		p := &batch[i]
+		switch {
+		case !p.Binary:
+		case base64:
+			p.Data = eiopacket.AppendBase64RecordV3(nil, p.Data)
+			p.Binary, p.raw = false, true
+		default:
+			p.Data = eiopacket.AppendBinaryFrameV3(make([]byte, 0, 1+len(p.Data)), p.Data)
+		}
+	}
 }

@@ -1,7 +1,9 @@
 // Package engineio implements Engine.IO protocol revision 4, the transport
 // under Socket.IO: sessions over HTTP long-polling and WebSocket, the
 // upgrade from one to the other, and the heartbeat. It is wire-compatible
-// with the reference engine.io 6 server and engine.io-client 6.
+// with the reference engine.io 6 server and engine.io-client 6. With
+// Options.AllowEIO3 the server also speaks revision 3 to older clients
+// (Socket.IO 2), as the reference does.
 //
 // Use NewServer for a server: it is an http.Handler, mounted at
 // Options.Path ("/engine.io/" by default). Its Handler is told of each new

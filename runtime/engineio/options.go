@@ -43,6 +43,12 @@ type Options struct {
 	// DisableUpgrades stops polling sessions from upgrading to WebSocket.
 	DisableUpgrades bool
 
+	// AllowEIO3 accepts clients of protocol revision 3 (Socket.IO 2
+	// clients, and requests without an EIO parameter, which the reference
+	// takes for revision 3) beside revision 4 ones. Off by default, as in
+	// the reference: such requests get "Unsupported protocol version".
+	AllowEIO3 bool
+
 	// AllowRequest, if set, vets every handshake request. A non-nil error
 	// rejects it: a *RequestError chooses the status and message, any other
 	// error becomes 403 with the error's text as message.

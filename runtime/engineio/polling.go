@@ -110,12 +110,22 @@ func (c *Conn) takePollLocked() (batch []outPacket, closing, ok bool) {
 // writePayload writes packets as a polling response, compressed when the
 // client accepts it and the payload is large enough.
 func (c *Conn) writePayload(w http.ResponseWriter, r *http.Request, packets []outPacket) {
-	body, compressible := appendPayload(nil, packets)
+	var body []byte
+	var compressible, binary bool
+	if c.eio3 {
+		body, compressible, binary = appendPayloadV3(packets, !c.pollBase64)
+	} else {
+		body, compressible = appendPayload(nil, packets)
+	}
 	// The body is now the only copy this response needs: let go of the
 	// messages so a response stuck on a slow client holds one copy.
 	clear(packets)
 	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=UTF-8")
+	if binary {
+		h.Set("Content-Type", contentTypeBinary)
+	} else {
+		h.Set("Content-Type", "text/plain; charset=UTF-8")
+	}
 	opts := &c.srv.opts
 	if compressible && !opts.DisableHTTPCompression && len(body) >= opts.HTTPCompressionThreshold {
 		if enc := pickEncoding(r.Header.Get("Accept-Encoding")); enc != "" {
@@ -152,6 +162,21 @@ func appendPayload(dst []byte, packets []outPacket) ([]byte, bool) {
 		dst = eiopacket.AppendRecord(dst, p.Packet)
 	}
 	return dst, compressible
+}
+
+// contentTypeBinary marks a revision 3 payload in binary form, both ways.
+const contentTypeBinary = "application/octet-stream"
+
+// appendPayloadV3 is appendPayload for a revision 3 session: binary form
+// if the client takes binary and a packet is binary, text otherwise.
+func appendPayloadV3(packets []outPacket, takesBinary bool) (body []byte, compressible, binary bool) {
+	ps := make([]eiopacket.Packet, len(packets))
+	for i, p := range packets {
+		ps[i] = p.Packet
+		compressible = compressible || !p.noCompress
+	}
+	body, binary = eiopacket.AppendPayloadV3(nil, ps, takesBinary)
+	return body, compressible, binary
 }
 
 func pickEncoding(accept string) string {
@@ -226,12 +251,18 @@ func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
 		c.refuseOversize(w)
 		return
 	}
-	err := eiopacket.DecodePayload(buf.bytes(), func(p eiopacket.Packet) error {
+	handle := func(p eiopacket.Packet) error {
 		if c.onPacket(p) {
 			return errEnded
 		}
 		return nil
-	})
+	}
+	var err error
+	if c.eio3 {
+		err = eiopacket.DecodePayloadV3(buf.bytes(), r.Header.Get("Content-Type") == contentTypeBinary, handle)
+	} else {
+		err = eiopacket.DecodePayload(buf.bytes(), handle)
+	}
 	if err != nil && err != errEnded {
 		writeError(w, codeBadRequest, "")
 		c.closeNow(ReasonParseError, err)

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/sio-dev/sio/runtime/engineio/eiopacket"
 )
 
 // Handler is told of every new session.
@@ -95,7 +97,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	if q.Get("EIO") != "4" {
+	// Like the reference, anything but "4" is revision 3.
+	eio3 := q.Get("EIO") != "4"
+	if eio3 && !s.opts.AllowEIO3 {
 		s.refuse(w, r, codeUnsupportedVersion, "")
 		return
 	}
@@ -111,7 +115,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	sid := q.Get("sid")
 	if sid == "" {
-		s.handshake(w, r, transport)
+		s.handshake(w, r, transport, eio3, q.Has("b64"))
 		return
 	}
 	c := s.lookup(sid)
@@ -133,7 +137,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.prepareWebSocket(ws, bw.conn, r)
 		// serveProbe closes ws at once if the session has upgraded already
 		// or is upgrading on another connection, as the reference does.
-		c.serveProbe(ws, bw.conn)
+		c.serveProbe(ws, bw.conn, q.Has("b64"))
 		return
 	}
 	if c.Transport() != TransportPolling {
@@ -171,7 +175,7 @@ func (s *Server) prepareWebSocket(ws *websocket.Conn, bc *batchConn, r *http.Req
 func (s *Server) StopAccepting() { s.refusing.Store(true) }
 
 // handshake opens a new session on the requested transport.
-func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport string) {
+func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport string, eio3, base64 bool) {
 	if s.refusing.Load() {
 		s.opts.Logger.Debug("engineio: handshake refused while draining", "remote", r.RemoteAddr)
 		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
@@ -238,9 +242,12 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 			writeTimeout: s.opts.WriteTimeout,
 			maxPayload:   s.opts.MaxHTTPBufferSize,
 		},
-		ws:      ws,
-		batch:   batch,
-		counted: true,
+		eio3:       eio3,
+		pollBase64: eio3 && base64 && ws == nil,
+		wsBase64:   eio3 && base64 && ws != nil,
+		ws:         ws,
+		batch:      batch,
+		counted:    true,
 	}
 	s.counters.sessions(transport).Add(1)
 	if ws == nil {
@@ -267,6 +274,11 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	c.recvMu.Unlock()
 
 	if ws == nil {
+		if eio3 {
+			// A payload of one packet, framed as that revision frames
+			// payloads.
+			openPacket, _ = eiopacket.AppendPayloadV3(nil, []eiopacket.Packet{{Type: eiopacket.Open, Data: open}}, false)
+		}
 		h := w.Header()
 		h.Set("Content-Type", "text/plain; charset=UTF-8")
 		h.Set("Content-Length", strconv.Itoa(len(openPacket)))

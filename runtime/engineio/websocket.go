@@ -68,9 +68,9 @@ func (c *Conn) readMessage(ws *websocket.Conn) (ended bool) {
 	c.mu.Lock()
 	c.delivering = true
 	c.mu.Unlock()
-	if mt == websocket.BinaryMessage {
+	if mt == websocket.BinaryMessage && !c.eio3 {
 		c.deliver(buf.bytes(), true)
-	} else if p, err := eiopacket.DecodeText(buf.bytes()); errors.Is(err, eiopacket.ErrInvalidUTF8) {
+	} else if p, err := c.decodeFrame(mt, buf.bytes()); errors.Is(err, eiopacket.ErrInvalidUTF8) {
 		c.closeInvalidText(ws, err)
 		ended = true
 	} else if err != nil {
@@ -81,6 +81,17 @@ func (c *Conn) readMessage(ws *websocket.Conn) (ended bool) {
 	}
 	c.writeDeferred()
 	return ended
+}
+
+// decodeFrame decodes a text frame, or a revision 3 binary one.
+func (c *Conn) decodeFrame(mt int, data []byte) (eiopacket.Packet, error) {
+	switch {
+	case !c.eio3:
+		return eiopacket.DecodeText(data)
+	case mt == websocket.BinaryMessage:
+		return eiopacket.DecodeBinaryFrameV3(data)
+	}
+	return eiopacket.DecodeTextV3(data)
 }
 
 // closeInvalidText ends the session after a text frame that is not valid
@@ -151,8 +162,9 @@ const probeNoopDelay = 50 * time.Millisecond
 
 // serveProbe runs the server side of an upgrade on a fresh WebSocket, ws
 // over bc: it answers "2probe" with "3probe", and on "5" moves the session
-// onto ws and becomes its read loop.
-func (c *Conn) serveProbe(ws *websocket.Conn, bc *batchConn) {
+// onto ws and becomes its read loop. base64 is a revision 3 client's b64
+// on the upgrade request.
+func (c *Conn) serveProbe(ws *websocket.Conn, bc *batchConn, base64 bool) {
 	c.mu.Lock()
 	if c.state != stateOpen || c.transport != TransportPolling || c.probe != nil {
 		c.mu.Unlock()
@@ -220,6 +232,7 @@ func (c *Conn) serveProbe(ws *websocket.Conn, bc *batchConn) {
 			c.probe, c.probeNoop = nil, false
 			c.transport, c.ws = TransportWebSocket, ws
 			c.batch = bc
+			c.wsBase64 = c.eio3 && base64
 			if c.counted {
 				n := &c.srv.counters
 				n.polling.Add(-1)

@@ -9,14 +9,20 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/sio-dev/sio/runtime/engineio"
 )
 
 // benchServer serves "echo", which acks its first argument, and returns
 // a raw WebSocket connected to the main namespace, so that the client
 // costs as little as possible and the server's work per packet shows.
-func benchServer(b *testing.B) *websocket.Conn {
+func benchServer(b *testing.B) *websocket.Conn { return benchServerRevision(b, 4) }
+
+// benchServerRevision is benchServer for a client of Engine.IO protocol
+// revision 3 or 4. A revision 3 client is on "/" without asking.
+func benchServerRevision(b *testing.B, revision int) *websocket.Conn {
 	b.Helper()
-	srv := NewServer(nil)
+	srv := NewServer(&Options{Engine: engineio.Options{AllowEIO3: true}})
 	srv.OnConnection(func(s *Socket) {
 		s.On("echo", func(_ *Socket, args Args, ack Ack) {
 			if data, ok := args.Bytes(0); ok {
@@ -31,7 +37,8 @@ func benchServer(b *testing.B) *websocket.Conn {
 		_ = srv.Close(context.Background())
 		hs.Close()
 	})
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(hs.URL, "http")+"/socket.io/?EIO=4&transport=websocket", nil)
+	url := fmt.Sprintf("ws%s/socket.io/?EIO=%d&transport=websocket", strings.TrimPrefix(hs.URL, "http"), revision)
+	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -39,8 +46,10 @@ func benchServer(b *testing.B) *websocket.Conn {
 	if _, _, err := ws.ReadMessage(); err != nil { // open
 		b.Fatal(err)
 	}
-	if err := ws.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
-		b.Fatal(err)
+	if revision == 4 {
+		if err := ws.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
+			b.Fatal(err)
+		}
 	}
 	if _, _, err := ws.ReadMessage(); err != nil { // CONNECT reply
 		b.Fatal(err)
@@ -89,8 +98,9 @@ func BenchmarkAckRoundTrip(b *testing.B) {
 
 // BenchmarkAckPipelined keeps 32 events in flight, as a busy client does:
 // the server reads many packets per system call and batches its replies.
-func BenchmarkAckPipelined(b *testing.B) {
-	ws := benchServer(b)
+func BenchmarkAckPipelined(b *testing.B) { benchPipelined(b, benchServer(b)) }
+
+func benchPipelined(b *testing.B, ws *websocket.Conn) {
 	const inFlight = 32
 	b.ReportAllocs()
 	sent, acked := 0, 0
@@ -114,9 +124,28 @@ func BenchmarkAckPipelined(b *testing.B) {
 }
 
 // BenchmarkBinaryAck64K echoes a 64 KiB binary attachment.
-func BenchmarkBinaryAck64K(b *testing.B) {
-	ws := benchServer(b)
-	payload := bytes.Repeat([]byte{7}, 64<<10)
+func BenchmarkBinaryAck64K(b *testing.B) { benchBinaryAck(b, benchServer(b), 64<<10, nil) }
+
+// BenchmarkProtocolRevisions compares a Socket.IO 2 client (Engine.IO
+// revision 3) with a current one: pipelined acks, and 1 KiB binary
+// echoes, whose frames revision 3 copies to put a type byte first.
+func BenchmarkProtocolRevisions(b *testing.B) {
+	for _, rev := range []int{4, 3} {
+		b.Run(fmt.Sprintf("acks/eio%d", rev), func(b *testing.B) { benchPipelined(b, benchServerRevision(b, rev)) })
+	}
+	for _, rev := range []int{4, 3} {
+		var prefix []byte
+		if rev == 3 {
+			prefix = []byte{4} // the message type, before a revision 3 binary frame
+		}
+		b.Run(fmt.Sprintf("binary1K/eio%d", rev), func(b *testing.B) { benchBinaryAck(b, benchServerRevision(b, rev), 1<<10, prefix) })
+	}
+}
+
+// benchBinaryAck echoes a binary attachment of size bytes, each binary
+// frame led by prefix.
+func benchBinaryAck(b *testing.B, ws *websocket.Conn, size int, prefix []byte) {
+	payload := append(prefix, bytes.Repeat([]byte{7}, size)...)
 	b.SetBytes(int64(len(payload)))
 	b.ReportAllocs()
 	id := 0

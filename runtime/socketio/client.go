@@ -3,7 +3,9 @@ package socketio
 import (
 	"bytes"
 	"encoding/json"
+	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +33,12 @@ type client struct {
 func newClient(srv *Server, conn *engineio.Conn) *client {
 	c := &client{srv: srv, conn: conn}
 	c.connectTimer = time.AfterFunc(srv.opts.ConnectTimeout, c.onConnectTimeout)
+	if conn.Protocol() == 3 {
+		// A Socket.IO 2 client is on the main namespace from the start
+		// and never asks for it. Connecting here, before the session's
+		// first message can arrive, keeps CONNECTs on one goroutine.
+		c.connect("/", nil)
+	}
 	return c
 }
 
@@ -63,6 +71,9 @@ func (c *client) OnMessage(data []byte, binary bool) {
 	if err != nil {
 		c.protocolError(err)
 		return
+	}
+	if p.Type == siopacket.Connect && c.conn.Protocol() == 3 {
+		p.Namespace, p.Data = splitQueryV3(p.Namespace)
 	}
 	if n > 0 {
 		c.reasm.Start(p)
@@ -168,7 +179,7 @@ func (c *client) connect(name string, auth json.RawMessage) {
 		c.sendConnectError(name, "Invalid namespace", nil)
 		return
 	}
-	s := &Socket{id: newSocketID(), nsp: nsp, client: c, handshake: c.handshake(auth)}
+	s := &Socket{id: c.newSocketID(name), nsp: nsp, client: c, handshake: c.handshake(auth)}
 	store, claim := c.recoveryClaim(nsp, auth)
 	var session Session
 	recovered := false
@@ -196,7 +207,11 @@ func (c *client) connect(name string, auth json.RawMessage) {
 		if ce, ok := err.(*ConnectError); ok {
 			msg, data = ce.Message, ce.Data
 		}
-		c.sendConnectError(name, msg, data)
+		if c.conn.Protocol() == 3 {
+			c.sendErrorV3(name, msg, data)
+		} else {
+			c.sendConnectError(name, msg, data)
+		}
 		c.srv.releaseChild(nsp)
 		return
 	}
@@ -224,7 +239,7 @@ func (c *client) connect(name string, auth json.RawMessage) {
 			nsp.adapter.DelAll(s.id)
 			nsp.remove(s)
 			s.hold.clear()
-			s.id, s.pid, s.recovered, s.data = newSocketID(), newPrivateID(), false, nil
+			s.id, s.pid, s.recovered, s.data = c.newSocketID(name), newPrivateID(), false, nil
 			nsp.add(s)
 			s.Join(s.id)
 		}
@@ -233,10 +248,13 @@ func (c *client) connect(name string, auth json.RawMessage) {
 	// Saved before the client learns of the session, so that a crash
 	// after the CONNECT leaves it recoverable on another node.
 	s.keepLive()
-	payload, _ := json.Marshal(struct {
-		SID string `json:"sid"`
-		PID string `json:"pid,omitempty"`
-	}{s.id, s.pid})
+	var payload []byte // a Socket.IO 2 client's CONNECT carries nothing
+	if c.conn.Protocol() != 3 {
+		payload, _ = json.Marshal(struct {
+			SID string `json:"sid"`
+			PID string `json:"pid,omitempty"`
+		}{s.id, s.pid})
+	}
 	_ = c.conn.Send(engineio.Message{Data: siopacket.AppendText(nil, &siopacket.Packet{Type: siopacket.Connect, Namespace: name, Data: payload})})
 	var sent map[string]bool // offsets of the missed broadcasts, when recovered
 	if len(missed) > 0 {
@@ -290,6 +308,47 @@ func (c *client) sendConnectError(nsp, message string, data any) {
 		}{message})
 	}
 	_ = c.conn.Send(engineio.Message{Data: siopacket.AppendText(nil, &siopacket.Packet{Type: siopacket.ConnectError, Namespace: nsp, Data: payload})})
+}
+
+// sendErrorV3 refuses a Socket.IO 2 client's namespace after its middleware
+// failed: that client takes an ERROR packet whose data is the error's data,
+// or its message if it has none.
+func (c *client) sendErrorV3(nsp, message string, data any) {
+	payload, err := json.Marshal(data)
+	if data == nil || err != nil {
+		payload, _ = json.Marshal(message)
+	}
+	_ = c.conn.Send(engineio.Message{Data: siopacket.AppendText(nil, &siopacket.Packet{Type: siopacket.ConnectError, Namespace: nsp, Data: payload})})
+}
+
+// newSocketID returns the id of a new socket on namespace nsp. For a
+// Socket.IO 2 client it is derived from the Engine.IO session id, as that
+// client computes it ("/nsp#sid", or the session id on "/"), which the
+// reference does too; otherwise it is random and reveals nothing of the
+// session id.
+func (c *client) newSocketID(nsp string) string {
+	if c.conn.Protocol() != 3 {
+		return newSocketID()
+	}
+	if nsp == "/" {
+		return c.conn.ID()
+	}
+	return nsp + "#" + c.conn.ID()
+}
+
+// splitQueryV3 splits the namespace of a Socket.IO 2 client's CONNECT,
+// which carries the client's query ("/chat?token=abc"), into the namespace
+// and the auth payload the reference makes of the query: an object of its
+// parameters, the last value of a repeated one.
+func splitQueryV3(nsp string) (string, json.RawMessage) {
+	path, query, _ := strings.Cut(nsp, "?")
+	values, _ := url.ParseQuery(query)
+	auth := make(map[string]string, len(values))
+	for k, v := range values {
+		auth[k] = v[len(v)-1]
+	}
+	payload, _ := json.Marshal(auth)
+	return path, payload
 }
 
 func (c *client) handshake(auth json.RawMessage) Handshake {

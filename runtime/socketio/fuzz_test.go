@@ -9,13 +9,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sio-dev/sio/runtime/engineio"
 )
 
 // fuzzServer is a server with the features a client can reach: acks with
 // binary, rooms and broadcasts, a namespace behind middleware, dynamic
-// namespaces, and server-to-client acks.
+// namespaces, server-to-client acks, and Socket.IO 2 clients.
 func fuzzServer() *Server {
-	srv := NewServer(&Options{MaxAttachments: 4})
+	srv := NewServer(&Options{MaxAttachments: 4, Engine: engineio.Options{AllowEIO3: true}})
 	handlers := func(s *Socket) {
 		s.On("echo", func(s *Socket, args Args, ack Ack) {
 			vals, err := args.Values()

@@ -6,6 +6,8 @@
 // as binary frames holding the raw bytes with no type character. Over HTTP
 // long-polling, packets are joined into a payload with the record separator
 // 0x1e, and binary messages travel as "b" followed by standard base64.
+//
+// The functions ending in V3 are protocol revision 3's forms (v3.go).
 package eiopacket
 
 import (
