@@ -19,7 +19,7 @@ func TestBatchedFramesStayWhole(t *testing.T) {
 	ws := dialWS(t, wsURL(ts, "EIO=4&transport=websocket"))
 	readWS(t, ws)
 	r := ts.session(t)
-	if r.conn.batch == nil {
+	if wst := r.conn.webSocket(); wst == nil || wst.batch == nil {
 		t.Fatal("the server WebSocket is not on a batchConn")
 	}
 	pings := 0
@@ -28,7 +28,7 @@ func TestBatchedFramesStayWhole(t *testing.T) {
 	var pinger, wg sync.WaitGroup
 	pinger.Go(func() {
 		for range 200 {
-			_ = r.conn.ws.WriteControl(websocket.PingMessage, []byte("p"), time.Now().Add(time.Second))
+			_ = r.conn.webSocket().conn.WriteControl(websocket.PingMessage, []byte("p"), time.Now().Add(time.Second))
 		}
 	})
 	// Read while sending: 8 MB unread would fill the socket buffers and
@@ -79,7 +79,7 @@ func TestOwnFramesEveryLength(t *testing.T) {
 	ws := dialWS(t, wsURL(ts, "EIO=4&transport=websocket"))
 	readWS(t, ws)
 	r := ts.session(t)
-	if !r.conn.batch.ownFrames {
+	if !r.conn.webSocket().batch.ownFrames {
 		t.Fatal("the server does not frame its own messages")
 	}
 	// Text frames carry one more byte, the packet type.
@@ -143,7 +143,7 @@ func TestDeflateServerWithoutClientOffer(t *testing.T) {
 	ws := dialWS(t, wsURL(ts, "EIO=4&transport=websocket"))
 	readWS(t, ws)
 	r := ts.session(t)
-	if !r.conn.batch.ownFrames {
+	if !r.conn.webSocket().batch.ownFrames {
 		t.Fatal("compression was not offered, yet frames go through the compressing writer")
 	}
 	_ = r.conn.Send(Message{Data: []byte("plain")})

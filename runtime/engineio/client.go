@@ -241,9 +241,10 @@ func (d *dialer) dialWebSocket(ctx context.Context, recv Receiver) (*Conn, error
 		_ = ws.Close()
 		return nil, err
 	}
-	c.ws = ws
+	t := &wsTransport{conn: ws}
+	c.push = t
 	c.startHeartbeat()
-	go c.readLoop(ws)
+	go c.readLoop(t)
 	return c, nil
 }
 
@@ -282,7 +283,7 @@ func (d *dialer) dialPolling(ctx context.Context, recv Receiver) (*Conn, error) 
 	}
 	root, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p := &clientPolling{d: d, url: d.url(d.httpURL, TransportPolling, h.SID), ctx: root, cancel: cancel, pollDone: make(chan struct{})}
-	c.cli = p
+	c.push = p
 	c.startHeartbeat()
 	for _, extra := range packets[1:] {
 		c.onPacket(extra)
@@ -341,8 +342,14 @@ type clientPolling struct {
 	writerPaused chan struct{}
 }
 
-// stop ends the polling transport: the request in flight is abandoned,
-// and the kept-alive connections closed.
+// write implements pushTransport.
+func (p *clientPolling) write(c *Conn, packets []outPacket) error { return p.post(c, packets) }
+
+// sayGoodbye implements pushTransport.
+func (p *clientPolling) sayGoodbye(c *Conn) { p.sendClosePacket(c) }
+
+// stop implements pushTransport: the request in flight is abandoned, and
+// the kept-alive connections closed.
 func (p *clientPolling) stop() {
 	p.cancel()
 	p.d.closeIdle()
@@ -465,11 +472,12 @@ func (p *clientPolling) upgrade(c *Conn) {
 		c.closeNow(ReasonTransportError, err)
 		return
 	}
-	c.transport, c.ws, c.cli = TransportWebSocket, ws, nil
+	t := &wsTransport{conn: ws}
+	c.transport, c.push = TransportWebSocket, t
 	c.handOverWriterLocked()
 	c.mu.Unlock()
 	p.stop()
-	go c.readLoop(ws)
+	go c.readLoop(t)
 }
 
 // MaxPayload returns the largest message, in bytes, that the server of a

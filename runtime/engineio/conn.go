@@ -2,7 +2,6 @@ package engineio
 
 import (
 	"net/http"
-	"runtime"
 	"sync"
 	"time"
 
@@ -87,13 +86,9 @@ type Conn struct {
 	handshake *handshake // what the handshake request was (server side)
 	limits    connLimits
 	// eio3 marks a session of protocol revision 3 (AllowEIO3): the client
-	// pings, and binary is framed differently (eiopacket's V3 functions).
-	// Such a client may ask for binary as base64 (b64), per transport:
-	// pollBase64 is set at the handshake, wsBase64 (guarded by mu) when
-	// the session goes onto WebSocket.
-	eio3, pollBase64 bool
-	recv             Receiver
-	cli              *clientPolling // client-side polling transport, nil otherwise
+	// pings, and the transports frame binary that revision's way.
+	eio3 bool
+	recv Receiver
 
 	// recvMu serialises calls into recv, so that OnMessage calls never
 	// overlap and none comes after OnClose.
@@ -135,15 +130,14 @@ type Conn struct {
 	// runs on for long, so a slow handler does not hold back what it sent.
 	deferLimit *time.Timer
 	deferArmed bool // deferLimit is running
-	ws         *websocket.Conn
-	batch      *batchConn // under ws on the server side: gathers a batch's frames
-	// Server-side polling.
-	pollWaiting bool          // a GET is parked waiting for data
-	pollWake    chan struct{} // wakes the parked GET; buffered, capacity 1
-	posting     bool          // a POST is being read
-	probe       *websocket.Conn
-	probeNoop   bool // the probe was answered a while ago: GETs end with noop
-	wsBase64    bool // revision 3: binary goes over WebSocket as base64 text
+	// push is the transport that writes queued packets as they come: a
+	// WebSocket (wsTransport), or a client's long-polling (clientPolling).
+	// It is nil while a server session is on long-polling, whose packets
+	// wait for the client's GET (poll).
+	push pushTransport
+	// poll is a server session's long-polling side: the parked GET, the
+	// POST being read, the WebSocket probe of an upgrade. Nil otherwise.
+	poll *serverPolling
 }
 
 // connLimits are the per-session settings taken from the server or the
@@ -167,10 +161,6 @@ func (c *Conn) Protocol() int {
 	}
 	return 4
 }
-
-// peerPings reports whether the other side sends the pings and this one
-// answers them: a client, or a server speaking revision 3.
-func (c *Conn) peerPings() bool { return c.isClient || c.eio3 }
 
 // RemoteAddr returns the handshake request's remote address on the server
 // side ("" on the client side), for logs.
@@ -284,8 +274,8 @@ func heldBytes(data []byte) int {
 func (c *Conn) SendVolatile(msgs ...Message) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ready := c.ws != nil || c.pollWaiting || c.cli != nil
-	if c.state != stateOpen || len(c.queue) > 0 || !ready || c.probeNoop {
+	ready := c.push != nil || (c.poll != nil && c.poll.waiting && !c.poll.probeNoop)
+	if c.state != stateOpen || len(c.queue) > 0 || !ready {
 		return false
 	}
 	var sent int
@@ -319,7 +309,7 @@ func (c *Conn) closeGracefully(reason CloseReason) {
 	}
 	c.state = stateClosing
 	c.closeReason = reason
-	if c.transport == TransportPolling && !c.isClient {
+	if c.push == nil {
 		// The close packet rides on the next GET; give up if none comes,
 		// and no later than the heartbeat would have: a client that
 		// stopped polling is gone, and waiting the full close timeout
@@ -344,16 +334,10 @@ func (c *Conn) closeGracefully(reason CloseReason) {
 // finishClose ends a closing session once its queue has drained.
 func (c *Conn) finishClose() {
 	c.mu.Lock()
-	reason, ws, cli := c.closeReason, c.ws, c.cli
+	reason, push := c.closeReason, c.push
 	c.mu.Unlock()
-	switch {
-	case ws != nil:
-		// A close frame without a status code, as the reference's
-		// WebSocket layer sends when its server closes a session.
-		deadline := time.Now().Add(time.Second)
-		_ = ws.WriteControl(websocket.CloseMessage, []byte{}, deadline)
-	case cli != nil:
-		cli.sendClosePacket(c)
+	if push != nil {
+		push.sayGoodbye(c)
 	}
 	c.closeNow(reason, nil)
 }
@@ -369,26 +353,27 @@ func (c *Conn) closeNow(reason CloseReason, err error) {
 	c.state = stateClosed
 	c.closeReason, c.closeErr = reason, err
 	c.timer.Stop()
-	ws, probe, cli := c.ws, c.probe, c.cli
-	lingers := reason == ReasonTransportClose && c.transport == TransportPolling && !c.pollWaiting
+	push := c.push
+	var probe *websocket.Conn
+	lingers := false
+	if c.poll != nil {
+		probe, c.poll.probe = c.poll.probe, nil
+		lingers = reason == ReasonTransportClose && c.transport == TransportPolling && !c.poll.waiting
+	}
 	if c.counted {
 		n := &c.srv.counters
 		n.sessions(c.transport).Add(-1)
 		n.closedWith(reason)
 	}
-	c.probe = nil
 	c.queue, c.queuedBytes = nil, 0
 	c.wakePollLocked()
 	c.mu.Unlock()
 
-	if ws != nil {
-		_ = ws.Close()
+	if push != nil {
+		push.stop()
 	}
 	if probe != nil {
 		_ = probe.Close()
-	}
-	if cli != nil {
-		cli.stop()
 	}
 	if c.srv != nil {
 		if err != nil {
@@ -459,380 +444,4 @@ func (c *Conn) onPacket(p eiopacket.Packet) (ended bool) {
 	}
 	// open, upgrade and noop carry nothing for an open session.
 	return false
-}
-
-// startHeartbeat arms the heartbeat timer: the server pings every
-// pingInterval; the side that is pinged (a client, or a revision 3 server)
-// expects a ping within pingInterval+pingTimeout.
-func (c *Conn) startHeartbeat() {
-	d := c.limits.pingInterval
-	if c.peerPings() {
-		d += c.limits.pingTimeout
-	}
-	c.mu.Lock() // the timer's callback may run before AfterFunc returns
-	defer c.mu.Unlock()
-	c.timerDue = time.Now().Add(d)
-	c.timer = time.AfterFunc(d, c.onTimer)
-}
-
-// resetTimerLocked re-arms the heartbeat timer to fire d after from.
-func (c *Conn) resetTimerLocked(from time.Time, d time.Duration) {
-	c.timerDue = from.Add(d)
-	c.timer.Reset(time.Until(c.timerDue))
-}
-
-// heartbeatDeadlineLocked is when the server-side heartbeat fails if no
-// pong comes: the pong deadline of a ping that is out, or pingTimeout after
-// the next ping is due; for revision 3, when the client's ping is due.
-func (c *Conn) heartbeatDeadlineLocked() time.Time {
-	if c.awaitPong || c.eio3 {
-		return c.timerDue
-	}
-	return c.timerDue.Add(c.limits.pingTimeout)
-}
-
-// expiredLocked reports whether the heartbeat has already failed, even if
-// the timer has not fired yet: timers can run late on a loaded machine, and
-// a request must not revive a session whose pong deadline has passed.
-func (c *Conn) expiredLocked(now time.Time) bool {
-	if c.state != stateOpen || c.isClient {
-		return false
-	}
-	return now.After(c.heartbeatDeadlineLocked())
-}
-
-// onTimer runs when the heartbeat timer fires.
-func (c *Conn) onTimer() {
-	c.mu.Lock()
-	switch {
-	case c.state == stateClosed:
-		c.mu.Unlock()
-	case c.state == stateClosing:
-		// The close deadline passed before the queue could be flushed.
-		reason := c.closeReason
-		c.mu.Unlock()
-		c.closeNow(reason, nil)
-	case c.peerPings() || c.awaitPong:
-		c.mu.Unlock()
-		c.closeNow(ReasonPingTimeout, nil)
-	default:
-		c.trimIdleQueuesLocked()
-		c.awaitPong = true
-		// Count the timeout from when the ping was due, not from when a
-		// late timer got round to it.
-		c.resetTimerLocked(c.timerDue, c.limits.pingTimeout)
-		c.queue = append(c.queue, outPacket{Packet: eiopacket.Packet{Type: eiopacket.Ping}})
-		c.kickLocked()
-		c.mu.Unlock()
-	}
-}
-
-func (c *Conn) onPong() {
-	c.mu.Lock()
-	if c.state == stateOpen && c.awaitPong {
-		c.awaitPong = false
-		c.resetTimerLocked(time.Now(), c.limits.pingInterval)
-	}
-	c.mu.Unlock()
-}
-
-func (c *Conn) onPing() {
-	c.mu.Lock()
-	if c.state == stateOpen {
-		c.trimIdleQueuesLocked()
-		c.resetTimerLocked(time.Now(), c.limits.pingInterval+c.limits.pingTimeout)
-		c.queue = append(c.queue, outPacket{Packet: eiopacket.Packet{Type: eiopacket.Pong}})
-		c.kickLocked()
-	}
-	c.mu.Unlock()
-}
-
-// trimIdleQueuesLocked drops the queue arrays kept from busier times,
-// when the session is between writes. It runs once per heartbeat.
-func (c *Conn) trimIdleQueuesLocked() {
-	if c.writing || len(c.queue) > 0 {
-		return
-	}
-	c.spareQueue = nil
-	if cap(c.queue) > maxIdleQueueCap {
-		c.queue = nil
-	}
-}
-
-// kickLocked gets queued packets moving: it starts the write loop for
-// push transports, or wakes the parked GET for server-side polling.
-func (c *Conn) kickLocked() {
-	if c.ws != nil || c.cli != nil {
-		if c.delivering && c.batch != nil {
-			// The read loop takes the writer's part once OnMessage returns.
-			if !c.writing {
-				c.writing = true
-				c.deferredWrite = true
-				c.armDeferLimitLocked()
-			}
-			return
-		}
-		if !c.writing && (c.cli == nil || !c.cli.pausing) {
-			c.writing = true
-			go c.writeLoop()
-		}
-		return
-	}
-	c.wakePollLocked()
-}
-
-func (c *Conn) wakePollLocked() {
-	if c.pollWaiting {
-		select {
-		case c.pollWake <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// maxKeptQueueCap is the largest queue backing array kept between writes.
-// Arrays are kept while the writer stops and restarts, as it does between
-// bursts of request/response traffic: dropping them there made the queue
-// regrow from nothing (1, 2, 4, ... entries) about once per call.
-const maxKeptQueueCap = 256
-
-// maxIdleQueueCap is the largest queue array a session keeps once a
-// heartbeat finds nothing queued: larger ones are dropped then, so a
-// session that has gone quiet since a burst gives its arrays back within
-// one ping interval.
-const maxIdleQueueCap = 4
-
-// writeLoop is the one writer of a push transport. It runs while there is
-// something to write and exits when the queue is empty, so idle sessions
-// have no writer goroutine.
-func (c *Conn) writeLoop() {
-	// Let goroutines that are ready to run (handlers finishing their
-	// replies, other broadcasts) queue their packets first, so that one
-	// write carries them all. With nothing else ready this returns at once.
-	runtime.Gosched()
-	for c.writeNext() {
-	}
-}
-
-// maxInlineBatches bounds the batches the read loop writes itself before
-// handing the rest to a writer goroutine, so that a stream of broadcasts
-// to this connection cannot keep it from reading.
-const maxInlineBatches = 2
-
-// maxWriteDeferral is how long data queued during OnMessage may wait for
-// it to return before a writer goroutine takes it.
-const maxWriteDeferral = time.Millisecond
-
-// armDeferLimitLocked makes sure the deferral timer runs. It is left
-// running when the deferral ends, not stopped: a timer that is still
-// running from an earlier deferral fires sooner than this one needs, which
-// at worst starts a writer early, and under load the timer is then set at
-// most once a millisecond instead of set and stopped for every message.
-func (c *Conn) armDeferLimitLocked() {
-	switch {
-	case c.deferLimit == nil:
-		c.deferLimit = time.AfterFunc(maxWriteDeferral, c.endDeferral)
-	case !c.deferArmed:
-		c.deferLimit.Reset(maxWriteDeferral)
-	}
-	c.deferArmed = true
-}
-
-// dropDeferLimit frees the deferral timer, which most connections need
-// only for the replies to their opening message; a connection that goes on
-// sending makes a new one.
-func (c *Conn) dropDeferLimit() {
-	c.mu.Lock()
-	if c.deferLimit != nil {
-		c.deferLimit.Stop() // a run already due finds nothing deferred
-		c.deferLimit, c.deferArmed = nil, false
-	}
-	c.mu.Unlock()
-}
-
-// endDeferral hands data still deferred to a writer goroutine.
-func (c *Conn) endDeferral() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.deferArmed = false
-	if c.deferredWrite {
-		c.deferredWrite = false
-		go c.writeLoop()
-	}
-}
-
-// writeDeferred runs on the read loop after OnMessage returns: it writes
-// what the message's handlers queued, or starts a writer if one is needed.
-func (c *Conn) writeDeferred() {
-	c.mu.Lock()
-	c.delivering = false
-	pending := c.deferredWrite
-	c.deferredWrite = false
-	if !pending {
-		c.mu.Unlock()
-		return
-	}
-	more := c.batch != nil && c.batch.inputBuffered()
-	c.mu.Unlock()
-	if more {
-		// More requests are already read: let a writer goroutine gather
-		// their replies into one write while this loop parses them.
-		go c.writeLoop()
-		return
-	}
-	for range maxInlineBatches {
-		if !c.writeNext() {
-			return
-		}
-	}
-	go c.writeLoop()
-}
-
-// writeNext writes one batch of queued packets. It reports false, with
-// writing cleared, once there is nothing more to write or the transport
-// failed.
-func (c *Conn) writeNext() bool {
-	c.mu.Lock()
-	batch := c.queue
-	if c.cli != nil && c.cli.pausing {
-		// Leave the queue for the upgraded transport.
-		c.stopWritingLocked()
-		c.mu.Unlock()
-		return false
-	}
-	if len(batch) == 0 || c.state == stateClosed {
-		c.stopWritingLocked()
-		closing := c.state == stateClosing
-		c.mu.Unlock()
-		if closing {
-			c.finishClose()
-		}
-		return false
-	}
-	c.sendingBytes = c.queuedBytes
-	c.queue, c.queuedBytes = c.spareQueue, 0
-	c.spareQueue = nil
-	ws, cli, bc, wsBase64 := c.ws, c.cli, c.batch, c.wsBase64
-	c.mu.Unlock()
-
-	if c.eio3 && ws != nil {
-		framesV3(batch, wsBase64)
-	}
-	var err error
-	switch {
-	case bc != nil && bc.ownFrames:
-		err = bc.writeFrames(batch, c.limits.writeTimeout)
-	case ws != nil:
-		if bc != nil {
-			bc.begin()
-		}
-		err = writeFramesGorilla(ws, batch, c.limits.writeTimeout)
-		if bc != nil {
-			if ferr := bc.flush(); err == nil {
-				err = ferr
-			}
-		}
-	default:
-		err = cli.post(c, batch)
-	}
-	clear(batch)
-	c.mu.Lock()
-	c.sendingBytes = 0
-	c.mu.Unlock()
-	if err != nil {
-		c.closeNow(ReasonTransportError, err)
-		c.mu.Lock()
-		c.stopWritingLocked()
-		c.mu.Unlock()
-		return false
-	}
-	if cap(batch) <= maxKeptQueueCap {
-		c.mu.Lock()
-		if c.queue == nil {
-			c.queue = batch[:0]
-		} else {
-			c.spareQueue = batch[:0]
-		}
-		c.mu.Unlock()
-	}
-	return true
-}
-
-// stopWritingLocked records that the write loop is exiting, and tells a
-// client upgrade waiting for it.
-func (c *Conn) stopWritingLocked() {
-	c.writing = false
-	if c.cli != nil && c.cli.writerPaused != nil {
-		close(c.cli.writerPaused)
-		c.cli.writerPaused = nil
-	}
-}
-
-// handOverWriterLocked ends a stretch in which the caller wrote to the
-// transport itself (a handshake or an upgrade), starting the write loop if
-// anything queued up meanwhile or the session began closing.
-func (c *Conn) handOverWriterLocked() {
-	c.writing = false
-	if len(c.queue) > 0 || c.state == stateClosing {
-		c.writing = true
-		go c.writeLoop()
-	}
-}
-
-// typeChar holds each packet type's character, so a frame's first byte can
-// be written without allocating.
-var typeChar = [...]byte{'0', '1', '2', '3', '4', '5', '6'}
-
-// writeFramesGorilla writes packets as WebSocket frames through gorilla,
-// which compresses them if that was negotiated: binary messages as binary
-// frames, everything else as text frames of type character plus data.
-func writeFramesGorilla(ws *websocket.Conn, packets []outPacket, timeout time.Duration) error {
-	if err := ws.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
-		return err
-	}
-	for _, p := range packets {
-		// Without negotiated compression this has no effect.
-		ws.EnableWriteCompression(!p.noCompress)
-		if p.raw {
-			if err := ws.WriteMessage(websocket.TextMessage, p.Data); err != nil {
-				return err
-			}
-			continue
-		}
-		if p.Binary {
-			if err := ws.WriteMessage(websocket.BinaryMessage, p.Data); err != nil {
-				return err
-			}
-			continue
-		}
-		w, err := ws.NextWriter(websocket.TextMessage)
-		if err != nil {
-			return err
-		}
-		i := p.Type - eiopacket.Open
-		_, _ = w.Write(typeChar[i : i+1])
-		_, _ = w.Write(p.Data)
-		if err := w.Close(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// framesV3 rewrites the binary messages of a revision 3 session's batch
-// into that revision's WebSocket form: a binary frame led by the type byte,
-// or, for a client that asked for base64, a "b4" text frame. Both are
-// copies, as the data may be shared with other sessions.
-func framesV3(batch []outPacket, base64 bool) {
-	for i := range batch {
-		p := &batch[i]
-		switch {
-		case !p.Binary:
-		case base64:
-			p.Data = eiopacket.AppendBase64RecordV3(nil, p.Data)
-			p.Binary, p.raw = false, true
-		default:
-			p.Data = eiopacket.AppendBinaryFrameV3(make([]byte, 0, 1+len(p.Data)), p.Data)
-		}
-	}
 }

@@ -217,3 +217,12 @@ func dialTestNoCleanup(t *testing.T, ts *testServer, opts *DialOptions) (*Conn, 
 func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
 }
+
+// webSocket returns the session's WebSocket transport, nil if it is not
+// on one.
+func (c *Conn) webSocket() *wsTransport {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, _ := c.push.(*wsTransport)
+	return t
+}

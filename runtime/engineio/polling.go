@@ -12,8 +12,25 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/sio-dev/sio/runtime/engineio/eiopacket"
 )
+
+// serverPolling is a server session's long-polling side. Its fields are
+// guarded by the session's mu.
+type serverPolling struct {
+	waiting bool          // a GET is parked waiting for data
+	wake    chan struct{} // wakes the parked GET; buffered, capacity 1
+	posting bool          // a POST is being read
+	// probe is the WebSocket of an upgrade in progress; probeNoop says it
+	// was answered a while ago, so GETs end with noop for the client to
+	// pause polling.
+	probe     *websocket.Conn
+	probeNoop bool
+	// base64 is a revision 3 client that asked for binary as base64.
+	base64 bool
+}
 
 // pollHoldMargin is how much longer than pingInterval a GET may be parked.
 const pollHoldMargin = 2 * time.Second
@@ -22,13 +39,13 @@ const pollHoldMargin = 2 * time.Second
 // to send, then writes every queued packet as one payload.
 func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
-	if c.pollWaiting {
+	if c.poll.waiting {
 		c.mu.Unlock()
 		writeError(w, codeBadRequest, "")
 		c.closeNow(ReasonTransportError, ErrPollOverlap)
 		return
 	}
-	c.pollWaiting = true
+	c.poll.waiting = true
 	// The protocol has something to send at least every pingInterval (a
 	// ping); a GET parked longer than that and a margin belongs to a
 	// session that is ending, so it ends with noop rather than holding a
@@ -40,14 +57,14 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 			// The session upgraded while this GET was parked: a real
 			// client's last poll has already ended with noop, so this is
 			// a stray request, refused as the reference does.
-			c.pollWaiting = false
+			c.poll.waiting = false
 			c.mu.Unlock()
 			writeError(w, codeBadRequest, "")
 			return
 		}
 		batch, closing, ok := c.takePollLocked()
 		if ok {
-			c.pollWaiting = false
+			c.poll.waiting = false
 			reason, closed := c.closeReason, c.state == stateClosed
 			c.mu.Unlock()
 			c.writePayload(w, r, batch)
@@ -63,16 +80,16 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 		}
 		c.mu.Unlock()
 		select {
-		case <-c.pollWake:
+		case <-c.poll.wake:
 		case <-hold.C:
 			c.mu.Lock()
-			c.pollWaiting = false
+			c.poll.waiting = false
 			c.mu.Unlock()
 			c.writePayload(w, r, []outPacket{{Packet: eiopacket.Packet{Type: eiopacket.Noop}}})
 			return
 		case <-r.Context().Done():
 			c.mu.Lock()
-			c.pollWaiting = false
+			c.poll.waiting = false
 			c.mu.Unlock()
 			c.closeNow(ReasonTransportError, ErrPollAborted)
 			return
@@ -101,7 +118,7 @@ func (c *Conn) takePollLocked() (batch []outPacket, closing, ok bool) {
 		c.sendingBytes = c.queuedBytes
 		c.queue, c.queuedBytes = nil, 0
 		return batch, false, true
-	case c.probeNoop:
+	case c.poll.probeNoop:
 		return noop, false, true
 	}
 	return nil, false, false
@@ -113,7 +130,7 @@ func (c *Conn) writePayload(w http.ResponseWriter, r *http.Request, packets []ou
 	var body []byte
 	var compressible, binary bool
 	if c.eio3 {
-		body, compressible, binary = appendPayloadV3(packets, !c.pollBase64)
+		body, compressible, binary = appendPayloadV3(packets, !c.poll.base64)
 	} else {
 		body, compressible = appendPayload(nil, packets)
 	}
@@ -208,7 +225,7 @@ var errEnded = errors.New("engineio: session ended")
 // servePost reads a polling POST and delivers its packets in order.
 func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
-	if c.posting {
+	if c.poll.posting {
 		c.mu.Unlock()
 		writeError(w, codeBadRequest, "")
 		c.closeNow(ReasonTransportError, ErrPollOverlap)
@@ -219,11 +236,11 @@ func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
 		writeError(w, codeUnknownSID, "")
 		return
 	}
-	c.posting = true
+	c.poll.posting = true
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
-		c.posting = false
+		c.poll.posting = false
 		c.mu.Unlock()
 	}()
 

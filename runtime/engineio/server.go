@@ -242,17 +242,16 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 			writeTimeout: s.opts.WriteTimeout,
 			maxPayload:   s.opts.MaxHTTPBufferSize,
 		},
-		eio3:       eio3,
-		pollBase64: eio3 && base64 && ws == nil,
-		wsBase64:   eio3 && base64 && ws != nil,
-		ws:         ws,
-		batch:      batch,
-		counted:    true,
+		eio3:    eio3,
+		counted: true,
 	}
 	s.counters.sessions(transport).Add(1)
+	var wst *wsTransport
 	if ws == nil {
-		c.pollWake = make(chan struct{}, 1)
+		c.poll = &serverPolling{wake: make(chan struct{}, 1), base64: eio3 && base64}
 	} else {
+		wst = &wsTransport{conn: ws, batch: batch, v3: eio3, base64: eio3 && base64}
+		c.push = wst
 		c.writing = true // the open packet goes first, written below
 	}
 	// Hold recvMu until the receiver is set: nothing can be delivered to
@@ -297,7 +296,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	// Read from a goroutine of our own and let ServeHTTP return, so that
 	// the HTTP server's per-connection state (buffers, a deep stack) is
 	// freed: it is most of an idle connection's memory otherwise.
-	go c.readLoop(ws)
+	go c.readLoop(wst)
 }
 
 // handshake is what a session keeps of its handshake request: not the

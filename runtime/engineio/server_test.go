@@ -374,7 +374,7 @@ func TestSecondProbeDuringUpgrade(t *testing.T) {
 	waitFor(t, "the first probe to be the session's", func() bool {
 		r.conn.mu.Lock()
 		defer r.conn.mu.Unlock()
-		return r.conn.probe != nil
+		return r.conn.poll.probe != nil
 	})
 	ws2 := dialWS(t, wsURL(ts, "EIO=4&transport=websocket&sid="+sid))
 	_ = ws2.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -538,7 +538,7 @@ func TestPerMessageDeflate(t *testing.T) {
 	}
 	readWS(t, ws)
 	r := ts.session(t)
-	if r.conn.batch.ownFrames {
+	if r.conn.webSocket().batch.ownFrames {
 		t.Error("frames are written uncompressed although deflate was negotiated")
 	}
 	big := strings.Repeat("squeeze me ", 500)

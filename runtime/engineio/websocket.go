@@ -14,6 +14,47 @@ import (
 // writeBufPool lends WebSocket write buffers only while a message is written.
 var writeBufPool = &sync.Pool{}
 
+// wsTransport is a session's WebSocket: one frame per packet.
+type wsTransport struct {
+	conn *websocket.Conn
+	// batch is the server side's connection under conn: it gathers a
+	// batch's frames into one write. Nil on the client side.
+	batch *batchConn
+	// v3 frames binary the protocol revision 3 way, as base64 text
+	// frames if base64 (the client asked with b64).
+	v3, base64 bool
+}
+
+// write implements pushTransport.
+func (t *wsTransport) write(c *Conn, packets []outPacket) error {
+	if t.v3 {
+		framesV3(packets, t.base64)
+	}
+	timeout := c.limits.writeTimeout
+	if t.batch == nil {
+		return writeFramesGorilla(t.conn, packets, timeout)
+	}
+	if t.batch.ownFrames {
+		return t.batch.writeFrames(packets, timeout)
+	}
+	t.batch.begin()
+	err := writeFramesGorilla(t.conn, packets, timeout)
+	if ferr := t.batch.flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// sayGoodbye implements pushTransport: a close frame without a status
+// code, as the reference's WebSocket layer sends when its server closes a
+// session.
+func (t *wsTransport) sayGoodbye(*Conn) {
+	_ = t.conn.WriteControl(websocket.CloseMessage, []byte{}, time.Now().Add(time.Second))
+}
+
+// stop implements pushTransport.
+func (t *wsTransport) stop() { _ = t.conn.Close() }
+
 // readLoop reads frames from ws until the session ends. It runs on the
 // goroutine that owns the connection after the upgrade.
 //
@@ -21,20 +62,20 @@ var writeBufPool = &sync.Pool{}
 // middleware, handlers, rooms) and grows this goroutine's stack, which a
 // parked goroutine keeps. The rest is read on a fresh goroutine, so that a
 // connection that then idles holds a minimal stack.
-func (c *Conn) readLoop(ws *websocket.Conn) {
-	c.awaitInput()
-	if ended := c.readMessage(ws); ended {
+func (c *Conn) readLoop(t *wsTransport) {
+	t.awaitInput()
+	if ended := c.readMessage(t); ended {
 		return
 	}
 	c.dropDeferLimit()
-	go c.readRest(ws)
+	go c.readRest(t)
 }
 
 // readRest is readLoop after the first message.
-func (c *Conn) readRest(ws *websocket.Conn) {
+func (c *Conn) readRest(t *wsTransport) {
 	for {
-		c.awaitInput()
-		if ended := c.readMessage(ws); ended {
+		t.awaitInput()
+		if ended := c.readMessage(t); ended {
 			return
 		}
 	}
@@ -44,16 +85,17 @@ func (c *Conn) readRest(ws *websocket.Conn) {
 // them away from the WebSocket. Parking here rather than deep inside the
 // frame parser keeps an idle connection's goroutine within the smallest
 // stack; the bytes land in the reader the parser reads from next.
-func (c *Conn) awaitInput() {
-	if c.batch != nil && c.batch.reader != nil && c.batch.reader.Buffered() == 0 {
+func (t *wsTransport) awaitInput() {
+	if t.batch != nil && t.batch.reader != nil && t.batch.reader.Buffered() == 0 {
 		// An error shows up again, and is handled, in the frame read.
-		_, _ = c.batch.reader.Peek(1)
+		_, _ = t.batch.reader.Peek(1)
 	}
 }
 
 // readMessage reads and handles one message. It reports whether the
 // session ended.
-func (c *Conn) readMessage(ws *websocket.Conn) (ended bool) {
+func (c *Conn) readMessage(t *wsTransport) (ended bool) {
+	ws := t.conn
 	mt, r, err := ws.NextReader()
 	if err != nil {
 		c.closeAfterReadError(ws, err)
@@ -68,9 +110,9 @@ func (c *Conn) readMessage(ws *websocket.Conn) (ended bool) {
 	c.mu.Lock()
 	c.delivering = true
 	c.mu.Unlock()
-	if mt == websocket.BinaryMessage && !c.eio3 {
+	if mt == websocket.BinaryMessage && !t.v3 {
 		c.deliver(buf.bytes(), true)
-	} else if p, err := c.decodeFrame(mt, buf.bytes()); errors.Is(err, eiopacket.ErrInvalidUTF8) {
+	} else if p, err := t.decode(mt, buf.bytes()); errors.Is(err, eiopacket.ErrInvalidUTF8) {
 		c.closeInvalidText(ws, err)
 		ended = true
 	} else if err != nil {
@@ -83,10 +125,10 @@ func (c *Conn) readMessage(ws *websocket.Conn) (ended bool) {
 	return ended
 }
 
-// decodeFrame decodes a text frame, or a revision 3 binary one.
-func (c *Conn) decodeFrame(mt int, data []byte) (eiopacket.Packet, error) {
+// decode decodes a text frame, or a revision 3 binary one.
+func (t *wsTransport) decode(mt int, data []byte) (eiopacket.Packet, error) {
 	switch {
-	case !c.eio3:
+	case !t.v3:
 		return eiopacket.DecodeText(data)
 	case mt == websocket.BinaryMessage:
 		return eiopacket.DecodeBinaryFrameV3(data)
@@ -166,17 +208,17 @@ const probeNoopDelay = 50 * time.Millisecond
 // on the upgrade request.
 func (c *Conn) serveProbe(ws *websocket.Conn, bc *batchConn, base64 bool) {
 	c.mu.Lock()
-	if c.state != stateOpen || c.transport != TransportPolling || c.probe != nil {
+	if c.state != stateOpen || c.transport != TransportPolling || c.poll.probe != nil {
 		c.mu.Unlock()
 		_ = ws.Close()
 		return
 	}
-	c.probe = ws
+	c.poll.probe = ws
 	c.mu.Unlock()
 	abort := func() {
 		c.mu.Lock()
-		if c.probe == ws {
-			c.probe, c.probeNoop = nil, false
+		if c.poll.probe == ws {
+			c.poll.probe, c.poll.probeNoop = nil, false
 		}
 		c.mu.Unlock()
 		_ = ws.Close()
@@ -195,8 +237,8 @@ func (c *Conn) serveProbe(ws *websocket.Conn, bc *batchConn, base64 bool) {
 	}()
 	endPoll := func() {
 		c.mu.Lock()
-		if c.probe == ws {
-			c.probeNoop = true
+		if c.poll.probe == ws {
+			c.poll.probeNoop = true
 			c.wakePollLocked()
 		}
 		c.mu.Unlock()
@@ -223,16 +265,15 @@ func (c *Conn) serveProbe(ws *websocket.Conn, bc *batchConn, base64 bool) {
 			c.mu.Lock()
 			// A session closing meanwhile upgrades too: the client has
 			// stopped polling, so only the WebSocket can carry the rest.
-			if c.probe != ws || (c.state != stateOpen && c.state != stateClosing) {
+			if c.poll.probe != ws || (c.state != stateOpen && c.state != stateClosing) {
 				c.mu.Unlock()
 				_ = ws.Close()
 				return
 			}
 			timeout.Stop()
-			c.probe, c.probeNoop = nil, false
-			c.transport, c.ws = TransportWebSocket, ws
-			c.batch = bc
-			c.wsBase64 = c.eio3 && base64
+			c.poll.probe, c.poll.probeNoop = nil, false
+			t := &wsTransport{conn: ws, batch: bc, v3: c.eio3, base64: c.eio3 && base64}
+			c.transport, c.push = TransportWebSocket, t
 			if c.counted {
 				n := &c.srv.counters
 				n.polling.Add(-1)
@@ -250,7 +291,7 @@ func (c *Conn) serveProbe(ws *websocket.Conn, bc *batchConn, base64 bool) {
 			upgraded := c.onUpgrade
 			c.onUpgrade = nil
 			c.mu.Unlock()
-			go c.readLoop(ws) // as in handshake: free the HTTP server's state
+			go c.readLoop(t) // as in handshake: free the HTTP server's state
 			if finish {
 				c.finishClose()
 			}
@@ -261,6 +302,64 @@ func (c *Conn) serveProbe(ws *websocket.Conn, bc *batchConn, base64 bool) {
 		default:
 			abort()
 			return
+		}
+	}
+}
+
+// typeChar holds each packet type's character, so a frame's first byte can
+// be written without allocating.
+var typeChar = [...]byte{'0', '1', '2', '3', '4', '5', '6'}
+
+// writeFramesGorilla writes packets as WebSocket frames through gorilla,
+// which compresses them if that was negotiated: binary messages as binary
+// frames, everything else as text frames of type character plus data.
+func writeFramesGorilla(ws *websocket.Conn, packets []outPacket, timeout time.Duration) error {
+	if err := ws.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+		return err
+	}
+	for _, p := range packets {
+		// Without negotiated compression this has no effect.
+		ws.EnableWriteCompression(!p.noCompress)
+		if p.raw {
+			if err := ws.WriteMessage(websocket.TextMessage, p.Data); err != nil {
+				return err
+			}
+			continue
+		}
+		if p.Binary {
+			if err := ws.WriteMessage(websocket.BinaryMessage, p.Data); err != nil {
+				return err
+			}
+			continue
+		}
+		w, err := ws.NextWriter(websocket.TextMessage)
+		if err != nil {
+			return err
+		}
+		i := p.Type - eiopacket.Open
+		_, _ = w.Write(typeChar[i : i+1])
+		_, _ = w.Write(p.Data)
+		if err := w.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// framesV3 rewrites the binary messages of a revision 3 session's batch
+// into that revision's WebSocket form: a binary frame led by the type byte,
+// or, for a client that asked for base64, a "b4" text frame. Both are
+// copies, as the data may be shared with other sessions.
+func framesV3(batch []outPacket, base64 bool) {
+	for i := range batch {
+		p := &batch[i]
+		switch {
+		case !p.Binary:
+		case base64:
+			p.Data = eiopacket.AppendBase64RecordV3(nil, p.Data)
+			p.Binary, p.raw = false, true
+		default:
+			p.Data = eiopacket.AppendBinaryFrameV3(make([]byte, 0, 1+len(p.Data)), p.Data)
 		}
 	}
 }

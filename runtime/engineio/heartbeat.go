@@ -1,0 +1,114 @@
+package engineio
+
+import (
+	"time"
+
+	"github.com/sio-dev/sio/runtime/engineio/eiopacket"
+)
+
+// The heartbeat: the server pings every pingInterval and waits pingTimeout
+// for the pong; the side that is pinged (a client, or a server speaking
+// revision 3, whose clients ping) expects a ping within the sum. One timer
+// per session carries it, and the close deadline once the session closes.
+
+// peerPings reports whether the other side sends the pings and this one
+// answers them: a client, or a server speaking revision 3.
+func (c *Conn) peerPings() bool { return c.isClient || c.eio3 }
+
+// startHeartbeat arms the heartbeat timer: the server pings every
+// pingInterval; the side that is pinged (a client, or a revision 3 server)
+// expects a ping within pingInterval+pingTimeout.
+func (c *Conn) startHeartbeat() {
+	d := c.limits.pingInterval
+	if c.peerPings() {
+		d += c.limits.pingTimeout
+	}
+	c.mu.Lock() // the timer's callback may run before AfterFunc returns
+	defer c.mu.Unlock()
+	c.timerDue = time.Now().Add(d)
+	c.timer = time.AfterFunc(d, c.onTimer)
+}
+
+// resetTimerLocked re-arms the heartbeat timer to fire d after from.
+func (c *Conn) resetTimerLocked(from time.Time, d time.Duration) {
+	c.timerDue = from.Add(d)
+	c.timer.Reset(time.Until(c.timerDue))
+}
+
+// heartbeatDeadlineLocked is when the server-side heartbeat fails if no
+// pong comes: the pong deadline of a ping that is out, or pingTimeout after
+// the next ping is due; for revision 3, when the client's ping is due.
+func (c *Conn) heartbeatDeadlineLocked() time.Time {
+	if c.awaitPong || c.eio3 {
+		return c.timerDue
+	}
+	return c.timerDue.Add(c.limits.pingTimeout)
+}
+
+// expiredLocked reports whether the heartbeat has already failed, even if
+// the timer has not fired yet: timers can run late on a loaded machine, and
+// a request must not revive a session whose pong deadline has passed.
+func (c *Conn) expiredLocked(now time.Time) bool {
+	if c.state != stateOpen || c.isClient {
+		return false
+	}
+	return now.After(c.heartbeatDeadlineLocked())
+}
+
+// onTimer runs when the heartbeat timer fires.
+func (c *Conn) onTimer() {
+	c.mu.Lock()
+	switch {
+	case c.state == stateClosed:
+		c.mu.Unlock()
+	case c.state == stateClosing:
+		// The close deadline passed before the queue could be flushed.
+		reason := c.closeReason
+		c.mu.Unlock()
+		c.closeNow(reason, nil)
+	case c.peerPings() || c.awaitPong:
+		c.mu.Unlock()
+		c.closeNow(ReasonPingTimeout, nil)
+	default:
+		c.trimIdleQueuesLocked()
+		c.awaitPong = true
+		// Count the timeout from when the ping was due, not from when a
+		// late timer got round to it.
+		c.resetTimerLocked(c.timerDue, c.limits.pingTimeout)
+		c.queue = append(c.queue, outPacket{Packet: eiopacket.Packet{Type: eiopacket.Ping}})
+		c.kickLocked()
+		c.mu.Unlock()
+	}
+}
+
+func (c *Conn) onPong() {
+	c.mu.Lock()
+	if c.state == stateOpen && c.awaitPong {
+		c.awaitPong = false
+		c.resetTimerLocked(time.Now(), c.limits.pingInterval)
+	}
+	c.mu.Unlock()
+}
+
+func (c *Conn) onPing() {
+	c.mu.Lock()
+	if c.state == stateOpen {
+		c.trimIdleQueuesLocked()
+		c.resetTimerLocked(time.Now(), c.limits.pingInterval+c.limits.pingTimeout)
+		c.queue = append(c.queue, outPacket{Packet: eiopacket.Packet{Type: eiopacket.Pong}})
+		c.kickLocked()
+	}
+	c.mu.Unlock()
+}
+
+// trimIdleQueuesLocked drops the queue arrays kept from busier times,
+// when the session is between writes. It runs once per heartbeat.
+func (c *Conn) trimIdleQueuesLocked() {
+	if c.writing || len(c.queue) > 0 {
+		return
+	}
+	c.spareQueue = nil
+	if cap(c.queue) > maxIdleQueueCap {
+		c.queue = nil
+	}
+}
