@@ -25,6 +25,10 @@
 // bounded by -duration, and addresses must be on loopback.
 //
 //	go run ./cmd/siobench -url ws://127.0.0.1:4000 -scenario throughput
+//
+// Given several servers (-url a,b,c: the nodes of a cluster), clients are
+// spread over them in turn and a fanout's publisher is on the first, so a
+// broadcast reaches the other nodes' clients through the cluster's adapter.
 package main
 
 import (
@@ -46,6 +50,7 @@ import (
 
 type config struct {
 	url      string
+	urls     []string // every node of a cluster; url is the first
 	raw      bool
 	scenario string
 	duration time.Duration
@@ -58,7 +63,7 @@ type config struct {
 
 func main() {
 	var cfg config
-	flag.StringVar(&cfg.url, "url", "ws://127.0.0.1:4000", "server (ws://host:port, loopback only)")
+	flag.StringVar(&cfg.url, "url", "ws://127.0.0.1:4000", "server (ws://host:port, loopback only); for a cluster, its nodes separated by commas: clients are spread over them, a publisher is on the first")
 	flag.BoolVar(&cfg.raw, "raw", false, "the server is a bare WebSocket echo")
 	flag.StringVar(&cfg.scenario, "scenario", "throughput", "latency|throughput|binary|fanout|binfanout|rpcfanout|idle|rpc|rpcmeta|bidi|polling")
 	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "how long to measure")
@@ -67,9 +72,13 @@ func main() {
 	flag.IntVar(&cfg.size, "size", 0, "payload bytes (default per scenario)")
 	flag.IntVar(&cfg.pid, "pid", 0, "server process, for memory per connection (idle)")
 	flag.Parse()
-	if !strings.HasPrefix(cfg.url, "ws://127.") && !strings.HasPrefix(cfg.url, "ws://localhost") {
-		fmt.Fprintln(os.Stderr, "siobench: only loopback servers may be loaded")
-		os.Exit(2)
+	cfg.urls = strings.Split(cfg.url, ",")
+	cfg.url = cfg.urls[0]
+	for _, u := range cfg.urls {
+		if !strings.HasPrefix(u, "ws://127.") && !strings.HasPrefix(u, "ws://localhost") {
+			fmt.Fprintln(os.Stderr, "siobench: only loopback servers may be loaded")
+			os.Exit(2)
+		}
 	}
 	res, err := run(cfg)
 	if err != nil {
@@ -77,6 +86,7 @@ func main() {
 		os.Exit(1)
 	}
 	res["scenario"] = cfg.scenario
+	res["nodes"] = len(cfg.urls)
 	out, _ := json.Marshal(res)
 	fmt.Println(string(out))
 }
@@ -261,6 +271,14 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
 }
 
+// node returns the server client i connects to: the nodes in turn.
+func (cfg config) node(i int) string {
+	if len(cfg.urls) == 0 {
+		return cfg.url
+	}
+	return cfg.urls[i%len(cfg.urls)]
+}
+
 func dialAll(cfg config, n int) ([]*conn, error) {
 	conns := make([]*conn, n)
 	var wg sync.WaitGroup
@@ -270,7 +288,7 @@ func dialAll(cfg config, n int) ([]*conn, error) {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			c, err := dial(cfg.url, cfg.raw, i, cfg.nsp)
+			c, err := dial(cfg.node(i), cfg.raw, i, cfg.nsp)
 			if err != nil {
 				firstErr.CompareAndSwap(nil, err)
 				return

@@ -3,7 +3,8 @@
 // events cmd/siobench drives, or, with -raw, a bare WebSocket echo as the
 // ceiling.
 // With -reuseport several processes share one port (scripts/idle-scale.sh);
-// -cpuprofile and -memprofile write profiles when the process is stopped.
+// -cpuprofile and -memprofile write profiles when the process is stopped;
+// with -redis it is one node of a cluster (scripts/bench-cluster.sh).
 //
 //	go run ./examples/benchserver -addr 127.0.0.1:4000
 package main
@@ -11,6 +12,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"log"
 	"net"
 	"net/http"
@@ -24,9 +26,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/sio-dev/sio/internal/benchsrv"
+	"github.com/sio-dev/sio/runtime/redisadapter"
 	"github.com/sio-dev/sio/runtime/rpc"
 	"github.com/sio-dev/sio/runtime/rpc/rpcotel"
 	"github.com/sio-dev/sio/runtime/sioprom"
@@ -43,6 +47,8 @@ func main() {
 	withTrace := flag.Float64("trace", 0, "trace ChatService's calls with OpenTelemetry, sampling this fraction of them (1: all; spans batched and dropped), to measure the cost")
 	recovery := flag.Bool("recovery", false, "turn on connection state recovery (per-call streams then keep what they send until it is read), to measure the cost")
 	sdkSampler := flag.Bool("trace-sdk-sampler", false, "with -trace, sample in the OpenTelemetry SDK (ParentBased(TraceIDRatioBased)) instead of with rpcotel.WithSampleRatio")
+	redisAddr := flag.String("redis", "", "join a cluster through this Redis server (host:port), to measure a cluster")
+	adapter := flag.String("adapter", "pubsub", "with -redis: pubsub (redisadapter.New) or sharded (redisadapter.NewSharded)")
 	flag.Parse()
 	if *cpuProfile != "" || *memProfile != "" {
 		profileUntilSignal(*cpuProfile, *memProfile)
@@ -65,9 +71,16 @@ func main() {
 	if *withMetrics {
 		opts = append(opts, calls.ServerOptions()...)
 	}
-	var sopts *socketio.Options
+	sopts := &socketio.Options{}
 	if *recovery {
-		sopts = &socketio.Options{ConnectionStateRecovery: &socketio.RecoveryOptions{}}
+		sopts.ConnectionStateRecovery = &socketio.RecoveryOptions{}
+	}
+	if *redisAddr != "" {
+		a, err := clusterAdapter(*redisAddr, *adapter)
+		if err != nil {
+			log.Fatal(err)
+		}
+		sopts.Adapter = a
 	}
 	srv, err := benchsrv.NewWith(sopts, opts...)
 	if err != nil {
@@ -156,4 +169,17 @@ func listenReusePort(addr string) (net.Listener, error) {
 		return serr
 	}}
 	return lc.Listen(context.Background(), "tcp", addr) //sio:root-context
+}
+
+// clusterAdapter returns the adapter factory of a cluster node on the
+// Redis server at addr.
+func clusterAdapter(addr, kind string) (func(*socketio.Namespace) socketio.Adapter, error) {
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	switch kind {
+	case "pubsub":
+		return redisadapter.New(rdb, nil), nil
+	case "sharded":
+		return redisadapter.NewSharded(rdb, nil), nil
+	}
+	return nil, fmt.Errorf("unknown adapter %q", kind)
 }
