@@ -14,6 +14,8 @@
 //	            subscribers): the typed layer's cost over the same bytes
 //	idle        many idle connections held through heartbeats: server KiB per connection
 //	rpc         typed unary calls (example ChatService), as the wire carries them
+//	goclient    rpc made by the generated Go client (sioclient underneath): calls/s
+//	            and CPU per call of the client process beside the server's (-pid)
 //	rpcmeta     rpc with the call metadata the generated clients send (an id and
 //	            a deadline), so the server tracks each call for cancels
 //	bidi        typed messages on bidirectional streams (one per client), echoed:
@@ -65,12 +67,12 @@ func main() {
 	var cfg config
 	flag.StringVar(&cfg.url, "url", "ws://127.0.0.1:4000", "server (ws://host:port, loopback only); for a cluster, its nodes separated by commas: clients are spread over them, a publisher is on the first")
 	flag.BoolVar(&cfg.raw, "raw", false, "the server is a bare WebSocket echo")
-	flag.StringVar(&cfg.scenario, "scenario", "throughput", "latency|throughput|binary|fanout|binfanout|rpcfanout|idle|rpc|rpcmeta|bidi|polling")
+	flag.StringVar(&cfg.scenario, "scenario", "throughput", "latency|throughput|binary|fanout|binfanout|rpcfanout|idle|rpc|rpcmeta|goclient|bidi|polling")
 	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "how long to measure")
 	flag.IntVar(&cfg.clients, "clients", 0, "connections (default per scenario)")
 	flag.IntVar(&cfg.inflight, "inflight", 0, "calls in flight per connection (default per scenario)")
 	flag.IntVar(&cfg.size, "size", 0, "payload bytes (default per scenario)")
-	flag.IntVar(&cfg.pid, "pid", 0, "server process, for memory per connection (idle)")
+	flag.IntVar(&cfg.pid, "pid", 0, "server process, for memory per connection (idle) and CPU per call (goclient)")
 	flag.Parse()
 	cfg.urls = strings.Split(cfg.url, ",")
 	cfg.url = cfg.urls[0]
@@ -126,6 +128,10 @@ func run(cfg config) (map[string]any, error) {
 		r := rpcRequest()
 		r.meta = true
 		return calls(cfg, r, false)
+	case "goclient":
+		def(&cfg.clients, 50)
+		def(&cfg.inflight, 32)
+		return goClient(cfg)
 	case "bidi":
 		def(&cfg.clients, 50)
 		def(&cfg.inflight, 32)

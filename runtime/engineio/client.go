@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -211,10 +212,11 @@ func parseOpen(p eiopacket.Packet) (handshakeData, error) {
 }
 
 func (d *dialer) dialWebSocket(ctx context.Context, recv Receiver) (*Conn, error) {
-	ws, err := d.openWebSocket(ctx, "")
+	t, err := d.openWebSocket(ctx, "")
 	if err != nil {
 		return nil, err
 	}
+	ws := t.conn
 	stop := context.AfterFunc(ctx, func() { _ = ws.Close() })
 	mt, data, err := ws.ReadMessage()
 	stop()
@@ -241,15 +243,28 @@ func (d *dialer) dialWebSocket(ctx context.Context, recv Receiver) (*Conn, error
 		_ = ws.Close()
 		return nil, err
 	}
-	t := &wsTransport{conn: ws}
 	c.push = t
 	c.startHeartbeat()
 	go c.readLoop(t)
 	return c, nil
 }
 
-func (d *dialer) openWebSocket(ctx context.Context, sid string) (*websocket.Conn, error) {
-	ws, resp, err := d.wsDialer().DialContext(ctx, d.url(d.wsURL, TransportWebSocket, sid), d.opts.Header)
+// openWebSocket dials the session's WebSocket. Its TCP connection is a
+// batchConn, so that a batch of frames (an event and its attachments, or
+// whatever queued up) leaves in one system call, as on the server side;
+// the frames themselves are gorilla's, since a client masks them.
+func (d *dialer) openWebSocket(ctx context.Context, sid string) (*wsTransport, error) {
+	var bc *batchConn
+	wd := d.wsDialer()
+	wd.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		bc = &batchConn{Conn: conn}
+		return bc, nil
+	}
+	ws, resp, err := wd.DialContext(ctx, d.url(d.wsURL, TransportWebSocket, sid), d.opts.Header)
 	if err != nil {
 		if resp != nil {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
@@ -258,7 +273,7 @@ func (d *dialer) openWebSocket(ctx context.Context, sid string) (*websocket.Conn
 		}
 		return nil, fmt.Errorf("engineio: dial: %w", err)
 	}
-	return ws, nil
+	return &wsTransport{conn: ws, batch: bc}, nil
 }
 
 func (d *dialer) dialPolling(ctx context.Context, recv Receiver) (*Conn, error) {
@@ -430,10 +445,11 @@ func (p *clientPolling) sendClosePacket(c *Conn) {
 func (p *clientPolling) upgrade(c *Conn) {
 	ctx, cancel := context.WithTimeout(p.ctx, p.d.opts.UpgradeTimeout)
 	defer cancel()
-	ws, err := p.d.openWebSocket(ctx, c.id)
+	t, err := p.d.openWebSocket(ctx, c.id)
 	if err != nil {
 		return
 	}
+	ws := t.conn
 	stop := context.AfterFunc(ctx, func() { _ = ws.Close() })
 	ok := ws.WriteMessage(websocket.TextMessage, []byte("2probe")) == nil
 	if ok {
@@ -472,7 +488,6 @@ func (p *clientPolling) upgrade(c *Conn) {
 		c.closeNow(ReasonTransportError, err)
 		return
 	}
-	t := &wsTransport{conn: ws}
 	c.transport, c.push = TransportWebSocket, t
 	c.handOverWriterLocked()
 	c.mu.Unlock()

@@ -17,8 +17,8 @@ var writeBufPool = &sync.Pool{}
 // wsTransport is a session's WebSocket: one frame per packet.
 type wsTransport struct {
 	conn *websocket.Conn
-	// batch is the server side's connection under conn: it gathers a
-	// batch's frames into one write. Nil on the client side.
+	// batch is the connection under conn: it gathers a batch's frames
+	// into one write.
 	batch *batchConn
 	// v3 frames binary the protocol revision 3 way, as base64 text
 	// frames if base64 (the client asked with b64).

@@ -30,7 +30,7 @@ func (c *Conn) clientPollingLocked() *clientPolling {
 	return p
 }
 
-// batchingLocked returns the server's WebSocket transport, which can
+// batchingLocked returns the session's WebSocket transport, which can
 // gather what handlers send during OnMessage into one write, if the
 // session is on it.
 func (c *Conn) batchingLocked() *wsTransport {

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	chatv1 "github.com/sio-dev/sio/gen/go/example/chat/v1"
+	"github.com/sio-dev/sio/gen/go/example/chat/v1/chatv1sio"
+	"github.com/sio-dev/sio/runtime/engineio"
+	"github.com/sio-dev/sio/runtime/rpc"
+	"github.com/sio-dev/sio/runtime/socketio/sioclient"
+)
+
+// goClient is the rpc scenario made by the generated Go client
+// (ChatService.SendMessage over sioclient) instead of raw frames: calls
+// per second, and the CPU time per call of this process (the client: the
+// generated stub, the RPC layer, sioclient, engineio) beside the server's
+// (given -pid), which is how the two are compared.
+func goClient(cfg config) (map[string]any, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.duration+30*time.Second)
+	defer cancel()
+	var clients []*chatv1sio.ChatServiceClient
+	var managers []*sioclient.Manager
+	defer func() {
+		for _, m := range managers {
+			m.Close()
+		}
+	}()
+	for i := range cfg.clients {
+		s, err := sioclient.Connect(ctx, cfg.node(i)+chatv1sio.ChatServiceNamespace,
+			&sioclient.Options{Transports: []string{engineio.TransportWebSocket}}, nil)
+		if err != nil {
+			return nil, fmt.Errorf("client %d: %w", i, err)
+		}
+		managers = append(managers, s.Manager())
+		clients = append(clients, chatv1sio.NewChatServiceClient(rpc.NewClientConn(s)))
+	}
+	req := &chatv1.SendMessageRequest{Room: "lobby", User: "bench", Text: "hello"}
+
+	var calls atomic.Int64
+	var firstErr atomic.Value
+	selfBefore, serverBefore := selfCPU(), processCPU(cfg.pid)
+	start := time.Now()
+	deadline := start.Add(cfg.duration)
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		for range cfg.inflight {
+			wg.Go(func() {
+				for time.Now().Before(deadline) {
+					res, err := c.SendMessage(ctx, req)
+					if err != nil {
+						firstErr.CompareAndSwap(nil, err)
+						return
+					}
+					if res.GetId() != 5 {
+						firstErr.CompareAndSwap(nil, fmt.Errorf("%w: id %d", errBadReply, res.GetId()))
+						return
+					}
+					calls.Add(1)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	selfAfter, serverAfter := selfCPU(), processCPU(cfg.pid)
+	if err, _ := firstErr.Load().(error); err != nil {
+		return nil, err
+	}
+	n := calls.Load()
+	res := map[string]any{
+		"clients":                cfg.clients,
+		"calls":                  n,
+		"per_second":             float64(n) / elapsed.Seconds(),
+		"client_cpu_us_per_call": float64((selfAfter - selfBefore).Microseconds()) / float64(n),
+	}
+	if cfg.pid != 0 {
+		res["server_cpu_us_per_call"] = float64((serverAfter - serverBefore).Microseconds()) / float64(n)
+	}
+	return res, nil
+}
+
+// selfCPU is the user and system CPU time this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// processCPU is the user and system CPU time of process pid (from
+// /proc), zero if pid is 0 or unreadable.
+func processCPU(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which is in parentheses and
+	// may hold spaces: utime and stime are the 12th and 13th of them.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	user, _ := strconv.ParseInt(f[11], 10, 64)
+	sys, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(user+sys) * time.Second / clockTicks
+}
+
+// clockTicks is the kernel's USER_HZ, in which /proc reports CPU time: 100
+// on every Linux architecture Go supports.
+const clockTicks = 100
