@@ -255,7 +255,12 @@ func (a *Adapter) recordable(p *siopacket.Packet, opts socketio.BroadcastOptions
 
 // onBroadcast delivers another node's broadcast here.
 func (a *Adapter) onBroadcast(from string, d *broadcastData, offset string) {
-	if d.Packet == nil {
+	if d.Packet == nil || d.Packet.Type != int(siopacket.Event) || len(d.Packet.Data) == 0 {
+		a.log.Debug("clusteradapter: broadcast without an event dropped", "nsp", a.nsp.Name(), "from", from)
+		return
+	}
+	if _, ok := d.Packet.Data[0].(string); !ok {
+		a.log.Debug("clusteradapter: broadcast without an event name dropped", "nsp", a.nsp.Name(), "from", from)
 		return
 	}
 	p, err := adapterwire.FromPacket(d.Packet)
