@@ -35,7 +35,11 @@ type Transport interface {
 	// offset if the transport keeps messages in a log that a client can
 	// resume from (a Redis stream's entry id), "" otherwise. The adapter
 	// appends a broadcast's offset to what its clients receive, for
-	// connection state recovery.
+	// connection state recovery; the clients of the other nodes get the
+	// offset given to OnMessage. A transport with offsets keeps the
+	// sessions too: it overrides the embedded MemoryAdapter's
+	// socketio.SessionStore methods, its Record doing nothing, since
+	// the memory adapter's offsets mean nothing on another node.
 	Publish(ctx context.Context, m *Message) (offset string, err error)
 	// PublishResponse sends m, an answer, to node uid alone.
 	PublishResponse(ctx context.Context, uid string, m *Message) error
