@@ -42,6 +42,7 @@ package redisstreamsadapter
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -118,14 +119,14 @@ func New(client redis.UniversalClient, opts *Options) func(*socketio.Namespace) 
 // socketio.SessionStore kept in Redis.
 type Adapter struct {
 	*clusteradapter.Adapter
-	nsp  *socketio.Namespace
-	rdb  redis.UniversalClient
-	opts Options
-	hub  *hub
-	hubs *hubSet
-	ctx  context.Context // ends with Close
-
-	cancel context.CancelFunc
+	nsp       *socketio.Namespace
+	rdb       redis.UniversalClient
+	opts      Options
+	hub       *hub
+	hubs      *hubSet
+	ctx       context.Context // ends with Close
+	cancel    context.CancelFunc
+	closeOnce sync.Once
 
 	channel, privateChannel string
 }
@@ -149,10 +150,13 @@ func newAdapter(n *socketio.Namespace, rdb redis.UniversalClient, o Options, hub
 // Close implements socketio.Adapter: the server's last adapter to close
 // stops the stream's reader and the subscriptions.
 func (a *Adapter) Close() error {
-	_ = a.Adapter.Close()
-	a.cancel()
-	if a.hub.remove(a) && a.hubs.release(a.nsp.Server()) {
-		a.hub.close()
-	}
+	a.closeOnce.Do(func() {
+		_ = a.Adapter.Close()
+		a.cancel()
+		a.hub.remove(a)
+		if a.hubs.release(a.nsp.Server()) {
+			a.hub.close()
+		}
+	})
 	return nil
 }

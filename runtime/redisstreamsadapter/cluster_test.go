@@ -134,6 +134,13 @@ func TestGoCluster(t *testing.T) {
 		}
 	})
 	t.Run("serverCount", func(t *testing.T) {
+		// A node counts from the moment its server exists: it subscribes
+		// before it serves.
+		d := startNode(t, r, nodeOptions{})
+		if n := serverCount(a); n != 4 {
+			t.Errorf("a counts %d nodes once a fourth has started", n)
+		}
+		d.close()
 		c.close()
 		waitFor(t, "two nodes", func() bool { return serverCount(a) == 2 && serverCount(b) == 2 })
 	})

@@ -64,10 +64,12 @@ type hub struct {
 	cancel context.CancelFunc
 	loops  sync.WaitGroup
 
-	// mu guards byNsp and byChannel: where messages go.
+	// mu guards byNsp and byChannel, where messages go, and confirms:
+	// per channel, who waits for Redis to confirm the subscription.
 	mu        sync.Mutex
 	byNsp     map[string]*Adapter
 	byChannel map[string]*Adapter
+	confirms  map[string][]chan struct{}
 
 	// lastID is the id of the last stream entry read, where reading
 	// resumes after an outage; the reader's own.
@@ -82,7 +84,7 @@ type hub struct {
 }
 
 func newHub(rdb redis.UniversalClient, o Options) *hub {
-	h := &hub{rdb: rdb, opts: o, log: o.Logger, byNsp: map[string]*Adapter{}, byChannel: map[string]*Adapter{}}
+	h := &hub{rdb: rdb, opts: o, log: o.Logger, byNsp: map[string]*Adapter{}, byChannel: map[string]*Adapter{}, confirms: map[string][]chan struct{}{}}
 	h.ctx, h.cancel = context.WithCancel(context.Background()) //sio:root-context: the hub lives until its server's last adapter closes
 	h.reader, h.own = dedicated(rdb)
 	h.ps = rdb.Subscribe(h.ctx)
@@ -132,23 +134,41 @@ func (h *hub) streamEnd(ctx context.Context) string {
 	return last[0].ID
 }
 
-// add routes a's namespace and channels to it, and subscribes to them.
+// add routes a's namespace and channels to it, and subscribes to them,
+// waiting (a second at most) for Redis to confirm: the node then counts,
+// and hears requests, from the start.
 func (h *hub) add(a *Adapter) {
+	channels := []string{a.channel, a.privateChannel}
+	waits := make([]chan struct{}, len(channels))
 	h.mu.Lock()
 	h.byNsp[a.nsp.Name()] = a
-	h.byChannel[a.channel] = a
-	h.byChannel[a.privateChannel] = a
+	for i, c := range channels {
+		h.byChannel[c] = a
+		waits[i] = make(chan struct{})
+		h.confirms[c] = append(h.confirms[c], waits[i])
+	}
 	h.mu.Unlock()
-	ctx, cancel := context.WithTimeout(h.ctx, h.opts.RequestsTimeout)
+	ctx, cancel := context.WithTimeout(h.ctx, min(h.opts.RequestsTimeout, time.Second))
 	defer cancel()
 	// go-redis subscribes again by itself after a reconnection.
-	if err := h.ps.Subscribe(ctx, a.channel, a.privateChannel); err != nil {
+	err := h.ps.Subscribe(ctx, channels...)
+	for _, w := range waits {
+		if err != nil {
+			break
+		}
+		select {
+		case <-w:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	if err != nil {
 		h.warn("redisstreamsadapter: subscribing", "nsp", a.nsp.Name(), "err", err)
 	}
 }
 
 // remove undoes add.
-func (h *hub) remove(a *Adapter) bool {
+func (h *hub) remove(a *Adapter) {
 	h.mu.Lock()
 	delete(h.byNsp, a.nsp.Name())
 	delete(h.byChannel, a.channel)
@@ -157,7 +177,6 @@ func (h *hub) remove(a *Adapter) bool {
 	ctx, cancel := context.WithTimeout(h.ctx, h.opts.RequestsTimeout)
 	defer cancel()
 	_ = h.ps.Unsubscribe(ctx, a.channel, a.privateChannel)
-	return true
 }
 
 // read follows the stream until close, from lastID: after an error it
@@ -233,7 +252,19 @@ func (h *hub) deliverEntry(e redis.XMessage) {
 // receive hands what pub/sub delivers to the adapters until close.
 func (h *hub) receive() {
 	defer h.loops.Done()
-	for msg := range h.ps.Channel(redis.WithChannelSize(1024)) {
+	for v := range h.ps.ChannelWithSubscriptions(redis.WithChannelSize(1024)) {
+		var msg *redis.Message
+		switch m := v.(type) {
+		case *redis.Subscription:
+			if m.Kind == "subscribe" {
+				h.confirmed(m.Channel)
+			}
+			continue
+		case *redis.Message:
+			msg = m
+		default:
+			continue
+		}
 		h.mu.Lock()
 		a := h.byChannel[msg.Channel]
 		h.mu.Unlock()
@@ -252,6 +283,17 @@ func (h *hub) receive() {
 			continue
 		}
 		a.OnMessage(m, "")
+	}
+}
+
+// confirmed wakes those waiting for the subscription to channel.
+func (h *hub) confirmed(channel string) {
+	h.mu.Lock()
+	waiting := h.confirms[channel]
+	delete(h.confirms, channel)
+	h.mu.Unlock()
+	for _, w := range waiting {
+		close(w)
 	}
 }
 
