@@ -28,7 +28,10 @@ FUZZ_TARGETS = \
 	./runtime/engineio:FuzzClientPolling:20000x \
 	./runtime/socketio:FuzzServerPolling:30000x \
 	./runtime/socketio:FuzzServerPollingV3:20000x \
-	./runtime/rpc:FuzzCallArguments:20000x
+	./runtime/rpc:FuzzCallArguments:20000x \
+	./runtime/clusteradapter:FuzzOnMessage:50000x \
+	./runtime/redisstreamsadapter:FuzzDecodeEntry \
+	./runtime/redisstreamsadapter:FuzzDecodePubSub
 
 .PHONY: demo test lint gotest fuzz attack bench generate checkgenerate bundle checkbundle nodeclient conformance
 

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -28,6 +29,15 @@ func StartRedis(t testing.TB) *Redis {
 	t.Helper()
 	requireRedis(t, "redis-server")
 	return startRedis(t, nil)
+}
+
+// StartRedisWith starts a redis-server for t with more arguments, such as
+// "--appendonly", "yes", "--dir", t.TempDir() for one whose data survives
+// Stop and Start.
+func StartRedisWith(t testing.TB, args ...string) *Redis {
+	t.Helper()
+	requireRedis(t, "redis-server")
+	return startRedis(t, func(string) []string { return args })
 }
 
 // requireRedis fails t, or skips it with SIO_SKIP_REDIS=1, if a Redis
@@ -109,7 +119,20 @@ func (r *Redis) start() error {
 	return err
 }
 
-// Stop kills the server.
+// Pause stops the server (SIGSTOP): it keeps its connections and answers
+// nothing until Resume.
+func (r *Redis) Pause() { r.signal(syscall.SIGSTOP) }
+
+// Resume continues a paused server (SIGCONT).
+func (r *Redis) Resume() { r.signal(syscall.SIGCONT) }
+
+func (r *Redis) signal(sig syscall.Signal) {
+	if r.cmd != nil && r.cmd.Process != nil {
+		_ = r.cmd.Process.Signal(sig)
+	}
+}
+
+// Stop kills the server (SIGKILL), as a crash would.
 func (r *Redis) Stop() {
 	if r.cmd != nil && r.cmd.Process != nil {
 		_ = r.cmd.Process.Kill()

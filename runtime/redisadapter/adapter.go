@@ -44,6 +44,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/sio-dev/sio/runtime/internal/adapterwire"
 	"github.com/sio-dev/sio/runtime/socketio"
 	"github.com/sio-dev/sio/runtime/socketio/siopacket"
 )
@@ -194,11 +195,11 @@ func (a *Adapter) publishJSON(channel string, v any) {
 // goes to the other nodes.
 func (a *Adapter) Broadcast(p *siopacket.Packet, opts socketio.BroadcastOptions) error {
 	if !opts.Flags.Local {
-		wp, err := toWirePacket(p)
+		wp, err := adapterwire.ToPacket(p)
 		if err != nil {
 			return err
 		}
-		msg, err := msgpack.Marshal([]any{a.uid, wp, toWireOpts(opts)})
+		msg, err := msgpack.Marshal([]any{a.uid, wp, adapterwire.ToOpts(opts)})
 		if err != nil {
 			return err
 		}
@@ -221,8 +222,8 @@ func (a *Adapter) onBroadcast(channel string, payload []byte) {
 		return
 	}
 	var uid string
-	var wp wirePacket
-	var wo wireOpts
+	var wp adapterwire.Packet
+	var wo adapterwire.Opts
 	if msgpack.Unmarshal(msg[0], &uid) != nil || uid == a.uid || msgpack.Unmarshal(msg[1], &wp) != nil || msgpack.Unmarshal(msg[2], &wo) != nil {
 		return
 	}
@@ -232,11 +233,11 @@ func (a *Adapter) onBroadcast(channel string, payload []byte) {
 	if wp.Nsp != a.nsp.Name() {
 		return
 	}
-	p, err := fromWirePacket(&wp)
+	p, err := adapterwire.FromPacket(&wp)
 	if err != nil {
 		return
 	}
-	opts := fromWireOpts(&wo)
+	opts := adapterwire.FromOpts(&wo)
 	opts.Flags.Local = true
 	_ = a.MemoryAdapter.Broadcast(&p, opts)
 }
@@ -245,12 +246,12 @@ func (a *Adapter) onBroadcast(channel string, payload []byte) {
 // client counts and relay their clients' acks on the response channel.
 func (a *Adapter) BroadcastWithAck(p *siopacket.Packet, opts socketio.BroadcastOptions, onSent func(int), onAck func(socketio.Args)) error {
 	if !opts.Flags.Local {
-		wp, err := toWirePacket(p)
+		wp, err := adapterwire.ToPacket(p)
 		if err != nil {
 			return err
 		}
 		id := newUID()
-		msg, err := msgpack.Marshal(&request{UID: a.uid, RequestID: id, Type: typeBroadcast, Packet: wp, Opts: toWireOpts(opts)})
+		msg, err := msgpack.Marshal(&request{UID: a.uid, RequestID: id, Type: typeBroadcast, Packet: wp, Opts: adapterwire.ToOpts(opts)})
 		if err != nil {
 			return err
 		}
@@ -270,7 +271,7 @@ func (a *Adapter) onRequest(payload []byte) {
 		// Broadcast requests are msgpack; read the packet with its binary.
 		var raw map[string]msgpack.RawMessage
 		if msgpack.Unmarshal(payload, &raw) == nil && raw["packet"] != nil {
-			req.Packet = &wirePacket{}
+			req.Packet = &adapterwire.Packet{}
 			_ = msgpack.Unmarshal(raw["packet"], req.Packet)
 		}
 	}
@@ -281,9 +282,9 @@ func (a *Adapter) onRequest(payload []byte) {
 	case typeSockets:
 		var rooms []string
 		if req.Opts != nil {
-			rooms = stringsOf(req.Opts.Rooms)
+			rooms = adapterwire.Strings(req.Opts.Rooms)
 		} else {
-			rooms = stringsOf(req.Rooms)
+			rooms = adapterwire.Strings(req.Rooms)
 		}
 		a.respond(req, map[string]any{"requestId": req.RequestID, "sockets": a.Sockets(rooms)})
 	case typeAllRooms:
@@ -291,22 +292,22 @@ func (a *Adapter) onRequest(payload []byte) {
 	case typeRemoteJoin, typeRemoteLeave, typeRemoteDisconnect:
 		a.applyRemote(req)
 	case typeRemoteFetch:
-		infos, _ := a.MemoryAdapter.FetchSockets(a.ctx, fromWireOpts(req.Opts))
-		a.respond(req, map[string]any{"requestId": req.RequestID, "sockets": toWireSockets(infos)})
+		infos, _ := a.MemoryAdapter.FetchSockets(a.ctx, adapterwire.FromOpts(req.Opts))
+		a.respond(req, map[string]any{"requestId": req.RequestID, "sockets": adapterwire.ToSockets(infos)})
 	case typeServerSideEmit:
 		a.onServerSideEmit(req)
 	case typeBroadcast:
 		if req.Packet == nil {
 			return
 		}
-		p, err := fromWirePacket(req.Packet)
+		p, err := adapterwire.FromPacket(req.Packet)
 		if err != nil {
 			return
 		}
 		// The sender publishes before numbering the packet; each node
 		// numbers its own copy.
 		p.ID, p.HasID = a.nsp.NewAckID(), true
-		opts := fromWireOpts(req.Opts)
+		opts := adapterwire.FromOpts(req.Opts)
 		opts.Flags.Local = true
 		_ = a.MemoryAdapter.BroadcastWithAck(&p, opts, func(n int) {
 			a.respond(req, map[string]any{"type": typeBroadcastClientCount, "requestId": req.RequestID, "clientCount": n})
@@ -330,21 +331,21 @@ func (a *Adapter) applyRemote(req request) {
 		}
 		switch req.Type {
 		case typeRemoteJoin:
-			s.Join(roomName(req.Room))
+			s.Join(adapterwire.RoomName(req.Room))
 		case typeRemoteLeave:
-			s.Leave(roomName(req.Room))
+			s.Leave(adapterwire.RoomName(req.Room))
 		case typeRemoteDisconnect:
 			s.Disconnect(req.Close)
 		}
 		a.respond(req, map[string]any{"requestId": req.RequestID})
 		return
 	}
-	opts := fromWireOpts(req.Opts)
+	opts := adapterwire.FromOpts(req.Opts)
 	switch req.Type {
 	case typeRemoteJoin:
-		a.MemoryAdapter.AddSockets(opts, stringsOf(req.Rooms))
+		a.MemoryAdapter.AddSockets(opts, adapterwire.Strings(req.Rooms))
 	case typeRemoteLeave:
-		a.MemoryAdapter.DelSockets(opts, stringsOf(req.Rooms))
+		a.MemoryAdapter.DelSockets(opts, adapterwire.Strings(req.Rooms))
 	case typeRemoteDisconnect:
 		a.MemoryAdapter.DisconnectSockets(opts, req.Close)
 	}
@@ -384,7 +385,7 @@ func (a *Adapter) onResponse(payload []byte) {
 		case typeBroadcastClientCount:
 			ack.onSent(res.ClientCount)
 		case typeBroadcastAck:
-			if args, ok := argsOf([]any{res.Packet}); ok {
+			if args, ok := adapterwire.Args([]any{res.Packet}); ok {
 				ack.onAck(args)
 			}
 		}
@@ -394,7 +395,7 @@ func (a *Adapter) onResponse(payload []byte) {
 		switch p.typ {
 		case typeRemoteFetch:
 			for _, s := range res.Sockets {
-				p.sockets = append(p.sockets, fromWireSocket(s))
+				p.sockets = append(p.sockets, adapterwire.FromSocket(s))
 			}
 		case typeServerSideEmit:
 			data := res.Data
@@ -426,7 +427,7 @@ func (a *Adapter) FetchSockets(ctx context.Context, opts socketio.BroadcastOptio
 	if opts.Flags.Local {
 		return local, nil
 	}
-	remote, _, err := a.ask(ctx, typeRemoteFetch, map[string]any{"opts": toWireOpts(opts)})
+	remote, _, err := a.ask(ctx, typeRemoteFetch, map[string]any{"opts": adapterwire.ToOpts(opts)})
 	return append(local, remote...), err
 }
 
@@ -434,7 +435,7 @@ func (a *Adapter) FetchSockets(ctx context.Context, opts socketio.BroadcastOptio
 func (a *Adapter) AddSockets(opts socketio.BroadcastOptions, rooms []string) {
 	a.MemoryAdapter.AddSockets(opts, rooms)
 	if !opts.Flags.Local {
-		a.publishJSON(a.requestChannel, map[string]any{"uid": a.uid, "type": typeRemoteJoin, "opts": toWireOpts(opts), "rooms": rooms})
+		a.publishJSON(a.requestChannel, map[string]any{"uid": a.uid, "type": typeRemoteJoin, "opts": adapterwire.ToOpts(opts), "rooms": rooms})
 	}
 }
 
@@ -442,14 +443,14 @@ func (a *Adapter) AddSockets(opts socketio.BroadcastOptions, rooms []string) {
 func (a *Adapter) DelSockets(opts socketio.BroadcastOptions, rooms []string) {
 	a.MemoryAdapter.DelSockets(opts, rooms)
 	if !opts.Flags.Local {
-		a.publishJSON(a.requestChannel, map[string]any{"uid": a.uid, "type": typeRemoteLeave, "opts": toWireOpts(opts), "rooms": rooms})
+		a.publishJSON(a.requestChannel, map[string]any{"uid": a.uid, "type": typeRemoteLeave, "opts": adapterwire.ToOpts(opts), "rooms": rooms})
 	}
 }
 
 // DisconnectSockets implements socketio.Adapter.
 func (a *Adapter) DisconnectSockets(opts socketio.BroadcastOptions, close bool) {
 	if !opts.Flags.Local {
-		a.publishJSON(a.requestChannel, map[string]any{"uid": a.uid, "type": typeRemoteDisconnect, "opts": toWireOpts(opts), "close": close})
+		a.publishJSON(a.requestChannel, map[string]any{"uid": a.uid, "type": typeRemoteDisconnect, "opts": adapterwire.ToOpts(opts), "close": close})
 	}
 	a.MemoryAdapter.DisconnectSockets(opts, close)
 }
@@ -481,7 +482,7 @@ func (a *Adapter) onServerSideEmit(req request) {
 	}
 	var ack socketio.Ack
 	if req.RequestID != "" {
-		ack = answerOnce(func(first any) {
+		ack = adapterwire.AnswerOnce(func(first any) {
 			a.publishJSON(a.responseChannel, map[string]any{"type": typeServerSideEmit, "requestId": req.RequestID, "data": first})
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/sio-dev/sio/runtime/internal/adapterwire"
 	"github.com/sio-dev/sio/runtime/socketio"
 	"github.com/sio-dev/sio/runtime/socketio/siopacket"
 )
@@ -48,7 +49,7 @@ func (a *Adapter) Record(p *siopacket.Packet, opts socketio.BroadcastOptions) er
 	if a.hub.pub.down.Load() {
 		return nil
 	}
-	wp, err := toWirePacket(p)
+	wp, err := adapterwire.ToPacket(p)
 	if err != nil {
 		return err
 	}
@@ -56,7 +57,7 @@ func (a *Adapter) Record(p *siopacket.Packet, opts socketio.BroadcastOptions) er
 	if err != nil {
 		return err
 	}
-	wopts, _ := json.Marshal(toWireOpts(opts))
+	wopts, _ := json.Marshal(adapterwire.ToOpts(opts))
 	ctx, cancel := context.WithTimeout(a.ctx, min(a.opts.RecordTimeout, a.opts.RequestsTimeout))
 	defer cancel()
 	id, err := a.rdb.XAdd(ctx, &redis.XAddArgs{
@@ -222,18 +223,18 @@ func (a *Adapter) MissedSince(offset string, rooms []string) ([]*siopacket.Packe
 	}
 	var missed []*siopacket.Packet
 	for _, e := range entries {
-		var wo wireOpts
+		var wo adapterwire.Opts
 		if json.Unmarshal([]byte(fmt.Sprint(e.Values["opts"])), &wo) != nil {
 			continue
 		}
-		if !fromWireOpts(&wo).Reaches(rooms) {
+		if !adapterwire.FromOpts(&wo).Reaches(rooms) {
 			continue
 		}
-		var wp wirePacket
+		var wp adapterwire.Packet
 		if msgpack.Unmarshal([]byte(fmt.Sprint(e.Values["packet"])), &wp) != nil {
 			continue
 		}
-		p, err := fromWirePacket(&wp)
+		p, err := adapterwire.FromPacket(&wp)
 		if err != nil {
 			continue
 		}

@@ -2,16 +2,18 @@ package redisadapter
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 
+	"github.com/sio-dev/sio/runtime/clusteradapter"
 	"github.com/sio-dev/sio/runtime/socketio"
 )
 
-// ErrTimeout reports a cluster request that not every node answered.
-var ErrTimeout = errors.New("redisadapter: request timed out")
+// ErrTimeout reports a cluster request that not every node answered. It
+// is clusteradapter.ErrTimeout, which the sharded adapter returns, so that
+// errors.Is holds for every Redis adapter.
+var ErrTimeout = clusteradapter.ErrTimeout
 
 // requestTable is what a node has asked the others and not yet heard back
 // about in full: requests that every other node answers (fetching

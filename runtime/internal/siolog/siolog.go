@@ -6,9 +6,9 @@
 //	SIO_DEBUG=engineio,socketio,rpc   those layers
 //	SIO_DEBUG=*                       every layer
 //
-// The layers are engineio, socketio, sioclient, rpc and redisadapter. A
-// layer turned on passes its debug records to its handler whatever level
-// the handler is set to.
+// The layers are engineio, socketio, sioclient, rpc, redisadapter,
+// clusteradapter and redisstreamsadapter. A layer turned on passes its
+// debug records to its handler whatever level the handler is set to.
 package siolog
 
 import (
