@@ -9,7 +9,7 @@
 # /proc) per delivered message shows how the cost grows with the nodes.
 # Everything listens on 127.0.0.1 and every run is bounded by DURATION.
 #
-#   bash scripts/bench-cluster.sh    # NODES="1 2 4" ADAPTERS="pubsub sharded" CLIENTS=1000 DURATION=5s
+#   bash scripts/bench-cluster.sh    # NODES="1 2 4" ADAPTERS="pubsub sharded streams" CLIENTS=1000 DURATION=5s
 #
 # A two-core machine runs the nodes, Redis and the load tool side by side,
 # unpinned: figures are ratios between the Go and the Node cluster of the
@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-5s}
 NODES=${NODES:-"1 2 4"}
-ADAPTERS=${ADAPTERS:-"pubsub sharded"}
+ADAPTERS=${ADAPTERS:-"pubsub sharded streams"}
 CLIENTS=${CLIENTS:-1000}
 OUT=${OUT:-.tmp/bench-cluster}
 REDIS_PORT=${REDIS_PORT:-4300}

@@ -31,6 +31,7 @@ import (
 
 	"github.com/sio-dev/sio/internal/benchsrv"
 	"github.com/sio-dev/sio/runtime/redisadapter"
+	"github.com/sio-dev/sio/runtime/redisstreamsadapter"
 	"github.com/sio-dev/sio/runtime/rpc"
 	"github.com/sio-dev/sio/runtime/rpc/rpcotel"
 	"github.com/sio-dev/sio/runtime/sioprom"
@@ -48,7 +49,7 @@ func main() {
 	recovery := flag.Bool("recovery", false, "turn on connection state recovery (per-call streams then keep what they send until it is read), to measure the cost")
 	sdkSampler := flag.Bool("trace-sdk-sampler", false, "with -trace, sample in the OpenTelemetry SDK (ParentBased(TraceIDRatioBased)) instead of with rpcotel.WithSampleRatio")
 	redisAddr := flag.String("redis", "", "join a cluster through this Redis server (host:port), to measure a cluster")
-	adapter := flag.String("adapter", "pubsub", "with -redis: pubsub (redisadapter.New) or sharded (redisadapter.NewSharded)")
+	adapter := flag.String("adapter", "pubsub", "with -redis: pubsub (redisadapter.New), sharded (redisadapter.NewSharded) or streams (redisstreamsadapter.New)")
 	flag.Parse()
 	if *cpuProfile != "" || *memProfile != "" {
 		profileUntilSignal(*cpuProfile, *memProfile)
@@ -180,6 +181,8 @@ func clusterAdapter(addr, kind string) (func(*socketio.Namespace) socketio.Adapt
 		return redisadapter.New(rdb, nil), nil
 	case "sharded":
 		return redisadapter.NewSharded(rdb, nil), nil
+	case "streams":
+		return redisstreamsadapter.New(rdb, nil), nil
 	}
 	return nil, fmt.Errorf("unknown adapter %q", kind)
 }
