@@ -38,6 +38,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -73,7 +74,17 @@ func main() {
 	flag.IntVar(&cfg.inflight, "inflight", 0, "calls in flight per connection (default per scenario)")
 	flag.IntVar(&cfg.size, "size", 0, "payload bytes (default per scenario)")
 	flag.IntVar(&cfg.pid, "pid", 0, "server process, for memory per connection (idle) and CPU per call (goclient)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the load tool (the client side of goclient) here")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "siobench:", err)
+			os.Exit(2)
+		}
+		_ = pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	cfg.urls = strings.Split(cfg.url, ",")
 	cfg.url = cfg.urls[0]
 	for _, u := range cfg.urls {

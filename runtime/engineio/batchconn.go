@@ -3,6 +3,7 @@ package engineio
 import (
 	"bufio"
 	"encoding/binary"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
@@ -36,8 +37,9 @@ type batchConn struct {
 	writeDeadline time.Time // the write deadline last set on Conn
 
 	// ownFrames is set when data frames are written by writeFrames rather
-	// than through gorilla: when no compression was negotiated.
-	ownFrames bool
+	// than through gorilla: when no compression was negotiated. masked is
+	// set on the client side, whose frames must be masked.
+	ownFrames, masked bool
 
 	// reader is the buffered reader the WebSocket reads frames through;
 	// what it holds tells the read loop whether more input is waiting.
@@ -131,9 +133,10 @@ func (c *batchConn) setWriteDeadlineLocked(t time.Time) error {
 // into the batch.
 const inPlacePayload = 16 << 10
 
-// writeFrames writes packets as unmasked WebSocket frames, the way
-// writeFramesGorilla does, but with one system call for the lot (a writev
-// when large payloads are passed in place) and no allocation. A write may
+// writeFrames writes packets as WebSocket frames, the way
+// writeFramesGorilla does (masked on the client side), but with one system
+// call for the lot (a writev when a server passes large payloads in place)
+// and no allocation. A write may
 // stall for at most timeout: the deadline is moved on only once less than
 // seven eighths of it remain, which saves resetting a runtime timer per
 // batch.
@@ -157,18 +160,21 @@ func (c *batchConn) writeFrames(packets []outPacket, timeout time.Duration) erro
 	start := 0          // where the bytes not yet in vec begin
 	var err error
 	for _, p := range packets {
+		opcode, lead := websocket.TextMessage, typeChar[p.Type-eiopacket.Open:][:1]
 		switch {
 		case p.raw:
-			buf = appendFrameHeader(buf, websocket.TextMessage, len(p.Data))
+			lead = nil
 		case p.Binary:
-			buf = appendFrameHeader(buf, websocket.BinaryMessage, len(p.Data))
-		default:
-			buf = appendFrameHeader(buf, websocket.TextMessage, 1+len(p.Data))
-			buf = append(buf, typeChar[p.Type-eiopacket.Open])
+			opcode, lead = websocket.BinaryMessage, nil
 		}
-		if len(p.Data) < inPlacePayload {
+		switch {
+		case c.masked:
+			buf = appendMaskedFrame(buf, opcode, lead, p.Data)
+		case len(p.Data) < inPlacePayload:
+			buf = append(appendFrameHeader(buf, opcode, len(lead)+len(p.Data)), lead...)
 			buf = append(buf, p.Data...)
-		} else {
+		default:
+			buf = append(appendFrameHeader(buf, opcode, len(lead)+len(p.Data)), lead...)
 			vec = append(vec, buf[start:], p.Data)
 			start = len(buf)
 		}
@@ -200,6 +206,49 @@ func writeVec(w net.Conn, vec net.Buffers) error {
 	}
 	_, err := vec.WriteTo(w)
 	return err
+}
+
+// appendMaskedFrame appends a final frame as a client sends it (RFC 6455
+// section 5.3): the header with a fresh masking key, then lead and data
+// masked with it. The data is copied, as masking cannot be done in place
+// on a buffer that may be shared.
+func appendMaskedFrame(b []byte, opcode int, lead, data []byte) []byte {
+	n := len(lead) + len(data)
+	b = appendFrameHeader(b, opcode, n)
+	b[len(b)-lengthBytes(n)] |= 0x80 // the mask bit, in the length's first byte
+	var key [4]byte
+	binary.LittleEndian.PutUint32(key[:], rand.Uint32())
+	b = append(b, key[:]...)
+	start := len(b)
+	b = append(append(b, lead...), data...)
+	maskBytes(b[start:], key)
+	return b
+}
+
+// lengthBytes is how many bytes appendFrameHeader spends on a payload
+// length of n, the one holding the mask bit included.
+func lengthBytes(n int) int {
+	switch {
+	case n <= 125:
+		return 1
+	case n <= 0xFFFF:
+		return 3
+	}
+	return 9
+}
+
+// maskBytes XORs b with the masking key, repeated, eight bytes at a time
+// where it can.
+func maskBytes(b []byte, key [4]byte) {
+	k32 := binary.LittleEndian.Uint32(key[:])
+	k64 := uint64(k32) | uint64(k32)<<32
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], binary.LittleEndian.Uint64(b[i:])^k64)
+	}
+	for ; i < len(b); i++ {
+		b[i] ^= key[i&3]
+	}
 }
 
 // appendFrameHeader appends the header of a final, unmasked frame of the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -149,5 +150,50 @@ func TestDeflateServerWithoutClientOffer(t *testing.T) {
 	_ = r.conn.Send(Message{Data: []byte("plain")})
 	if _, got := readWS(t, ws); got != "4plain" {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// TestMaskBytes checks the word-at-a-time masking against the byte-wise
+// definition (RFC 6455 section 5.3), for every length around a word.
+func TestMaskBytes(t *testing.T) {
+	key := [4]byte{0x12, 0x34, 0x56, 0x78}
+	for n := range 40 {
+		data := make([]byte, n)
+		for i := range data {
+			data[i] = byte(i * 37)
+		}
+		got := bytes.Clone(data)
+		maskBytes(got, key)
+		for i := range data {
+			if want := data[i] ^ key[i%4]; got[i] != want {
+				t.Fatalf("length %d, byte %d: %#x, want %#x", n, i, got[i], want)
+			}
+		}
+	}
+}
+
+// TestClientFramesAreMasked: the Go client writes its own frames, which a
+// server must refuse unless masked (gorilla does): a session that
+// exchanges messages both ways, big ones included, proves them masked and
+// whole.
+func TestClientFramesAreMasked(t *testing.T) {
+	ts := newTestServer(t, false, &Options{MaxHTTPBufferSize: 1 << 20})
+	c, err := Dial(t.Context(), ts.http.URL, newRecorder(false), &DialOptions{Transports: []string{TransportWebSocket}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := ts.session(t)
+	for _, n := range []int{0, 1, 125, 126, 65535, 65536, 200000} {
+		payload := bytes.Repeat([]byte{byte(n)}, n)
+		if err := c.Send(Message{Data: payload, Binary: true}, Message{Data: []byte("text " + strconv.Itoa(n))}); err != nil {
+			t.Fatal(err)
+		}
+		if m := r.next(t); !m.binary || m.data != string(payload) {
+			t.Fatalf("binary of %d bytes arrived as %d bytes (binary %v)", n, len(m.data), m.binary)
+		}
+		if m := r.next(t); m.binary || m.data != "text "+strconv.Itoa(n) {
+			t.Fatalf("text after %d bytes arrived as %q", n, m.data)
+		}
 	}
 }

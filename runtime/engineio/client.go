@@ -250,9 +250,10 @@ func (d *dialer) dialWebSocket(ctx context.Context, recv Receiver) (*Conn, error
 }
 
 // openWebSocket dials the session's WebSocket. Its TCP connection is a
-// batchConn, so that a batch of frames (an event and its attachments, or
-// whatever queued up) leaves in one system call, as on the server side;
-// the frames themselves are gorilla's, since a client masks them.
+// batchConn that frames data messages itself, masked, so that a batch of
+// them (an event and its attachments, or whatever queued up) leaves in
+// one system call without gorilla's writer, as on the server side. The
+// client offers no compression, so none is ever negotiated.
 func (d *dialer) openWebSocket(ctx context.Context, sid string) (*wsTransport, error) {
 	var bc *batchConn
 	wd := d.wsDialer()
@@ -261,7 +262,7 @@ func (d *dialer) openWebSocket(ctx context.Context, sid string) (*wsTransport, e
 		if err != nil {
 			return nil, err
 		}
-		bc = &batchConn{Conn: conn}
+		bc = &batchConn{Conn: conn, ownFrames: true, masked: true}
 		return bc, nil
 	}
 	ws, resp, err := wd.DialContext(ctx, d.url(d.wsURL, TransportWebSocket, sid), d.opts.Header)
