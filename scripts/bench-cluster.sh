@@ -7,9 +7,12 @@
 # gets every message in order, and reports messages delivered per second
 # and the latency from publish to receipt. The nodes' CPU time (from
 # /proc) per delivered message shows how the cost grows with the nodes.
+# Then, on Redis pub/sub, IDLE idle connections spread over each cluster are
+# held through heartbeats (IDLE_HOLD, past the 25 s ping interval), for the
+# cluster's resident memory per connection; IDLE=0 skips that.
 # Everything listens on 127.0.0.1 and every run is bounded by DURATION.
 #
-#   bash scripts/bench-cluster.sh    # NODES="1 2 4" ADAPTERS="pubsub sharded streams" CLIENTS=1000 DURATION=5s
+#   bash scripts/bench-cluster.sh    # NODES="1 2 4" ADAPTERS="pubsub sharded streams" CLIENTS=1000 DURATION=5s IDLE=10000 IDLE_HOLD=30s
 #
 # A two-core machine runs the nodes, Redis and the load tool side by side,
 # unpinned: figures are ratios between the Go and the Node cluster of the
@@ -20,6 +23,10 @@ DURATION=${DURATION:-5s}
 NODES=${NODES:-"1 2 4"}
 ADAPTERS=${ADAPTERS:-"pubsub sharded streams"}
 CLIENTS=${CLIENTS:-1000}
+# One load process holds every idle connection, and may open at most
+# `ulimit -Hn` files (20 000 here): keep IDLE below that.
+IDLE=${IDLE:-10000}
+IDLE_HOLD=${IDLE_HOLD:-30s}
 OUT=${OUT:-.tmp/bench-cluster}
 REDIS_PORT=${REDIS_PORT:-4300}
 mkdir -p "$OUT"
@@ -56,24 +63,27 @@ pids+=("$redis_pid")
 wait_port "$REDIS_PORT" "$OUT/redis.log"
 hz=$(getconf CLK_TCK)
 
+start_nodes() { # start_nodes <target> <adapter> <n>: sets nodes (pids) and urls
+  nodes=() urls=()
+  for i in $(seq 0 $(($3 - 1))); do
+    local port=$((4310 + i)) log="$OUT/$1-$2-$3-$i.log"
+    if [ "$1" = go ]; then
+      "$OUT/benchserver" -addr "127.0.0.1:$port" -redis "127.0.0.1:$REDIS_PORT" -adapter "$2" >"$log" 2>&1 &
+    else
+      node internal/nodepeer/scripts/bench_server.mjs "$port" "$REDIS_PORT" "$2" >"$log" 2>&1 &
+    fi
+    nodes+=("$!")
+    pids+=("$!")
+    wait_port "$port" "$log"
+    urls+=("ws://127.0.0.1:$port")
+  done
+}
+
 : >"$OUT/results.jsonl"
 for adapter in $ADAPTERS; do
   for n in $NODES; do
     for target in go node; do
-      nodes=() urls=()
-      for i in $(seq 0 $((n - 1))); do
-        port=$((4310 + i))
-        log="$OUT/$target-$adapter-$n-$i.log"
-        if [ "$target" = go ]; then
-          "$OUT/benchserver" -addr "127.0.0.1:$port" -redis "127.0.0.1:$REDIS_PORT" -adapter "$adapter" >"$log" 2>&1 &
-        else
-          node internal/nodepeer/scripts/bench_server.mjs "$port" "$REDIS_PORT" "$adapter" >"$log" 2>&1 &
-        fi
-        nodes+=("$!")
-        pids+=("$!")
-        wait_port "$port" "$log"
-        urls+=("ws://127.0.0.1:$port")
-      done
+      start_nodes "$target" "$adapter" "$n"
       echo "== $target, $adapter, $n node(s)" >&2
       before=$(cpu_ticks "${nodes[@]}")
       redis_before=$(cpu_ticks "$redis_pid")
@@ -90,6 +100,24 @@ for adapter in $ADAPTERS; do
   done
 done
 
+
+if [ "$IDLE" -gt 0 ]; then
+  for n in $NODES; do
+    for target in go node; do
+      start_nodes "$target" pubsub "$n"
+      echo "== $target, $IDLE idle connections on $n node(s)" >&2
+      url=$(IFS=,; echo "${urls[*]}")
+      pidlist=$(IFS=,; echo "${nodes[*]}")
+      if res=$("$OUT/siobench" -url "$url" -scenario idle -clients "$IDLE" -duration "$IDLE_HOLD" -pid "$pidlist"); then
+        echo "$res" | sed "s/^{/{\"target\":\"$target\",\"adapter\":\"idle\",/" >>"$OUT/results.jsonl"
+      else
+        echo "{\"target\":\"$target\",\"adapter\":\"idle\",\"nodes\":$n,\"failed\":true}" >>"$OUT/results.jsonl"
+      fi
+      for p in "${nodes[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
+    done
+  done
+fi
+
 node - "$OUT/results.jsonl" <<'JS'
 const fs = require("node:fs");
 const rows = fs.readFileSync(process.argv[2], "utf8").trim().split("\n").map((l) => JSON.parse(l));
@@ -99,12 +127,18 @@ const ratio = (a, b) => (a && b ? (a / b).toFixed(2) + "x" : "-");
 // CPU microseconds of all nodes together per delivered message.
 const perMsg = (r) => (r.delivered ? (r.node_cpu_s * 1e6) / r.delivered : undefined);
 console.log("adapter  nodes   go msg/s  node msg/s  go/node   go p50/p99 us   node p50/p99 us   go/node cpu per msg");
-for (const a of [...new Set(rows.map((r) => r.adapter))]) {
+for (const a of [...new Set(rows.map((r) => r.adapter))].filter((a) => a !== "idle")) {
   for (const n of [...new Set(rows.map((r) => r.nodes))]) {
     const g = get("go", a, n), o = get("node", a, n);
     if (g.failed || o.failed) console.log(`${a.padEnd(8)} ${String(n).padStart(5)}   ${g.failed ? "go failed" : ""} ${o.failed ? "node failed" : ""}`);
     if (!g.per_second && !o.per_second) continue;
     console.log(`${a.padEnd(8)} ${String(n).padStart(5)} ${f(g.per_second).padStart(10)} ${f(o.per_second).padStart(11)} ${ratio(g.per_second, o.per_second).padStart(8)}   ${(f(g.p50_us) + "/" + f(g.p99_us)).padStart(13)}   ${(f(o.p50_us) + "/" + f(o.p99_us)).padStart(15)}   ${ratio(perMsg(g), perMsg(o)).padStart(8)} (${f(perMsg(g), 2)} vs ${f(perMsg(o), 2)} us)`);
   }
+}
+const idle = rows.filter((r) => r.adapter === "idle");
+if (idle.length) console.log("\nidle    nodes   go KiB/conn  node KiB/conn  go/node   pings answered (go, node)");
+for (const n of [...new Set(idle.map((r) => r.nodes))]) {
+  const g = get("go", "idle", n), o = get("node", "idle", n);
+  console.log(`idle    ${String(n).padStart(5)}   ${f(g.kib_per_connection, 1).padStart(11)}  ${f(o.kib_per_connection, 1).padStart(13)}  ${ratio(g.kib_per_connection, o.kib_per_connection).padStart(7)}   ${f(g.pings_answered)}, ${f(o.pings_answered)}${g.failed ? " (go failed)" : ""}${o.failed ? " (node failed)" : ""}`);
 }
 JS

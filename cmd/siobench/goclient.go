@@ -46,7 +46,7 @@ func goClient(cfg config) (map[string]any, error) {
 
 	var calls atomic.Int64
 	var firstErr atomic.Value
-	selfBefore, serverBefore := selfCPU(), processCPU(cfg.pid)
+	selfBefore, serverBefore := selfCPU(), processCPU(cfg.pids)
 	start := time.Now()
 	deadline := start.Add(cfg.duration)
 	var wg sync.WaitGroup
@@ -70,7 +70,7 @@ func goClient(cfg config) (map[string]any, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	selfAfter, serverAfter := selfCPU(), processCPU(cfg.pid)
+	selfAfter, serverAfter := selfCPU(), processCPU(cfg.pids)
 	if err, _ := firstErr.Load().(error); err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ func goClient(cfg config) (map[string]any, error) {
 		"per_second":             float64(n) / elapsed.Seconds(),
 		"client_cpu_us_per_call": float64((selfAfter - selfBefore).Microseconds()) / float64(n),
 	}
-	if cfg.pid != 0 {
+	if len(cfg.pids) > 0 {
 		res["server_cpu_us_per_call"] = float64((serverAfter - serverBefore).Microseconds()) / float64(n)
 	}
 	return res, nil
@@ -94,12 +94,17 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// processCPU is the user and system CPU time of process pid (from
-// /proc), zero if pid is 0 or unreadable.
-func processCPU(pid int) time.Duration {
-	if pid == 0 {
-		return 0
+// processCPU is the user and system CPU time of processes pids together
+// (from /proc); an unreadable one counts zero.
+func processCPU(pids []int) time.Duration {
+	var sum time.Duration
+	for _, pid := range pids {
+		sum += cpuOf(pid)
 	}
+	return sum
+}
+
+func cpuOf(pid int) time.Duration {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0

@@ -13,10 +13,10 @@ import (
 
 // idle opens many connections and holds them through several heartbeats,
 // answering pings; it reports the connect rate and, given -pid, the
-// server's resident memory per connection.
+// server's resident memory per connection (all its processes together).
 func idle(cfg config) (map[string]any, error) {
 	raiseFileLimit()
-	before := rssKiB(cfg.pid)
+	before := rssKiB(cfg.pids)
 	start := time.Now()
 	conns, err := dialAll(cfg, cfg.clients)
 	if err != nil {
@@ -45,7 +45,7 @@ func idle(cfg config) (map[string]any, error) {
 	var after, peak int64
 	for time.Until(stop) > 500*time.Millisecond {
 		time.Sleep(250 * time.Millisecond)
-		after = rssKiB(cfg.pid)
+		after = rssKiB(cfg.pids)
 		peak = max(peak, after)
 	}
 	wg.Wait()
@@ -64,7 +64,7 @@ func idle(cfg config) (map[string]any, error) {
 		"held_sec":           cfg.duration.Seconds(),
 		"pings_answered":     pings,
 	}
-	if cfg.pid > 0 {
+	if len(cfg.pids) > 0 {
 		res["server_rss_kib_before"] = before
 		res["server_rss_kib_after"] = after
 		res["server_rss_kib_peak"] = peak
@@ -74,10 +74,16 @@ func idle(cfg config) (map[string]any, error) {
 	return res, nil
 }
 
-func rssKiB(pid int) int64 {
-	if pid <= 0 {
-		return 0
+// rssKiB is the resident memory of processes pids together.
+func rssKiB(pids []int) int64 {
+	var sum int64
+	for _, pid := range pids {
+		sum += processRSS(pid)
 	}
+	return sum
+}
+
+func processRSS(pid int) int64 {
 	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0

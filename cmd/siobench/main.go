@@ -40,6 +40,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,7 +61,7 @@ type config struct {
 	clients  int
 	inflight int
 	size     int
-	pid      int
+	pids     []int // the server's processes, for memory and CPU figures
 	nsp      string
 }
 
@@ -73,7 +74,7 @@ func main() {
 	flag.IntVar(&cfg.clients, "clients", 0, "connections (default per scenario)")
 	flag.IntVar(&cfg.inflight, "inflight", 0, "calls in flight per connection (default per scenario)")
 	flag.IntVar(&cfg.size, "size", 0, "payload bytes (default per scenario)")
-	flag.IntVar(&cfg.pid, "pid", 0, "server process, for memory per connection (idle) and CPU per call (goclient)")
+	pids := flag.String("pid", "", "server process, for memory per connection (idle) and CPU per call (goclient); for a cluster, its processes separated by commas")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the load tool (the client side of goclient) here")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -84,6 +85,14 @@ func main() {
 		}
 		_ = pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
+	}
+	for _, p := range strings.FieldsFunc(*pids, func(r rune) bool { return r == ',' }) {
+		pid, err := strconv.Atoi(p)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "siobench: bad -pid:", p)
+			os.Exit(2)
+		}
+		cfg.pids = append(cfg.pids, pid)
 	}
 	cfg.urls = strings.Split(cfg.url, ",")
 	cfg.url = cfg.urls[0]

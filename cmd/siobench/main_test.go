@@ -48,7 +48,8 @@ func TestEveryScenarioRuns(t *testing.T) {
 		{scenario: "fanout", clients: 20},
 		{scenario: "binfanout", clients: 20},
 		{scenario: "rpcfanout", clients: 20},
-		{scenario: "idle", clients: 20, pid: os.Getpid()},
+		{scenario: "idle", clients: 20, pids: []int{os.Getpid()}},
+		{scenario: "goclient", clients: 2, inflight: 4, pids: []int{os.Getpid()}},
 		{scenario: "polling", clients: 2},
 	} {
 		t.Run(cfg.scenario, func(t *testing.T) {
