@@ -362,7 +362,9 @@ func DecodeMsgpack(b []byte, lim Limits) (Packet, error) {
 	if maxAtts <= 0 {
 		maxAtts = DefaultMaxAttachments
 	}
-	d := msgpackToJSON{in: b, maxAtts: maxAtts}
+	// The JSON is about as long as the msgpack without its binary: one
+	// allocation for most packets.
+	d := msgpackToJSON{in: b, maxAtts: maxAtts, out: make([]byte, 0, min(len(b), 4096)+32)}
 	n, ok := d.mapLen()
 	if !ok {
 		return Packet{}, fmt.Errorf("%w: not a map", errMsgpack)
@@ -374,7 +376,7 @@ func DecodeMsgpack(b []byte, lim Limits) (Packet, error) {
 		if err != nil {
 			return Packet{}, err
 		}
-		switch key {
+		switch string(key) {
 		case "type":
 			v, ok := d.integer()
 			if !ok || v < int64(Connect) || v > int64(ConnectError) {
@@ -382,11 +384,14 @@ func DecodeMsgpack(b []byte, lim Limits) (Packet, error) {
 			}
 			p.Type, hasType = Type(v), true
 		case "nsp":
-			s, ok := d.str()
-			if !ok || !validNamespace(s) || !utf8.ValidString(s) {
+			s, ok := d.strBytes()
+			if !ok || !validNamespace(string(s)) || !utf8.Valid(s) {
 				return Packet{}, errNamespace
 			}
-			p.Namespace, hasNsp = s, true
+			p.Namespace, hasNsp = "/", true
+			if len(s) > 1 {
+				p.Namespace = string(s)
+			}
 		case "id":
 			if d.undefined() {
 				p.ID, p.HasID = 0, false
@@ -571,33 +576,32 @@ func (d *msgpackToJSON) strLen() (int, bool) {
 	return 0, false
 }
 
-// str reads a string value.
-func (d *msgpackToJSON) str() (string, bool) {
+// strBytes reads a string value, aliasing the input.
+func (d *msgpackToJSON) strBytes() ([]byte, bool) {
 	n, ok := d.strLen()
 	if !ok {
-		return "", false
+		return nil, false
 	}
-	b, ok := d.take(uint64(n))
-	return string(b), ok
+	return d.take(uint64(n))
 }
 
 // key reads a map key of the packet itself: a string, or an integer as
-// its decimal text, as JavaScript would name the property.
-func (d *msgpackToJSON) key() (string, error) {
+// its decimal text, as JavaScript would name the property. It may alias
+// the input.
+func (d *msgpackToJSON) key() ([]byte, error) {
 	if n, ok := d.strLen(); ok {
 		b, ok := d.take(uint64(n))
 		if !ok {
-			return "", errMsgpack
+			return nil, errMsgpack
 		}
-		return string(b), nil
+		return b, nil
 	}
 	mark := len(d.out)
 	defer func() { d.out = d.out[:mark] }()
 	if err := d.mapKey(); err != nil {
-		return "", err
+		return nil, err
 	}
-	k, _ := strconv.Unquote(string(d.out[mark:]))
-	return k, nil
+	return bytes.Clone(d.out[mark+1 : len(d.out)-1]), nil // an integer: no escapes
 }
 
 // mapKey translates a map key to a JSON string.
