@@ -24,6 +24,12 @@ func (srv *Server) encodePacket(p *siopacket.Packet, noCompress bool) ([]enginei
 	if srv.opts.Parser == nil {
 		return encode(p, noCompress), nil
 	}
+	return srv.encodeCustom(p, noCompress)
+}
+
+// encodeCustom is encodePacket for a custom parser (apart, so that the
+// default's path inlines).
+func (srv *Server) encodeCustom(p *siopacket.Packet, noCompress bool) ([]engineio.Message, error) {
 	msgs, err := srv.opts.Parser.Encode(p)
 	if err != nil {
 		return nil, err

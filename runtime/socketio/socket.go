@@ -311,8 +311,10 @@ func (s *Socket) emit(event string, args []any, ackID *uint64, volatile bool) er
 			h(s, event, a)
 		}
 	}
-	msgs, err := s.client.srv.encodePacket(&p, false)
-	if err != nil {
+	var msgs []engineio.Message
+	if s.client.srv.opts.Parser == nil { // the default's path, written out
+		msgs = encode(&p, false)
+	} else if msgs, err = s.client.srv.encodeCustom(&p, false); err != nil {
 		return err
 	}
 	if !s.sendEncoded(msgs, volatile) && !volatile {
