@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -108,7 +109,9 @@ func appendJSONAsMsgpack(dst, data []byte, attachments [][]byte) ([]byte, error)
 	if !validJSON(data) {
 		return dst, errMsgpackNotJSON
 	}
-	e := jsonToMsgpack{buf: dst, data: data, counts: countElements(data), atts: attachments}
+	scratch := countsPool.Get().(*countsScratch)
+	defer scratch.release()
+	e := jsonToMsgpack{buf: dst, data: data, counts: scratch.count(data), atts: attachments}
 	end := e.value(skipSpace(data, 0))
 	if end < 0 {
 		return dst, errMsgpackNotJSON
@@ -116,11 +119,25 @@ func appendJSONAsMsgpack(dst, data []byte, attachments [][]byte) ([]byte, error)
 	return e.buf, nil
 }
 
-// countElements returns the number of elements (or members) of each array
-// and object in data, valid JSON, in the order they open: msgpack writes a
-// container's length before its elements.
-func countElements(data []byte) []int {
-	var counts, open []int
+// countsScratch is the memory of count, reused across packets.
+type countsScratch struct{ counts, open []int }
+
+var countsPool = sync.Pool{New: func() any { return new(countsScratch) }}
+
+// release gives s back to the pool, unless a large payload grew it.
+func (s *countsScratch) release() {
+	if cap(s.counts) <= 1<<12 && cap(s.open) <= 1<<12 {
+		countsPool.Put(s)
+	}
+}
+
+// count returns the number of elements (or members) of each array and
+// object in data, valid JSON, in the order they open: msgpack writes a
+// container's length before its elements. The result is valid until the
+// next call.
+func (s *countsScratch) count(data []byte) []int {
+	counts, open := s.counts[:0], s.open[:0]
+	defer func() { s.counts, s.open = counts, open }()
 	for i := 0; i < len(data); {
 		c := data[i]
 		switch c {
