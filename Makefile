@@ -30,6 +30,7 @@ FUZZ_TARGETS = \
 	./runtime/engineio:FuzzClientPolling:20000x \
 	./runtime/socketio:FuzzServerPolling:30000x \
 	./runtime/socketio:FuzzServerPollingV3:20000x \
+	./runtime/socketio:FuzzServerPollingMessagePack:30000x \
 	./runtime/rpc:FuzzCallArguments:20000x \
 	./runtime/clusteradapter:FuzzOnMessage:50000x \
 	./runtime/redisstreamsadapter:FuzzDecodeEntry \
