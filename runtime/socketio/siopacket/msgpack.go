@@ -12,34 +12,10 @@ import (
 	"unicode/utf8"
 )
 
-// This file is the MessagePack form of a packet, as the socket.io-msgpack-parser
-// npm package (3.x, on notepack.io) sends it: one binary message holding
-// a map {type, data, nsp, id} in which binary values are msgpack bin, so
-// there are no attachments and no BINARY_EVENT or BINARY_ACK types on the
-// wire. Packets keep their usual form here (JSON data with placeholders
-// and attachments), and the codec translates at the boundary.
-//
-// Values that both forms hold translate exactly: nil, booleans, integers
-// (as integers, to 64 bits), floats (as the same float64), UTF-8 strings,
-// arrays, maps with string keys, and binary. For the rest, msgpack to
-// JSON does what notepack.io followed by JSON.stringify would:
-//
-//   - notepack's undefined (fixext 1, type 0) is null in an array and
-//     leaves its key out of a map; as the packet's data or id it means
-//     none;
-//   - notepack's Date (fixext 8, type 0) becomes the string Date.toJSON
-//     gives (2006-01-02T15:04:05.000Z), or null out of a Date's range;
-//   - an ext of type 0 and another size (how notepack sends an
-//     ArrayBuffer or typed array) is binary;
-//   - any other ext becomes [type, <binary>], as notepack decodes it;
-//   - NaN and the infinities become null, as JSON.stringify writes them;
-//   - an integer map key becomes its decimal string; other non-string
-//     keys (nil, booleans, floats, arrays, maps, binary, ext) are refused;
-//   - invalid UTF-8 in a string becomes U+FFFD, byte by byte.
-//
-// JSON to msgpack follows JavaScript, which has one number type: a number
-// with an integral value that fits 64 bits is sent as an integer (2.0 as
-// 2), any other as a float64 (integers past 64 bits, 1e300, 0.5).
+// This file is the MessagePack form of a packet, as the
+// socket.io-msgpack-parser npm package (3.x, on notepack.io) sends it.
+// Packets keep their usual form (JSON data with placeholders and
+// attachments), and the codec translates at the boundary.
 
 // MaxMsgpackDepth is how deeply arrays and maps may nest in a MessagePack
 // packet DecodeMsgpack accepts.
@@ -54,10 +30,17 @@ var (
 	errMsgpackNotJSON  = fmt.Errorf("siopacket: packet data is not valid JSON")
 )
 
-// AppendMsgpack appends p in the MessagePack form to dst: a map of type,
-// data (left out when p has none), nsp and id (when p has one), each
-// attachment in place of its placeholder as bin, and BINARY_EVENT and
-// BINARY_ACK sent as EVENT and ACK. It fails only if p.Data is not JSON.
+// AppendMsgpack appends p in the MessagePack form of socket.io-msgpack-parser
+// to dst: one map of type, data (left out when p has none), nsp and id
+// (when p has one), each attachment as bin in place of its placeholder,
+// and BINARY_EVENT and BINARY_ACK sent as EVENT and ACK (the form has no
+// attachments). The bytes are those the reference encoder makes of the
+// same map. It fails only if p.Data is not JSON.
+//
+// Numbers follow JavaScript, which has one number type: one with an
+// integral value that fits 64 bits is sent as an integer (2.0 as 2), any
+// other as a float64 (0.5, 1e300, integers past 64 bits). Invalid UTF-8
+// becomes U+FFFD, as AppendText makes it.
 func AppendMsgpack(dst []byte, p *Packet) ([]byte, error) {
 	n := 2
 	if p.Data != nil {
@@ -374,6 +357,24 @@ func appendMsgpackBin(dst, b []byte) []byte {
 // a BINARY_ACK); lim.MaxAttachments bounds how many one packet may hold.
 // Arrays and maps may nest MaxMsgpackDepth deep. The packet shares no
 // memory with b.
+//
+// Values that JSON holds translate exactly: nil, booleans, integers (to
+// 64 bits), floats (the same float64), strings, arrays, maps with string
+// keys. For the rest, the result is what notepack.io's decoder followed by
+// JSON.stringify would make:
+//
+//   - notepack's undefined (fixext 1, type 0) is null in an array and
+//     leaves its key out of a map; as the packet's data or id it means
+//     none;
+//   - notepack's Date (fixext 8, type 0) becomes the string Date.toJSON
+//     gives (2006-01-02T15:04:05.000Z), or null out of a Date's range;
+//   - an ext of type 0 and another size (how notepack sends an
+//     ArrayBuffer or a typed array) is binary;
+//   - any other ext becomes [type, <binary>], as notepack decodes it;
+//   - NaN and the infinities become null;
+//   - an integer map key becomes its decimal string; other non-string
+//     keys (nil, booleans, floats, arrays, maps, binary, ext) are refused;
+//   - invalid UTF-8 in a string becomes U+FFFD, byte by byte.
 func DecodeMsgpack(b []byte, lim Limits) (Packet, error) {
 	maxAtts := lim.MaxAttachments
 	if maxAtts <= 0 {
