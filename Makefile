@@ -25,9 +25,12 @@ FUZZ_TARGETS = \
 	./runtime/socketio/siopacket:FuzzEncodeValidUTF8:100000x \
 	./runtime/socketio/siopacket:FuzzEncodingMatchesEncodingJSON:30000x \
 	./runtime/socketio/siopacket:FuzzRandomTypesMatchEncodingJSON:20000x \
+	./runtime/socketio/siopacket:FuzzDecodeMsgpack \
+	./runtime/socketio/siopacket:FuzzMsgpackFromJSON \
 	./runtime/engineio:FuzzClientPolling:20000x \
 	./runtime/socketio:FuzzServerPolling:30000x \
 	./runtime/socketio:FuzzServerPollingV3:20000x \
+	./runtime/socketio:FuzzServerPollingMessagePack:30000x \
 	./runtime/rpc:FuzzCallArguments:20000x \
 	./runtime/clusteradapter:FuzzOnMessage:50000x \
 	./runtime/redisstreamsadapter:FuzzDecodeEntry \

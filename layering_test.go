@@ -28,8 +28,9 @@ var layers = []layer{
 	{pkg: "runtime/socketio/siopacket"},
 	{pkg: "runtime/internal/events"},
 	{pkg: "runtime/internal/workers"},
-	{pkg: "runtime/socketio", local: []string{"runtime/engineio", "runtime/socketio/siopacket", "runtime/internal/events", "runtime/internal/siolog"}},
-	{pkg: "runtime/socketio/sioclient", local: []string{"runtime/engineio", "runtime/socketio/siopacket", "runtime/internal/events", "runtime/internal/siolog"}},
+	{pkg: "runtime/socketio/sioparser", local: []string{"runtime/engineio", "runtime/socketio/siopacket"}},
+	{pkg: "runtime/socketio", local: []string{"runtime/engineio", "runtime/socketio/siopacket", "runtime/socketio/sioparser", "runtime/internal/events", "runtime/internal/siolog"}},
+	{pkg: "runtime/socketio/sioclient", local: []string{"runtime/engineio", "runtime/socketio/siopacket", "runtime/socketio/sioparser", "runtime/internal/events", "runtime/internal/siolog"}},
 	{pkg: "runtime/internal/adapterwire", local: []string{"runtime/socketio", "runtime/socketio/siopacket"}},
 	// The cluster protocol knows no broker; its transports bring one.
 	{pkg: "runtime/clusteradapter", local: []string{"runtime/socketio", "runtime/socketio/siopacket", "runtime/internal/adapterwire", "runtime/internal/siolog"}},

@@ -297,7 +297,10 @@ func (a *MemoryAdapter) selectIDs(opts BroadcastOptions) []string {
 // Broadcast implements Adapter: p is encoded once and the same bytes are
 // queued for every selected local socket.
 func (a *MemoryAdapter) Broadcast(p *siopacket.Packet, opts BroadcastOptions) error {
-	msgs := encode(p, opts.Flags.NoCompress)
+	msgs, err := a.nsp.server.encodePacket(p, opts.Flags.NoCompress)
+	if err != nil {
+		return err
+	}
 	delivered := 0
 	for _, id := range a.selectIDs(opts) {
 		if s := a.nsp.socket(id); s != nil {
@@ -313,7 +316,10 @@ func (a *MemoryAdapter) Broadcast(p *siopacket.Packet, opts BroadcastOptions) er
 
 // BroadcastWithAck implements Adapter.
 func (a *MemoryAdapter) BroadcastWithAck(p *siopacket.Packet, opts BroadcastOptions, onSent func(int), onAck func(Args)) error {
-	msgs := encode(p, opts.Flags.NoCompress)
+	msgs, err := a.nsp.server.encodePacket(p, opts.Flags.NoCompress)
+	if err != nil {
+		return err
+	}
 	sent := 0
 	for _, id := range a.selectIDs(opts) {
 		s := a.nsp.socket(id)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sio-dev/sio/runtime/engineio"
 	"github.com/sio-dev/sio/runtime/socketio/siopacket"
+	"github.com/sio-dev/sio/runtime/socketio/sioparser"
 )
 
 // client is one Engine.IO connection and the sockets it has opened on it,
@@ -19,8 +20,10 @@ type client struct {
 	srv  *Server
 	conn *engineio.Conn
 
-	// reasm is only touched on the read goroutine.
+	// reasm and dec are only touched on the read goroutine; dec decodes
+	// in a custom format (Options.Parser), reasm in the default one.
 	reasm siopacket.Reassembler
+	dec   sioparser.Decoder
 
 	// mu guards sockets and connectTimer.
 	mu sync.Mutex
@@ -53,6 +56,10 @@ func (c *client) onConnectTimeout() {
 
 // OnMessage implements engineio.Receiver.
 func (c *client) OnMessage(data []byte, binary bool) {
+	if parser := c.srv.opts.Parser; parser != nil {
+		c.decodeWith(parser, data, binary)
+		return
+	}
 	if binary {
 		p, done, err := c.reasm.Add(data)
 		if err != nil {
@@ -255,14 +262,14 @@ func (c *client) connect(name string, auth json.RawMessage) {
 			PID string `json:"pid,omitempty"`
 		}{s.id, s.pid})
 	}
-	_ = c.conn.Send(engineio.Message{Data: siopacket.AppendText(nil, &siopacket.Packet{Type: siopacket.Connect, Namespace: name, Data: payload})})
+	_ = c.conn.Send(c.srv.packetMessages(&siopacket.Packet{Type: siopacket.Connect, Namespace: name, Data: payload})...)
 	var sent map[string]bool // offsets of the missed broadcasts, when recovered
 	if len(missed) > 0 {
 		sent = make(map[string]bool, len(missed))
 	}
 	for _, p := range missed {
 		sent[packetOffset(p)] = true
-		_ = c.conn.Send(encode(p, false)...)
+		_ = c.conn.Send(c.srv.packetMessages(p)...)
 	}
 	s.hold.release(c.conn, sent)
 	c.srv.counters.connected.Add(1)
@@ -307,7 +314,7 @@ func (c *client) sendConnectError(nsp, message string, data any) {
 			Message string `json:"message"`
 		}{message})
 	}
-	_ = c.conn.Send(engineio.Message{Data: siopacket.AppendText(nil, &siopacket.Packet{Type: siopacket.ConnectError, Namespace: nsp, Data: payload})})
+	_ = c.conn.Send(c.srv.packetMessages(&siopacket.Packet{Type: siopacket.ConnectError, Namespace: nsp, Data: payload})...)
 }
 
 // sendErrorV3 refuses a Socket.IO 2 client's namespace after its middleware

@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -11,13 +12,18 @@ import (
 	"time"
 
 	"github.com/sio-dev/sio/runtime/engineio"
+	"github.com/sio-dev/sio/runtime/socketio/siopacket"
+	"github.com/sio-dev/sio/runtime/socketio/sioparser"
 )
 
 // fuzzServer is a server with the features a client can reach: acks with
 // binary, rooms and broadcasts, a namespace behind middleware, dynamic
 // namespaces, server-to-client acks, and Socket.IO 2 clients.
-func fuzzServer() *Server {
-	srv := NewServer(&Options{MaxAttachments: 4, Engine: engineio.Options{AllowEIO3: true}})
+func fuzzServer() *Server { return fuzzServerWith(nil) }
+
+// fuzzServerWith is fuzzServer with a parser.
+func fuzzServerWith(parser sioparser.Parser) *Server {
+	srv := NewServer(&Options{MaxAttachments: 4, Engine: engineio.Options{AllowEIO3: true}, Parser: parser})
 	handlers := func(s *Socket) {
 		s.On("echo", func(s *Socket, args Args, ack Ack) {
 			vals, err := args.Values()
@@ -113,6 +119,65 @@ func FuzzServerPolling(f *testing.F) {
 		}
 		// Whatever the input did, its sockets leave every namespace and
 		// room they were in.
+		deadline := time.Now().Add(5 * time.Second)
+		for !noSocketsLeft(srv) {
+			if time.Now().After(deadline) {
+				t.Fatalf("sockets left behind: %v", srv.Of("/").Adapter().Sockets(nil))
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+}
+
+// FuzzServerPollingMessagePack is FuzzServerPolling for a server on the
+// MessagePack parser: after a CONNECT, two arbitrary binary messages.
+func FuzzServerPollingMessagePack(f *testing.F) {
+	enc := func(p siopacket.Packet) []byte {
+		msgs, err := sioparser.MessagePack{}.Encode(&p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		return msgs[0].Data
+	}
+	event := func(nsp string, id uint64, args ...any) []byte {
+		p, err := siopacket.NewEvent(nsp, args[0].(string), args[1:])
+		if err != nil {
+			f.Fatal(err)
+		}
+		p.ID, p.HasID = id, id > 0
+		return enc(p)
+	}
+	connectAdmin := enc(siopacket.Packet{Type: siopacket.Connect, Namespace: "/admin", Data: []byte(`{"Token":"t"}`)})
+	for _, s := range [][2][]byte{
+		{event("/", 1, "echo", 1, "two", map[string]any{"three": []byte{3}}), event("/", 0, "echo")},
+		{event("/", 0, "join", "r"), event("/", 0, "shout", "r")},
+		{event("/", 0, "ask"), enc(siopacket.Packet{Type: siopacket.BinaryAck, Namespace: "/", ID: 1, HasID: true, Data: []byte(`[{"_placeholder":true,"num":0}]`), Attachments: [][]byte{{1}}})},
+		{connectAdmin, event("/admin", 5, "echo", true)},
+		{enc(siopacket.Packet{Type: siopacket.Connect, Namespace: "/dyn-7"}), enc(siopacket.Packet{Type: siopacket.Disconnect, Namespace: "/dyn-7"})},
+		{event("/", 2, "echo", []byte{1}, []byte{2}, []byte{3}, []byte{4}, []byte{5}), {0x91}},
+		{{0xdf, 0xff, 0xff, 0xff, 0xff}, {}},
+	} {
+		f.Add(s[0], s[1])
+	}
+	srv := fuzzServerWith(sioparser.MessagePack{})
+	f.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Close(ctx)
+	})
+	record := func(b []byte) string { return "b" + base64.StdEncoding.EncodeToString(b) }
+	connect := record(enc(siopacket.Packet{Type: siopacket.Connect, Namespace: "/"}))
+	f.Fuzz(func(t *testing.T, first, second []byte) {
+		sid := openPollingSession(t, srv)
+		for _, body := range []string{connect + "\x1e" + record(first), record(second), "1"} {
+			code, _ := serve(srv, http.MethodPost, sid, body)
+			if code >= 500 {
+				t.Fatalf("POST %q: status %d", body, code)
+			}
+		}
+		if code, body := serve(srv, http.MethodGet, sid, ""); code != http.StatusBadRequest && (code != http.StatusOK || body != "6") {
+			t.Fatalf("GET after close: %d %q, want a noop or 400", code, body)
+		}
 		deadline := time.Now().Add(5 * time.Second)
 		for !noSocketsLeft(srv) {
 			if time.Now().After(deadline) {

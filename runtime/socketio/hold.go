@@ -2,12 +2,14 @@ package socketio
 
 import (
 	"encoding/json"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/sio-dev/sio/runtime/engineio"
 	"github.com/sio-dev/sio/runtime/socketio/siopacket"
+	"github.com/sio-dev/sio/runtime/socketio/sioparser"
 )
 
 // resentWindow is how long, after a session is recovered, a broadcast
@@ -30,6 +32,9 @@ type holdQueue struct {
 	// holding: sends wait in held.
 	holding bool
 	held    [][]engineio.Message
+	// parser is the format of what is held, nil for the default one: the
+	// offsets of held broadcasts are read from their messages.
+	parser sioparser.Parser
 	// resent are the offsets sent as missed broadcasts, dropped when they
 	// come live until resentUntil.
 	resent      map[string]bool
@@ -44,14 +49,15 @@ func (q *holdQueue) start() {
 	q.mu.Unlock()
 }
 
-// intercept holds msgs, or drops them as already sent, and reports
-// whether it did either; if not, the caller sends them.
-func (q *holdQueue) intercept(msgs []engineio.Message) bool {
+// intercept holds msgs, encoded by parser, or drops them as already sent,
+// and reports whether it did either; if not, the caller sends them.
+func (q *holdQueue) intercept(msgs []engineio.Message, parser sioparser.Parser) bool {
 	if !q.active.Load() {
 		return false
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.parser = parser
 	if q.holding {
 		q.held = append(q.held, msgs)
 		return true
@@ -69,7 +75,7 @@ func (q *holdQueue) resentLocked(msgs []engineio.Message) bool {
 		q.active.Store(false)
 		return false
 	}
-	offset := frameOffset(msgs)
+	offset := frameOffset(msgs, q.parser)
 	if offset == "" || !q.resent[offset] {
 		return false
 	}
@@ -107,10 +113,22 @@ func (q *holdQueue) clear() {
 	q.held = nil
 }
 
-// frameOffset returns the recovery offset of an encoded broadcast: its
-// last argument, if a string. It returns "" for anything else.
-func frameOffset(msgs []engineio.Message) string {
+// frameOffset returns the recovery offset of a broadcast encoded by
+// parser (nil for the default format): its last argument, if a string.
+// It returns "" for anything else.
+func frameOffset(msgs []engineio.Message, parser sioparser.Parser) string {
 	if len(msgs) == 0 {
+		return ""
+	}
+	if parser != nil {
+		dec := parser.NewDecoder(siopacket.Limits{MaxAttachments: math.MaxInt32}) // the server made it
+		for _, m := range msgs {
+			if p, ok, err := dec.Decode(m.Data, m.Binary); err != nil {
+				return ""
+			} else if ok {
+				return packetOffset(&p)
+			}
+		}
 		return ""
 	}
 	p, _, err := siopacket.DecodeText(msgs[0].Data, siopacket.Limits{})

@@ -10,6 +10,7 @@ import (
 	"github.com/sio-dev/sio/internal/nodepeer"
 	"github.com/sio-dev/sio/internal/siotest"
 	"github.com/sio-dev/sio/runtime/engineio"
+	"github.com/sio-dev/sio/runtime/socketio/sioparser"
 )
 
 // newInteropServer is the server side of sio_client.mjs's scenarios.
@@ -17,12 +18,18 @@ import (
 // the network under them.
 func newInteropServer(t *testing.T, recovery *RecoveryOptions) (*Server, string) {
 	t.Helper()
+	return newInteropServerWith(t, recovery, nil)
+}
+
+// newInteropServerWith is newInteropServer with a parser.
+func newInteropServerWith(t *testing.T, recovery *RecoveryOptions, parser sioparser.Parser) (*Server, string) {
+	t.Helper()
 	var proxy atomic.Pointer[siotest.Proxy] // set once the server listens
 	srv := NewServer(&Options{Engine: engineio.Options{
 		PingInterval:      200 * time.Millisecond,
 		PingTimeout:       400 * time.Millisecond,
 		MaxHTTPBufferSize: 100000, // binary sends 70000 bytes; oversize, 200000 characters
-	}, ConnectionStateRecovery: recovery})
+	}, ConnectionStateRecovery: recovery, Parser: parser})
 	srv.Use(func(s *Socket) error {
 		var auth struct {
 			Token string `json:"token"`
@@ -155,6 +162,28 @@ func TestOfficialClient(t *testing.T) {
 				}
 				_, url := newInteropServer(t, recovery)
 				nodepeer.Run(t, 30*time.Second, "sio_client.mjs", url, mode, sc)
+			})
+		}
+	}
+}
+
+// TestOfficialClientMessagePack runs the official client's scenarios with
+// its parser option set to socket.io-msgpack-parser, against a server
+// using sioparser.MessagePack.
+func TestOfficialClientMessagePack(t *testing.T) {
+	nodepeer.Require(t)
+	scenarios := []string{"connect", "authRejected", "authAccepted", "multiplex", "acks", "binary", "rooms",
+		"broadcastAck", "volatile", "serverDisconnect", "parseError", "oversize", "recovery"}
+	for _, mode := range []string{"polling", "websocket", "upgrade"} {
+		for _, sc := range scenarios {
+			t.Run(mode+"/"+sc, func(t *testing.T) {
+				t.Parallel()
+				var recovery *RecoveryOptions
+				if sc == "recovery" {
+					recovery = &RecoveryOptions{}
+				}
+				_, url := newInteropServerWith(t, recovery, sioparser.MessagePack{})
+				nodepeer.Run(t, 30*time.Second, "sio_client.mjs", url, mode, sc, "msgpack")
 			})
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sio-dev/sio/runtime/engineio"
+	"github.com/sio-dev/sio/runtime/socketio/sioparser"
 )
 
 // Options configures a Server. The zero value is a valid configuration
@@ -63,6 +64,12 @@ type Options struct {
 	// ships no copy of the client (the reference serves its own).
 	ClientFiles fs.FS
 
+	// Parser is the packets' wire format: sioparser.Default (what nil
+	// means), the reference's text format, or sioparser.MessagePack for
+	// clients created with socket.io-msgpack-parser. Every client of the
+	// server must use the same one.
+	Parser sioparser.Parser
+
 	// Logger receives refused namespaces and protocol violations (at
 	// debug, with the session id), limits reached (warn) and handler
 	// panics (error, with the stack). Default slog.Default(), which the
@@ -91,6 +98,7 @@ func (o *Options) withDefaults() Options {
 	if c.MaxDynamicNamespaces == 0 {
 		c.MaxDynamicNamespaces = defaultMaxDynamicNamespaces
 	}
+	c.Parser = customParser(c.Parser)
 	if c.Adapter == nil {
 		c.Adapter = func(n *Namespace) Adapter { return NewMemoryAdapter(n) }
 	}

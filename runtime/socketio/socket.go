@@ -311,7 +311,13 @@ func (s *Socket) emit(event string, args []any, ackID *uint64, volatile bool) er
 			h(s, event, a)
 		}
 	}
-	if !s.sendEncoded(encode(&p, false), volatile) && !volatile {
+	var msgs []engineio.Message
+	if s.client.srv.opts.Parser == nil { // the default's path, written out
+		msgs = encode(&p, false)
+	} else if msgs, err = s.client.srv.encodeCustom(&p, false); err != nil {
+		return err
+	}
+	if !s.sendEncoded(msgs, volatile) && !volatile {
 		return ErrDisconnected
 	}
 	return nil
@@ -334,7 +340,7 @@ func (s *Socket) sendFrames(text []byte, attachments [][]byte) bool {
 
 // sendEncoded queues an encoded packet on the connection.
 func (s *Socket) sendEncoded(msgs []engineio.Message, volatile bool) bool {
-	if s.hold.intercept(msgs) {
+	if s.hold.intercept(msgs, s.client.srv.opts.Parser) {
 		return true
 	}
 	if volatile {
@@ -467,7 +473,7 @@ func (s *Socket) Disconnect(close bool) {
 	if !s.Connected() {
 		return
 	}
-	_ = s.client.conn.Send(engineio.Message{Data: siopacket.AppendText(nil, &siopacket.Packet{Type: siopacket.Disconnect, Namespace: s.nsp.name})})
+	_ = s.client.conn.Send(s.client.srv.packetMessages(&siopacket.Packet{Type: siopacket.Disconnect, Namespace: s.nsp.name})...)
 	s.onClose(ReasonServerNamespaceDisconnect)
 }
 
@@ -590,6 +596,9 @@ func (s *Socket) ackFunc(id uint64) Ack {
 		if !sent.CompareAndSwap(false, true) {
 			return ErrAcked
 		}
+		if s.client.srv.opts.Parser != nil {
+			return s.sendAck(id, args)
+		}
 		text, atts, err := siopacket.EncodeAck(s.nsp.name, id, args)
 		if err != nil {
 			return err
@@ -599,6 +608,22 @@ func (s *Socket) ackFunc(id uint64) Ack {
 		}
 		return nil
 	}
+}
+
+// sendAck answers the client's packet id in a custom format.
+func (s *Socket) sendAck(id uint64, args []any) error {
+	p, err := siopacket.NewAck(s.nsp.name, id, args)
+	if err != nil {
+		return err
+	}
+	msgs, err := s.client.srv.encodePacket(&p, false)
+	if err != nil {
+		return err
+	}
+	if !s.Connected() || !s.sendEncoded(msgs, false) {
+		return ErrDisconnected
+	}
+	return nil
 }
 
 func (s *Socket) onAck(p *siopacket.Packet) {

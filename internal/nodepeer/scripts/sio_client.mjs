@@ -1,14 +1,18 @@
 // Drives a Go Socket.IO server with the official socket.io-client.
-// Usage: node sio_client.mjs <url> <mode: polling|websocket|upgrade> <scenario>
+// Usage: node sio_client.mjs <url> <mode: polling|websocket|upgrade> <scenario> [msgpack]
+// ("msgpack" sets the client's parser option to socket.io-msgpack-parser)
 // The server side is runtime/socketio/interop_test.go. Exits 0 when the
 // scenario's expectations hold.
 import { io, Manager } from "socket.io-client";
 import assert from "node:assert/strict";
+import msgpackParser from "socket.io-msgpack-parser";
 
-const [url, mode, scenario] = process.argv.slice(2);
+const [url, mode, scenario, parserName] = process.argv.slice(2);
 const transports = { polling: ["polling"], websocket: ["websocket"], upgrade: ["polling", "websocket"] }[mode];
 assert.ok(transports, `unknown mode ${mode}`);
-const base = { transports, upgrade: mode === "upgrade", reconnectionDelay: 50, reconnectionDelayMax: 100 };
+assert.ok([undefined, "msgpack"].includes(parserName), `unknown parser ${parserName}`);
+const base = { transports, upgrade: mode === "upgrade", reconnectionDelay: 50, reconnectionDelayMax: 100,
+  ...(parserName === "msgpack" ? { parser: msgpackParser } : {}) };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const once = (emitter, event) => new Promise((resolve) => emitter.once(event, (...args) => resolve(args)));

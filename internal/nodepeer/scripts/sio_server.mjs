@@ -1,17 +1,22 @@
 // The reference Node socket.io server, for testing Go clients against it.
-// Usage: node sio_server.mjs <port> [recovery] (port 0 picks a free one;
-// "recovery" turns connection state recovery on)
+// Usage: node sio_server.mjs <port> [flags] (port 0 picks a free one;
+// flags, separated by commas: "recovery" turns connection state recovery
+// on, "msgpack" sets the parser option to socket.io-msgpack-parser)
 // Listens on 127.0.0.1 and prints "listening <port>" once ready. Its events mirror the Go test
 // server in runtime/socketio/sioclient/interop_test.go.
 import { createServer } from "node:http";
 import { Server } from "socket.io";
+import msgpackParser from "socket.io-msgpack-parser";
+
+const flags = (process.argv[3] ?? "").split(",");
 
 const httpServer = createServer();
 const io = new Server(httpServer, {
   pingInterval: 300,
   pingTimeout: 400,
   maxHttpBufferSize: 1e6,
-  ...(process.argv[3] === "recovery" ? { connectionStateRecovery: {} } : {}),
+  ...(flags.includes("recovery") ? { connectionStateRecovery: {} } : {}),
+  ...(flags.includes("msgpack") ? { parser: msgpackParser } : {}),
 });
 
 io.use((socket, next) => {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/sio-dev/sio/internal/siotest"
 	"github.com/sio-dev/sio/runtime/engineio"
 	"github.com/sio-dev/sio/runtime/socketio"
+	"github.com/sio-dev/sio/runtime/socketio/sioparser"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -29,6 +31,7 @@ type peer struct {
 	url     string
 	stop    func()
 	restart func() // stop, then serve again on the same port
+	parser  sioparser.Parser
 }
 
 var peers = []struct {
@@ -49,9 +52,30 @@ var modes = []struct {
 	{"upgrade", Options{}, engineio.TransportWebSocket},
 }
 
+// msgpackPeers are the peers using the MessagePack parser.
+var msgpackPeers = []struct {
+	name  string
+	start func(t *testing.T) *peer
+}{
+	{"node-msgpack", func(t *testing.T) *peer { return startNode(t, "msgpack") }},
+	{"go-msgpack", func(t *testing.T) *peer { return startGo(t, nil, sioparser.MessagePack{}) }},
+}
+
+// msgpackTests are the tests each also runs over msgpackPeers: those of
+// what a parser carries (events, acks, binary, namespaces, auth, errors).
+var msgpackTests = map[string]bool{
+	"TestAcksAndBinary": true, "TestNamespacesShareOneConnection": true, "TestAuthRejected": true,
+	"TestRoomBroadcast": true, "TestServerDisconnectDoesNotReconnect": true,
+	"TestReconnectAfterTransportDropWithBufferedEmits": true, "TestAuthFuncOnEveryConnect": true,
+	"TestConcurrentEmitsAndAckCallbacks": true,
+}
+
 // each runs f for every peer and transport mode.
 func each(t *testing.T, f func(t *testing.T, p *peer, opts Options, transport string)) {
 	eachOf(t, peers, f)
+	if msgpackTests[t.Name()] {
+		eachOf(t, msgpackPeers, f)
+	}
 }
 
 // eachOf is each over the given peers.
@@ -64,6 +88,7 @@ func eachOf(t *testing.T, peers []struct {
 			t.Run(pk.name+"/"+m.name, func(t *testing.T) {
 				p := pk.start(t)
 				opts := m.opts
+				opts.Parser = p.parser
 				opts.ReconnectionDelay = 20 * time.Millisecond
 				opts.ReconnectionDelayMax = 100 * time.Millisecond
 				f(t, p, opts, m.want)
@@ -87,6 +112,9 @@ func startNode(t *testing.T, mode string) *peer {
 	proc := nodepeer.Start(t, "listening", "sio_server.mjs", "0", mode)
 	port := proc.Port()
 	p := &peer{url: "http://127.0.0.1:" + port, stop: proc.Stop}
+	if strings.Contains(mode, "msgpack") {
+		p.parser = sioparser.MessagePack{}
+	}
 	p.restart = func() {
 		proc.Stop()
 		// The same port, so the client reconnects to the new server.
@@ -102,16 +130,19 @@ var recoveringPeers = []struct {
 	start func(t *testing.T) *peer
 }{
 	{"node", func(t *testing.T) *peer { return startNode(t, "recovery") }},
-	{"go", func(t *testing.T) *peer { return startGo(t, &socketio.RecoveryOptions{}) }},
+	{"go", func(t *testing.T) *peer { return startGo(t, &socketio.RecoveryOptions{}, nil) }},
+	{"node-msgpack", func(t *testing.T) *peer { return startNode(t, "recovery,msgpack") }},
+	{"go-msgpack", func(t *testing.T) *peer { return startGo(t, &socketio.RecoveryOptions{}, sioparser.MessagePack{}) }},
 }
 
 // newGoServer is our server with the same events as sio_server.mjs.
-func newGoServer(recovery *socketio.RecoveryOptions) *socketio.Server {
+func newGoServer(recovery *socketio.RecoveryOptions, parser sioparser.Parser) *socketio.Server {
 	srv := socketio.NewServer(&socketio.Options{
 		Engine: engineio.Options{
 			PingInterval: 300 * time.Millisecond, PingTimeout: 400 * time.Millisecond,
 		},
 		ConnectionStateRecovery: recovery,
+		Parser:                  parser,
 	})
 	srv.Use(func(s *socketio.Socket) error {
 		if string(s.Handshake().Auth) == `{"token":"bad"}` {
@@ -180,9 +211,9 @@ func newGoServer(recovery *socketio.RecoveryOptions) *socketio.Server {
 	return srv
 }
 
-func startGoPeer(t *testing.T) *peer { return startGo(t, nil) }
+func startGoPeer(t *testing.T) *peer { return startGo(t, nil, nil) }
 
-func startGo(t *testing.T, recovery *socketio.RecoveryOptions) *peer {
+func startGo(t *testing.T, recovery *socketio.RecoveryOptions, parser sioparser.Parser) *peer {
 	port := "0" // the first start picks one; restarts reuse it
 	var mu sync.Mutex
 	var srv *socketio.Server
@@ -194,7 +225,7 @@ func startGo(t *testing.T, recovery *socketio.RecoveryOptions) *peer {
 		}
 		port = strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 		mu.Lock()
-		srv = newGoServer(recovery)
+		srv = newGoServer(recovery, parser)
 		hs = &http.Server{Handler: srv}
 		h := hs
 		mu.Unlock()
@@ -210,7 +241,7 @@ func startGo(t *testing.T, recovery *socketio.RecoveryOptions) *peer {
 	}
 	start()
 	t.Cleanup(stop)
-	return &peer{url: "http://127.0.0.1:" + port, stop: stop, restart: func() { stop(); start() }}
+	return &peer{url: "http://127.0.0.1:" + port, stop: stop, restart: func() { stop(); start() }, parser: parser}
 }
 
 // dial connects a socket and waits for the wanted transport.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sio-dev/sio/runtime/engineio"
 	"github.com/sio-dev/sio/runtime/socketio/siopacket"
+	"github.com/sio-dev/sio/runtime/socketio/sioparser"
 )
 
 // Errors reported by the client.
@@ -350,6 +351,15 @@ func (m *Manager) socketLeft() {
 	}
 }
 
+// encode turns a packet into the Engine.IO messages that carry it, in the
+// manager's format.
+func (m *Manager) encode(p *siopacket.Packet) ([]engineio.Message, error) {
+	if m.opts.Parser == nil {
+		return encode(p), nil
+	}
+	return m.opts.Parser.Encode(p)
+}
+
 // send queues an encoded packet on the connection.
 func (m *Manager) send(msgs []engineio.Message, volatile bool) bool {
 	m.mu.Lock()
@@ -409,9 +419,12 @@ func checkSize(conn *engineio.Conn, msg engineio.Message, limit int64) error {
 
 // link is the engineio.Receiver of one connection.
 type link struct {
-	m     *Manager
-	gen   int
-	reasm siopacket.Reassembler // read goroutine only
+	m   *Manager
+	gen int
+	// reasm (the default format) and dec (a custom one, made on the first
+	// message) are used by the read goroutine only.
+	reasm siopacket.Reassembler
+	dec   sioparser.Decoder
 }
 
 func (l *link) current() bool {
@@ -423,6 +436,18 @@ func (l *link) current() bool {
 // OnMessage implements engineio.Receiver.
 func (l *link) OnMessage(data []byte, binary bool) {
 	if !l.current() {
+		return
+	}
+	if parser := l.m.opts.Parser; parser != nil {
+		if l.dec == nil {
+			l.dec = parser.NewDecoder(siopacket.Limits{})
+		}
+		p, ok, err := l.dec.Decode(data, binary)
+		if err != nil {
+			l.protocolError(err)
+		} else if ok {
+			l.dispatch(&p)
+		}
 		return
 	}
 	if binary {

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/sio-dev/sio/runtime/socketio/sioparser"
 )
 
 // Options configures a Manager. The zero value has the defaults of the
@@ -55,6 +57,11 @@ type Options struct {
 	// clients do not reconnect in lockstep. Default 0.5; negative for none.
 	RandomizationFactor float64
 
+	// Parser is the packets' wire format: sioparser.Default (what nil
+	// means), the reference's text format, or sioparser.MessagePack for a
+	// server using socket.io-msgpack-parser. It must be the server's.
+	Parser sioparser.Parser
+
 	// Logger receives protocol errors (at debug). Default slog.Default();
 	// SIO_DEBUG=sioclient turns its debug records on.
 	Logger *slog.Logger
@@ -83,7 +90,18 @@ func (o *Options) withDefaults() Options {
 		c.RandomizationFactor = 0
 	}
 	c.Logger = siolog.Logger("sioclient", c.Logger)
+	c.Parser = customParser(c.Parser)
 	return c
+}
+
+// customParser returns p, or nil for the default parser, whose paths are
+// written out.
+func customParser(p sioparser.Parser) sioparser.Parser {
+	switch p.(type) {
+	case nil, sioparser.Default, *sioparser.Default:
+		return nil
+	}
+	return p
 }
 
 // backoff computes reconnection delays: exponential from min to max, each

@@ -217,7 +217,12 @@ func (s *Socket) sendConnect() {
 	if pid != "" {
 		p.Data = withSession(p.Data, pid, offset)
 	}
-	s.m.send(encode(&p), false)
+	msgs, err := s.m.encode(&p)
+	if err != nil {
+		s.onConnectError(fmt.Errorf("sioclient: auth payload: %w", err))
+		return
+	}
+	s.m.send(msgs, false)
 }
 
 // onOpen is told that the manager's connection is up.
@@ -235,7 +240,9 @@ func (s *Socket) Disconnect() {
 	s.active = false
 	s.mu.Unlock()
 	if wasConnected {
-		s.m.send(encode(&siopacket.Packet{Type: siopacket.Disconnect, Namespace: s.nsp}), false)
+		if msgs, err := s.m.encode(&siopacket.Packet{Type: siopacket.Disconnect, Namespace: s.nsp}); err == nil {
+			s.m.send(msgs, false)
+		}
 		s.onClose(ReasonClientDisconnect)
 	}
 	if wasActive {
@@ -340,7 +347,10 @@ func (s *Socket) emitMode(event string, args []any, ackID *uint64, mode sendMode
 	if ackID != nil {
 		p.ID, p.HasID = *ackID, true
 	}
-	msgs := encode(&p)
+	msgs, err := s.m.encode(&p)
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
 	if !s.connected {
 		if mode == sendBuffered {
@@ -498,7 +508,11 @@ func (s *Socket) ackFunc(id uint64) Ack {
 		if err != nil {
 			return err
 		}
-		if !s.m.send(encode(&p), false) {
+		msgs, err := s.m.encode(&p)
+		if err != nil {
+			return err
+		}
+		if !s.m.send(msgs, false) {
 			return ErrDisconnected
 		}
 		return nil

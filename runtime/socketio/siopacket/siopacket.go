@@ -10,6 +10,9 @@
 // where attachments appear only on BINARY_EVENT and BINARY_ACK, and each
 // []byte in the payload is replaced by {"_placeholder":true,"num":N} with
 // its bytes sent as the N-th attachment.
+//
+// AppendMsgpack and DecodeMsgpack are the same packets in the form of the
+// socket.io-msgpack-parser npm package: one binary frame per packet.
 package siopacket
 
 import (
