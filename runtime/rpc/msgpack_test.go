@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
 	"slices"
 	"testing"
 	"time"
 
 	chatv1 "github.com/sio-dev/sio/gen/go/example/chat/v1"
 	"github.com/sio-dev/sio/gen/go/example/chat/v1/chatv1sio"
+	"github.com/sio-dev/sio/internal/nodepeer"
 	"github.com/sio-dev/sio/internal/siotest"
 	"github.com/sio-dev/sio/runtime/engineio"
 	"github.com/sio-dev/sio/runtime/rpc"
@@ -97,4 +101,37 @@ func TestTypedCallsOverMessagePack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTypeScriptClientOverMessagePackInChromium runs the generated
+// TypeScript client on socket.io-client with socket.io-msgpack-parser in
+// a real browser against a server with the MessagePack parser: that
+// parser's browser build sends only ArrayBuffers as binary, so the client
+// runtime must hand it those, in requests, stream messages and replies.
+func TestTypeScriptClientOverMessagePackInChromium(t *testing.T) {
+	nodepeer.Require(t)
+	chromium := os.Getenv("CHROMIUM_PATH")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("Chromium is required: %v (apt-get install chromium)", err)
+	}
+	script := nodepeer.BundleBrowser(t, "rpc_msgpack_page.ts")
+	srv := socketio.NewServer(&socketio.Options{Parser: sioparser.MessagePack{}})
+	chat := &chatServer{srv: srv, slowEnd: make(chan error, 1)}
+	if err := chatv1sio.RegisterChatServiceServer(srv, chat); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(srv.Path(), srv)
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, `<!doctype html><title>loading</title><script src="/page.js"></script>`)
+	})
+	mux.HandleFunc("/page.js", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript")
+		_, _ = w.Write(script)
+	})
+	hs := siotest.Serve(t, mux, srv)
+	nodepeer.Run(t, 60*time.Second, "browser_page.mjs", hs.URL+"/")
 }

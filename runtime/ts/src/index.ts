@@ -150,6 +150,17 @@ function toBytes(v: unknown): Uint8Array | undefined {
   return undefined;
 }
 
+/**
+ * The bytes as socket.io-client should be given them: an ArrayBuffer holding
+ * exactly them. Every parser carries an ArrayBuffer as binary, where the
+ * MessagePack parser's browser build turns a Uint8Array into an object of its
+ * indices and its Node build sends a view's whole underlying buffer.
+ */
+function wire(b: Uint8Array): ArrayBuffer {
+  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer) return b.buffer;
+  return b.slice().buffer as ArrayBuffer;
+}
+
 function isStatus(v: unknown): v is WireStatus {
   return typeof v === "object" && v !== null && typeof (v as { code?: unknown }).code === "string";
 }
@@ -477,7 +488,7 @@ function roundTrip(
       }
       const internals = socket as unknown as SocketInternals;
       const buffered = internals.sendBuffer?.length ?? 0;
-      socket.emit(event, payload, meta, (reply: unknown) => {
+      socket.emit(event, payload === null ? null : wire(payload), meta, (reply: unknown) => {
         if (sentId === id) a.ok(reply);
       });
       const buffer = internals.sendBuffer;
@@ -936,7 +947,7 @@ class CallStream {
     this.paused = false;
     for (const f of this.log) {
       if (f.seq <= received) continue;
-      if (f.bytes !== undefined) this.socket.emit(callMessageEvent, this.id, f.bytes);
+      if (f.bytes !== undefined) this.socket.emit(callMessageEvent, this.id, wire(f.bytes));
       else this.socket.emit(callCloseEvent, this.id);
     }
     if (this.granted > this.announced) {
@@ -1022,7 +1033,7 @@ class CallStream {
     this.spent += c;
     this.log.push({ seq: ++this.seq, spent: this.spent, bytes });
     // Not connected: kept in the log, written when the stream resumes (or lost with it).
-    if (!this.paused && this.socket.connected) this.socket.emit(callMessageEvent, this.id, bytes);
+    if (!this.paused && this.socket.connected) this.socket.emit(callMessageEvent, this.id, wire(bytes));
   }
 
   closeSend(): void {
@@ -1165,7 +1176,7 @@ export function registerHandler<I extends DescMessage, O extends DescMessage>(
     Promise.resolve()
       .then(() => handler(fromBinary(input, bytes), { event, headers: meta.headers ?? {}, signal: controller.signal }))
       .then(
-        (response) => reply(toBinary(output, create(output, response))),
+        (response) => reply(wire(toBinary(output, create(output, response)))),
         (err: unknown) => reply(statusOf(err)),
       )
       .finally(() => clearTimeout(timer));
