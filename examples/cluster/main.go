@@ -10,8 +10,10 @@
 // here hashes on the client's address, haproxy.cfg routes on a cookie it
 // inserts (TestBehindNginx and TestBehindHAProxy run them). -sticky sets
 // the Engine.IO cookie ("io") for balancers that want one.
-// WebSocket-only clients need no stickiness. -sharded uses Redis sharded
-// pub/sub (Redis 7) instead, where recovery works within one node only.
+// WebSocket-only clients need no stickiness. -adapter chooses how the
+// nodes talk: pubsub (Redis pub/sub, the default), sharded (Redis 7 sharded
+// pub/sub, where recovery works within one node only) or streams (Redis
+// Streams, which a node reads again from where it was after an outage).
 package main
 
 import (
@@ -32,34 +34,44 @@ import (
 	"github.com/sio-dev/sio/examples/chat/chatapp"
 	"github.com/sio-dev/sio/runtime/engineio"
 	"github.com/sio-dev/sio/runtime/redisadapter"
+	"github.com/sio-dev/sio/runtime/redisstreamsadapter"
 	"github.com/sio-dev/sio/runtime/socketio"
 )
 
-// options returns the server options of a node on rdb.
-func options(rdb redis.UniversalClient, sticky, sharded bool) *socketio.Options {
-	opts := &socketio.Options{
-		Adapter:                 redisadapter.New(rdb, nil),
-		ConnectionStateRecovery: &socketio.RecoveryOptions{},
-	}
-	if sharded {
+// options returns the server options of a node on rdb, with the adapter
+// named by kind: pubsub, sharded or streams.
+func options(rdb redis.UniversalClient, sticky bool, kind string) (*socketio.Options, error) {
+	opts := &socketio.Options{ConnectionStateRecovery: &socketio.RecoveryOptions{}}
+	switch kind {
+	case "pubsub":
+		opts.Adapter = redisadapter.New(rdb, nil)
+	case "sharded":
 		opts.Adapter = redisadapter.NewSharded(rdb, nil)
+	case "streams":
+		opts.Adapter = redisstreamsadapter.New(rdb, nil)
+	default:
+		return nil, fmt.Errorf("unknown adapter %q (pubsub, sharded or streams)", kind)
 	}
 	if sticky {
 		opts.Engine.Cookie = &engineio.CookieOptions{HTTPOnly: true}
 	}
-	return opts
+	return opts, nil
 }
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8081", "address to serve on")
 	redisAddr := flag.String("redis", "127.0.0.1:6379", "Redis server")
 	sticky := flag.Bool("sticky", false, "set the Engine.IO cookie for sticky load balancing")
-	sharded := flag.Bool("sharded", false, "use Redis sharded pub/sub (Redis 7)")
+	adapter := flag.String("adapter", "pubsub", "how nodes talk through Redis: pubsub, sharded (Redis 7 sharded pub/sub) or streams (Redis Streams)")
 	flag.Parse()
 
 	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
 	defer rdb.Close()
-	srv, handler, err := chatapp.New(options(rdb, *sticky, *sharded))
+	opts, err := options(rdb, *sticky, *adapter)
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv, handler, err := chatapp.New(opts)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -18,29 +18,33 @@ import (
 // TestTypedStreamAcrossNodes: a message sent on one node reaches a typed
 // subscription held on another, through Redis, with either adapter.
 func TestTypedStreamAcrossNodes(t *testing.T) {
-	for _, sharded := range []bool{false, true} {
-		t.Run(map[bool]string{false: "classic", true: "sharded"}[sharded], func(t *testing.T) { testTypedStreamAcrossNodes(t, sharded) })
+	for _, adapter := range []string{"pubsub", "sharded", "streams"} {
+		t.Run(adapter, func(t *testing.T) { testTypedStreamAcrossNodes(t, adapter) })
 	}
 }
 
 // startChatNode serves a chat node on the Redis at redisAddr for the
 // length of t, returning its URL and its Redis client.
-func startChatNode(t *testing.T, redisAddr string, sticky, sharded bool) (string, *redis.Client) {
+func startChatNode(t *testing.T, redisAddr string, sticky bool, adapter string) (string, *redis.Client) {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
 	t.Cleanup(func() { _ = rdb.Close() }) // after the server's close, which runs first
-	srv, handler, err := chatapp.New(options(rdb, sticky, sharded))
+	opts, err := options(rdb, sticky, adapter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, handler, err := chatapp.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return siotest.Serve(t, handler, srv).URL, rdb
 }
 
-func testTypedStreamAcrossNodes(t *testing.T, sharded bool) {
+func testTypedStreamAcrossNodes(t *testing.T, adapter string) {
 	r := siotest.StartRedis(t)
 	var urls []string
 	for range 2 {
-		url, _ := startChatNode(t, r.Addr(), true, sharded)
+		url, _ := startChatNode(t, r.Addr(), true, adapter)
 		urls = append(urls, url)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -18,16 +18,17 @@ import (
 
 // TestMixedClusterTypedStreams: a Go node serving the chat and a Node
 // socket.io node (redis_node.mjs, which serves the WatchRoom subscription
-// by the wire mapping) on one Redis, with both adapters. Typed room-stream
+// by the wire mapping) on one Redis, with each Redis adapter (pub/sub,
+// sharded pub/sub, Streams) on both sides. Typed room-stream
 // messages published on either node reach the typed subscribers of both.
 func TestMixedClusterTypedStreams(t *testing.T) {
 	nodepeer.Require(t)
-	for _, sharded := range []bool{false, true} {
-		name := map[bool]string{false: "classic", true: "sharded"}[sharded]
-		t.Run(name, func(t *testing.T) {
+	for _, adapter := range []string{"pubsub", "sharded", "streams"} {
+		t.Run(adapter, func(t *testing.T) {
+			sharded := adapter == "sharded"
 			r := siotest.StartRedis(t)
-			goURL, rdb := startChatNode(t, r.Addr(), false, sharded)
-			nodeURL := "http://127.0.0.1:" + nodepeer.Start(t, "listening", "redis_node.mjs", r.Port, "0", name).Port()
+			goURL, rdb := startChatNode(t, r.Addr(), false, adapter)
+			nodeURL := "http://127.0.0.1:" + nodepeer.Start(t, "listening", "redis_node.mjs", r.Port, "0", adapter).Port()
 
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()

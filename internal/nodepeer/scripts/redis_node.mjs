@@ -1,7 +1,8 @@
-// A Node socket.io 4.8 server on @socket.io/redis-adapter 8, to share a
-// cluster with Go nodes. Usage: node redis_node.mjs <redisPort> <httpPort>
-// [classic|sharded] (port 0 picks a free one; sharded uses
-// createShardedAdapter). Listens on 127.0.0.1 and prints "listening <port>"
+// A Node socket.io 4.8 server on @socket.io/redis-adapter 8 (or
+// @socket.io/redis-streams-adapter 0.3), to share a cluster with Go nodes.
+// Usage: node redis_node.mjs <redisPort> <httpPort> [classic|pubsub|sharded|streams]
+// (port 0 picks a free one; classic and pubsub are createAdapter, sharded
+// createShardedAdapter, streams the Redis Streams adapter). Listens on 127.0.0.1 and prints "listening <port>"
 // when ready. Sockets join the room named in
 // their auth; "broadcast" (room, text) emits "hello" (text, bytes) to the
 // room cluster-wide; "ping" is answered in the ack.
@@ -14,6 +15,7 @@
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
+import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-adapter";
 import { createClient } from "redis";
 
 const [redisPort, httpPort, mode = "classic"] = process.argv.slice(2);
@@ -22,7 +24,12 @@ const subClient = pubClient.duplicate();
 await Promise.all([pubClient.connect(), subClient.connect()]);
 
 const httpServer = createServer();
-const adapter = mode === "sharded" ? createShardedAdapter(pubClient, subClient) : createAdapter(pubClient, subClient);
+const adapter =
+  mode === "sharded"
+    ? createShardedAdapter(pubClient, subClient)
+    : mode === "streams"
+      ? createStreamsAdapter(pubClient)
+      : createAdapter(pubClient, subClient);
 const io = new Server(httpServer, { adapter });
 io.use((socket, next) => {
   if (socket.handshake.auth.room) socket.join(socket.handshake.auth.room);
