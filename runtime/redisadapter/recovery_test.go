@@ -166,6 +166,11 @@ func TestLiveSessions(t *testing.T) {
 	if s := stored(); s == nil || !slices.Contains(s.Rooms, "bulk") {
 		t.Fatalf("after SocketsJoin: session %+v, want room bulk", s)
 	}
+	// So does a bulk leave.
+	srv.To(client.ID()).SocketsLeave("bulk")
+	if s := stored(); s == nil || slices.Contains(s.Rooms, "bulk") {
+		t.Fatalf("after SocketsLeave: session %+v, want no room bulk", s)
+	}
 	if _, err := client.EmitWithAck(ctx, "leave", "news"); err != nil {
 		t.Fatal(err)
 	}

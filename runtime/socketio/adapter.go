@@ -367,11 +367,20 @@ func (a *MemoryAdapter) AddSockets(opts BroadcastOptions, rooms []string) {
 
 // DelSockets implements Adapter.
 func (a *MemoryAdapter) DelSockets(opts BroadcastOptions, rooms []string) {
+	var unsaved []*Socket
 	for _, id := range a.selectIDs(opts) {
+		if s := a.nsp.socket(id); s != nil {
+			// Through the socket, so that its live session is saved.
+			if s.leave(rooms, false) {
+				unsaved = append(unsaved, s)
+			}
+			continue
+		}
 		for _, r := range rooms {
 			a.Del(id, r)
 		}
 	}
+	saveLiveSessions(unsaved)
 }
 
 // DisconnectSockets implements Adapter.

@@ -407,13 +407,25 @@ func saveLiveSessions(sockets []*Socket) {
 }
 
 // Leave removes the socket from room.
-func (s *Socket) Leave(room string) {
+func (s *Socket) Leave(room string) { s.leave([]string{room}, true) }
+
+// leave removes the socket from rooms and, if save, saves its live
+// session before returning; otherwise it reports whether the session
+// needs saving (saveLiveSessions does it for many at once).
+func (s *Socket) leave(rooms []string, save bool) (unsaved bool) {
 	s.joinMu.Lock()
 	defer s.joinMu.Unlock()
-	s.nsp.adapter.Del(s.id, room)
-	if !s.left {
-		s.keepLiveLocked()
+	for _, r := range rooms {
+		s.nsp.adapter.Del(s.id, r)
 	}
+	if s.left {
+		return false
+	}
+	if save {
+		s.keepLiveLocked()
+		return false
+	}
+	return s.live != nil
 }
 
 // keepLive starts keeping the session of a socket about to be connected
