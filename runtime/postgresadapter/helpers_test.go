@@ -56,6 +56,8 @@ func startNode(t *testing.T, pg *siotest.Postgres, o nodeOptions) *node {
 	}
 	if o.logs != nil {
 		ao.Logger = slog.New(slog.NewTextHandler(o.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	} else if ao.Logger == nil {
+		ao.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	}
 	srv := socketio.NewServer(&socketio.Options{Adapter: New(pool, &ao)})
 	joinFromAuth(srv)
