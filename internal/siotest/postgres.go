@@ -2,6 +2,7 @@ package siotest
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -20,7 +21,7 @@ import (
 // Postgres is a real PostgreSQL server on a free loopback port, its data
 // in a temporary directory, with trust authentication for the user
 // "postgres" and no durability (fsync off). Its processes (the postmaster
-// and its backends, one process group) are killed when the test ends.
+// and its children) are killed when the test ends.
 type Postgres struct {
 	Port string
 	Dir  string // the data directory, kept across Stop and Start
@@ -144,9 +145,7 @@ func (p *Postgres) start() error {
 	p.cmd = exec.Command(filepath.Join(p.bin, "postgres"), "-D", p.Dir, "-p", p.Port,
 		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "fsync=off",
 		"-c", "logging_collector=off", "-c", "log_min_messages=warning")
-	// Its own process group, so that Stop, Pause and Resume reach the
-	// backends too.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred, Setpgid: true}
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
 	out, err := p.cmd.StderrPipe()
 	if err != nil {
 		return err
@@ -190,17 +189,58 @@ func (p *Postgres) Pause() { p.signal(syscall.SIGSTOP) }
 // Resume continues a paused server (SIGCONT).
 func (p *Postgres) Resume() { p.signal(syscall.SIGCONT) }
 
+// signal sends sig to the postmaster, then to its children (backends,
+// background workers), each by pid: they run in sessions of their own,
+// so a process group would not reach them.
 func (p *Postgres) signal(sig syscall.Signal) {
-	if p.cmd != nil && p.cmd.Process != nil {
-		_ = syscall.Kill(-p.cmd.Process.Pid, sig)
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	pid := p.cmd.Process.Pid
+	_ = syscall.Kill(pid, sig)
+	for _, child := range childrenOf(pid) {
+		_ = syscall.Kill(child, sig)
 	}
 }
 
-// Stop kills the server and its backends (SIGKILL to its process group),
-// as a crash of its host would, and waits for the postmaster to exit.
+// childrenOf returns the pids of the processes whose parent is pid, from
+// /proc.
+func childrenOf(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …; comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		fields := strings.Fields(string(stat[i+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
+// Stop kills the server and its backends (SIGKILL), as a crash of its
+// host would, and waits for the postmaster to exit.
 func (p *Postgres) Stop() {
 	if p.cmd != nil && p.cmd.Process != nil {
-		p.signal(syscall.SIGKILL)
+		// Stopped first, the postmaster starts no child meanwhile, and
+		// its children do not see it die before they do.
+		_ = p.cmd.Process.Signal(syscall.SIGSTOP)
+		for _, child := range childrenOf(p.cmd.Process.Pid) {
+			_ = syscall.Kill(child, syscall.SIGKILL)
+		}
+		_ = p.cmd.Process.Kill()
 		<-p.done
 		p.cmd = nil
 	}

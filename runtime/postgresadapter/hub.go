@@ -333,21 +333,29 @@ func (h *hub) publish(ctx context.Context, channel string, m *clusteradapter.Mes
 	return nil
 }
 
-// failed notes a failed statement: unless PostgreSQL itself answered
-// with an error, publishes fail at once until it answers a ping, instead
-// of each waiting for it.
+// failed notes a failed statement: unless PostgreSQL answered it with an
+// error of the statement's own, publishes fail at once until it answers a
+// ping, instead of each waiting for it.
 func (h *hub) failed(err error) {
+	if h.ctx.Err() != nil || errors.Is(err, context.Canceled) {
+		return
+	}
 	var pgErr *pgconn.PgError
-	if h.ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.As(err, &pgErr) {
-		if pgErr != nil {
-			h.warn("postgresadapter: statement failed", "err", err)
-		}
+	if errors.As(err, &pgErr) && !serverGone(pgErr) {
+		h.warn("postgresadapter: statement failed", "err", err)
 		return
 	}
 	h.warn("postgresadapter: PostgreSQL unreachable; sending to local clients only until it answers", "err", err)
 	if h.down.CompareAndSwap(false, true) {
 		h.spawn(h.probe)
 	}
+}
+
+// serverGone reports whether err ends the session rather than the
+// statement: a connection exception (class 08), an operator
+// intervention such as a shutdown (class 57), a FATAL or PANIC.
+func serverGone(err *pgconn.PgError) bool {
+	return err.Severity == "FATAL" || err.Severity == "PANIC" || strings.HasPrefix(err.Code, "08") || strings.HasPrefix(err.Code, "57")
 }
 
 // probe pings PostgreSQL until it answers, then lets publishes through
