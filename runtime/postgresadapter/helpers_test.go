@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,12 +31,18 @@ type nodeOptions struct {
 	adapter *Options
 	setup   func(*socketio.Server)
 	logs    *siotest.SyncBuffer // receives the adapter's log, if set
+	port    string              // where to connect instead of the server's port (a proxy)
 }
 
-// newPool returns a pool on pg that gives up connecting after 2s.
-func newPool(t *testing.T, pg *siotest.Postgres) *pgxpool.Pool {
+// newPool returns a pool on pg (on port, if not "") that gives up
+// connecting after 2s.
+func newPool(t *testing.T, pg *siotest.Postgres, port string) *pgxpool.Pool {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(pg.URL() + "&connect_timeout=2")
+	url := pg.URL()
+	if port != "" {
+		url = strings.Replace(url, ":"+pg.Port+"/", ":"+port+"/", 1)
+	}
+	cfg, err := pgxpool.ParseConfig(url + "&connect_timeout=2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +56,7 @@ func newPool(t *testing.T, pg *siotest.Postgres) *pgxpool.Pool {
 // startNode starts a Go node on pg; it is closed when the test ends.
 func startNode(t *testing.T, pg *siotest.Postgres, o nodeOptions) *node {
 	t.Helper()
-	pool := newPool(t, pg)
+	pool := newPool(t, pg, o.port)
 	ao := Options{RequestsTimeout: 2 * time.Second}
 	if o.adapter != nil {
 		ao = *o.adapter

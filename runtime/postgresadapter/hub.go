@@ -44,16 +44,17 @@ type hub struct {
 
 	down    atomic.Bool   // a statement failed; publishes drop until a ping answers
 	dropped atomic.Uint64 // messages not sent because PostgreSQL was down
-	// logMu guards lastLog, so that an outage logs every few seconds, not
-	// per message.
+	// logMu guards lastLog (per log message, when it was last written),
+	// so that an outage logs every few seconds, not per message.
 	logMu   sync.Mutex
-	lastLog time.Time
+	lastLog map[string]time.Time
 }
 
 func newHub(pool *pgxpool.Pool, o Options) *hub {
 	h := &hub{
 		pool: pool, opts: o, log: o.Logger, table: quoteTable(o.TableName),
 		byChannel: map[string]*Adapter{}, uids: map[string]bool{}, listened: map[string]bool{}, waiting: map[string][]chan struct{}{},
+		lastLog: map[string]time.Time{},
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background()) //sio:root-context: the hub lives until its server's last adapter closes
 	h.loops.Add(2)
@@ -402,13 +403,13 @@ func (h *hub) cleanup() {
 	}
 }
 
-// warn logs at most every few seconds.
+// warn logs msg at most every few seconds.
 func (h *hub) warn(msg string, args ...any) {
 	h.logMu.Lock()
 	now := time.Now()
-	ok := now.Sub(h.lastLog) > 5*time.Second
+	ok := now.Sub(h.lastLog[msg]) > 5*time.Second
 	if ok {
-		h.lastLog = now
+		h.lastLog[msg] = now
 	}
 	h.logMu.Unlock()
 	if ok {
