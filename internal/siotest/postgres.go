@@ -191,15 +191,23 @@ func (p *Postgres) Resume() { p.signal(syscall.SIGCONT) }
 
 // signal sends sig to the postmaster, then to its children (backends,
 // background workers), each by pid: they run in sessions of their own,
-// so a process group would not reach them.
+// so a process group would not reach them. A child forked while the
+// signal reaches the postmaster is found on a second look.
 func (p *Postgres) signal(sig syscall.Signal) {
 	if p.cmd == nil || p.cmd.Process == nil {
 		return
 	}
 	pid := p.cmd.Process.Pid
 	_ = syscall.Kill(pid, sig)
-	for _, child := range childrenOf(pid) {
-		_ = syscall.Kill(child, sig)
+	sent := map[int]bool{}
+	for range 3 {
+		for _, child := range childrenOf(pid) {
+			if !sent[child] {
+				sent[child] = true
+				_ = syscall.Kill(child, sig)
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -235,12 +243,9 @@ func childrenOf(pid int) []int {
 func (p *Postgres) Stop() {
 	if p.cmd != nil && p.cmd.Process != nil {
 		// Stopped first, the postmaster starts no child meanwhile, and
-		// its children do not see it die before they do.
+		// its children hardly see it die before they do.
 		_ = p.cmd.Process.Signal(syscall.SIGSTOP)
-		for _, child := range childrenOf(p.cmd.Process.Pid) {
-			_ = syscall.Kill(child, syscall.SIGKILL)
-		}
-		_ = p.cmd.Process.Kill()
+		p.signal(syscall.SIGKILL)
 		<-p.done
 		p.cmd = nil
 	}

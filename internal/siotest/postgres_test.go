@@ -1,7 +1,11 @@
 package siotest
 
 import (
+	"bytes"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -37,6 +41,22 @@ func TestPostgresPauseStopStart(t *testing.T) {
 	if b, err := sslAnswer(p.Port, 300*time.Millisecond); err == nil {
 		t.Errorf("a paused server answered %q", b)
 	}
+	// Its backends, in sessions of their own, are stopped too.
+	children := childrenOf(p.cmd.Process.Pid)
+	if len(children) == 0 {
+		t.Error("the postmaster has no children")
+	}
+	for _, c := range children {
+		// A stop is delivered asynchronously; a child that has exited
+		// (Z) waits for its paused parent.
+		s := procState(c)
+		for deadline := time.Now().Add(time.Second); s != "T" && s != "Z" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			s = procState(c)
+		}
+		if s != "T" && s != "Z" {
+			t.Errorf("child %d of the paused postmaster is in state %q", c, s)
+		}
+	}
 	p.Resume()
 	if b, err := sslAnswer(p.Port, 2*time.Second); err != nil || b != 'N' {
 		t.Fatalf("after Resume: answer %q, %v", b, err)
@@ -49,4 +69,17 @@ func TestPostgresPauseStopStart(t *testing.T) {
 	if b, err := sslAnswer(p.Port, 2*time.Second); err != nil || b != 'N' {
 		t.Fatalf("after Start: answer %q, %v", b, err)
 	}
+}
+
+// procState returns the state letter of process pid, from /proc.
+func procState(pid int) string {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ""
+	}
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(fields) == 0 {
+		return ""
+	}
+	return fields[0]
 }

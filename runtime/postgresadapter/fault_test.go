@@ -209,6 +209,9 @@ func TestPostgresPausedDoesNotWedge(t *testing.T) {
 		t.Errorf("FetchSockets took %v while PostgreSQL was stopped", fetchTook)
 	}
 	time.Sleep(5*time.Second - time.Since(paused))
+	if l := remote.last(); l != 1 {
+		t.Errorf("tick %d crossed while PostgreSQL was stopped", l)
+	}
 	pg.Resume()
 	resumed := time.Now()
 
