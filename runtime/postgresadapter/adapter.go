@@ -11,8 +11,12 @@
 // heartbeats) is a NOTIFY on the channel "<prefix>#<nsp>", as JSON, sent
 // through the pool. A message whose JSON reaches PayloadThreshold bytes,
 // or that holds binary, is inserted as msgpack into the attachment table
-// (created if it does not exist) and the NOTIFY carries only its row's
-// id; each node reads the row back. A node deletes the rows older than
+// (created if it does not exist) and the NOTIFY carries only its sender,
+// type and row id; each node reads the row back, in the order the
+// notifications came. (The reference sends binary that way only in
+// broadcasts, acks and server-side emits, and JSON-encodes it elsewhere,
+// as in a fetchSockets answer with binary socket data; a node of either
+// reads both forms.) A node deletes the rows older than
 // CleanupInterval every CleanupInterval. The number of nodes is the
 // number heard from within the heartbeat timeout.
 //
@@ -48,7 +52,8 @@ import (
 // Options configures New. The zero value has the reference's defaults.
 type Options struct {
 	// ChannelPrefix starts the notification channels' names:
-	// "<prefix>#<nsp>". Default "socket.io".
+	// "<prefix>#<nsp>", which PostgreSQL limits to 63 bytes. Default
+	// "socket.io".
 	ChannelPrefix string
 	// TableName is the table of the messages too large for a NOTIFY or
 	// holding binary, created if it does not exist. A name with a dot is
