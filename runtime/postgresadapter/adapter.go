@@ -20,10 +20,15 @@
 // CleanupInterval every CleanupInterval. The number of nodes is the
 // number heard from within the heartbeat timeout.
 //
-// Each server listens on one connection of its own, outside the pool.
-// When it fails, the node connects again (after one to three seconds, as
-// the reference does), LISTENs again and announces itself, so that the
-// others answer with heartbeats at once.
+// Each server listens on one connection of its own, outside the pool,
+// and handles what arrives on one goroutine, in order: the handlers of
+// server-side emits (socketio.Namespace.OnServerSideEmit) run there, so
+// one that blocks delays every later message from the other nodes, and
+// one that panics is logged and skipped. When the connection fails, the
+// node connects again (after one to three seconds, as the reference
+// does), LISTENs again and announces itself, so that the others answer
+// with heartbeats at once. A listening connection quiet for the heartbeat
+// timeout is pinged, so that a server gone without closing it is noticed.
 //
 // # What an outage costs
 //
@@ -31,7 +36,7 @@
 // the sessions listening when it commits: what is sent while a node's
 // listening connection is down never reaches that node, and what a node
 // sends while PostgreSQL is unreachable reaches its local clients only.
-// After a failed command a node stops trying to publish until PostgreSQL
+// After a failed statement a node stops trying to publish until PostgreSQL
 // answers a ping again, so that broadcasts do not each wait for it.
 //
 // Connection state recovery is not supported, as by the reference.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -260,8 +261,15 @@ func (h *hub) exec(conn *pgx.Conn, sql string) bool {
 }
 
 // deliver hands a notification to its namespace's adapter; a malformed
-// one, or one whose attachment cannot be read, is logged and dropped.
+// one, or one whose attachment cannot be read, is logged and dropped. A
+// handler that panics on it (a server-side emit's) is logged, and the
+// listener goes on.
 func (h *hub) deliver(n *pgconn.Notification) {
+	defer func() {
+		if r := recover(); r != nil {
+			h.log.Error("postgresadapter: a handler panicked on a notification", "channel", n.Channel, "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
 	h.mu.Lock()
 	a := h.byChannel[n.Channel]
 	h.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/sio-dev/sio/internal/siotest"
+	"github.com/sio-dev/sio/runtime/socketio"
 )
 
 // Bad notifications and bad attachment rows are dropped (and logged); the
@@ -79,5 +80,27 @@ func TestMalformedInputIsDropped(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "notification dropped"); n < 8 {
 		t.Errorf("%d notifications logged as dropped, want at least 8:\n%s", n, logs.String())
+	}
+}
+
+// A server-side emit handler that panics, on the listening goroutine, is
+// logged; the listener goes on, and what follows arrives.
+func TestPanickingHandlerDoesNotStopTheListener(t *testing.T) {
+	pg := siotest.StartPostgres(t)
+	logs := &siotest.SyncBuffer{}
+	a := startNode(t, pg, nodeOptions{})
+	b := startNode(t, pg, nodeOptions{logs: logs, setup: func(srv *socketio.Server) {
+		srv.Of("/").OnServerSideEmit("boom", func(socketio.Args, socketio.Ack) { panic("boom") })
+	}})
+	onB := dial(t, b, "r")
+	got := collect(onB, "hello")
+	waitFor(t, "two nodes", func() bool { return serverCount(a) == 2 })
+	if err := a.srv.Of("/").ServerSideEmit(context.Background(), "boom"); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.srv.Emit("hello", "after")
+	expect(t, got, `["after"]`)
+	if !strings.Contains(logs.String(), "a handler panicked") {
+		t.Errorf("the panic was not logged:\n%s", logs.String())
 	}
 }
