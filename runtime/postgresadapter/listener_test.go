@@ -73,3 +73,24 @@ func TestAttachmentsAreCleanedUp(t *testing.T) {
 		t.Errorf("the table is gone: %v, %v", exists, err)
 	}
 }
+
+// A node started while PostgreSQL is down serves its own clients, and
+// joins the cluster by itself once PostgreSQL is up.
+func TestNodeStartedBeforePostgres(t *testing.T) {
+	pg := siotest.StartPostgres(t)
+	pg.Stop()
+	start := time.Now()
+	b := startNode(t, pg, nodeOptions{})
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("starting a node without PostgreSQL took %v", d)
+	}
+	onB := dial(t, b, "r")
+	got := collect(onB, "hello")
+	_ = b.srv.Emit("hello", "local")
+	expect(t, got, `["local"]`)
+	pg.Start(t)
+	a := startNode(t, pg, nodeOptions{})
+	waitFor(t, "two nodes", func() bool { return serverCount(a) == 2 && serverCount(b) == 2 })
+	_ = a.srv.Emit("hello", "from a")
+	expect(t, got, `["from a"]`)
+}
