@@ -83,7 +83,7 @@ func RunPostgres() (p *Postgres, stop func(), err error) {
 		}
 	}
 	initdb := exec.Command(filepath.Join(p.bin, "initdb"), "-D", p.Dir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions")
-	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred, Pdeathsig: syscall.SIGKILL}
 	if out, err := initdb.CombinedOutput(); err != nil {
 		stop()
 		return nil, nil, fmt.Errorf("initdb: %w\n%s", err, out)
@@ -145,7 +145,11 @@ func (p *Postgres) start() error {
 	p.cmd = exec.Command(filepath.Join(p.bin, "postgres"), "-D", p.Dir, "-p", p.Port,
 		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "fsync=off",
 		"-c", "logging_collector=off", "-c", "log_min_messages=warning")
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
+	// Should the test binary die without stopping it (a crash, a
+	// timeout), the kernel kills the postmaster, and its children follow.
+	// (It is the creating thread's death that counts, and Go rarely ends
+	// a thread.)
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred, Pdeathsig: syscall.SIGKILL}
 	out, err := p.cmd.StderrPipe()
 	if err != nil {
 		return err
