@@ -11,6 +11,7 @@ import (
 	"github.com/sio-dev/sio/internal/nodepeer"
 	"github.com/sio-dev/sio/internal/siotest"
 	"github.com/sio-dev/sio/runtime/socketio"
+	"github.com/sio-dev/sio/runtime/socketio/sioclient"
 )
 
 // mixedSetup serves, on a Go node, the events postgres_node.mjs serves
@@ -129,4 +130,46 @@ func TestMixedCluster(t *testing.T) {
 	nodeURL := "http://127.0.0.1:" + nodepeer.Start(t, "listening", "postgres_node.mjs", pg.Port, "0").Port()
 	waitFor(t, "the Node node", func() bool { return serverCount(goNode) == 2 })
 	nodepeer.Run(t, 60*time.Second, "postgres_clients.mjs", goNode.url, nodeURL)
+}
+
+// PostgreSQL killed and restarted under a Go node and a Node node: both
+// listen again by themselves, and broadcasts cross both ways again.
+func TestMixedClusterSurvivesRestart(t *testing.T) {
+	nodepeer.Require(t)
+	pg := siotest.StartPostgres(t)
+	goNode := startNode(t, pg, nodeOptions{setup: mixedSetup})
+	peer := &node{url: "http://127.0.0.1:" + nodepeer.Start(t, "listening", "postgres_node.mjs", pg.Port, "0").Port()}
+	waitFor(t, "the Node node", func() bool { return serverCount(goNode) == 2 })
+	onGo, onNode := dial(t, goNode, "r"), dial(t, peer, "r")
+	gotGo, gotNode := collect(onGo, "hello"), collect(onNode, "hello")
+	// crosses reports whether a broadcast from one side, asked of the
+	// client there, reaches the client of the other within a moment.
+	crosses := func(from *sioclient.Socket, to chan string, text string) bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if _, err := from.EmitWithAck(ctx, "broadcast", "r", text); err != nil {
+			return false
+		}
+		deadline := time.After(300 * time.Millisecond)
+		for {
+			select {
+			case got := <-to:
+				if strings.Contains(got, text) {
+					return true
+				}
+			case <-deadline:
+				return false
+			}
+		}
+	}
+	if !crosses(onGo, gotNode, "go before") || !crosses(onNode, gotGo, "node before") {
+		t.Fatal("broadcasts do not cross before the restart")
+	}
+	pg.Stop()
+	time.Sleep(time.Second)
+	pg.Start(t)
+	restarted := time.Now()
+	waitWithin(t, 15*time.Second, "go's broadcasts on the Node node", func() bool { return crosses(onGo, gotNode, "go after") })
+	waitWithin(t, 15*time.Second, "node's broadcasts on the Go node", func() bool { return crosses(onNode, gotGo, "node after") })
+	t.Logf("broadcasts cross both ways %v after the restart", time.Since(restarted).Round(10*time.Millisecond))
 }

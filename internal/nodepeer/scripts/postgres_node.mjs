@@ -21,6 +21,11 @@ import pg from "pg";
 const [pgPort, httpPort] = process.argv.slice(2);
 const pool = new pg.Pool({ host: "127.0.0.1", port: Number(pgPort), user: "postgres", database: "postgres" });
 pool.on("error", () => {});
+// The adapter keeps a client of the pool for LISTEN without an "error"
+// listener of its own: when PostgreSQL dies, that client's error would
+// end the process. Every client of the pool gets one; the adapter then
+// sees the client end and connects again.
+pool.on("connect", (client) => client.on("error", () => {}));
 await pool.query(`
   CREATE TABLE IF NOT EXISTS socket_io_attachments (
       id          bigserial UNIQUE,
