@@ -34,7 +34,9 @@ FUZZ_TARGETS = \
 	./runtime/rpc:FuzzCallArguments:20000x \
 	./runtime/clusteradapter:FuzzOnMessage:50000x \
 	./runtime/redisstreamsadapter:FuzzDecodeEntry \
-	./runtime/redisstreamsadapter:FuzzDecodePubSub
+	./runtime/redisstreamsadapter:FuzzDecodePubSub \
+	./runtime/postgresadapter:FuzzDecodeNotification \
+	./runtime/postgresadapter:FuzzDecodeAttachment
 
 .PHONY: demo test lint gotest fuzz attack bench generate checkgenerate bundle checkbundle nodeclient conformance
 

@@ -36,6 +36,7 @@ var layers = []layer{
 	{pkg: "runtime/clusteradapter", local: []string{"runtime/socketio", "runtime/socketio/siopacket", "runtime/internal/adapterwire", "runtime/internal/siolog"}},
 	{pkg: "runtime/redisadapter", local: []string{"runtime/socketio", "runtime/socketio/siopacket", "runtime/clusteradapter", "runtime/internal/adapterwire", "runtime/internal/siolog"}, external: []string{"github.com/redis/go-redis/v9", "github.com/vmihailenco/msgpack/v5"}},
 	{pkg: "runtime/redisstreamsadapter", local: []string{"runtime/socketio", "runtime/socketio/siopacket", "runtime/clusteradapter", "runtime/internal/siolog"}, external: []string{"github.com/redis/go-redis/v9", "github.com/vmihailenco/msgpack/v5"}},
+	{pkg: "runtime/postgresadapter", local: []string{"runtime/socketio", "runtime/clusteradapter", "runtime/internal/siolog"}, external: []string{"github.com/jackc/pgx/v5", "github.com/vmihailenco/msgpack/v5"}},
 	{pkg: "runtime/rpc", local: []string{"runtime/socketio", "runtime/socketio/sioclient", "runtime/socketio/siopacket", "runtime/internal/workers", "runtime/internal/siolog"}, external: []string{"google.golang.org/protobuf"}},
 	// Prometheus, OpenTelemetry and the Admin UI's bcrypt are optional: only these packages import them.
 	{pkg: "runtime/sioadmin", local: []string{"runtime/engineio", "runtime/socketio"}, external: []string{"golang.org/x/crypto/bcrypt"}},

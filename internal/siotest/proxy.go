@@ -7,8 +7,8 @@ import (
 )
 
 // Proxy forwards loopback TCP connections to a target and simulates
-// network trouble: Freeze drops all traffic silently (a dead network),
-// Cut closes every connection at once (a reset), and SetTarget sends new
+// network trouble: Freeze drops all traffic silently (a dead network)
+// until Thaw, Cut closes every connection at once (a reset), and SetTarget sends new
 // connections elsewhere (a load balancer moving a client to another node).
 type Proxy struct {
 	ln net.Listener
@@ -106,6 +106,14 @@ func (p *Proxy) isFrozen() bool {
 func (p *Proxy) Freeze() {
 	p.mu.Lock()
 	p.frozen = true
+	p.mu.Unlock()
+}
+
+// Thaw lets traffic pass again after Freeze. What was dropped meanwhile
+// stays lost: the connections frozen then carry a broken stream.
+func (p *Proxy) Thaw() {
+	p.mu.Lock()
+	p.frozen = false
 	p.mu.Unlock()
 }
 

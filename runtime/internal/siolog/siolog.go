@@ -7,8 +7,9 @@
 //	SIO_DEBUG=*                       every layer
 //
 // The layers are engineio, socketio, sioclient, rpc, redisadapter,
-// clusteradapter and redisstreamsadapter. A layer turned on passes its
-// debug records to its handler whatever level the handler is set to.
+// clusteradapter, redisstreamsadapter and postgresadapter. A layer turned
+// on passes its debug records to its handler whatever level the handler
+// is set to.
 package siolog
 
 import (
