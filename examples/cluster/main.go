@@ -13,7 +13,9 @@
 // WebSocket-only clients need no stickiness. -adapter chooses how the
 // nodes talk: pubsub (Redis pub/sub, the default), sharded (Redis 7 sharded
 // pub/sub, where recovery works within one node only) or streams (Redis
-// Streams, which a node reads again from where it was after an outage).
+// Streams, which a node reads again from where it was after an outage) or
+// postgres (PostgreSQL LISTEN/NOTIFY, on the database -postgres names;
+// recovery is then within one node only).
 package main
 
 import (
@@ -29,20 +31,24 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sio-dev/sio/examples/chat/chatapp"
 	"github.com/sio-dev/sio/runtime/engineio"
+	"github.com/sio-dev/sio/runtime/postgresadapter"
 	"github.com/sio-dev/sio/runtime/redisadapter"
 	"github.com/sio-dev/sio/runtime/redisstreamsadapter"
 	"github.com/sio-dev/sio/runtime/socketio"
 )
 
-// options returns the server options of a node on rdb, with the adapter
-// named by kind: pubsub, sharded or streams.
-func options(rdb redis.UniversalClient, sticky bool, kind string) (*socketio.Options, error) {
+// options returns the server options of a node with the adapter named by
+// kind: pubsub, sharded or streams on rdb, or postgres on pool.
+func options(rdb redis.UniversalClient, pool *pgxpool.Pool, sticky bool, kind string) (*socketio.Options, error) {
 	opts := &socketio.Options{ConnectionStateRecovery: &socketio.RecoveryOptions{}}
 	switch kind {
+	case "postgres":
+		opts.Adapter = postgresadapter.New(pool, nil)
 	case "pubsub":
 		opts.Adapter = redisadapter.New(rdb, nil)
 	case "sharded":
@@ -50,7 +56,7 @@ func options(rdb redis.UniversalClient, sticky bool, kind string) (*socketio.Opt
 	case "streams":
 		opts.Adapter = redisstreamsadapter.New(rdb, nil)
 	default:
-		return nil, fmt.Errorf("unknown adapter %q (pubsub, sharded or streams)", kind)
+		return nil, fmt.Errorf("unknown adapter %q (pubsub, sharded, streams or postgres)", kind)
 	}
 	if sticky {
 		opts.Engine.Cookie = &engineio.CookieOptions{HTTPOnly: true}
@@ -62,12 +68,21 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8081", "address to serve on")
 	redisAddr := flag.String("redis", "127.0.0.1:6379", "Redis server")
 	sticky := flag.Bool("sticky", false, "set the Engine.IO cookie for sticky load balancing")
-	adapter := flag.String("adapter", "pubsub", "how nodes talk through Redis: pubsub, sharded (Redis 7 sharded pub/sub) or streams (Redis Streams)")
+	adapter := flag.String("adapter", "pubsub", "how nodes talk: pubsub, sharded (Redis 7 sharded pub/sub), streams (Redis Streams) or postgres")
+	postgresURL := flag.String("postgres", "postgres://postgres@127.0.0.1:5432/postgres", "PostgreSQL database, for -adapter postgres")
 	flag.Parse()
 
 	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
 	defer rdb.Close()
-	opts, err := options(rdb, *sticky, *adapter)
+	var pool *pgxpool.Pool
+	if *adapter == "postgres" {
+		var err error
+		if pool, err = pgxpool.New(context.Background(), *postgresURL); err != nil {
+			log.Fatal(err)
+		}
+		defer pool.Close()
+	}
+	opts, err := options(rdb, pool, *sticky, *adapter)
 	if err != nil {
 		log.Fatal(err)
 	}

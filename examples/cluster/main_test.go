@@ -29,7 +29,7 @@ func startChatNode(t *testing.T, redisAddr string, sticky bool, adapter string) 
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
 	t.Cleanup(func() { _ = rdb.Close() }) // after the server's close, which runs first
-	opts, err := options(rdb, sticky, adapter)
+	opts, err := options(rdb, nil, sticky, adapter)
 	if err != nil {
 		t.Fatal(err)
 	}

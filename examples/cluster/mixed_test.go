@@ -5,11 +5,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/proto"
 
 	chatv1 "github.com/sio-dev/sio/gen/go/example/chat/v1"
 	"github.com/sio-dev/sio/gen/go/example/chat/v1/chatv1sio"
 	"github.com/sio-dev/sio/internal/nodepeer"
+	"github.com/sio-dev/sio/examples/chat/chatapp"
 	"github.com/sio-dev/sio/internal/siotest"
 	"github.com/sio-dev/sio/runtime/engineio"
 	"github.com/sio-dev/sio/runtime/rpc"
@@ -19,16 +22,25 @@ import (
 // TestMixedClusterTypedStreams: a Go node serving the chat and a Node
 // socket.io node (redis_node.mjs, which serves the WatchRoom subscription
 // by the wire mapping) on one Redis, with each Redis adapter (pub/sub,
-// sharded pub/sub, Streams) on both sides. Typed room-stream
+// sharded pub/sub, Streams), and on one PostgreSQL (postgres_node.mjs),
+// each adapter on both sides. Typed room-stream
 // messages published on either node reach the typed subscribers of both.
 func TestMixedClusterTypedStreams(t *testing.T) {
 	nodepeer.Require(t)
-	for _, adapter := range []string{"pubsub", "sharded", "streams"} {
+	for _, adapter := range []string{"pubsub", "sharded", "streams", "postgres"} {
 		t.Run(adapter, func(t *testing.T) {
 			sharded := adapter == "sharded"
-			r := siotest.StartRedis(t)
-			goURL, rdb := startChatNode(t, r.Addr(), false, adapter)
-			nodeURL := "http://127.0.0.1:" + nodepeer.Start(t, "listening", "redis_node.mjs", r.Port, "0", adapter).Port()
+			var goURL, nodeURL string
+			var rdb *redis.Client
+			if adapter == "postgres" {
+				pg := siotest.StartPostgres(t)
+				goURL = startPostgresChatNode(t, pg.URL())
+				nodeURL = "http://127.0.0.1:" + nodepeer.Start(t, "listening", "postgres_node.mjs", pg.Port, "0").Port()
+			} else {
+				r := siotest.StartRedis(t)
+				goURL, rdb = startChatNode(t, r.Addr(), false, adapter)
+				nodeURL = "http://127.0.0.1:" + nodepeer.Start(t, "listening", "redis_node.mjs", r.Port, "0", adapter).Port()
+			}
 
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
@@ -104,4 +116,24 @@ func TestMixedClusterTypedStreams(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startPostgresChatNode serves the chat on the PostgreSQL adapter, on the
+// database at url.
+func startPostgresChatNode(t *testing.T, url string) string {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close) // after the server's close, which runs first
+	opts, err := options(nil, pool, false, "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, handler, err := chatapp.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return siotest.Serve(t, handler, srv).URL
 }

@@ -13,6 +13,10 @@
 // answers every socket's id, rooms and data; "count" answers the server
 // count; "sse" asks the other nodes "who" and answers their sorted
 // answers. It answers "who" itself with "node got".
+//
+// Like redis_node.mjs it also serves the chat's WatchRoom subscription by
+// the wire mapping (runtime/rpc's PROTOCOL.md) on "/chat", and
+// "publish-stream" (key, bytes) publishes one typed room-stream message.
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 import { createAdapter } from "@socket.io/postgres-adapter";
@@ -41,6 +45,21 @@ io.use((socket, next) => {
   if (room) socket.join(room);
   socket.data = { room: room ?? "" };
   next();
+});
+const watchRoom = "example.chat.v1.ChatService/WatchRoom";
+io.of("/chat").on("connection", (socket) => {
+  socket.on(watchRoom, (request, _meta, ack) => {
+    // WatchRoomRequest is one field, room = 1 (a string): tag 0x0a, length, bytes.
+    const req = Buffer.from(request);
+    const room = req[0] === 0x0a ? req.subarray(2, 2 + req[1]).toString() : "";
+    const key = `${watchRoom}#${room}`;
+    socket.join(key);
+    ack({ stream: key });
+  });
+  socket.on("publish-stream", (key, bytes, ack) => {
+    socket.nsp.to(key).emit("sio:stream", key, bytes);
+    ack?.();
+  });
 });
 io.on("connection", (socket) => {
   socket.on("broadcast", (room, text, ack) => {
