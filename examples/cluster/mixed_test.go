@@ -9,10 +9,10 @@ import (
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sio-dev/sio/examples/chat/chatapp"
 	chatv1 "github.com/sio-dev/sio/gen/go/example/chat/v1"
 	"github.com/sio-dev/sio/gen/go/example/chat/v1/chatv1sio"
 	"github.com/sio-dev/sio/internal/nodepeer"
-	"github.com/sio-dev/sio/examples/chat/chatapp"
 	"github.com/sio-dev/sio/internal/siotest"
 	"github.com/sio-dev/sio/runtime/engineio"
 	"github.com/sio-dev/sio/runtime/rpc"
