@@ -104,32 +104,10 @@ type Conn struct {
 	closeErr    error
 	transport   string
 	onUpgrade   []func() // run once the session has upgraded
-	queue       []outPacket
-	queuedBytes int
-	// sendingBytes is the data of the batch being written, taken off the
-	// queue but still held until the write returns. MaxPendingBytes bounds
-	// queuedBytes+sendingBytes: counting the queue alone let a stuck client
-	// hold a full queue plus a full batch stuck in its write, twice the limit.
-	sendingBytes int
-	// spareQueue is the backing array of the batch before last, kept so
-	// that under load the queue and the batch being written swap two
-	// arrays instead of growing a new one per batch. A heartbeat on an idle
-	// session drops it (trimIdleQueuesLocked).
-	spareQueue []outPacket
-	timer      *time.Timer // heartbeat, and the close deadline while closing
-	timerDue   time.Time   // when timer is meant to fire; it may run late
-	awaitPong  bool        // server side: a ping is out, the pong not yet back
-	writing    bool        // a writer is running, or the read loop will write (deferredWrite)
-	// delivering is set while the WebSocket read loop is inside OnMessage.
-	// Data queued meanwhile is written by the read loop once OnMessage
-	// returns (deferredWrite), which saves starting a writer goroutine and
-	// a scheduling hop on the request/reply path.
-	delivering    bool
-	deferredWrite bool
-	// deferLimit starts a writer goroutine for deferred data if OnMessage
-	// runs on for long, so a slow handler does not hold back what it sent.
-	deferLimit *time.Timer
-	deferArmed bool // deferLimit is running
+	out         outQueue
+	hb          heartbeat
+	writing     bool // a writer is running, or the read loop will write (deferral.pending)
+	deferral    writeDeferral
 	// push is the transport that writes queued packets as they come: a
 	// WebSocket (wsTransport), or a client's long-polling (clientPolling).
 	// It is nil while a server session is on long-polling, whose packets
@@ -138,6 +116,22 @@ type Conn struct {
 	// poll is a server session's long-polling side: the parked GET, the
 	// POST being read, the WebSocket probe of an upgrade. Nil otherwise.
 	poll *serverPolling
+}
+
+// outQueue is what waits to be written, under the session's mu.
+type outQueue struct {
+	packets []outPacket
+	bytes   int // the memory packets hold (heldBytes)
+	// sending is the data of the batch being written, taken off the
+	// queue but still held until the write returns. MaxPendingBytes bounds
+	// bytes+sending: counting the queue alone let a stuck client hold a
+	// full queue plus a full batch stuck in its write, twice the limit.
+	sending int
+	// spare is the backing array of the batch before last, kept so that
+	// under load the queue and the batch being written swap two arrays
+	// instead of growing a new one per batch. A heartbeat on an idle
+	// session drops it (trimIdleQueuesLocked).
+	spare []outPacket
 }
 
 // connLimits are the per-session settings taken from the server or the
@@ -228,15 +222,15 @@ func (c *Conn) Send(msgs ...Message) error {
 	}
 	var sent int
 	for _, m := range msgs {
-		c.queue = append(c.queue, messagePacket(m))
-		c.queuedBytes += heldBytes(m.Data)
+		c.out.packets = append(c.out.packets, messagePacket(m))
+		c.out.bytes += heldBytes(m.Data)
 		sent += len(m.Data)
 	}
 	if c.counted {
 		c.srv.counters.msgsOut.Add(uint64(len(msgs)))
 		c.srv.counters.bytesOut.Add(uint64(sent))
 	}
-	if c.queuedBytes+c.sendingBytes > c.limits.maxPending {
+	if c.out.bytes+c.out.sending > c.limits.maxPending {
 		c.mu.Unlock()
 		c.closeNow(ReasonTransportError, ErrSlowConsumer)
 		return ErrSlowConsumer
@@ -275,13 +269,13 @@ func (c *Conn) SendVolatile(msgs ...Message) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ready := c.push != nil || (c.poll != nil && c.poll.waiting && !c.poll.probeNoop)
-	if c.state != stateOpen || len(c.queue) > 0 || !ready {
+	if c.state != stateOpen || len(c.out.packets) > 0 || !ready {
 		return false
 	}
 	var sent int
 	for _, m := range msgs {
-		c.queue = append(c.queue, messagePacket(m))
-		c.queuedBytes += heldBytes(m.Data)
+		c.out.packets = append(c.out.packets, messagePacket(m))
+		c.out.bytes += heldBytes(m.Data)
 		sent += len(m.Data)
 	}
 	if c.counted {
@@ -319,7 +313,7 @@ func (c *Conn) closeGracefully(reason CloseReason) {
 		if left := time.Until(c.heartbeatDeadlineLocked()); left < d {
 			d = max(left, 0)
 		}
-		c.timer.Reset(d)
+		c.hb.timer.Reset(d)
 		c.kickLocked()
 		c.mu.Unlock()
 		return
@@ -352,7 +346,7 @@ func (c *Conn) closeNow(reason CloseReason, err error) {
 	}
 	c.state = stateClosed
 	c.closeReason, c.closeErr = reason, err
-	c.timer.Stop()
+	c.hb.timer.Stop()
 	push := c.push
 	var probe *websocket.Conn
 	lingers := false
@@ -365,7 +359,7 @@ func (c *Conn) closeNow(reason CloseReason, err error) {
 		n.sessions(c.transport).Add(-1)
 		n.closedWith(reason)
 	}
-	c.queue, c.queuedBytes = nil, 0
+	c.out.packets, c.out.bytes = nil, 0
 	c.wakePollLocked()
 	c.mu.Unlock()
 

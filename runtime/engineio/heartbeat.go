@@ -15,6 +15,13 @@ import (
 // answers them: a client, or a server speaking revision 3.
 func (c *Conn) peerPings() bool { return c.isClient || c.eio3 }
 
+// heartbeat is a session's heartbeat timer, under the session's mu.
+type heartbeat struct {
+	timer     *time.Timer // heartbeat, and the close deadline while closing
+	due       time.Time   // when timer is meant to fire; it may run late
+	awaitPong bool        // server side: a ping is out, the pong not yet back
+}
+
 // startHeartbeat arms the heartbeat timer: the server pings every
 // pingInterval; the side that is pinged (a client, or a revision 3 server)
 // expects a ping within pingInterval+pingTimeout.
@@ -25,24 +32,24 @@ func (c *Conn) startHeartbeat() {
 	}
 	c.mu.Lock() // the timer's callback may run before AfterFunc returns
 	defer c.mu.Unlock()
-	c.timerDue = time.Now().Add(d)
-	c.timer = time.AfterFunc(d, c.onTimer)
+	c.hb.due = time.Now().Add(d)
+	c.hb.timer = time.AfterFunc(d, c.onTimer)
 }
 
 // resetTimerLocked re-arms the heartbeat timer to fire d after from.
 func (c *Conn) resetTimerLocked(from time.Time, d time.Duration) {
-	c.timerDue = from.Add(d)
-	c.timer.Reset(time.Until(c.timerDue))
+	c.hb.due = from.Add(d)
+	c.hb.timer.Reset(time.Until(c.hb.due))
 }
 
 // heartbeatDeadlineLocked is when the server-side heartbeat fails if no
 // pong comes: the pong deadline of a ping that is out, or pingTimeout after
 // the next ping is due; for revision 3, when the client's ping is due.
 func (c *Conn) heartbeatDeadlineLocked() time.Time {
-	if c.awaitPong || c.eio3 {
-		return c.timerDue
+	if c.hb.awaitPong || c.eio3 {
+		return c.hb.due
 	}
-	return c.timerDue.Add(c.limits.pingTimeout)
+	return c.hb.due.Add(c.limits.pingTimeout)
 }
 
 // expiredLocked reports whether the heartbeat has already failed, even if
@@ -66,16 +73,16 @@ func (c *Conn) onTimer() {
 		reason := c.closeReason
 		c.mu.Unlock()
 		c.closeNow(reason, nil)
-	case c.peerPings() || c.awaitPong:
+	case c.peerPings() || c.hb.awaitPong:
 		c.mu.Unlock()
 		c.closeNow(ReasonPingTimeout, nil)
 	default:
 		c.trimIdleQueuesLocked()
-		c.awaitPong = true
+		c.hb.awaitPong = true
 		// Count the timeout from when the ping was due, not from when a
 		// late timer got round to it.
-		c.resetTimerLocked(c.timerDue, c.limits.pingTimeout)
-		c.queue = append(c.queue, outPacket{Packet: eiopacket.Packet{Type: eiopacket.Ping}})
+		c.resetTimerLocked(c.hb.due, c.limits.pingTimeout)
+		c.out.packets = append(c.out.packets, outPacket{Packet: eiopacket.Packet{Type: eiopacket.Ping}})
 		c.kickLocked()
 		c.mu.Unlock()
 	}
@@ -83,8 +90,8 @@ func (c *Conn) onTimer() {
 
 func (c *Conn) onPong() {
 	c.mu.Lock()
-	if c.state == stateOpen && c.awaitPong {
-		c.awaitPong = false
+	if c.state == stateOpen && c.hb.awaitPong {
+		c.hb.awaitPong = false
 		c.resetTimerLocked(time.Now(), c.limits.pingInterval)
 	}
 	c.mu.Unlock()
@@ -95,7 +102,7 @@ func (c *Conn) onPing() {
 	if c.state == stateOpen {
 		c.trimIdleQueuesLocked()
 		c.resetTimerLocked(time.Now(), c.limits.pingInterval+c.limits.pingTimeout)
-		c.queue = append(c.queue, outPacket{Packet: eiopacket.Packet{Type: eiopacket.Pong}})
+		c.out.packets = append(c.out.packets, outPacket{Packet: eiopacket.Packet{Type: eiopacket.Pong}})
 		c.kickLocked()
 	}
 	c.mu.Unlock()
@@ -104,11 +111,11 @@ func (c *Conn) onPing() {
 // trimIdleQueuesLocked drops the queue arrays kept from busier times,
 // when the session is between writes. It runs once per heartbeat.
 func (c *Conn) trimIdleQueuesLocked() {
-	if c.writing || len(c.queue) > 0 {
+	if c.writing || len(c.out.packets) > 0 {
 		return
 	}
-	c.spareQueue = nil
-	if cap(c.queue) > maxIdleQueueCap {
-		c.queue = nil
+	c.out.spare = nil
+	if cap(c.out.packets) > maxIdleQueueCap {
+		c.out.packets = nil
 	}
 }

@@ -69,7 +69,7 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 			c.mu.Unlock()
 			c.writePayload(w, r, batch)
 			c.mu.Lock()
-			c.sendingBytes = 0
+			c.out.sending = 0
 			c.mu.Unlock()
 			if closing {
 				c.closeNow(reason, nil)
@@ -109,14 +109,14 @@ func (c *Conn) takePollLocked() (batch []outPacket, closing, ok bool) {
 		// The client closed the session; its parked GET just ends.
 		return noop, false, true
 	case c.state != stateOpen:
-		batch = append(c.queue, closePacket)
-		c.sendingBytes = c.queuedBytes
-		c.queue, c.queuedBytes = nil, 0
+		batch = append(c.out.packets, closePacket)
+		c.out.sending = c.out.bytes
+		c.out.packets, c.out.bytes = nil, 0
 		return batch, c.state == stateClosing, true
-	case len(c.queue) > 0:
-		batch = c.queue
-		c.sendingBytes = c.queuedBytes
-		c.queue, c.queuedBytes = nil, 0
+	case len(c.out.packets) > 0:
+		batch = c.out.packets
+		c.out.sending = c.out.bytes
+		c.out.packets, c.out.bytes = nil, 0
 		return batch, false, true
 	case c.poll.probeNoop:
 		return noop, false, true

@@ -260,7 +260,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	c.startHeartbeat()
 	if !s.register(c) {
 		s.counters.sessions(transport).Add(-1)
-		c.timer.Stop()
+		c.hb.timer.Stop()
 		c.recvMu.Unlock()
 		if ws != nil {
 			_ = ws.Close()

@@ -70,7 +70,7 @@ func (s *Server) Stats() Stats {
 	s.mu.Unlock()
 	for _, c := range conns {
 		c.mu.Lock()
-		st.QueuedBytes += int64(c.queuedBytes + c.sendingBytes)
+		st.QueuedBytes += int64(c.out.bytes + c.out.sending)
 		c.mu.Unlock()
 	}
 	return st

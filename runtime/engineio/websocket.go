@@ -108,7 +108,7 @@ func (c *Conn) readMessage(t *wsTransport) (ended bool) {
 		return true
 	}
 	c.mu.Lock()
-	c.delivering = true
+	c.deferral.delivering = true
 	c.mu.Unlock()
 	if mt == websocket.BinaryMessage && !t.v3 {
 		c.deliver(buf.bytes(), true)
@@ -283,7 +283,7 @@ func (c *Conn) serveProbe(ws *websocket.Conn, bc *batchConn, base64 bool) {
 			c.wakePollLocked()
 			finish := false
 			switch {
-			case len(c.queue) > 0:
+			case len(c.out.packets) > 0:
 				c.kickLocked() // the writer finishes a closing session
 			case c.state == stateClosing:
 				finish = !c.writing

@@ -10,6 +10,19 @@ import (
 // polling POSTs); a server on long-polling instead wakes the client's
 // parked GET, which carries them (polling.go).
 
+// writeDeferral lets the WebSocket read loop write what OnMessage queued
+// once it returns, which saves starting a writer goroutine and a
+// scheduling hop on the request/reply path. Under the session's mu.
+type writeDeferral struct {
+	delivering bool // the read loop is inside OnMessage
+	pending    bool // data queued meanwhile waits for the read loop
+	// limit starts a writer goroutine for deferred data if OnMessage runs
+	// on for long, so a slow handler does not hold back what it sent;
+	// armed says it is running.
+	limit *time.Timer
+	armed bool
+}
+
 // pushTransport is a transport that writes a session's packets as soon as
 // they are queued, from the session's write loop. Server-side polling is
 // the other kind: it holds them until the client's GET takes them.
@@ -44,11 +57,11 @@ func (c *Conn) batchingLocked() *wsTransport {
 // push transports, or wakes the parked GET for server-side polling.
 func (c *Conn) kickLocked() {
 	if c.push != nil {
-		if c.delivering && c.batchingLocked() != nil {
+		if c.deferral.delivering && c.batchingLocked() != nil {
 			// The read loop takes the writer's part once OnMessage returns.
 			if !c.writing {
 				c.writing = true
-				c.deferredWrite = true
+				c.deferral.pending = true
 				c.armDeferLimitLocked()
 			}
 			return
@@ -111,12 +124,12 @@ const maxWriteDeferral = time.Millisecond
 // most once a millisecond instead of set and stopped for every message.
 func (c *Conn) armDeferLimitLocked() {
 	switch {
-	case c.deferLimit == nil:
-		c.deferLimit = time.AfterFunc(maxWriteDeferral, c.endDeferral)
-	case !c.deferArmed:
-		c.deferLimit.Reset(maxWriteDeferral)
+	case c.deferral.limit == nil:
+		c.deferral.limit = time.AfterFunc(maxWriteDeferral, c.endDeferral)
+	case !c.deferral.armed:
+		c.deferral.limit.Reset(maxWriteDeferral)
 	}
-	c.deferArmed = true
+	c.deferral.armed = true
 }
 
 // dropDeferLimit frees the deferral timer, which most connections need
@@ -124,9 +137,9 @@ func (c *Conn) armDeferLimitLocked() {
 // sending makes a new one.
 func (c *Conn) dropDeferLimit() {
 	c.mu.Lock()
-	if c.deferLimit != nil {
-		c.deferLimit.Stop() // a run already due finds nothing deferred
-		c.deferLimit, c.deferArmed = nil, false
+	if c.deferral.limit != nil {
+		c.deferral.limit.Stop() // a run already due finds nothing deferred
+		c.deferral.limit, c.deferral.armed = nil, false
 	}
 	c.mu.Unlock()
 }
@@ -135,9 +148,9 @@ func (c *Conn) dropDeferLimit() {
 func (c *Conn) endDeferral() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.deferArmed = false
-	if c.deferredWrite {
-		c.deferredWrite = false
+	c.deferral.armed = false
+	if c.deferral.pending {
+		c.deferral.pending = false
 		go c.writeLoop()
 	}
 }
@@ -146,9 +159,9 @@ func (c *Conn) endDeferral() {
 // what the message's handlers queued, or starts a writer if one is needed.
 func (c *Conn) writeDeferred() {
 	c.mu.Lock()
-	c.delivering = false
-	pending := c.deferredWrite
-	c.deferredWrite = false
+	c.deferral.delivering = false
+	pending := c.deferral.pending
+	c.deferral.pending = false
 	if !pending {
 		c.mu.Unlock()
 		return
@@ -175,7 +188,7 @@ func (c *Conn) writeDeferred() {
 // failed.
 func (c *Conn) writeNext() bool {
 	c.mu.Lock()
-	batch := c.queue
+	batch := c.out.packets
 	if cli := c.clientPollingLocked(); cli != nil && cli.pausing {
 		// Leave the queue for the upgraded transport.
 		c.stopWritingLocked()
@@ -191,16 +204,16 @@ func (c *Conn) writeNext() bool {
 		}
 		return false
 	}
-	c.sendingBytes = c.queuedBytes
-	c.queue, c.queuedBytes = c.spareQueue, 0
-	c.spareQueue = nil
+	c.out.sending = c.out.bytes
+	c.out.packets, c.out.bytes = c.out.spare, 0
+	c.out.spare = nil
 	push := c.push
 	c.mu.Unlock()
 
 	err := push.write(c, batch)
 	clear(batch)
 	c.mu.Lock()
-	c.sendingBytes = 0
+	c.out.sending = 0
 	c.mu.Unlock()
 	if err != nil {
 		c.closeNow(ReasonTransportError, err)
@@ -211,10 +224,10 @@ func (c *Conn) writeNext() bool {
 	}
 	if cap(batch) <= maxKeptQueueCap {
 		c.mu.Lock()
-		if c.queue == nil {
-			c.queue = batch[:0]
+		if c.out.packets == nil {
+			c.out.packets = batch[:0]
 		} else {
-			c.spareQueue = batch[:0]
+			c.out.spare = batch[:0]
 		}
 		c.mu.Unlock()
 	}
@@ -236,7 +249,7 @@ func (c *Conn) stopWritingLocked() {
 // anything queued up meanwhile or the session began closing.
 func (c *Conn) handOverWriterLocked() {
 	c.writing = false
-	if len(c.queue) > 0 || c.state == stateClosing {
+	if len(c.out.packets) > 0 || c.state == stateClosing {
 		c.writing = true
 		go c.writeLoop()
 	}

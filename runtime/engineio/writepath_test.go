@@ -121,7 +121,7 @@ func maskedTextFrame(payload string) []byte {
 func queueCaps(c *Conn) (queue, spare int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return cap(c.queue), cap(c.spareQueue)
+	return cap(c.out.packets), cap(c.out.spare)
 }
 
 // A burst's queue arrays are kept while the session is busy, so request
