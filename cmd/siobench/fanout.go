@@ -125,6 +125,7 @@ func fanoutWith(cfg config, kind fanoutKind) (map[string]any, error) {
 		})
 	}
 
+	cpuBefore := processCPU(cfg.pids)
 	start := time.Now()
 	deadline := start.Add(cfg.duration)
 	outstanding := 0
@@ -156,6 +157,7 @@ func fanoutWith(cfg config, kind fanoutKind) (map[string]any, error) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	elapsed := time.Since(start)
+	cpu := processCPU(cfg.pids) - cpuBefore
 	close(stop)
 	closeAll(receivers)
 	wg.Wait()
@@ -166,7 +168,7 @@ func fanoutWith(cfg config, kind fanoutKind) (map[string]any, error) {
 		return nil, fmt.Errorf("%w: %d of %d messages delivered", errBadReply, got, want)
 	}
 	slices.Sort(latencies)
-	return map[string]any{
+	res := map[string]any{
 		"published":   n,
 		"receivers":   cfg.clients,
 		"delivered":   want,
@@ -174,7 +176,11 @@ func fanoutWith(cfg config, kind fanoutKind) (map[string]any, error) {
 		"publish_sec": publishTime.Seconds(),
 		"p50_us":      float64(percentile(latencies, 0.5).Microseconds()),
 		"p99_us":      float64(percentile(latencies, 0.99).Microseconds()),
-	}, nil
+	}
+	if len(cfg.pids) > 0 && want > 0 {
+		res["server_cpu_us_per_delivered"] = float64(cpu.Nanoseconds()) / 1e3 / float64(want)
+	}
+	return res, nil
 }
 
 // recvEmptyAck reads an ack (any id) with no arguments.
