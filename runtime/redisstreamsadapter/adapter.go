@@ -74,6 +74,12 @@ type Options struct {
 	// ServerSideEmit with answers), broadcast acks without a timeout of
 	// their own, and each command a broadcast waits for. Default 5s.
 	RequestsTimeout time.Duration
+	// MaxQueueBytes bounds the stream entries waiting to be appended,
+	// for those that need no offset (see the package doc). Default 8 MiB.
+	MaxQueueBytes int
+	// MaxQueueAge is the longest an entry waits to be appended, while
+	// Redis is unreachable. Default 10s.
+	MaxQueueAge time.Duration
 	// Logger receives Redis errors and dropped entries. Default:
 	// slog.Default(); slog.New(slog.DiscardHandler) silences it.
 	Logger *slog.Logger
@@ -108,6 +114,12 @@ func New(client redis.UniversalClient, opts *Options) func(*socketio.Namespace) 
 	}
 	if o.RequestsTimeout <= 0 {
 		o.RequestsTimeout = 5 * time.Second
+	}
+	if o.MaxQueueBytes <= 0 {
+		o.MaxQueueBytes = defaultMaxQueueBytes
+	}
+	if o.MaxQueueAge <= 0 {
+		o.MaxQueueAge = defaultMaxQueueAge
 	}
 	o.Logger = siolog.Logger("redisstreamsadapter", o.Logger)
 	hubs := &hubSet{hubs: map[*socketio.Server]*hub{}}
@@ -146,6 +158,13 @@ func newAdapter(n *socketio.Namespace, rdb redis.UniversalClient, o Options, hub
 	a.hub.add(a)
 	return a
 }
+
+// Dropped reports how many messages for other nodes the adapters of this
+// server have dropped since it started: sent while Redis was unreachable
+// (pub/sub messages, broadcasts that wait for their offset), past the
+// append queue's bound (Options.MaxQueueBytes, MaxQueueAge), lost with
+// Redis's reply, or still queued when the server closed.
+func (a *Adapter) Dropped() uint64 { return a.hub.dropped.Load() }
 
 // Close implements socketio.Adapter: the server's last adapter to close
 // stops the stream's reader and the subscriptions.
