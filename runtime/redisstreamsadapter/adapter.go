@@ -10,7 +10,11 @@
 //
 // Broadcasts and the join, leave and disconnect requests are appended
 // (XADD, MAXLEN ~) to one stream, which every node reads in a loop (XREAD
-// BLOCK) on a connection of its own. Requests that want answers (broadcasts
+// BLOCK) on a connection of its own. One goroutine per server appends, in
+// the order the broadcasts were made, sending what was queued meanwhile
+// as one pipeline: a broadcast that needs no offset (see Connection
+// state recovery) is queued and reaches the local clients at once; one
+// whose offset is kept waits for its entry's id. Requests that want answers (broadcasts
 // with acks, fetchSockets, server-side emits) and the answers travel on
 // Redis pub/sub, as msgpack: "<prefix>#<nsp>#" for every node and
 // "<prefix>#<nsp>#<uid>#" for one. The number of nodes is the number of
@@ -24,9 +28,14 @@
 // on Redis: with appendonly (and appendfsync always) nothing it
 // acknowledged is lost; without persistence the stream restarts empty and
 // only what was read before the outage has arrived. Broadcasts made while
-// Redis is unreachable reach the local clients only, as do pub/sub
-// messages (acks, fetchSockets, server-side emits), which Redis never
-// keeps. go-redis retries a command whose answer was lost; an XADD
+// Redis is unreachable wait in the append queue, up to
+// Options.MaxQueueBytes and for at most Options.MaxQueueAge, and are
+// appended once Redis answers; past that bound they are dropped, counted
+// (Adapter.Dropped) and logged. Broadcasts that wait for their offset
+// reach the local clients only meanwhile, as do pub/sub messages (acks,
+// fetchSockets, server-side emits), which Redis never keeps. An entry
+// whose reply is lost is not appended again, since Redis may have taken
+// it. go-redis itself retries a command whose answer was lost; an XADD
 // retried across a crash can then be appended twice, which MaxRetries -1
 // on the client rules out.
 //

@@ -127,7 +127,12 @@ func (p *publisher) append(ctx context.Context, values map[string]any) (string, 
 func (p *publisher) add(e queuedEntry) error {
 	p.mu.Lock()
 	if p.closing || p.bytes+e.size > p.maxBytes {
+		closing := p.closing
 		p.mu.Unlock()
+		if closing {
+			p.drop(1, "closed")
+			return errNotAppended
+		}
 		p.drop(1, "queue full")
 		return errQueueFull
 	}
@@ -211,11 +216,14 @@ func (p *publisher) appendBatch(batch []queuedEntry) {
 		cmds[i] = pipe.XAdd(ctx, &redis.XAddArgs{Stream: o.StreamName, MaxLen: o.MaxLen, Approx: true, Values: e.values})
 	}
 	_, _ = pipe.Exec(ctx)
-	lost, failed := 0, error(nil)
+	lost, failed, refused := 0, error(nil), error(nil)
 	for i, c := range cmds {
 		id, err := c.Result()
 		if err != nil {
 			lost++
+			if refused == nil {
+				refused = err
+			}
 			var reply redis.Error
 			if !errors.As(err, &reply) {
 				// No answer: Redis may have taken the entry, so it is
@@ -233,7 +241,7 @@ func (p *publisher) appendBatch(batch []queuedEntry) {
 			why = "Redis did not answer"
 			p.h.failed(failed)
 		} else {
-			p.log.Warn("redisstreamsadapter: appending to the stream", "stream", o.StreamName, "err", cmds[0].Err())
+			p.log.Warn("redisstreamsadapter: appending to the stream", "stream", o.StreamName, "err", refused)
 		}
 		p.drop(lost, why)
 	}
