@@ -12,13 +12,13 @@
 // (XADD, MAXLEN ~) to one stream, which every node reads in a loop (XREAD
 // BLOCK) on a connection of its own. One goroutine per server appends, in
 // the order the broadcasts were made, sending what was queued meanwhile
-// as one pipeline: a broadcast that needs no offset (see Connection
-// state recovery) is queued and reaches the local clients at once; one
-// whose offset is kept waits for its entry's id. Requests that want answers (broadcasts
-// with acks, fetchSockets, server-side emits) and the answers travel on
-// Redis pub/sub, as msgpack: "<prefix>#<nsp>#" for every node and
-// "<prefix>#<nsp>#<uid>#" for one. The number of nodes is the number of
-// subscribers of the first.
+// as one pipeline: a broadcast that needs no offset (see Connection state
+// recovery) is queued and reaches the local clients at once; one whose
+// offset is kept waits for its entry's id. Requests that want answers
+// (broadcasts with acks, fetchSockets, server-side emits) and the answers
+// travel on Redis pub/sub, as msgpack: "<prefix>#<nsp>#" for every node
+// and "<prefix>#<nsp>#<uid>#" for one. The number of nodes is the number
+// of subscribers of the first.
 //
 // # What a Redis outage costs
 //
@@ -45,7 +45,8 @@
 // entry id is its offset, the same on every node; a disconnected socket's
 // session is kept under "<sessionKeyPrefix><pid>" (base64 msgpack, as the
 // reference does) for MaxDisconnectionDuration, and a client that comes
-// back, to any node, gets what the stream holds after its offset.
+// back, to any node, gets what the stream holds after its offset. Only
+// the broadcasts recovery keeps (not volatile ones) wait for Redis.
 package redisstreamsadapter
 
 import (
