@@ -3,7 +3,8 @@
 // events cmd/siobench drives, or, with -raw, a bare WebSocket echo as the
 // ceiling.
 // With -reuseport several processes share one port (scripts/idle-scale.sh);
-// -cpuprofile and -memprofile write profiles when the process is stopped;
+// -cpuprofile and -memprofile write profiles, and -exectrace an execution
+// trace, when the process is stopped;
 // with -redis it is one node of a cluster (scripts/bench-cluster.sh).
 //
 //	go run ./examples/benchserver -addr 127.0.0.1:4000
@@ -20,6 +21,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -44,6 +46,7 @@ func main() {
 	reusePort := flag.Bool("reuseport", false, "listen with SO_REUSEPORT, so that several processes share addr")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile here until SIGINT or SIGTERM")
 	memProfile := flag.String("memprofile", "", "write a heap profile here on SIGINT or SIGTERM")
+	execTrace := flag.String("exectrace", "", "write an execution trace (go tool trace) here until SIGINT or SIGTERM")
 	withMetrics := flag.Bool("metrics", false, "turn on Prometheus metrics (served at /metrics), to measure their cost")
 	withTrace := flag.Float64("trace", 0, "trace ChatService's calls with OpenTelemetry, sampling this fraction of them (1: all; spans batched and dropped), to measure the cost")
 	recovery := flag.Bool("recovery", false, "turn on connection state recovery (per-call streams then keep what they send until it is read), to measure the cost")
@@ -51,8 +54,8 @@ func main() {
 	redisAddr := flag.String("redis", "", "join a cluster through this Redis server (host:port), to measure a cluster")
 	adapter := flag.String("adapter", "pubsub", "with -redis: pubsub (redisadapter.New), sharded (redisadapter.NewSharded) or streams (redisstreamsadapter.New)")
 	flag.Parse()
-	if *cpuProfile != "" || *memProfile != "" {
-		profileUntilSignal(*cpuProfile, *memProfile)
+	if *cpuProfile != "" || *memProfile != "" || *execTrace != "" {
+		profileUntilSignal(*cpuProfile, *memProfile, *execTrace)
 	}
 	if *raw {
 		log.Fatal(http.ListenAndServe(*addr, benchsrv.RawEcho()))
@@ -119,8 +122,17 @@ func (discard) Shutdown(context.Context) error                             { ret
 // profileUntilSignal starts a CPU profile and, on SIGINT or SIGTERM, writes
 // it and a heap profile, then exits: the bench script stops servers with a
 // signal, so a profiled run needs no other change.
-func profileUntilSignal(cpuPath, memPath string) {
-	var cpu *os.File
+func profileUntilSignal(cpuPath, memPath, tracePath string) {
+	var cpu, tr *os.File
+	if tracePath != "" {
+		var err error
+		if tr, err = os.Create(tracePath); err != nil {
+			log.Fatal(err)
+		}
+		if err := trace.Start(tr); err != nil {
+			log.Fatal(err)
+		}
+	}
 	if cpuPath != "" {
 		var err error
 		if cpu, err = os.Create(cpuPath); err != nil {
@@ -134,6 +146,10 @@ func profileUntilSignal(cpuPath, memPath string) {
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
 		<-sig
+		if tr != nil {
+			trace.Stop()
+			_ = tr.Close()
+		}
 		if cpu != nil {
 			pprof.StopCPUProfile()
 			_ = cpu.Close()

@@ -45,6 +45,20 @@ type Transport interface {
 	PublishResponse(ctx context.Context, uid string, m *Message) error
 }
 
+// Enqueuer is a Transport that can also take a message and return at
+// once, sending it later, in order with everything it publishes. The
+// adapter enqueues what needs no offset and no answer (broadcasts that
+// connection state recovery does not keep, joins, leaves, disconnects,
+// server-side emits without acks, heartbeats), so that the operation's
+// goroutine never waits for the broker for them; it still publishes, and
+// waits, when it needs the offset. A transport that queues bounds its
+// queue, and drops, counts and logs what does not fit.
+type Enqueuer interface {
+	// Enqueue queues m for every node of the namespace. An error means m
+	// will not be sent.
+	Enqueue(m *Message) error
+}
+
 // ServerCounter is a Transport that can count the nodes of a namespace
 // itself (Redis counts the subscribers of a channel). Without heartbeats
 // the adapter asks it; a transport that is not one counts as one node.
@@ -172,6 +186,23 @@ func (a *Adapter) publish(m *Message) string {
 	return offset
 }
 
+// send sends m to the other nodes without waiting for the transport if
+// it is an Enqueuer, and publishes it otherwise.
+func (a *Adapter) send(m *Message) {
+	q, ok := a.transport.(Enqueuer)
+	if !ok {
+		a.publish(m)
+		return
+	}
+	m.UID, m.Nsp = a.uid, a.nsp.Name()
+	if a.opts.Heartbeat != nil {
+		a.scheduleHeartbeat()
+	}
+	if err := q.Enqueue(m); err != nil {
+		a.log.Debug("clusteradapter: enqueueing", "nsp", m.Nsp, "type", m.Type.String(), "err", err)
+	}
+}
+
 // respond sends an answer to node uid.
 func (a *Adapter) respond(uid string, typ MessageType, data *responseData) {
 	m := &Message{UID: a.uid, Nsp: a.nsp.Name(), Type: typ, Data: data}
@@ -201,7 +232,7 @@ func (a *Adapter) OnMessage(m *Message, offset string) {
 		}
 		switch m.Type {
 		case InitialHeartbeat:
-			a.publish(&Message{Type: Heartbeat})
+			a.send(&Message{Type: Heartbeat})
 			return
 		case Heartbeat:
 			return
@@ -363,15 +394,19 @@ func (a *Adapter) OnResponse(m *Message) {
 
 // Broadcast implements socketio.Adapter: the packet goes to the other
 // nodes, then to this node's sockets, with the transport's offset as its
-// last argument when recovery keeps it.
+// last argument when recovery keeps it. Only then does it wait for the
+// transport: otherwise an Enqueuer queues the packet, and this node's
+// sockets get it at once.
 func (a *Adapter) Broadcast(p *siopacket.Packet, opts socketio.BroadcastOptions) error {
 	if !opts.Flags.Local {
 		wp, err := adapterwire.ToPacket(p)
 		if err != nil {
 			return err
 		}
-		offset := a.publish(&Message{Type: Broadcast, Data: &broadcastData{Packet: wp, Opts: adapterwire.ToOpts(opts)}})
-		if offset != "" && a.recordable(p, opts) {
+		m := &Message{Type: Broadcast, Data: &broadcastData{Packet: wp, Opts: adapterwire.ToOpts(opts)}}
+		if !a.recordable(p, opts) {
+			a.send(m)
+		} else if offset := a.publish(m); offset != "" {
 			siopacket.AppendStringArg(p, offset)
 		}
 	}
@@ -423,7 +458,7 @@ func (a *Adapter) FetchSockets(ctx context.Context, opts socketio.BroadcastOptio
 // AddSockets implements socketio.Adapter.
 func (a *Adapter) AddSockets(opts socketio.BroadcastOptions, rooms []string) {
 	if !opts.Flags.Local {
-		a.publish(&Message{Type: SocketsJoin, Data: &roomsData{Opts: adapterwire.ToOpts(opts), Rooms: adapterwire.Anys(rooms)}})
+		a.send(&Message{Type: SocketsJoin, Data: &roomsData{Opts: adapterwire.ToOpts(opts), Rooms: adapterwire.Anys(rooms)}})
 	}
 	a.MemoryAdapter.AddSockets(opts, rooms)
 }
@@ -431,7 +466,7 @@ func (a *Adapter) AddSockets(opts socketio.BroadcastOptions, rooms []string) {
 // DelSockets implements socketio.Adapter.
 func (a *Adapter) DelSockets(opts socketio.BroadcastOptions, rooms []string) {
 	if !opts.Flags.Local {
-		a.publish(&Message{Type: SocketsLeave, Data: &roomsData{Opts: adapterwire.ToOpts(opts), Rooms: adapterwire.Anys(rooms)}})
+		a.send(&Message{Type: SocketsLeave, Data: &roomsData{Opts: adapterwire.ToOpts(opts), Rooms: adapterwire.Anys(rooms)}})
 	}
 	a.MemoryAdapter.DelSockets(opts, rooms)
 }
@@ -439,7 +474,7 @@ func (a *Adapter) DelSockets(opts socketio.BroadcastOptions, rooms []string) {
 // DisconnectSockets implements socketio.Adapter.
 func (a *Adapter) DisconnectSockets(opts socketio.BroadcastOptions, close bool) {
 	if !opts.Flags.Local {
-		a.publish(&Message{Type: DisconnectSockets, Data: &roomsData{Opts: adapterwire.ToOpts(opts), Close: close}})
+		a.send(&Message{Type: DisconnectSockets, Data: &roomsData{Opts: adapterwire.ToOpts(opts), Close: close}})
 	}
 	a.MemoryAdapter.DisconnectSockets(opts, close)
 }
@@ -448,7 +483,7 @@ func (a *Adapter) DisconnectSockets(opts socketio.BroadcastOptions, close bool) 
 func (a *Adapter) ServerSideEmit(ctx context.Context, event string, args []any, wantAcks bool) ([]socketio.Args, error) {
 	packet := append([]any{event}, args...)
 	if !wantAcks {
-		a.publish(&Message{Type: ServerSideEmit, Data: &requestData{Packet: packet}})
+		a.send(&Message{Type: ServerSideEmit, Data: &requestData{Packet: packet}})
 		return nil, nil
 	}
 	_, answers, err := a.ask(ctx, ServerSideEmit, &requestData{Packet: packet}, 0)

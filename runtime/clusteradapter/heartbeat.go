@@ -19,7 +19,7 @@ func (a *Adapter) scheduleHeartbeat() {
 	}
 	a.beat = time.AfterFunc(a.opts.Heartbeat.Interval, func() {
 		if a.ctx.Err() == nil {
-			a.publish(&Message{Type: Heartbeat})
+			a.send(&Message{Type: Heartbeat})
 		}
 	})
 }

@@ -10,11 +10,15 @@
 //
 // Broadcasts and the join, leave and disconnect requests are appended
 // (XADD, MAXLEN ~) to one stream, which every node reads in a loop (XREAD
-// BLOCK) on a connection of its own. Requests that want answers (broadcasts
-// with acks, fetchSockets, server-side emits) and the answers travel on
-// Redis pub/sub, as msgpack: "<prefix>#<nsp>#" for every node and
-// "<prefix>#<nsp>#<uid>#" for one. The number of nodes is the number of
-// subscribers of the first.
+// BLOCK) on a connection of its own. One goroutine per server appends, in
+// the order the broadcasts were made, sending what was queued meanwhile
+// as one pipeline: a broadcast that needs no offset (see Connection state
+// recovery) is queued and reaches the local clients at once; one whose
+// offset is kept waits for its entry's id. Requests that want answers
+// (broadcasts with acks, fetchSockets, server-side emits) and the answers
+// travel on Redis pub/sub, as msgpack: "<prefix>#<nsp>#" for every node
+// and "<prefix>#<nsp>#<uid>#" for one. The number of nodes is the number
+// of subscribers of the first.
 //
 // # What a Redis outage costs
 //
@@ -24,9 +28,14 @@
 // on Redis: with appendonly (and appendfsync always) nothing it
 // acknowledged is lost; without persistence the stream restarts empty and
 // only what was read before the outage has arrived. Broadcasts made while
-// Redis is unreachable reach the local clients only, as do pub/sub
-// messages (acks, fetchSockets, server-side emits), which Redis never
-// keeps. go-redis retries a command whose answer was lost; an XADD
+// Redis is unreachable wait in the append queue, up to
+// Options.MaxQueueBytes and for at most Options.MaxQueueAge, and are
+// appended once Redis answers; past that bound they are dropped, counted
+// (Adapter.Dropped) and logged. Broadcasts that wait for their offset
+// reach the local clients only meanwhile, as do pub/sub messages (acks,
+// fetchSockets, server-side emits), which Redis never keeps. An entry
+// whose reply is lost is not appended again, since Redis may have taken
+// it. go-redis itself retries a command whose answer was lost; an XADD
 // retried across a crash can then be appended twice, which MaxRetries -1
 // on the client rules out.
 //
@@ -36,7 +45,8 @@
 // entry id is its offset, the same on every node; a disconnected socket's
 // session is kept under "<sessionKeyPrefix><pid>" (base64 msgpack, as the
 // reference does) for MaxDisconnectionDuration, and a client that comes
-// back, to any node, gets what the stream holds after its offset.
+// back, to any node, gets what the stream holds after its offset. Only
+// the broadcasts recovery keeps (not volatile ones) wait for Redis.
 package redisstreamsadapter
 
 import (
@@ -74,6 +84,12 @@ type Options struct {
 	// ServerSideEmit with answers), broadcast acks without a timeout of
 	// their own, and each command a broadcast waits for. Default 5s.
 	RequestsTimeout time.Duration
+	// MaxQueueBytes bounds the stream entries waiting to be appended,
+	// for those that need no offset (see the package doc). Default 8 MiB.
+	MaxQueueBytes int
+	// MaxQueueAge is the longest an entry waits to be appended, while
+	// Redis is unreachable. Default 10s.
+	MaxQueueAge time.Duration
 	// Logger receives Redis errors and dropped entries. Default:
 	// slog.Default(); slog.New(slog.DiscardHandler) silences it.
 	Logger *slog.Logger
@@ -108,6 +124,12 @@ func New(client redis.UniversalClient, opts *Options) func(*socketio.Namespace) 
 	}
 	if o.RequestsTimeout <= 0 {
 		o.RequestsTimeout = 5 * time.Second
+	}
+	if o.MaxQueueBytes <= 0 {
+		o.MaxQueueBytes = defaultMaxQueueBytes
+	}
+	if o.MaxQueueAge <= 0 {
+		o.MaxQueueAge = defaultMaxQueueAge
 	}
 	o.Logger = siolog.Logger("redisstreamsadapter", o.Logger)
 	hubs := &hubSet{hubs: map[*socketio.Server]*hub{}}
@@ -146,6 +168,13 @@ func newAdapter(n *socketio.Namespace, rdb redis.UniversalClient, o Options, hub
 	a.hub.add(a)
 	return a
 }
+
+// Dropped reports how many messages for other nodes the adapters of this
+// server have dropped since it started: sent while Redis was unreachable
+// (pub/sub messages, broadcasts that wait for their offset), past the
+// append queue's bound (Options.MaxQueueBytes, MaxQueueAge), lost with
+// Redis's reply, or still queued when the server closed.
+func (a *Adapter) Dropped() uint64 { return a.hub.dropped.Load() }
 
 // Close implements socketio.Adapter: the server's last adapter to close
 // stops the stream's reader and the subscriptions.

@@ -113,7 +113,12 @@ func TestRedisCrashLosesNothingTheStreamHolds(t *testing.T) {
 	resumed := time.Since(restarted)
 	close(stop)
 	sent.Wait()
-	// Let the last entries arrive.
+	// The broadcasts' entries are appended after they return: let the
+	// node's queue empty, then the last entries arrive.
+	waitFor(t, "the append queue empty", func() bool {
+		entries, _ := queuedBytes(a.srv.Of("/").Adapter().(*Adapter))
+		return entries == 0
+	})
 	want := streamTicks(t, a.rdb)
 	waitFor(t, "the stream's last tick", func() bool { return len(want) > 0 && remote.last() == want[len(want)-1] })
 

@@ -60,6 +60,7 @@ type hub struct {
 	opts   Options
 	log    *slog.Logger
 	ps     *redis.PubSub
+	pub    *publisher // appends to the stream
 	ctx    context.Context
 	cancel context.CancelFunc
 	loops  sync.WaitGroup
@@ -75,8 +76,8 @@ type hub struct {
 	// resumes after an outage; the reader's own.
 	lastID string
 
-	down    atomic.Bool   // the last command failed; publishes drop until a ping answers
-	dropped atomic.Uint64 // messages not sent because Redis was down
+	down    atomic.Bool   // the last command failed; publishes drop (or queue) until a ping answers
+	dropped atomic.Uint64 // messages not sent: Redis was down, or the queue full
 	// logMu guards lastLog, so that an outage logs every few seconds, not
 	// per message.
 	logMu   sync.Mutex
@@ -94,6 +95,7 @@ func newHub(rdb redis.UniversalClient, o Options) *hub {
 	ctx, cancel := context.WithTimeout(h.ctx, min(o.RequestsTimeout, time.Second))
 	h.lastID = h.streamEnd(ctx)
 	cancel()
+	h.pub = newPublisher(h)
 	h.loops.Add(2)
 	go h.read()
 	go h.receive()
@@ -233,6 +235,16 @@ var errNoStart = errors.New("redisstreamsadapter: the stream's end is unknown")
 // deliverEntry hands a stream entry to its namespace's adapter; a
 // malformed entry is logged and skipped.
 func (h *hub) deliverEntry(e redis.XMessage) {
+	// This node's own entries, half of what it reads when it is the one
+	// that broadcasts, are not worth decoding.
+	nsp, _ := e.Values["nsp"].(string)
+	uid, _ := e.Values["uid"].(string)
+	h.mu.Lock()
+	own := h.byNsp[nsp]
+	h.mu.Unlock()
+	if own != nil && uid == own.UID() {
+		return
+	}
 	m, err := decodeEntry(e.Values)
 	if err != nil {
 		h.log.Warn("redisstreamsadapter: malformed stream entry dropped", "id", e.ID, "err", err)
@@ -316,7 +328,7 @@ func (h *hub) failed(err error) {
 	if h.ctx.Err() != nil || errors.Is(err, context.Canceled) {
 		return
 	}
-	h.warn("redisstreamsadapter: Redis command failed; sending to local clients only until it answers", "err", err)
+	h.warn("redisstreamsadapter: Redis command failed; until it answers, stream entries wait in the queue and the rest reaches local clients only", "err", err)
 	if h.down.CompareAndSwap(false, true) {
 		go h.probe()
 	}
@@ -374,9 +386,10 @@ func (h *hub) sleep(d time.Duration) bool {
 	}
 }
 
-// close stops the reader and the subscriptions, and waits for their
-// loops.
+// close appends what is queued (within the requests' timeout), stops
+// the reader and the subscriptions, and waits for their loops.
 func (h *hub) close() {
+	h.pub.close(h.opts.RequestsTimeout)
 	h.cancel()
 	_ = h.ps.Close()
 	if h.own {

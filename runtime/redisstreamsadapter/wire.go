@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/sio-dev/sio/runtime/clusteradapter"
@@ -19,7 +18,10 @@ import (
 // transport is the clusteradapter.Transport of an Adapter.
 type transport struct{ a *Adapter }
 
-var _ clusteradapter.ServerCounter = transport{}
+var (
+	_ clusteradapter.ServerCounter = transport{}
+	_ clusteradapter.Enqueuer      = transport{}
+)
 
 // errBrokerDown is what a publish returns, at once, while Redis is known
 // to be unreachable.
@@ -39,7 +41,8 @@ func ephemeral(m *clusteradapter.Message) bool {
 }
 
 // Publish implements clusteradapter.Transport: the stream entry's id is
-// the message's offset.
+// the message's offset. The entry goes through the append queue, after
+// what is queued already, and Publish waits for its id.
 func (t transport) Publish(ctx context.Context, m *clusteradapter.Message) (string, error) {
 	a := t.a
 	if a.hub.isDown() {
@@ -53,12 +56,28 @@ func (t transport) Publish(ctx context.Context, m *clusteradapter.Message) (stri
 	if err != nil {
 		return "", err
 	}
-	id, err := a.rdb.XAdd(ctx, &redis.XAddArgs{Stream: a.opts.StreamName, MaxLen: a.opts.MaxLen, Approx: true, Values: values}).Result()
-	if err != nil {
-		a.hub.failed(err)
-		return "", err
+	return a.hub.pub.append(ctx, values)
+}
+
+// Enqueue implements clusteradapter.Enqueuer: the stream entry is queued,
+// to be appended in order with the others, and Enqueue returns at once.
+// What travels on pub/sub is published as Publish does.
+func (t transport) Enqueue(m *clusteradapter.Message) error {
+	a := t.a
+	if ephemeral(m) {
+		if a.hub.isDown() {
+			a.hub.drop()
+			return errBrokerDown
+		}
+		ctx, cancel := context.WithTimeout(a.ctx, a.opts.RequestsTimeout)
+		defer cancel()
+		return a.hub.publish(ctx, a.channel, m)
 	}
-	return id, nil
+	values, err := encodeEntry(m)
+	if err != nil {
+		return err
+	}
+	return a.hub.pub.enqueue(values)
 }
 
 // PublishResponse implements clusteradapter.Transport.
