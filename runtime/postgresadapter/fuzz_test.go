@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sio-dev/sio/runtime/clusteradapter"
+	"github.com/sio-dev/sio/runtime/internal/adapterwire"
 )
 
 // A NOTIFY payload, whatever it holds, decodes or fails; never panics. One
@@ -71,7 +72,7 @@ func FuzzDecodeAttachment(f *testing.F) {
 	})
 }
 
-// checkDepth accepts what the encoder writes and refuses what nests
+// CheckMsgpack accepts what the encoder writes and refuses what nests
 // deeper than its limit.
 func TestCheckDepth(t *testing.T) {
 	m := &clusteradapter.Message{UID: "u", Nsp: "/", Type: clusteradapter.Broadcast, Data: clusteradapter.NewData(clusteradapter.Broadcast)}
@@ -79,17 +80,17 @@ func TestCheckDepth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := checkDepth(b, maxDepth); err != nil {
+	if err := adapterwire.CheckMsgpack(b, maxDepth); err != nil {
 		t.Errorf("an encoded broadcast: %v", err)
 	}
 	nested := append(bytes.Repeat([]byte{0x91}, 10), 0xc0)
-	if err := checkDepth(nested, 11); err != nil {
+	if err := adapterwire.CheckMsgpack(nested, 11); err != nil {
 		t.Errorf("10 levels, limit 11: %v", err)
 	}
-	if err := checkDepth(nested, 10); err == nil {
+	if err := adapterwire.CheckMsgpack(nested, 10); err == nil {
 		t.Error("10 levels, limit 10: accepted")
 	}
-	if err := checkDepth(nested[:5], 64); err == nil {
+	if err := adapterwire.CheckMsgpack(nested[:5], 64); err == nil {
 		t.Error("a truncated value: accepted")
 	}
 }

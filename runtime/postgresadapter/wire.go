@@ -11,6 +11,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/sio-dev/sio/runtime/clusteradapter"
+	"github.com/sio-dev/sio/runtime/internal/adapterwire"
 )
 
 // transport is the clusteradapter.Transport of an Adapter: every message,
@@ -135,8 +136,8 @@ const maxDepth = 64
 
 // decodeAttachment reads a message back from its row.
 func decodeAttachment(payload []byte) (*clusteradapter.Message, error) {
-	if err := checkDepth(payload, maxDepth); err != nil {
-		return nil, err
+	if err := adapterwire.CheckMsgpack(payload, maxDepth); err != nil {
+		return nil, fmt.Errorf("postgresadapter: attachment: %w", err)
 	}
 	var env struct {
 		UID  string                     `msgpack:"uid"`
@@ -144,7 +145,7 @@ func decodeAttachment(payload []byte) (*clusteradapter.Message, error) {
 		Type clusteradapter.MessageType `msgpack:"type"`
 		Data msgpack.RawMessage         `msgpack:"data"`
 	}
-	if err := msgpack.Unmarshal(payload, &env); err != nil {
+	if err := adapterwire.UnmarshalMsgpack(payload, &env); err != nil {
 		return nil, fmt.Errorf("postgresadapter: attachment: %w", err)
 	}
 	if env.Nsp == "" {
@@ -155,127 +156,8 @@ func decodeAttachment(payload []byte) (*clusteradapter.Message, error) {
 		m.Data = nil
 		return m, nil
 	}
-	if err := msgpack.Unmarshal(env.Data, m.Data); err != nil {
+	if err := adapterwire.UnmarshalMsgpack(env.Data, m.Data); err != nil {
 		return nil, fmt.Errorf("postgresadapter: %s attachment data: %w", m.Type, err)
 	}
 	return m, nil
-}
-
-// errTooDeep is an attachment nested beyond maxDepth, or malformed.
-var errTooDeep = errors.New("postgresadapter: attachment nested too deeply or malformed")
-
-// checkDepth walks msgpack b without decoding it and fails if arrays and
-// maps nest deeper than limit, or b ends early. It is iterative: pending
-// counts the values still to read at each open level.
-func checkDepth(b []byte, limit int) error {
-	pending := []int{1}
-	for len(pending) > 0 {
-		if pending[len(pending)-1] == 0 {
-			pending = pending[:len(pending)-1]
-			continue
-		}
-		pending[len(pending)-1]--
-		if len(b) == 0 {
-			return errTooDeep
-		}
-		c := b[0]
-		b = b[1:]
-		skip, children := 0, 0
-		switch {
-		case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3:
-		case c >= 0x80 && c <= 0x8f:
-			children = 2 * int(c&0x0f)
-		case c >= 0x90 && c <= 0x9f:
-			children = int(c & 0x0f)
-		case c >= 0xa0 && c <= 0xbf:
-			skip = int(c & 0x1f)
-		case c == 0xcc || c == 0xd0:
-			skip = 1
-		case c == 0xcd || c == 0xd1:
-			skip = 2
-		case c == 0xce || c == 0xd2 || c == 0xca:
-			skip = 4
-		case c == 0xcf || c == 0xd3 || c == 0xcb:
-			skip = 8
-		case c == 0xd4:
-			skip = 2
-		case c == 0xd5:
-			skip = 3
-		case c == 0xd6:
-			skip = 5
-		case c == 0xd7:
-			skip = 9
-		case c == 0xd8:
-			skip = 17
-		case c == 0xc4, c == 0xc5, c == 0xc6, c == 0xc7, c == 0xc8, c == 0xc9, c == 0xd9, c == 0xda, c == 0xdb:
-			w, ext := lengthOf(c)
-			if len(b) < w {
-				return errTooDeep
-			}
-			skip = readLen(b[:w]) + ext
-			b = b[w:]
-		case c == 0xdc || c == 0xde:
-			if len(b) < 2 {
-				return errTooDeep
-			}
-			children = readLen(b[:2])
-			b = b[2:]
-			if c == 0xde {
-				children *= 2
-			}
-		case c == 0xdd || c == 0xdf:
-			if len(b) < 4 {
-				return errTooDeep
-			}
-			children = readLen(b[:4])
-			b = b[4:]
-			if c == 0xdf {
-				children *= 2
-			}
-		default: // 0xc1, never used
-			return errTooDeep
-		}
-		if skip > len(b) {
-			return errTooDeep
-		}
-		b = b[skip:]
-		if children > len(b) {
-			return errTooDeep // each value takes a byte at least
-		}
-		if children > 0 {
-			if len(pending) >= limit {
-				return errTooDeep
-			}
-			pending = append(pending, children)
-		}
-	}
-	return nil
-}
-
-// lengthOf returns, for a str, bin or ext header byte, the width of its
-// length and how many bytes follow the length besides the data (an
-// ext's type).
-func lengthOf(c byte) (width, extra int) {
-	switch c {
-	case 0xc4, 0xd9:
-		return 1, 0
-	case 0xc5, 0xda:
-		return 2, 0
-	case 0xc6, 0xdb:
-		return 4, 0
-	case 0xc7:
-		return 1, 1
-	case 0xc8:
-		return 2, 1
-	}
-	return 4, 1 // 0xc9
-}
-
-// readLen reads a big-endian length of 1, 2 or 4 bytes.
-func readLen(b []byte) int {
-	n := 0
-	for _, x := range b {
-		n = n<<8 | int(x)
-	}
-	return n
 }

@@ -218,13 +218,13 @@ func (a *Adapter) onBroadcast(channel string, payload []byte) {
 		return // nobody here is in that room
 	}
 	var msg []msgpack.RawMessage
-	if err := msgpack.Unmarshal(payload, &msg); err != nil || len(msg) < 3 {
+	if err := adapterwire.UnmarshalMsgpack(payload, &msg); err != nil || len(msg) < 3 {
 		return
 	}
 	var uid string
 	var wp adapterwire.Packet
 	var wo adapterwire.Opts
-	if msgpack.Unmarshal(msg[0], &uid) != nil || uid == a.uid || msgpack.Unmarshal(msg[1], &wp) != nil || msgpack.Unmarshal(msg[2], &wo) != nil {
+	if adapterwire.UnmarshalMsgpack(msg[0], &uid) != nil || uid == a.uid || adapterwire.UnmarshalMsgpack(msg[1], &wp) != nil || adapterwire.UnmarshalMsgpack(msg[2], &wo) != nil {
 		return
 	}
 	if wp.Nsp == "" {
@@ -270,9 +270,9 @@ func (a *Adapter) onRequest(payload []byte) {
 	if payload[0] != '{' {
 		// Broadcast requests are msgpack; read the packet with its binary.
 		var raw map[string]msgpack.RawMessage
-		if msgpack.Unmarshal(payload, &raw) == nil && raw["packet"] != nil {
+		if adapterwire.UnmarshalMsgpack(payload, &raw) == nil && raw["packet"] != nil {
 			req.Packet = &adapterwire.Packet{}
-			_ = msgpack.Unmarshal(raw["packet"], req.Packet)
+			_ = adapterwire.UnmarshalMsgpack(raw["packet"], req.Packet)
 		}
 	}
 	if req.UID == a.uid {

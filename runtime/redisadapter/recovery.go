@@ -231,7 +231,7 @@ func (a *Adapter) MissedSince(offset string, rooms []string) ([]*siopacket.Packe
 			continue
 		}
 		var wp adapterwire.Packet
-		if msgpack.Unmarshal([]byte(fmt.Sprint(e.Values["packet"])), &wp) != nil {
+		if adapterwire.UnmarshalMsgpack([]byte(fmt.Sprint(e.Values["packet"])), &wp) != nil {
 			continue
 		}
 		p, err := adapterwire.FromPacket(&wp)

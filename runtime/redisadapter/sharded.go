@@ -12,6 +12,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/sio-dev/sio/runtime/clusteradapter"
+	"github.com/sio-dev/sio/runtime/internal/adapterwire"
 	"github.com/sio-dev/sio/runtime/internal/siolog"
 	"github.com/sio-dev/sio/runtime/socketio"
 )
@@ -242,12 +243,12 @@ func decodeSharded(payload []byte) (*clusteradapter.Message, error) {
 		Type clusteradapter.MessageType `msgpack:"type"`
 		Data msgpack.RawMessage         `msgpack:"data"`
 	}
-	if err := msgpack.Unmarshal(payload, &env); err != nil {
+	if err := adapterwire.UnmarshalMsgpack(payload, &env); err != nil {
 		return nil, err
 	}
 	m := &clusteradapter.Message{UID: env.UID, Nsp: env.Nsp, Type: env.Type}
 	if m.Data = clusteradapter.NewData(m.Type); m.Data != nil && len(env.Data) > 0 {
-		if err := msgpack.Unmarshal(env.Data, m.Data); err != nil {
+		if err := adapterwire.UnmarshalMsgpack(env.Data, m.Data); err != nil {
 			return nil, err
 		}
 	}

@@ -3,8 +3,6 @@ package redisadapter
 import (
 	"encoding/json"
 
-	"github.com/vmihailenco/msgpack/v5"
-
 	"github.com/sio-dev/sio/runtime/internal/adapterwire"
 )
 
@@ -53,5 +51,5 @@ func decodeMessage(payload []byte, v any) error {
 	if len(payload) > 0 && payload[0] == '{' {
 		return json.Unmarshal(payload, v)
 	}
-	return msgpack.Unmarshal(payload, v)
+	return adapterwire.UnmarshalMsgpack(payload, v)
 }

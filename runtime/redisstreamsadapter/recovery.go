@@ -9,9 +9,9 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/sio-dev/sio/runtime/clusteradapter"
+	"github.com/sio-dev/sio/runtime/internal/adapterwire"
 	"github.com/sio-dev/sio/runtime/socketio"
 	"github.com/sio-dev/sio/runtime/socketio/siopacket"
 )
@@ -82,7 +82,7 @@ func (a *Adapter) RestoreSession(pid, offset string) (socketio.Session, bool) {
 	}
 	raw, err := base64.StdEncoding.DecodeString(get.Val())
 	var stored storedSession
-	if err != nil || msgpack.Unmarshal(raw, &stored) != nil || stored.SID == "" {
+	if err != nil || adapterwire.UnmarshalMsgpack(raw, &stored) != nil || stored.SID == "" {
 		return socketio.Session{}, false
 	}
 	return socketio.Session{SID: stored.SID, PID: pid, Rooms: stored.Rooms, Data: stored.Data}, true

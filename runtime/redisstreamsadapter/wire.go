@@ -13,6 +13,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/sio-dev/sio/runtime/clusteradapter"
+	"github.com/sio-dev/sio/runtime/internal/adapterwire"
 )
 
 // transport is the clusteradapter.Transport of an Adapter.
@@ -149,7 +150,7 @@ func decodeEntry(values map[string]any) (*clusteradapter.Message, error) {
 	} else {
 		var b []byte
 		if b, err = base64.StdEncoding.DecodeString(data); err == nil {
-			err = msgpack.Unmarshal(b, m.Data)
+			err = adapterwire.UnmarshalMsgpack(b, m.Data)
 		}
 	}
 	if err != nil {
@@ -179,12 +180,12 @@ func decodePubSub(payload []byte) (*clusteradapter.Message, error) {
 		Type clusteradapter.MessageType `msgpack:"type"`
 		Data msgpack.RawMessage         `msgpack:"data"`
 	}
-	if err := msgpack.Unmarshal(payload, &env); err != nil {
+	if err := adapterwire.UnmarshalMsgpack(payload, &env); err != nil {
 		return nil, err
 	}
 	m := &clusteradapter.Message{UID: env.UID, Nsp: env.Nsp, Type: env.Type}
 	if m.Data = clusteradapter.NewData(m.Type); m.Data != nil && len(env.Data) > 0 {
-		if err := msgpack.Unmarshal(env.Data, m.Data); err != nil {
+		if err := adapterwire.UnmarshalMsgpack(env.Data, m.Data); err != nil {
 			return nil, err
 		}
 	}

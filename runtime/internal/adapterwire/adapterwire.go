@@ -2,7 +2,8 @@
 // reference adapters' wire forms: a Socket.IO packet as the socket.io-parser
 // object (binary inline), broadcast options, sockets as fetchSockets
 // answers describe them, and the conversions to and from the socketio
-// types. It encodes nothing itself: each adapter picks JSON or msgpack.
+// types. Each adapter picks JSON or msgpack; msgpack from the broker is
+// decoded through UnmarshalMsgpack, which checks it first (msgpack.go).
 package adapterwire
 
 import (
