@@ -531,7 +531,7 @@ func TestStreamsProperty(t *testing.T) {
 	// resume and end as they would have.
 	t.Run("recovery", func(t *testing.T) {
 		ss := newStreamServerWith(t, &socketio.Options{ConnectionStateRecovery: &socketio.RecoveryOptions{MaxDisconnectionDuration: 10 * time.Second}})
-		s, proxy := reconnecting(t, ss.url, 10*time.Millisecond)
+		s, proxy := reconnecting(t, ss.url, recoveryDelay)
 		streamsProperty(t, ss, rpc.NewClientConn(s), proxy.Cut, true)
 	})
 }

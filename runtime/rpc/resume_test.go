@@ -73,8 +73,15 @@ func resumeServerOf(t *testing.T, recovery *socketio.RecoveryOptions) (url strin
 	return siotest.Serve(t, srv, srv).URL, handlersDone, srv
 }
 
+// recoveryDelay is the reconnection delay of tests that want the session
+// recovered: a session is kept for recovery once the server has seen its
+// connection end, and a client back within a few milliseconds could, on a
+// loaded machine, claim it before that (it then starts afresh, as with
+// the reference server).
+const recoveryDelay = 100 * time.Millisecond
+
 // reconnecting is a client through a proxy that the test can cut, which
-// reconnects at once.
+// reconnects after delay.
 func reconnecting(t *testing.T, url string, delay time.Duration) (*sioclient.Socket, *siotest.Proxy) {
 	t.Helper()
 	proxy := siotest.StartProxy(t, strings.TrimPrefix(url, "http://"))
@@ -96,7 +103,7 @@ func reconnecting(t *testing.T, url string, delay time.Duration) (*sioclient.Soc
 // in order, and the streams end as they would have.
 func TestStreamsResumeAcrossReconnects(t *testing.T) {
 	url, _ := resumeServer(t, &socketio.RecoveryOptions{MaxDisconnectionDuration: 10 * time.Second})
-	s, proxy := reconnecting(t, url, 10*time.Millisecond)
+	s, proxy := reconnecting(t, url, recoveryDelay)
 	conn := rpc.NewClientConn(s)
 	ctx := ctxTimeout(t, 30*time.Second)
 
