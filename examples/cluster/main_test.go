@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sio-dev/sio/examples/chat/chatapp"
@@ -29,7 +30,14 @@ func startChatNode(t *testing.T, redisAddr string, sticky bool, adapter string) 
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
 	t.Cleanup(func() { _ = rdb.Close() }) // after the server's close, which runs first
-	opts, err := options(rdb, nil, sticky, adapter)
+	return serveChatNode(t, rdb, nil, sticky, adapter), rdb
+}
+
+// serveChatNode serves a chat node with options(rdb, pool, sticky,
+// adapter) for the length of t and returns its URL.
+func serveChatNode(t *testing.T, rdb *redis.Client, pool *pgxpool.Pool, sticky bool, adapter string) string {
+	t.Helper()
+	opts, err := options(rdb, pool, sticky, adapter)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +45,7 @@ func startChatNode(t *testing.T, redisAddr string, sticky bool, adapter string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return siotest.Serve(t, handler, srv).URL, rdb
+	return siotest.Serve(t, handler, srv).URL
 }
 
 func testTypedStreamAcrossNodes(t *testing.T, adapter string) {

@@ -9,7 +9,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/sio-dev/sio/examples/chat/chatapp"
 	chatv1 "github.com/sio-dev/sio/gen/go/example/chat/v1"
 	"github.com/sio-dev/sio/gen/go/example/chat/v1/chatv1sio"
 	"github.com/sio-dev/sio/internal/nodepeer"
@@ -127,13 +126,5 @@ func startPostgresChatNode(t *testing.T, url string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close) // after the server's close, which runs first
-	opts, err := options(nil, pool, false, "postgres")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, handler, err := chatapp.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return siotest.Serve(t, handler, srv).URL
+	return serveChatNode(t, nil, pool, false, "postgres")
 }

@@ -9,10 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/gorilla/websocket"
-
-	"github.com/sio-dev/sio/runtime/engineio/eiopacket"
 )
 
 // batchConn is the net.Conn under a server WebSocket. Between begin and
@@ -159,14 +155,9 @@ func (c *batchConn) writeFrames(packets []outPacket, timeout time.Duration) erro
 	var vec net.Buffers // only when a payload is passed in place
 	start := 0          // where the bytes not yet in vec begin
 	var err error
-	for _, p := range packets {
-		opcode, lead := websocket.TextMessage, typeChar[p.Type-eiopacket.Open:][:1]
-		switch {
-		case p.raw:
-			lead = nil
-		case p.Binary:
-			opcode, lead = websocket.BinaryMessage, nil
-		}
+	for i := range packets {
+		p := &packets[i]
+		opcode, lead := p.frame()
 		switch {
 		case c.masked:
 			buf = appendMaskedFrame(buf, opcode, lead, p.Data)

@@ -320,30 +320,38 @@ func writeFramesGorilla(ws *websocket.Conn, packets []outPacket, timeout time.Du
 	for _, p := range packets {
 		// Without negotiated compression this has no effect.
 		ws.EnableWriteCompression(!p.noCompress)
-		if p.raw {
-			if err := ws.WriteMessage(websocket.TextMessage, p.Data); err != nil {
+		opcode, lead := p.frame()
+		if lead == nil {
+			if err := ws.WriteMessage(opcode, p.Data); err != nil {
 				return err
 			}
 			continue
 		}
-		if p.Binary {
-			if err := ws.WriteMessage(websocket.BinaryMessage, p.Data); err != nil {
-				return err
-			}
-			continue
-		}
-		w, err := ws.NextWriter(websocket.TextMessage)
+		w, err := ws.NextWriter(opcode)
 		if err != nil {
 			return err
 		}
-		i := p.Type - eiopacket.Open
-		_, _ = w.Write(typeChar[i : i+1])
+		_, _ = w.Write(lead)
 		_, _ = w.Write(p.Data)
 		if err := w.Close(); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// frame returns how p goes over WebSocket: its frame's opcode, and what
+// comes before p.Data in the frame (the type character of a text packet;
+// nothing before binary data or a raw frame).
+func (p *outPacket) frame() (opcode int, lead []byte) {
+	switch {
+	case p.raw:
+		return websocket.TextMessage, nil
+	case p.Binary:
+		return websocket.BinaryMessage, nil
+	}
+	i := p.Type - eiopacket.Open
+	return websocket.TextMessage, typeChar[i : i+1]
 }
 
 // framesV3 rewrites the binary messages of a revision 3 session's batch
