@@ -29,14 +29,16 @@ var layers = []layer{
 	{pkg: "runtime/internal/events"},
 	{pkg: "runtime/internal/workers"},
 	{pkg: "runtime/socketio/sioparser", local: []string{"runtime/engineio", "runtime/socketio/siopacket"}},
-	{pkg: "runtime/socketio", local: []string{"runtime/engineio", "runtime/socketio/siopacket", "runtime/socketio/sioparser", "runtime/internal/events", "runtime/internal/siolog"}},
+	// Adapters see a namespace through sioadapter.Host alone.
+	{pkg: "runtime/socketio/sioadapter", local: []string{"runtime/socketio/siopacket"}},
+	{pkg: "runtime/socketio", local: []string{"runtime/engineio", "runtime/socketio/siopacket", "runtime/socketio/sioparser", "runtime/socketio/sioadapter", "runtime/internal/events", "runtime/internal/siolog"}},
 	{pkg: "runtime/socketio/sioclient", local: []string{"runtime/engineio", "runtime/socketio/siopacket", "runtime/socketio/sioparser", "runtime/internal/events", "runtime/internal/siolog"}},
-	{pkg: "runtime/internal/adapterwire", local: []string{"runtime/socketio", "runtime/socketio/siopacket"}, external: []string{"github.com/vmihailenco/msgpack/v5"}},
+	{pkg: "runtime/internal/adapterwire", local: []string{"runtime/socketio/sioadapter", "runtime/socketio/siopacket"}, external: []string{"github.com/vmihailenco/msgpack/v5"}},
 	// The cluster protocol knows no broker; its transports bring one.
-	{pkg: "runtime/clusteradapter", local: []string{"runtime/socketio", "runtime/socketio/siopacket", "runtime/internal/adapterwire", "runtime/internal/siolog"}},
-	{pkg: "runtime/redisadapter", local: []string{"runtime/socketio", "runtime/socketio/siopacket", "runtime/clusteradapter", "runtime/internal/adapterwire", "runtime/internal/siolog"}, external: []string{"github.com/redis/go-redis/v9", "github.com/vmihailenco/msgpack/v5"}},
-	{pkg: "runtime/redisstreamsadapter", local: []string{"runtime/socketio", "runtime/socketio/siopacket", "runtime/clusteradapter", "runtime/internal/adapterwire", "runtime/internal/siolog"}, external: []string{"github.com/redis/go-redis/v9", "github.com/vmihailenco/msgpack/v5"}},
-	{pkg: "runtime/postgresadapter", local: []string{"runtime/socketio", "runtime/clusteradapter", "runtime/internal/adapterwire", "runtime/internal/siolog"}, external: []string{"github.com/jackc/pgx/v5", "github.com/vmihailenco/msgpack/v5"}},
+	{pkg: "runtime/clusteradapter", local: []string{"runtime/socketio/sioadapter", "runtime/socketio/siopacket", "runtime/internal/adapterwire", "runtime/internal/siolog"}},
+	{pkg: "runtime/redisadapter", local: []string{"runtime/socketio/sioadapter", "runtime/socketio/siopacket", "runtime/clusteradapter", "runtime/internal/adapterwire", "runtime/internal/siolog"}, external: []string{"github.com/redis/go-redis/v9", "github.com/vmihailenco/msgpack/v5"}},
+	{pkg: "runtime/redisstreamsadapter", local: []string{"runtime/socketio/sioadapter", "runtime/socketio/siopacket", "runtime/clusteradapter", "runtime/internal/adapterwire", "runtime/internal/siolog"}, external: []string{"github.com/redis/go-redis/v9", "github.com/vmihailenco/msgpack/v5"}},
+	{pkg: "runtime/postgresadapter", local: []string{"runtime/socketio/sioadapter", "runtime/socketio/siopacket", "runtime/clusteradapter", "runtime/internal/adapterwire", "runtime/internal/siolog"}, external: []string{"github.com/jackc/pgx/v5", "github.com/vmihailenco/msgpack/v5"}},
 	{pkg: "runtime/rpc", local: []string{"runtime/socketio", "runtime/socketio/sioclient", "runtime/socketio/siopacket", "runtime/internal/workers", "runtime/internal/siolog"}, external: []string{"google.golang.org/protobuf"}},
 	// Prometheus, OpenTelemetry and the Admin UI's bcrypt are optional: only these packages import them.
 	{pkg: "runtime/sioadmin", local: []string{"runtime/engineio", "runtime/socketio"}, external: []string{"golang.org/x/crypto/bcrypt"}},

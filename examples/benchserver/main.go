@@ -38,6 +38,7 @@ import (
 	"github.com/sio-dev/sio/runtime/rpc/rpcotel"
 	"github.com/sio-dev/sio/runtime/sioprom"
 	"github.com/sio-dev/sio/runtime/socketio"
+	"github.com/sio-dev/sio/runtime/socketio/sioadapter"
 )
 
 func main() {
@@ -190,7 +191,7 @@ func listenReusePort(addr string) (net.Listener, error) {
 
 // clusterAdapter returns the adapter factory of a cluster node on the
 // Redis server at addr.
-func clusterAdapter(addr, kind string) (func(*socketio.Namespace) socketio.Adapter, error) {
+func clusterAdapter(addr, kind string) (sioadapter.Factory, error) {
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	switch kind {
 	case "pubsub":

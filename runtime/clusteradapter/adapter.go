@@ -1,6 +1,6 @@
 // Package clusteradapter is the cluster protocol of the npm socket.io-adapter
 // package (its ClusterAdapter and ClusterAdapterWithHeartbeat), apart from
-// any broker: a socketio.Adapter that keeps its namespace's rooms in memory
+// any broker: a sioadapter.Adapter that keeps its namespace's rooms in memory
 // and tells the other nodes what it cannot do alone, as Messages that a
 // Transport carries. Broadcasts (with acks and client counts), sockets
 // joining, leaving and being disconnected, fetchSockets and server-side
@@ -22,7 +22,7 @@ import (
 
 	"github.com/sio-dev/sio/runtime/internal/adapterwire"
 	"github.com/sio-dev/sio/runtime/internal/siolog"
-	"github.com/sio-dev/sio/runtime/socketio"
+	"github.com/sio-dev/sio/runtime/socketio/sioadapter"
 	"github.com/sio-dev/sio/runtime/socketio/siopacket"
 )
 
@@ -37,8 +37,8 @@ type Transport interface {
 	// appends a broadcast's offset to what its clients receive, for
 	// connection state recovery; the clients of the other nodes get the
 	// offset given to OnMessage. A transport with offsets keeps the
-	// sessions too: it overrides the embedded MemoryAdapter's
-	// socketio.SessionStore methods, its Record doing nothing, since
+	// sessions too: it overrides the embedded Memory's
+	// sioadapter.SessionStore methods, its Record doing nothing, since
 	// the memory adapter's offsets mean nothing on another node.
 	Publish(ctx context.Context, m *Message) (offset string, err error)
 	// PublishResponse sends m, an answer, to node uid alone.
@@ -95,13 +95,13 @@ type HeartbeatOptions struct {
 // emitterUID is the uid of the reference's emitters, which are not nodes.
 const emitterUID = "emitter"
 
-// Adapter is the cluster adapter of one namespace. Its socketio.Adapter
+// Adapter is the cluster adapter of one namespace. Its sioadapter.Adapter
 // methods may be called from many goroutines at once; so may OnMessage
 // and OnResponse, but a transport that calls them from one goroutine
 // keeps its broker's order.
 type Adapter struct {
-	*socketio.MemoryAdapter
-	nsp       *socketio.Namespace
+	*sioadapter.Memory
+	host      sioadapter.Host
 	transport Transport
 	opts      Options
 	uid       string
@@ -118,11 +118,11 @@ type Adapter struct {
 	beat  *time.Timer
 }
 
-var _ socketio.Adapter = (*Adapter)(nil)
+var _ sioadapter.Adapter = (*Adapter)(nil)
 
 // New returns the cluster adapter of n, sending through t. The adapter
 // starts at once; with heartbeats, call Init once t delivers to it.
-func New(n *socketio.Namespace, t Transport, opts *Options) *Adapter {
+func New(h sioadapter.Host, t Transport, opts *Options) *Adapter {
 	o := Options{}
 	if opts != nil {
 		o = *opts
@@ -141,13 +141,13 @@ func New(n *socketio.Namespace, t Transport, opts *Options) *Adapter {
 		o.Heartbeat = &h
 	}
 	a := &Adapter{
-		MemoryAdapter: socketio.NewMemoryAdapter(n),
-		nsp:           n,
-		transport:     t,
-		opts:          o,
-		uid:           adapterwire.RandomID(),
-		log:           siolog.Logger("clusteradapter", o.Logger),
-		reqs:          newRequestTable(o.RequestsTimeout),
+		Memory:    sioadapter.NewMemory(h),
+		host:      h,
+		transport: t,
+		opts:      o,
+		uid:       adapterwire.RandomID(),
+		log:       siolog.Logger("clusteradapter", o.Logger),
+		reqs:      newRequestTable(o.RequestsTimeout),
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background()) //sio:root-context: an adapter lives until Close
 	if o.Heartbeat != nil {
@@ -172,7 +172,7 @@ func (a *Adapter) Init() {
 // publish sends m to the other nodes, and returns its offset, "" if it
 // has none or was not sent.
 func (a *Adapter) publish(m *Message) string {
-	m.UID, m.Nsp = a.uid, a.nsp.Name()
+	m.UID, m.Nsp = a.uid, a.host.Name()
 	if a.opts.Heartbeat != nil {
 		a.scheduleHeartbeat()
 	}
@@ -194,7 +194,7 @@ func (a *Adapter) send(m *Message) {
 		a.publish(m)
 		return
 	}
-	m.UID, m.Nsp = a.uid, a.nsp.Name()
+	m.UID, m.Nsp = a.uid, a.host.Name()
 	if a.opts.Heartbeat != nil {
 		a.scheduleHeartbeat()
 	}
@@ -205,7 +205,7 @@ func (a *Adapter) send(m *Message) {
 
 // respond sends an answer to node uid.
 func (a *Adapter) respond(uid string, typ MessageType, data *responseData) {
-	m := &Message{UID: a.uid, Nsp: a.nsp.Name(), Type: typ, Data: data}
+	m := &Message{UID: a.uid, Nsp: a.host.Name(), Type: typ, Data: data}
 	ctx, cancel := context.WithTimeout(a.ctx, a.opts.RequestsTimeout)
 	defer cancel()
 	if err := a.transport.PublishResponse(ctx, uid, m); err != nil {
@@ -219,7 +219,7 @@ func (a *Adapter) respond(uid string, typ MessageType, data *responseData) {
 // in the transport's log, "" if it has none. A message whose data does
 // not fit its type is dropped.
 func (a *Adapter) OnMessage(m *Message, offset string) {
-	if m == nil || m.UID == a.uid || m.Nsp != a.nsp.Name() {
+	if m == nil || m.UID == a.uid || m.Nsp != a.host.Name() {
 		return
 	}
 	if a.opts.Heartbeat != nil {
@@ -260,13 +260,13 @@ func (a *Adapter) OnMessage(m *Message, offset string) {
 		opts.Flags.Local = true
 		switch m.Type {
 		case SocketsJoin:
-			a.MemoryAdapter.AddSockets(opts, adapterwire.Strings(d.Rooms))
+			a.Memory.AddSockets(opts, adapterwire.Strings(d.Rooms))
 			return
 		case SocketsLeave:
-			a.MemoryAdapter.DelSockets(opts, adapterwire.Strings(d.Rooms))
+			a.Memory.DelSockets(opts, adapterwire.Strings(d.Rooms))
 			return
 		case DisconnectSockets:
-			a.MemoryAdapter.DisconnectSockets(opts, d.Close)
+			a.Memory.DisconnectSockets(opts, d.Close)
 			return
 		}
 	case *requestData:
@@ -284,26 +284,26 @@ func (a *Adapter) OnMessage(m *Message, offset string) {
 
 // recordable reports whether a broadcast gets an offset: recovery is on
 // and the packet is one recovery keeps.
-func (a *Adapter) recordable(p *siopacket.Packet, opts socketio.BroadcastOptions) bool {
-	return a.nsp.Server().ConnectionStateRecovery() != nil && socketio.Recordable(p, opts)
+func (a *Adapter) recordable(p *siopacket.Packet, opts sioadapter.BroadcastOptions) bool {
+	return a.host.RecoveryWindow() > 0 && sioadapter.Recordable(p, opts)
 }
 
 // onBroadcast delivers another node's broadcast here.
 func (a *Adapter) onBroadcast(from string, d *broadcastData, offset string) {
 	if d.Packet == nil || d.Packet.Type != int(siopacket.Event) || len(d.Packet.Data) == 0 {
-		a.log.Debug("clusteradapter: broadcast without an event dropped", "nsp", a.nsp.Name(), "from", from)
+		a.log.Debug("clusteradapter: broadcast without an event dropped", "nsp", a.host.Name(), "from", from)
 		return
 	}
 	if _, ok := d.Packet.Data[0].(string); !ok {
-		a.log.Debug("clusteradapter: broadcast without an event name dropped", "nsp", a.nsp.Name(), "from", from)
+		a.log.Debug("clusteradapter: broadcast without an event name dropped", "nsp", a.host.Name(), "from", from)
 		return
 	}
 	p, err := adapterwire.FromPacket(d.Packet)
 	if err != nil {
-		a.log.Debug("clusteradapter: broadcast dropped", "nsp", a.nsp.Name(), "from", from, "err", err)
+		a.log.Debug("clusteradapter: broadcast dropped", "nsp", a.host.Name(), "from", from, "err", err)
 		return
 	}
-	p.Namespace = a.nsp.Name()
+	p.Namespace = a.host.Name()
 	opts := adapterwire.FromOpts(d.Opts)
 	opts.Flags.Local = true
 	if d.RequestID == "" {
@@ -311,21 +311,21 @@ func (a *Adapter) onBroadcast(from string, d *broadcastData, offset string) {
 		if offset != "" && a.recordable(&p, opts) {
 			siopacket.AppendStringArg(&p, offset)
 		}
-		_ = a.MemoryAdapter.Broadcast(&p, opts)
+		_ = a.Memory.Broadcast(&p, opts)
 		return
 	}
 	// The sender's ack id means nothing here; this node numbers its copy.
-	p.ID, p.HasID = a.nsp.NewAckID(), true
+	p.ID, p.HasID = a.host.NewAckID(), true
 	requestID := d.RequestID
-	_ = a.MemoryAdapter.BroadcastWithAck(&p, opts, func(n int) {
+	_ = a.Memory.BroadcastWithAck(&p, opts, func(n int) {
 		a.respond(from, BroadcastClientCount, &responseData{RequestID: requestID, ClientCount: &n})
-	}, func(args socketio.Args) {
+	}, func(args siopacket.Args) {
 		a.respond(from, BroadcastAck, &responseData{RequestID: requestID, Packet: adapterwire.FirstValue(args)})
 	})
 }
 
 func (a *Adapter) onFetchSockets(from string, d *requestData) {
-	infos, _ := a.MemoryAdapter.FetchSockets(a.ctx, adapterwire.FromOpts(d.Opts))
+	infos, _ := a.Memory.FetchSockets(a.ctx, adapterwire.FromOpts(d.Opts))
 	sockets := make([]any, 0, len(infos))
 	for _, s := range adapterwire.ToSockets(infos) {
 		// As plain values, which msgpack writes as the objects JSON would.
@@ -346,14 +346,14 @@ func (a *Adapter) onServerSideEmit(from string, d *requestData) {
 	if !ok {
 		return
 	}
-	var ack socketio.Ack
+	var ack func(args ...any) error
 	if d.RequestID != "" {
 		requestID := d.RequestID
 		ack = adapterwire.AnswerOnce(func(first any) {
 			a.respond(from, ServerSideEmitResponse, &responseData{RequestID: requestID, Packet: first})
 		})
 	}
-	a.nsp.DispatchServerSideEmit(event, args, ack)
+	a.host.ServerSideEmit(event, args, ack)
 }
 
 // OnResponse matches another node's answer to what this node asked. A
@@ -361,7 +361,7 @@ func (a *Adapter) onServerSideEmit(from string, d *requestData) {
 // requests no longer waiting are dropped.
 func (a *Adapter) OnResponse(m *Message) {
 	res, ok := m.Data.(*responseData)
-	if !ok || m.UID == a.uid || m.Nsp != a.nsp.Name() {
+	if !ok || m.UID == a.uid || m.Nsp != a.host.Name() {
 		return
 	}
 	if ack := a.reqs.ack(res.RequestID); ack != nil {
@@ -392,12 +392,12 @@ func (a *Adapter) OnResponse(m *Message) {
 	})
 }
 
-// Broadcast implements socketio.Adapter: the packet goes to the other
+// Broadcast implements sioadapter.Adapter: the packet goes to the other
 // nodes, then to this node's sockets, with the transport's offset as its
 // last argument when recovery keeps it. Only then does it wait for the
 // transport: otherwise an Enqueuer queues the packet, and this node's
 // sockets get it at once.
-func (a *Adapter) Broadcast(p *siopacket.Packet, opts socketio.BroadcastOptions) error {
+func (a *Adapter) Broadcast(p *siopacket.Packet, opts sioadapter.BroadcastOptions) error {
 	if !opts.Flags.Local {
 		wp, err := adapterwire.ToPacket(p)
 		if err != nil {
@@ -410,12 +410,12 @@ func (a *Adapter) Broadcast(p *siopacket.Packet, opts socketio.BroadcastOptions)
 			siopacket.AppendStringArg(p, offset)
 		}
 	}
-	return a.MemoryAdapter.Broadcast(p, opts)
+	return a.Memory.Broadcast(p, opts)
 }
 
-// BroadcastWithAck implements socketio.Adapter: the other nodes report
+// BroadcastWithAck implements sioadapter.Adapter: the other nodes report
 // their client counts and relay their clients' acks to this node.
-func (a *Adapter) BroadcastWithAck(p *siopacket.Packet, opts socketio.BroadcastOptions, onSent func(int), onAck func(socketio.Args)) error {
+func (a *Adapter) BroadcastWithAck(p *siopacket.Packet, opts sioadapter.BroadcastOptions, onSent func(int), onAck func(siopacket.Args)) error {
 	if !opts.Flags.Local {
 		wp, err := adapterwire.ToPacket(p)
 		if err != nil {
@@ -425,11 +425,11 @@ func (a *Adapter) BroadcastWithAck(p *siopacket.Packet, opts socketio.BroadcastO
 		a.reqs.addAck(id, onSent, onAck, opts.Flags.Timeout)
 		a.publish(&Message{Type: Broadcast, Data: &broadcastData{Packet: wp, Opts: adapterwire.ToOpts(opts), RequestID: id}})
 	}
-	return a.MemoryAdapter.BroadcastWithAck(p, opts, onSent, onAck)
+	return a.Memory.BroadcastWithAck(p, opts, onSent, onAck)
 }
 
 // ask publishes a request and waits for the other nodes' answers.
-func (a *Adapter) ask(ctx context.Context, typ MessageType, data *requestData, timeout time.Duration) ([]socketio.SocketInfo, []socketio.Args, error) {
+func (a *Adapter) ask(ctx context.Context, typ MessageType, data *requestData, timeout time.Duration) ([]sioadapter.SocketInfo, []siopacket.Args, error) {
 	var nodes []string
 	count := 0
 	if a.opts.Heartbeat != nil {
@@ -445,9 +445,9 @@ func (a *Adapter) ask(ctx context.Context, typ MessageType, data *requestData, t
 	return a.reqs.ask(ctx, typ, data.RequestID, count, nodes, timeout, func() { a.publish(&Message{Type: typ, Data: data}) })
 }
 
-// FetchSockets implements socketio.Adapter.
-func (a *Adapter) FetchSockets(ctx context.Context, opts socketio.BroadcastOptions) ([]socketio.SocketInfo, error) {
-	local, _ := a.MemoryAdapter.FetchSockets(ctx, opts)
+// FetchSockets implements sioadapter.Adapter.
+func (a *Adapter) FetchSockets(ctx context.Context, opts sioadapter.BroadcastOptions) ([]sioadapter.SocketInfo, error) {
+	local, _ := a.Memory.FetchSockets(ctx, opts)
 	if opts.Flags.Local {
 		return local, nil
 	}
@@ -455,32 +455,32 @@ func (a *Adapter) FetchSockets(ctx context.Context, opts socketio.BroadcastOptio
 	return append(local, remote...), err
 }
 
-// AddSockets implements socketio.Adapter.
-func (a *Adapter) AddSockets(opts socketio.BroadcastOptions, rooms []string) {
+// AddSockets implements sioadapter.Adapter.
+func (a *Adapter) AddSockets(opts sioadapter.BroadcastOptions, rooms []string) {
 	if !opts.Flags.Local {
 		a.send(&Message{Type: SocketsJoin, Data: &roomsData{Opts: adapterwire.ToOpts(opts), Rooms: adapterwire.Anys(rooms)}})
 	}
-	a.MemoryAdapter.AddSockets(opts, rooms)
+	a.Memory.AddSockets(opts, rooms)
 }
 
-// DelSockets implements socketio.Adapter.
-func (a *Adapter) DelSockets(opts socketio.BroadcastOptions, rooms []string) {
+// DelSockets implements sioadapter.Adapter.
+func (a *Adapter) DelSockets(opts sioadapter.BroadcastOptions, rooms []string) {
 	if !opts.Flags.Local {
 		a.send(&Message{Type: SocketsLeave, Data: &roomsData{Opts: adapterwire.ToOpts(opts), Rooms: adapterwire.Anys(rooms)}})
 	}
-	a.MemoryAdapter.DelSockets(opts, rooms)
+	a.Memory.DelSockets(opts, rooms)
 }
 
-// DisconnectSockets implements socketio.Adapter.
-func (a *Adapter) DisconnectSockets(opts socketio.BroadcastOptions, close bool) {
+// DisconnectSockets implements sioadapter.Adapter.
+func (a *Adapter) DisconnectSockets(opts sioadapter.BroadcastOptions, close bool) {
 	if !opts.Flags.Local {
 		a.send(&Message{Type: DisconnectSockets, Data: &roomsData{Opts: adapterwire.ToOpts(opts), Close: close}})
 	}
-	a.MemoryAdapter.DisconnectSockets(opts, close)
+	a.Memory.DisconnectSockets(opts, close)
 }
 
-// ServerSideEmit implements socketio.Adapter.
-func (a *Adapter) ServerSideEmit(ctx context.Context, event string, args []any, wantAcks bool) ([]socketio.Args, error) {
+// ServerSideEmit implements sioadapter.Adapter.
+func (a *Adapter) ServerSideEmit(ctx context.Context, event string, args []any, wantAcks bool) ([]siopacket.Args, error) {
 	packet := append([]any{event}, args...)
 	if !wantAcks {
 		a.send(&Message{Type: ServerSideEmit, Data: &requestData{Packet: packet}})
@@ -490,7 +490,7 @@ func (a *Adapter) ServerSideEmit(ctx context.Context, event string, args []any, 
 	return answers, err
 }
 
-// ServerCount implements socketio.Adapter: with heartbeats, this node and
+// ServerCount implements sioadapter.Adapter: with heartbeats, this node and
 // those heard from within the heartbeat timeout; otherwise the
 // transport's count, if it is a ServerCounter, else 1.
 func (a *Adapter) ServerCount(ctx context.Context) (int, error) {
@@ -509,7 +509,7 @@ func (a *Adapter) ServerCount(ctx context.Context) (int, error) {
 	return 1, nil
 }
 
-// Close implements socketio.Adapter: with heartbeats it tells the other
+// Close implements sioadapter.Adapter: with heartbeats it tells the other
 // nodes that this one leaves. It does not close the transport.
 func (a *Adapter) Close() error {
 	a.closeOnce.Do(func() {

@@ -16,6 +16,7 @@ import (
 	"github.com/sio-dev/sio/runtime/clusteradapter"
 	"github.com/sio-dev/sio/runtime/engineio"
 	"github.com/sio-dev/sio/runtime/socketio"
+	"github.com/sio-dev/sio/runtime/socketio/sioadapter"
 	"github.com/sio-dev/sio/runtime/socketio/sioclient"
 	"github.com/sio-dev/sio/runtime/socketio/siopacket"
 )
@@ -123,7 +124,7 @@ func (tr transport) ServerCount(context.Context) (int, error) {
 // broadcasts itself: the memory adapter's offsets are not recorded.
 type logAdapter struct{ *clusteradapter.Adapter }
 
-func (logAdapter) Record(*siopacket.Packet, socketio.BroadcastOptions) error { return nil }
+func (logAdapter) Record(*siopacket.Packet, sioadapter.BroadcastOptions) error { return nil }
 
 // node is a server on the bus.
 type node struct {
@@ -135,9 +136,9 @@ type node struct {
 func (b *bus) start(t *testing.T, opts *clusteradapter.Options, recovery bool) *node {
 	t.Helper()
 	bn := &busNode{bus: b, inbox: make(chan delivery, 1024), done: make(chan struct{})}
-	so := &socketio.Options{Adapter: func(n *socketio.Namespace) socketio.Adapter {
-		bn.a = clusteradapter.New(n, transport{t, bn}, opts)
-		var adapter socketio.Adapter = bn.a
+	so := &socketio.Options{Adapter: func(h sioadapter.Host) sioadapter.Adapter {
+		bn.a = clusteradapter.New(h, transport{t, bn}, opts)
+		var adapter sioadapter.Adapter = bn.a
 		if b.offsets {
 			adapter = logAdapter{bn.a}
 		}
@@ -343,9 +344,9 @@ func FuzzOnMessage(f *testing.F) {
 		f.Add(seed)
 	}
 	b := &bus{}
-	srv := socketio.NewServer(&socketio.Options{Adapter: func(n *socketio.Namespace) socketio.Adapter {
+	srv := socketio.NewServer(&socketio.Options{Adapter: func(h sioadapter.Host) sioadapter.Adapter {
 		bn := &busNode{bus: b}
-		bn.a = clusteradapter.New(n, transport{f, bn}, &clusteradapter.Options{Heartbeat: &clusteradapter.HeartbeatOptions{}})
+		bn.a = clusteradapter.New(h, transport{f, bn}, &clusteradapter.Options{Heartbeat: &clusteradapter.HeartbeatOptions{}})
 		return bn.a
 	}})
 	defer srv.Close(context.Background())

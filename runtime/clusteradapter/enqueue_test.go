@@ -9,6 +9,7 @@ import (
 
 	"github.com/sio-dev/sio/runtime/clusteradapter"
 	"github.com/sio-dev/sio/runtime/socketio"
+	"github.com/sio-dev/sio/runtime/socketio/sioadapter"
 )
 
 // queueing is a transport that can enqueue; it records how each message
@@ -51,8 +52,8 @@ func (q *queueing) take() []string {
 func TestEnqueuerWaitsOnlyForOffsets(t *testing.T) {
 	for _, recovery := range []bool{false, true} {
 		q := &queueing{}
-		so := &socketio.Options{Adapter: func(n *socketio.Namespace) socketio.Adapter {
-			return logAdapter{clusteradapter.New(n, q, nil)}
+		so := &socketio.Options{Adapter: func(h sioadapter.Host) sioadapter.Adapter {
+			return logAdapter{clusteradapter.New(h, q, nil)}
 		}}
 		if recovery {
 			so.ConnectionStateRecovery = &socketio.RecoveryOptions{MaxDisconnectionDuration: time.Minute}

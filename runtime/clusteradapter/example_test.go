@@ -10,6 +10,7 @@ import (
 
 	"github.com/sio-dev/sio/runtime/clusteradapter"
 	"github.com/sio-dev/sio/runtime/socketio"
+	"github.com/sio-dev/sio/runtime/socketio/sioadapter"
 	"github.com/sio-dev/sio/runtime/socketio/sioclient"
 )
 
@@ -89,9 +90,9 @@ func (b *broker) deliver(m *clusteradapter.Message, to func(*clusteradapter.Adap
 
 // factory is what socketio.Options.Adapter takes: one adapter per
 // namespace, on the broker, with heartbeats so that nodes count each other.
-func (b *broker) factory(n *socketio.Namespace) socketio.Adapter {
+func (b *broker) factory(h sioadapter.Host) sioadapter.Adapter {
 	var a *clusteradapter.Adapter
-	a = clusteradapter.New(n, brokerTransport{b: b, self: func() *clusteradapter.Adapter { return a }},
+	a = clusteradapter.New(h, brokerTransport{b: b, self: func() *clusteradapter.Adapter { return a }},
 		&clusteradapter.Options{Heartbeat: &clusteradapter.HeartbeatOptions{}})
 	inbox := make(chan func(), 1024)
 	go func() {

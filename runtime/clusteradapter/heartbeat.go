@@ -43,7 +43,7 @@ func (a *Adapter) expireNodes() {
 			}
 			a.mu.Unlock()
 			for _, uid := range gone {
-				a.log.Debug("clusteradapter: node seems down", "nsp", a.nsp.Name(), "node", uid)
+				a.log.Debug("clusteradapter: node seems down", "nsp", a.host.Name(), "node", uid)
 				a.removeNode(uid)
 			}
 		}

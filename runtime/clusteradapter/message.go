@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/sio-dev/sio/runtime/internal/adapterwire"
-	"github.com/sio-dev/sio/runtime/socketio"
+	"github.com/sio-dev/sio/runtime/socketio/sioadapter"
 	"github.com/sio-dev/sio/runtime/socketio/siopacket"
 )
 
@@ -162,14 +162,14 @@ func (m *Message) HasBinary() bool {
 // DecodeBroadcast returns the packet and options of a broadcast message,
 // for a transport that keeps broadcasts (to replay them to a recovering
 // client).
-func (m *Message) DecodeBroadcast() (*siopacket.Packet, socketio.BroadcastOptions, error) {
+func (m *Message) DecodeBroadcast() (*siopacket.Packet, sioadapter.BroadcastOptions, error) {
 	d, ok := m.Data.(*broadcastData)
 	if !ok || d.Packet == nil {
-		return nil, socketio.BroadcastOptions{}, fmt.Errorf("clusteradapter: %s message has no packet", m.Type)
+		return nil, sioadapter.BroadcastOptions{}, fmt.Errorf("clusteradapter: %s message has no packet", m.Type)
 	}
 	p, err := adapterwire.FromPacket(d.Packet)
 	if err != nil {
-		return nil, socketio.BroadcastOptions{}, err
+		return nil, sioadapter.BroadcastOptions{}, err
 	}
 	p.Namespace = m.Nsp
 	return &p, adapterwire.FromOpts(d.Opts), nil

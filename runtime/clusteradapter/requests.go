@@ -7,7 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sio-dev/sio/runtime/socketio"
+	"github.com/sio-dev/sio/runtime/socketio/sioadapter"
+	"github.com/sio-dev/sio/runtime/socketio/siopacket"
 )
 
 // ErrTimeout reports a cluster request that not every node answered in
@@ -36,8 +37,8 @@ type pending struct {
 	expected  int             // answers asked for
 	remaining int             // answers still expected (without heartbeats)
 	missing   map[string]bool // nodes yet to answer (with heartbeats)
-	sockets   []socketio.SocketInfo
-	answers   []socketio.Args
+	sockets   []sioadapter.SocketInfo
+	answers   []siopacket.Args
 	done      chan struct{}
 }
 
@@ -51,7 +52,7 @@ func (p *pending) complete() bool {
 // pendingAck is a broadcast waiting for acks from other nodes' clients.
 type pendingAck struct {
 	onSent func(int)
-	onAck  func(socketio.Args)
+	onAck  func(siopacket.Args)
 }
 
 func newRequestTable(timeout time.Duration) *requestTable {
@@ -63,7 +64,7 @@ func newRequestTable(timeout time.Duration) *requestTable {
 // publish it; and waits for every answer, for ctx or for timeout (the
 // table's if zero). It returns what the answers collected, with
 // ErrTimeout if some are missing.
-func (t *requestTable) ask(ctx context.Context, typ MessageType, id string, count int, nodes []string, timeout time.Duration, send func()) ([]socketio.SocketInfo, []socketio.Args, error) {
+func (t *requestTable) ask(ctx context.Context, typ MessageType, id string, count int, nodes []string, timeout time.Duration, send func()) ([]sioadapter.SocketInfo, []siopacket.Args, error) {
 	p := &pending{typ: typ, expected: count, remaining: count, done: make(chan struct{})}
 	if nodes != nil {
 		p.expected = len(nodes)
@@ -147,7 +148,7 @@ func (t *requestTable) forget(uid string) {
 // addAck registers the callbacks of broadcast id for timeout, or the
 // table's timeout if that is zero: no node can know when every client
 // has answered, so the entry simply expires.
-func (t *requestTable) addAck(id string, onSent func(int), onAck func(socketio.Args), timeout time.Duration) {
+func (t *requestTable) addAck(id string, onSent func(int), onAck func(siopacket.Args), timeout time.Duration) {
 	if timeout <= 0 {
 		timeout = t.timeout
 	}

@@ -1,4 +1,4 @@
-// Package postgresadapter is a socketio.Adapter over PostgreSQL
+// Package postgresadapter is a sioadapter.Adapter over PostgreSQL
 // LISTEN/NOTIFY, wire-compatible with the npm @socket.io/postgres-adapter
 // 0.5: Go and Node nodes can share one cluster.
 //
@@ -51,7 +51,7 @@ import (
 
 	"github.com/sio-dev/sio/runtime/clusteradapter"
 	"github.com/sio-dev/sio/runtime/internal/siolog"
-	"github.com/sio-dev/sio/runtime/socketio"
+	"github.com/sio-dev/sio/runtime/socketio/sioadapter"
 )
 
 // Options configures New. The zero value has the reference's defaults.
@@ -92,7 +92,7 @@ type Options struct {
 // adapters of one server share the listening connection, which is made
 // with pool's connection settings; notifications and attachments go
 // through pool.
-func New(pool *pgxpool.Pool, opts *Options) func(*socketio.Namespace) socketio.Adapter {
+func New(pool *pgxpool.Pool, opts *Options) sioadapter.Factory {
 	o := Options{}
 	if opts != nil {
 		o = *opts
@@ -119,8 +119,8 @@ func New(pool *pgxpool.Pool, opts *Options) func(*socketio.Namespace) socketio.A
 		o.RequestsTimeout = 5 * time.Second
 	}
 	o.Logger = siolog.Logger("postgresadapter", o.Logger)
-	hubs := &hubSet{hubs: map[*socketio.Server]*hub{}, refs: map[*socketio.Server]int{}}
-	return func(n *socketio.Namespace) socketio.Adapter { return newAdapter(n, pool, o, hubs) }
+	hubs := &sioadapter.Shared[*hub]{}
+	return func(h sioadapter.Host) sioadapter.Adapter { return newAdapter(h, pool, o, hubs) }
 }
 
 // Adapter is the PostgreSQL adapter of one namespace: the cluster
@@ -128,71 +128,37 @@ func New(pool *pgxpool.Pool, opts *Options) func(*socketio.Namespace) socketio.A
 // methods may be called from many goroutines at once.
 type Adapter struct {
 	*clusteradapter.Adapter
-	nsp       *socketio.Namespace
+	host      sioadapter.Host
 	hub       *hub
-	hubs      *hubSet
+	hubs      *sioadapter.Shared[*hub]
 	channel   string
 	closeOnce sync.Once
 }
 
-var _ socketio.Adapter = (*Adapter)(nil)
+var _ sioadapter.Adapter = (*Adapter)(nil)
 
-func newAdapter(n *socketio.Namespace, pool *pgxpool.Pool, o Options, hubs *hubSet) *Adapter {
-	a := &Adapter{nsp: n, hubs: hubs, channel: o.ChannelPrefix + "#" + n.Name()}
-	a.Adapter = clusteradapter.New(n, transport{a}, &clusteradapter.Options{
+func newAdapter(h sioadapter.Host, pool *pgxpool.Pool, o Options, hubs *sioadapter.Shared[*hub]) *Adapter {
+	a := &Adapter{host: h, hubs: hubs, channel: o.ChannelPrefix + "#" + h.Name()}
+	a.Adapter = clusteradapter.New(h, transport{a}, &clusteradapter.Options{
 		RequestsTimeout: o.RequestsTimeout,
 		Heartbeat:       &clusteradapter.HeartbeatOptions{Interval: o.HeartbeatInterval, Timeout: o.HeartbeatTimeout},
 		Logger:          o.Logger,
 	})
-	a.hub = hubs.acquire(n.Server(), func() *hub { return newHub(pool, o) })
+	a.hub = hubs.Acquire(h.Server(), func() *hub { return newHub(pool, o) })
 	a.hub.add(a)
 	return a
 }
 
-// Close implements socketio.Adapter: it tells the other nodes that this
+// Close implements sioadapter.Adapter: it tells the other nodes that this
 // one leaves; the server's last adapter to close closes the listening
 // connection. It does not close the pool.
 func (a *Adapter) Close() error {
 	a.closeOnce.Do(func() {
 		_ = a.Adapter.Close()
 		a.hub.remove(a)
-		if a.hubs.release(a.nsp.Server()) {
+		if a.hubs.Release(a.host.Server()) {
 			a.hub.close()
 		}
 	})
 	return nil
-}
-
-// hubSet holds one hub per server, made with the server's first adapter
-// and closed with its last.
-type hubSet struct {
-	// mu guards hubs and refs (how many adapters use each hub).
-	mu   sync.Mutex
-	hubs map[*socketio.Server]*hub
-	refs map[*socketio.Server]int
-}
-
-func (s *hubSet) acquire(srv *socketio.Server, create func() *hub) *hub {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	h := s.hubs[srv]
-	if h == nil {
-		h = create()
-		s.hubs[srv] = h
-	}
-	s.refs[srv]++
-	return h
-}
-
-// release reports whether srv's last adapter has gone.
-func (s *hubSet) release(srv *socketio.Server) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.refs[srv]--
-	if s.refs[srv] > 0 {
-		return false
-	}
-	delete(s.refs, srv)
-	delete(s.hubs, srv)
-	return true
 }

@@ -1,4 +1,4 @@
-// Package redisadapter is a socketio.Adapter for several nodes sharing a
+// Package redisadapter is a sioadapter.Adapter for several nodes sharing a
 // Redis server, wire-compatible with the npm @socket.io/redis-adapter 8:
 // Go and Node nodes can share one cluster, and @socket.io/redis-emitter
 // can emit into it.
@@ -35,17 +35,18 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"github.com/sio-dev/sio/runtime/internal/siolog"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/sio-dev/sio/runtime/internal/siolog"
+
 	"github.com/redis/go-redis/v9"
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/sio-dev/sio/runtime/internal/adapterwire"
-	"github.com/sio-dev/sio/runtime/socketio"
+	"github.com/sio-dev/sio/runtime/socketio/sioadapter"
 	"github.com/sio-dev/sio/runtime/socketio/siopacket"
 )
 
@@ -87,7 +88,7 @@ const defaultRecordTimeout = 100 * time.Millisecond
 // subscriber connection on it, opened with the first namespace and closed
 // with the last (the server's Close), which first sends what is queued,
 // within RequestsTimeout. Close the server before the client.
-func New(client redis.UniversalClient, opts *Options) func(*socketio.Namespace) socketio.Adapter {
+func New(client redis.UniversalClient, opts *Options) sioadapter.Factory {
 	o := Options{}
 	if opts != nil {
 		o = *opts
@@ -108,14 +109,14 @@ func New(client redis.UniversalClient, opts *Options) func(*socketio.Namespace) 
 	if o.RecordTimeout <= 0 {
 		o.RecordTimeout = defaultRecordTimeout
 	}
-	servers := &hubs[*hub]{}
-	return func(n *socketio.Namespace) socketio.Adapter { return newAdapter(n, client, o, servers) }
+	servers := &sioadapter.Shared[*hub]{}
+	return func(h sioadapter.Host) sioadapter.Adapter { return newAdapter(h, client, o, servers) }
 }
 
 // Adapter is the Redis adapter of one namespace.
 type Adapter struct {
-	*socketio.MemoryAdapter
-	nsp  *socketio.Namespace
+	*sioadapter.Memory
+	host sioadapter.Host
 	rdb  redis.UniversalClient
 	opts Options
 	uid  string
@@ -123,7 +124,7 @@ type Adapter struct {
 	channel, requestChannel, responseChannel, specificResponseChannel string
 
 	hub     *hub // shared by the server's namespaces
-	servers *hubs[*hub]
+	servers *sioadapter.Shared[*hub]
 	ctx     context.Context // ends with Close
 	cancel  context.CancelFunc
 
@@ -132,7 +133,7 @@ type Adapter struct {
 	closeOnce sync.Once
 }
 
-var _ socketio.Adapter = (*Adapter)(nil)
+var _ sioadapter.Adapter = (*Adapter)(nil)
 
 func newUID() string {
 	var b [6]byte
@@ -140,22 +141,22 @@ func newUID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func newAdapter(n *socketio.Namespace, rdb redis.UniversalClient, o Options, servers *hubs[*hub]) *Adapter {
+func newAdapter(h sioadapter.Host, rdb redis.UniversalClient, o Options, servers *sioadapter.Shared[*hub]) *Adapter {
 	a := &Adapter{
-		MemoryAdapter: socketio.NewMemoryAdapter(n),
-		nsp:           n,
-		rdb:           rdb,
-		opts:          o,
-		uid:           newUID(),
-		reqs:          newRequestTable(o.RequestsTimeout),
-		servers:       servers,
+		Memory:  sioadapter.NewMemory(h),
+		host:    h,
+		rdb:     rdb,
+		opts:    o,
+		uid:     newUID(),
+		reqs:    newRequestTable(o.RequestsTimeout),
+		servers: servers,
 	}
-	a.channel = o.Key + "#" + n.Name() + "#"
-	a.requestChannel = o.Key + "-request#" + n.Name() + "#"
-	a.responseChannel = o.Key + "-response#" + n.Name() + "#"
+	a.channel = o.Key + "#" + h.Name() + "#"
+	a.requestChannel = o.Key + "-request#" + h.Name() + "#"
+	a.responseChannel = o.Key + "-response#" + h.Name() + "#"
 	a.specificResponseChannel = a.responseChannel + a.uid + "#"
 	a.ctx, a.cancel = context.WithCancel(context.Background()) //sio:root-context: an adapter lives until Close
-	a.hub = servers.acquire(n.Server(), func() *hub { return newHub(rdb, o) })
+	a.hub = servers.Acquire(h.Server(), func() *hub { return newHub(rdb, o) })
 	a.hub.add(a)
 	return a
 }
@@ -191,9 +192,9 @@ func (a *Adapter) publishJSON(channel string, v any) {
 	}
 }
 
-// Broadcast implements socketio.Adapter: local delivery, then the packet
+// Broadcast implements sioadapter.Adapter: local delivery, then the packet
 // goes to the other nodes.
-func (a *Adapter) Broadcast(p *siopacket.Packet, opts socketio.BroadcastOptions) error {
+func (a *Adapter) Broadcast(p *siopacket.Packet, opts sioadapter.BroadcastOptions) error {
 	if !opts.Flags.Local {
 		wp, err := adapterwire.ToPacket(p)
 		if err != nil {
@@ -209,7 +210,7 @@ func (a *Adapter) Broadcast(p *siopacket.Packet, opts socketio.BroadcastOptions)
 		}
 		a.publish(channel, msg)
 	}
-	return a.MemoryAdapter.Broadcast(p, opts)
+	return a.Memory.Broadcast(p, opts)
 }
 
 // onBroadcast delivers a broadcast published by another node.
@@ -230,7 +231,7 @@ func (a *Adapter) onBroadcast(channel string, payload []byte) {
 	if wp.Nsp == "" {
 		wp.Nsp = "/"
 	}
-	if wp.Nsp != a.nsp.Name() {
+	if wp.Nsp != a.host.Name() {
 		return
 	}
 	p, err := adapterwire.FromPacket(&wp)
@@ -239,12 +240,12 @@ func (a *Adapter) onBroadcast(channel string, payload []byte) {
 	}
 	opts := adapterwire.FromOpts(&wo)
 	opts.Flags.Local = true
-	_ = a.MemoryAdapter.Broadcast(&p, opts)
+	_ = a.Memory.Broadcast(&p, opts)
 }
 
-// BroadcastWithAck implements socketio.Adapter: other nodes report their
+// BroadcastWithAck implements sioadapter.Adapter: other nodes report their
 // client counts and relay their clients' acks on the response channel.
-func (a *Adapter) BroadcastWithAck(p *siopacket.Packet, opts socketio.BroadcastOptions, onSent func(int), onAck func(socketio.Args)) error {
+func (a *Adapter) BroadcastWithAck(p *siopacket.Packet, opts sioadapter.BroadcastOptions, onSent func(int), onAck func(siopacket.Args)) error {
 	if !opts.Flags.Local {
 		wp, err := adapterwire.ToPacket(p)
 		if err != nil {
@@ -258,7 +259,7 @@ func (a *Adapter) BroadcastWithAck(p *siopacket.Packet, opts socketio.BroadcastO
 		a.reqs.addAck(id, onSent, onAck, opts.Flags.Timeout)
 		a.publish(a.requestChannel, msg)
 	}
-	return a.MemoryAdapter.BroadcastWithAck(p, opts, onSent, onAck)
+	return a.Memory.BroadcastWithAck(p, opts, onSent, onAck)
 }
 
 // onRequest serves another node's request.
@@ -292,7 +293,7 @@ func (a *Adapter) onRequest(payload []byte) {
 	case typeRemoteJoin, typeRemoteLeave, typeRemoteDisconnect:
 		a.applyRemote(req)
 	case typeRemoteFetch:
-		infos, _ := a.MemoryAdapter.FetchSockets(a.ctx, adapterwire.FromOpts(req.Opts))
+		infos, _ := a.Memory.FetchSockets(a.ctx, adapterwire.FromOpts(req.Opts))
 		a.respond(req, map[string]any{"requestId": req.RequestID, "sockets": adapterwire.ToSockets(infos)})
 	case typeServerSideEmit:
 		a.onServerSideEmit(req)
@@ -306,12 +307,12 @@ func (a *Adapter) onRequest(payload []byte) {
 		}
 		// The sender publishes before numbering the packet; each node
 		// numbers its own copy.
-		p.ID, p.HasID = a.nsp.NewAckID(), true
+		p.ID, p.HasID = a.host.NewAckID(), true
 		opts := adapterwire.FromOpts(req.Opts)
 		opts.Flags.Local = true
-		_ = a.MemoryAdapter.BroadcastWithAck(&p, opts, func(n int) {
+		_ = a.Memory.BroadcastWithAck(&p, opts, func(n int) {
 			a.respond(req, map[string]any{"type": typeBroadcastClientCount, "requestId": req.RequestID, "clientCount": n})
-		}, func(args socketio.Args) {
+		}, func(args siopacket.Args) {
 			var first any
 			_ = args.Decode(0, &first)
 			msg, err := msgpack.Marshal(&response{Type: typeBroadcastAck, RequestID: req.RequestID, Packet: first})
@@ -324,18 +325,19 @@ func (a *Adapter) onRequest(payload []byte) {
 
 func (a *Adapter) applyRemote(req request) {
 	if req.Opts == nil {
-		// The older form targets one socket by id.
-		s := a.nsp.Socket(req.SID)
-		if s == nil {
+		// The older form targets one socket by id; the node that has it
+		// (every socket is in the room of its id) answers.
+		if len(a.SocketRooms(req.SID)) == 0 {
 			return
 		}
+		ids := []string{req.SID}
 		switch req.Type {
 		case typeRemoteJoin:
-			s.Join(adapterwire.RoomName(req.Room))
+			a.host.Join(ids, []string{adapterwire.RoomName(req.Room)})
 		case typeRemoteLeave:
-			s.Leave(adapterwire.RoomName(req.Room))
+			a.host.Leave(ids, []string{adapterwire.RoomName(req.Room)})
 		case typeRemoteDisconnect:
-			s.Disconnect(req.Close)
+			a.host.Disconnect(ids, req.Close)
 		}
 		a.respond(req, map[string]any{"requestId": req.RequestID})
 		return
@@ -343,11 +345,11 @@ func (a *Adapter) applyRemote(req request) {
 	opts := adapterwire.FromOpts(req.Opts)
 	switch req.Type {
 	case typeRemoteJoin:
-		a.MemoryAdapter.AddSockets(opts, adapterwire.Strings(req.Rooms))
+		a.Memory.AddSockets(opts, adapterwire.Strings(req.Rooms))
 	case typeRemoteLeave:
-		a.MemoryAdapter.DelSockets(opts, adapterwire.Strings(req.Rooms))
+		a.Memory.DelSockets(opts, adapterwire.Strings(req.Rooms))
 	case typeRemoteDisconnect:
-		a.MemoryAdapter.DisconnectSockets(opts, req.Close)
+		a.Memory.DisconnectSockets(opts, req.Close)
 	}
 }
 
@@ -411,7 +413,7 @@ func (a *Adapter) onResponse(payload []byte) {
 }
 
 // ask publishes a request and waits for the other nodes' answers.
-func (a *Adapter) ask(ctx context.Context, typ int, body map[string]any) ([]socketio.SocketInfo, []socketio.Args, error) {
+func (a *Adapter) ask(ctx context.Context, typ int, body map[string]any) ([]sioadapter.SocketInfo, []siopacket.Args, error) {
 	servers, err := a.ServerCount(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -421,9 +423,9 @@ func (a *Adapter) ask(ctx context.Context, typ int, body map[string]any) ([]sock
 	return a.reqs.ask(ctx, servers, typ, id, func() { a.publishJSON(a.requestChannel, body) })
 }
 
-// FetchSockets implements socketio.Adapter.
-func (a *Adapter) FetchSockets(ctx context.Context, opts socketio.BroadcastOptions) ([]socketio.SocketInfo, error) {
-	local, _ := a.MemoryAdapter.FetchSockets(ctx, opts)
+// FetchSockets implements sioadapter.Adapter.
+func (a *Adapter) FetchSockets(ctx context.Context, opts sioadapter.BroadcastOptions) ([]sioadapter.SocketInfo, error) {
+	local, _ := a.Memory.FetchSockets(ctx, opts)
 	if opts.Flags.Local {
 		return local, nil
 	}
@@ -431,32 +433,32 @@ func (a *Adapter) FetchSockets(ctx context.Context, opts socketio.BroadcastOptio
 	return append(local, remote...), err
 }
 
-// AddSockets implements socketio.Adapter.
-func (a *Adapter) AddSockets(opts socketio.BroadcastOptions, rooms []string) {
-	a.MemoryAdapter.AddSockets(opts, rooms)
+// AddSockets implements sioadapter.Adapter.
+func (a *Adapter) AddSockets(opts sioadapter.BroadcastOptions, rooms []string) {
+	a.Memory.AddSockets(opts, rooms)
 	if !opts.Flags.Local {
 		a.publishJSON(a.requestChannel, map[string]any{"uid": a.uid, "type": typeRemoteJoin, "opts": adapterwire.ToOpts(opts), "rooms": rooms})
 	}
 }
 
-// DelSockets implements socketio.Adapter.
-func (a *Adapter) DelSockets(opts socketio.BroadcastOptions, rooms []string) {
-	a.MemoryAdapter.DelSockets(opts, rooms)
+// DelSockets implements sioadapter.Adapter.
+func (a *Adapter) DelSockets(opts sioadapter.BroadcastOptions, rooms []string) {
+	a.Memory.DelSockets(opts, rooms)
 	if !opts.Flags.Local {
 		a.publishJSON(a.requestChannel, map[string]any{"uid": a.uid, "type": typeRemoteLeave, "opts": adapterwire.ToOpts(opts), "rooms": rooms})
 	}
 }
 
-// DisconnectSockets implements socketio.Adapter.
-func (a *Adapter) DisconnectSockets(opts socketio.BroadcastOptions, close bool) {
+// DisconnectSockets implements sioadapter.Adapter.
+func (a *Adapter) DisconnectSockets(opts sioadapter.BroadcastOptions, close bool) {
 	if !opts.Flags.Local {
 		a.publishJSON(a.requestChannel, map[string]any{"uid": a.uid, "type": typeRemoteDisconnect, "opts": adapterwire.ToOpts(opts), "close": close})
 	}
-	a.MemoryAdapter.DisconnectSockets(opts, close)
+	a.Memory.DisconnectSockets(opts, close)
 }
 
-// ServerSideEmit implements socketio.Adapter.
-func (a *Adapter) ServerSideEmit(ctx context.Context, event string, args []any, wantAcks bool) ([]socketio.Args, error) {
+// ServerSideEmit implements sioadapter.Adapter.
+func (a *Adapter) ServerSideEmit(ctx context.Context, event string, args []any, wantAcks bool) ([]siopacket.Args, error) {
 	data := append([]any{event}, args...)
 	if !wantAcks {
 		a.publishJSON(a.requestChannel, map[string]any{"uid": a.uid, "type": typeServerSideEmit, "data": data})
@@ -480,16 +482,16 @@ func (a *Adapter) onServerSideEmit(req request) {
 	if err != nil {
 		return
 	}
-	var ack socketio.Ack
+	var ack func(args ...any) error
 	if req.RequestID != "" {
 		ack = adapterwire.AnswerOnce(func(first any) {
 			a.publishJSON(a.responseChannel, map[string]any{"type": typeServerSideEmit, "requestId": req.RequestID, "data": first})
 		})
 	}
-	a.nsp.DispatchServerSideEmit(event, args, ack)
+	a.host.ServerSideEmit(event, args, ack)
 }
 
-// ServerCount implements socketio.Adapter: the subscribers of the request
+// ServerCount implements sioadapter.Adapter: the subscribers of the request
 // channel, every node of every language.
 func (a *Adapter) ServerCount(ctx context.Context) (int, error) {
 	counts, err := a.rdb.PubSubNumSub(ctx, a.requestChannel).Result()
@@ -499,14 +501,14 @@ func (a *Adapter) ServerCount(ctx context.Context) (int, error) {
 	return max(1, int(counts[a.requestChannel])), nil
 }
 
-// Close implements socketio.Adapter: it unsubscribes; the server's last
+// Close implements sioadapter.Adapter: it unsubscribes; the server's last
 // adapter to close sends what is queued and closes the shared connection.
 func (a *Adapter) Close() error {
 	var err error
 	a.closeOnce.Do(func() {
 		a.cancel()
 		a.hub.remove(a)
-		if a.servers.release(a.nsp.Server()) {
+		if a.servers.Release(a.host.Server()) {
 			err = a.hub.close()
 		}
 	})

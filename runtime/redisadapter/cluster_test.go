@@ -15,6 +15,7 @@ import (
 	"github.com/sio-dev/sio/internal/siotest"
 	"github.com/sio-dev/sio/runtime/engineio"
 	"github.com/sio-dev/sio/runtime/socketio"
+	"github.com/sio-dev/sio/runtime/socketio/sioadapter"
 	"github.com/sio-dev/sio/runtime/socketio/sioclient"
 )
 
@@ -38,14 +39,14 @@ type node struct {
 // adapterKind is an adapter the cluster tests run against.
 type adapterKind struct {
 	name string
-	new  func(redis.UniversalClient) func(*socketio.Namespace) socketio.Adapter
+	new  func(redis.UniversalClient) sioadapter.Factory
 }
 
 var (
-	classic = adapterKind{"classic", func(c redis.UniversalClient) func(*socketio.Namespace) socketio.Adapter {
+	classic = adapterKind{"classic", func(c redis.UniversalClient) sioadapter.Factory {
 		return New(c, &Options{RequestsTimeout: 2 * time.Second})
 	}}
-	sharded = adapterKind{"sharded", func(c redis.UniversalClient) func(*socketio.Namespace) socketio.Adapter {
+	sharded = adapterKind{"sharded", func(c redis.UniversalClient) sioadapter.Factory {
 		return NewSharded(c, &ShardedOptions{RequestsTimeout: 2 * time.Second})
 	}}
 )
@@ -64,7 +65,7 @@ func startNode(t *testing.T, r *redisServer, kind adapterKind, setup func(*socke
 }
 
 // startNodeOn starts a node on rdb with an adapter; the node closes rdb.
-func startNodeOn(t *testing.T, rdb redis.UniversalClient, adapter func(*socketio.Namespace) socketio.Adapter, setup func(*socketio.Server)) *node {
+func startNodeOn(t *testing.T, rdb redis.UniversalClient, adapter sioadapter.Factory, setup func(*socketio.Server)) *node {
 	t.Helper()
 	srv := socketio.NewServer(&socketio.Options{Adapter: adapter})
 	if setup != nil {

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/sio-dev/sio/runtime/socketio"
 )
 
 // hub is what the classic adapters of one server share, however many
@@ -30,52 +28,6 @@ type hub struct {
 	patterns map[string][]*Adapter
 	confirms map[string][]chan struct{}
 	started  bool
-}
-
-// hubs holds one value per server, made when the server's first adapter
-// is and dropped when its last one closes.
-type hubs[H any] struct {
-	mu sync.Mutex
-	m  map[*socketio.Server]*hubRef[H]
-}
-
-type hubRef[H any] struct {
-	h    H
-	refs int
-}
-
-// acquire returns the server's value, making it with create if it has
-// none, and counts one more user.
-func (s *hubs[H]) acquire(srv *socketio.Server, create func() H) H {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = map[*socketio.Server]*hubRef[H]{}
-	}
-	r := s.m[srv]
-	if r == nil {
-		r = &hubRef[H]{h: create()}
-		s.m[srv] = r
-	}
-	r.refs++
-	return r.h
-}
-
-// release counts one user less and reports whether it was the last, which
-// must then close the value.
-func (s *hubs[H]) release(srv *socketio.Server) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.m[srv]
-	if r == nil {
-		return false
-	}
-	r.refs--
-	if r.refs > 0 {
-		return false
-	}
-	delete(s.m, srv)
-	return true
 }
 
 func newHub(rdb redis.UniversalClient, o Options) *hub {
@@ -128,7 +80,7 @@ func (h *hub) add(a *Adapter) {
 			err = ctx.Err()
 		}
 	}
-	h.opts.Logger.Warn("redisadapter: subscribe", "nsp", a.nsp.Name(), "err", err)
+	h.opts.Logger.Warn("redisadapter: subscribe", "nsp", a.host.Name(), "err", err)
 	h.mu.Lock()
 	h.confirms[pattern] = deleteChan(h.confirms[pattern], confirmed)
 	if len(h.confirms[pattern]) == 0 {

@@ -14,7 +14,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/sio-dev/sio/runtime/internal/adapterwire"
-	"github.com/sio-dev/sio/runtime/socketio"
+	"github.com/sio-dev/sio/runtime/socketio/sioadapter"
 	"github.com/sio-dev/sio/runtime/socketio/siopacket"
 )
 
@@ -22,30 +22,27 @@ import (
 // client can resume on any node: broadcasts go into a stream whose entry
 // ids are the offsets (the same on every node), and sessions are keys that
 // expire after MaxDisconnectionDuration. The sessions of connected sockets
-// are kept too (socketio.LiveSessionStore), their keys' expiry pushed back
+// are kept too (sioadapter.LiveSessionStore), their keys' expiry pushed back
 // while the node lives, so that the clients of a node that crashes resume
 // on another one.
 
-var _ socketio.LiveSessionStore = (*Adapter)(nil)
+var _ sioadapter.LiveSessionStore = (*Adapter)(nil)
 
-func (a *Adapter) streamKey() string { return a.opts.Key + "#" + a.nsp.Name() + "#recovery" }
+func (a *Adapter) streamKey() string { return a.opts.Key + "#" + a.host.Name() + "#recovery" }
 func (a *Adapter) sessionKey(pid string) string {
-	return a.opts.Key + "#" + a.nsp.Name() + "#session#" + pid
+	return a.opts.Key + "#" + a.host.Name() + "#session#" + pid
 }
 
 func (a *Adapter) maxAge() time.Duration {
-	if r := a.nsp.Server().ConnectionStateRecovery(); r != nil {
-		return r.MaxDisconnectionDuration
-	}
-	return 0
+	return a.host.RecoveryWindow()
 }
 
-// Record implements socketio.SessionStore: the broadcast is appended to
+// Record implements sioadapter.SessionStore: the broadcast is appended to
 // the stream, and the entry id becomes its offset. If Redis does not
 // answer within RecordTimeout the broadcast still goes out, unrecorded,
 // and until the publish queue reaches Redis again the next ones do not
 // even try, so that local delivery does not wait for the broker.
-func (a *Adapter) Record(p *siopacket.Packet, opts socketio.BroadcastOptions) error {
+func (a *Adapter) Record(p *siopacket.Packet, opts sioadapter.BroadcastOptions) error {
 	if a.hub.pub.down.Load() {
 		return nil
 	}
@@ -83,15 +80,15 @@ type storedSession struct {
 	Data  json.RawMessage `json:"data"`
 }
 
-// PersistSession implements socketio.SessionStore. Data must be
+// PersistSession implements sioadapter.SessionStore. Data must be
 // JSON-serialisable; it comes back JSON-decoded.
-func (a *Adapter) PersistSession(s socketio.Session) {
+func (a *Adapter) PersistSession(s sioadapter.Session) {
 	a.live.forget(s.PID)
 	a.saveSession(s, a.opts.RequestsTimeout)
 }
 
 // saveSession writes s to its key, to expire after MaxDisconnectionDuration.
-func (a *Adapter) saveSession(s socketio.Session, timeout time.Duration) {
+func (a *Adapter) saveSession(s sioadapter.Session, timeout time.Duration) {
 	data, err := json.Marshal(s.Data)
 	if err != nil {
 		data = []byte("null")
@@ -104,18 +101,18 @@ func (a *Adapter) saveSession(s socketio.Session, timeout time.Duration) {
 	}
 }
 
-// KeepLiveSession implements socketio.LiveSessionStore. The write waits
+// KeepLiveSession implements sioadapter.LiveSessionStore. The write waits
 // at most RecordTimeout, as a broadcast's record does: during a broker
 // outage a join does not wait for it (and a crash then may lose the
 // change).
-func (a *Adapter) KeepLiveSession(s socketio.Session) {
+func (a *Adapter) KeepLiveSession(s sioadapter.Session) {
 	if a.live.keep(s.PID) {
 		go a.refreshLiveSessions()
 	}
 	a.saveSession(s, a.opts.RecordTimeout)
 }
 
-// DropLiveSession implements socketio.LiveSessionStore.
+// DropLiveSession implements sioadapter.LiveSessionStore.
 func (a *Adapter) DropLiveSession(pid string) {
 	a.live.forget(pid)
 	ctx, cancel := context.WithTimeout(a.ctx, a.opts.RecordTimeout)
@@ -183,19 +180,19 @@ func (l *liveSessions) list() []string {
 	return slices.Collect(maps.Keys(l.pids))
 }
 
-// RestoreSession implements socketio.SessionStore.
-func (a *Adapter) RestoreSession(pid, offset string) (socketio.Session, bool) {
+// RestoreSession implements sioadapter.SessionStore.
+func (a *Adapter) RestoreSession(pid, offset string) (sioadapter.Session, bool) {
 	ctx, cancel := context.WithTimeout(a.ctx, a.opts.RequestsTimeout)
 	defer cancel()
 	raw, err := a.rdb.GetDel(ctx, a.sessionKey(pid)).Bytes()
 	if err != nil {
-		return socketio.Session{}, false
+		return sioadapter.Session{}, false
 	}
 	var stored storedSession
 	if json.Unmarshal(raw, &stored) != nil || !a.offsetKept(ctx, offset) {
-		return socketio.Session{}, false
+		return sioadapter.Session{}, false
 	}
-	s := socketio.Session{SID: stored.SID, PID: stored.PID, Rooms: stored.Rooms}
+	s := sioadapter.Session{SID: stored.SID, PID: stored.PID, Rooms: stored.Rooms}
 	_ = json.Unmarshal(stored.Data, &s.Data)
 	return s, true
 }
@@ -210,7 +207,7 @@ func (a *Adapter) offsetKept(ctx context.Context, offset string) bool {
 	return err == nil && len(found) > 0
 }
 
-// MissedSince implements socketio.SessionStore.
+// MissedSince implements sioadapter.SessionStore.
 func (a *Adapter) MissedSince(offset string, rooms []string) ([]*siopacket.Packet, error) {
 	ctx, cancel := context.WithTimeout(a.ctx, a.opts.RequestsTimeout)
 	defer cancel()

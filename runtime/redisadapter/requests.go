@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"github.com/sio-dev/sio/runtime/clusteradapter"
-	"github.com/sio-dev/sio/runtime/socketio"
+	"github.com/sio-dev/sio/runtime/socketio/sioadapter"
+	"github.com/sio-dev/sio/runtime/socketio/siopacket"
 )
 
 // ErrTimeout reports a cluster request that not every node answered. It
@@ -31,15 +32,15 @@ type requestTable struct {
 type pending struct {
 	typ       int
 	remaining int // answers still expected
-	sockets   []socketio.SocketInfo
-	answers   []socketio.Args
+	sockets   []sioadapter.SocketInfo
+	answers   []siopacket.Args
 	done      chan struct{}
 }
 
 // pendingAck is a broadcast waiting for acks from other nodes' clients.
 type pendingAck struct {
 	onSent func(int)
-	onAck  func(socketio.Args)
+	onAck  func(siopacket.Args)
 }
 
 func newRequestTable(timeout time.Duration) *requestTable {
@@ -50,7 +51,7 @@ func newRequestTable(timeout time.Duration) *requestTable {
 // answer, calls send to publish it, and waits for every answer, for ctx or
 // for the table's timeout. It returns what the answers collected, with
 // ErrTimeout if some are missing.
-func (t *requestTable) ask(ctx context.Context, servers, typ int, id string, send func()) ([]socketio.SocketInfo, []socketio.Args, error) {
+func (t *requestTable) ask(ctx context.Context, servers, typ int, id string, send func()) ([]sioadapter.SocketInfo, []siopacket.Args, error) {
 	p := &pending{typ: typ, remaining: servers - 1, done: make(chan struct{})}
 	if p.remaining <= 0 {
 		return nil, nil, nil
@@ -99,7 +100,7 @@ func (t *requestTable) answer(id string, record func(p *pending) bool) bool {
 // addAck registers the callbacks of broadcast id for timeout, or the
 // table's timeout if that is zero: no node can know when every client
 // has answered, so the entry simply expires.
-func (t *requestTable) addAck(id string, onSent func(int), onAck func(socketio.Args), timeout time.Duration) {
+func (t *requestTable) addAck(id string, onSent func(int), onAck func(siopacket.Args), timeout time.Duration) {
 	if timeout <= 0 {
 		timeout = t.timeout
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/sio-dev/sio/runtime/clusteradapter"
 	"github.com/sio-dev/sio/runtime/internal/adapterwire"
 	"github.com/sio-dev/sio/runtime/internal/siolog"
-	"github.com/sio-dev/sio/runtime/socketio"
+	"github.com/sio-dev/sio/runtime/socketio/sioadapter"
 )
 
 // SubscriptionMode says which rooms a sharded adapter gives a channel of
@@ -76,7 +76,7 @@ type ShardedOptions struct {
 // The adapters of one server share their subscriptions (one connection
 // per hash slot in use on a Redis Cluster, one otherwise) and one publish
 // queue, as New's do, with the same behaviour while Redis is away.
-func NewSharded(client redis.UniversalClient, opts *ShardedOptions) func(*socketio.Namespace) socketio.Adapter {
+func NewSharded(client redis.UniversalClient, opts *ShardedOptions) sioadapter.Factory {
 	o := ShardedOptions{}
 	if opts != nil {
 		o = *opts
@@ -94,22 +94,22 @@ func NewSharded(client redis.UniversalClient, opts *ShardedOptions) func(*socket
 	if o.MaxQueueAge <= 0 {
 		o.MaxQueueAge = defaultMaxQueueAge
 	}
-	servers := &hubs[*shardHub]{}
-	return func(n *socketio.Namespace) socketio.Adapter { return newShardedAdapter(n, client, o, servers) }
+	servers := &sioadapter.Shared[*shardHub]{}
+	return func(h sioadapter.Host) sioadapter.Adapter { return newShardedAdapter(h, client, o, servers) }
 }
 
 // ShardedAdapter is the sharded Redis adapter of one namespace: the
 // cluster protocol of package clusteradapter, carried on shard channels.
 type ShardedAdapter struct {
 	*clusteradapter.Adapter
-	nsp  *socketio.Namespace
+	host sioadapter.Host
 	rdb  redis.UniversalClient
 	opts ShardedOptions
 
 	channel, responseChannel string
 
 	hub       *shardHub // shared by the server's namespaces
-	servers   *hubs[*shardHub]
+	servers   *sioadapter.Shared[*shardHub]
 	closeOnce sync.Once
 
 	// mu guards roomSubs, the rooms whose channel this node subscribes to.
@@ -117,41 +117,58 @@ type ShardedAdapter struct {
 	roomSubs map[string]bool
 }
 
-var _ socketio.Adapter = (*ShardedAdapter)(nil)
+var _ sioadapter.Adapter = (*ShardedAdapter)(nil)
 
 // shardTransport is the clusteradapter.Transport of a ShardedAdapter.
 type shardTransport struct{ a *ShardedAdapter }
 
 var _ clusteradapter.ServerCounter = shardTransport{}
 
-func newShardedAdapter(n *socketio.Namespace, rdb redis.UniversalClient, o ShardedOptions, servers *hubs[*shardHub]) *ShardedAdapter {
+func newShardedAdapter(h sioadapter.Host, rdb redis.UniversalClient, o ShardedOptions, servers *sioadapter.Shared[*shardHub]) *ShardedAdapter {
 	a := &ShardedAdapter{
-		nsp:      n,
+		host:     h,
 		rdb:      rdb,
 		opts:     o,
 		roomSubs: map[string]bool{},
 		servers:  servers,
 	}
-	a.Adapter = clusteradapter.New(n, shardTransport{a}, &clusteradapter.Options{RequestsTimeout: o.RequestsTimeout, Logger: o.Logger})
-	a.channel = o.ChannelPrefix + "#" + n.Name() + "#"
+	host := h
+	if o.SubscriptionMode != Static {
+		host = roomWatcher{Host: h, watch: a.onRoomEvent}
+	}
+	a.Adapter = clusteradapter.New(host, shardTransport{a}, &clusteradapter.Options{RequestsTimeout: o.RequestsTimeout, Logger: o.Logger})
+	a.channel = o.ChannelPrefix + "#" + h.Name() + "#"
 	a.responseChannel = a.channel + a.UID() + "#"
-	a.hub = servers.acquire(n.Server(), func() *shardHub { return newShardHub(rdb, o) })
+	a.hub = servers.Acquire(h.Server(), func() *shardHub { return newShardHub(rdb, o) })
 	// Subscribe before serving, so that this node counts, and hears, from
 	// the start.
 	a.hub.subscribe(a, a.channel)
 	a.hub.subscribe(a, a.responseChannel)
-	if o.SubscriptionMode != Static {
-		n.OnRoomEvent(a.onRoomEvent)
-	}
 	return a
+}
+
+// roomWatcher shows the adapter its namespace's room changes before the
+// namespace sees them, so that it subscribes to a new room's channel
+// before the join that made the room returns.
+type roomWatcher struct {
+	sioadapter.Host
+	watch func(sioadapter.RoomEvent)
+}
+
+// RoomsChanged implements sioadapter.Host.
+func (w roomWatcher) RoomsChanged(events []sioadapter.RoomEvent) {
+	for _, e := range events {
+		w.watch(e)
+	}
+	w.Host.RoomsChanged(events)
 }
 
 // onRoomEvent subscribes to the channel of a room that comes to exist on
 // this node, before the join that made it returns, and unsubscribes when
 // the room is gone.
-func (a *ShardedAdapter) onRoomEvent(e socketio.RoomEvent) {
+func (a *ShardedAdapter) onRoomEvent(e sioadapter.RoomEvent) {
 	switch e.Kind {
-	case socketio.RoomCreated:
+	case sioadapter.RoomCreated:
 		if a.opts.SubscriptionMode == Dynamic && len(a.SocketRooms(e.Room)) > 0 {
 			return // a socket's own room
 		}
@@ -159,7 +176,7 @@ func (a *ShardedAdapter) onRoomEvent(e socketio.RoomEvent) {
 		a.roomSubs[e.Room] = true
 		a.mu.Unlock()
 		a.hub.subscribe(a, a.roomChannel(e.Room))
-	case socketio.RoomDeleted:
+	case sioadapter.RoomDeleted:
 		a.mu.Lock()
 		had := a.roomSubs[e.Room]
 		delete(a.roomSubs, e.Room)
@@ -311,7 +328,7 @@ func (a *ShardedAdapter) onRaw(channel string, payload []byte) {
 	a.OnMessage(m, "")
 }
 
-// Close implements socketio.Adapter: it unsubscribes; the server's last
+// Close implements sioadapter.Adapter: it unsubscribes; the server's last
 // adapter to close sends what is queued and ends the shared
 // subscriptions.
 func (a *ShardedAdapter) Close() error {
@@ -327,7 +344,7 @@ func (a *ShardedAdapter) Close() error {
 		}
 		a.hub.unsubscribe(a, a.channel)
 		a.hub.unsubscribe(a, a.responseChannel)
-		if a.servers.release(a.nsp.Server()) {
+		if a.servers.Release(a.host.Server()) {
 			err = a.hub.close()
 		}
 	})

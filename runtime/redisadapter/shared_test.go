@@ -10,7 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/sio-dev/sio/runtime/socketio"
+	"github.com/sio-dev/sio/runtime/socketio/sioadapter"
 	"github.com/sio-dev/sio/runtime/socketio/sioclient"
 )
 
@@ -74,10 +74,10 @@ func TestNamespacesShareConnections(t *testing.T) {
 // queueKinds are both adapters with a publish queue bound of their own.
 func queueKind(name string, maxBytes int, maxAge time.Duration) []adapterKind {
 	return []adapterKind{
-		{name + "/classic", func(c redis.UniversalClient) func(*socketio.Namespace) socketio.Adapter {
+		{name + "/classic", func(c redis.UniversalClient) sioadapter.Factory {
 			return New(c, &Options{RequestsTimeout: 2 * time.Second, MaxQueueBytes: maxBytes, MaxQueueAge: maxAge})
 		}},
-		{name + "/sharded", func(c redis.UniversalClient) func(*socketio.Namespace) socketio.Adapter {
+		{name + "/sharded", func(c redis.UniversalClient) sioadapter.Factory {
 			return NewSharded(c, &ShardedOptions{RequestsTimeout: 2 * time.Second, MaxQueueBytes: maxBytes, MaxQueueAge: maxAge})
 		}},
 	}

@@ -1,4 +1,4 @@
-// Package redisstreamsadapter is a socketio.Adapter over Redis Streams,
+// Package redisstreamsadapter is a sioadapter.Adapter over Redis Streams,
 // wire-compatible with the npm @socket.io/redis-streams-adapter 0.3: Go
 // and Node nodes can share one cluster, and a client can recover its
 // connection on any of them.
@@ -59,7 +59,7 @@ import (
 
 	"github.com/sio-dev/sio/runtime/clusteradapter"
 	"github.com/sio-dev/sio/runtime/internal/siolog"
-	"github.com/sio-dev/sio/runtime/socketio"
+	"github.com/sio-dev/sio/runtime/socketio/sioadapter"
 )
 
 // Options configures New. The zero value has the reference's defaults.
@@ -99,7 +99,7 @@ type Options struct {
 // adapters of one server share the stream's reader and the pub/sub
 // connection. client may be a *redis.Client or a *redis.ClusterClient,
 // whose options also make the reader's dedicated connection.
-func New(client redis.UniversalClient, opts *Options) func(*socketio.Namespace) socketio.Adapter {
+func New(client redis.UniversalClient, opts *Options) sioadapter.Factory {
 	o := Options{}
 	if opts != nil {
 		o = *opts
@@ -132,20 +132,20 @@ func New(client redis.UniversalClient, opts *Options) func(*socketio.Namespace) 
 		o.MaxQueueAge = defaultMaxQueueAge
 	}
 	o.Logger = siolog.Logger("redisstreamsadapter", o.Logger)
-	hubs := &hubSet{hubs: map[*socketio.Server]*hub{}}
-	return func(n *socketio.Namespace) socketio.Adapter { return newAdapter(n, client, o, hubs) }
+	hubs := &sioadapter.Shared[*hub]{}
+	return func(h sioadapter.Host) sioadapter.Adapter { return newAdapter(h, client, o, hubs) }
 }
 
 // Adapter is the Redis Streams adapter of one namespace: the cluster
 // protocol of package clusteradapter over the stream and pub/sub, and a
-// socketio.SessionStore kept in Redis.
+// sioadapter.SessionStore kept in Redis.
 type Adapter struct {
 	*clusteradapter.Adapter
-	nsp       *socketio.Namespace
+	host      sioadapter.Host
 	rdb       redis.UniversalClient
 	opts      Options
 	hub       *hub
-	hubs      *hubSet
+	hubs      *sioadapter.Shared[*hub]
 	ctx       context.Context // ends with Close
 	cancel    context.CancelFunc
 	closeOnce sync.Once
@@ -154,17 +154,17 @@ type Adapter struct {
 }
 
 var (
-	_ socketio.Adapter      = (*Adapter)(nil)
-	_ socketio.SessionStore = (*Adapter)(nil)
+	_ sioadapter.Adapter      = (*Adapter)(nil)
+	_ sioadapter.SessionStore = (*Adapter)(nil)
 )
 
-func newAdapter(n *socketio.Namespace, rdb redis.UniversalClient, o Options, hubs *hubSet) *Adapter {
-	a := &Adapter{nsp: n, rdb: rdb, opts: o, hubs: hubs}
+func newAdapter(h sioadapter.Host, rdb redis.UniversalClient, o Options, hubs *sioadapter.Shared[*hub]) *Adapter {
+	a := &Adapter{host: h, rdb: rdb, opts: o, hubs: hubs}
 	a.ctx, a.cancel = context.WithCancel(context.Background()) //sio:root-context: an adapter lives until Close
-	a.Adapter = clusteradapter.New(n, transport{a}, &clusteradapter.Options{RequestsTimeout: o.RequestsTimeout, Logger: o.Logger})
-	a.channel = o.ChannelPrefix + "#" + n.Name() + "#"
+	a.Adapter = clusteradapter.New(h, transport{a}, &clusteradapter.Options{RequestsTimeout: o.RequestsTimeout, Logger: o.Logger})
+	a.channel = o.ChannelPrefix + "#" + h.Name() + "#"
 	a.privateChannel = a.channel + a.UID() + "#"
-	a.hub = hubs.acquire(n.Server(), func() *hub { return newHub(rdb, o) })
+	a.hub = hubs.Acquire(h.Server(), func() *hub { return newHub(rdb, o) })
 	a.hub.add(a)
 	return a
 }
@@ -176,14 +176,14 @@ func newAdapter(n *socketio.Namespace, rdb redis.UniversalClient, o Options, hub
 // Redis's reply, or still queued when the server closed.
 func (a *Adapter) Dropped() uint64 { return a.hub.dropped.Load() }
 
-// Close implements socketio.Adapter: the server's last adapter to close
+// Close implements sioadapter.Adapter: the server's last adapter to close
 // stops the stream's reader and the subscriptions.
 func (a *Adapter) Close() error {
 	a.closeOnce.Do(func() {
 		_ = a.Adapter.Close()
 		a.cancel()
 		a.hub.remove(a)
-		if a.hubs.release(a.nsp.Server()) {
+		if a.hubs.Release(a.host.Server()) {
 			a.hub.close()
 		}
 	})

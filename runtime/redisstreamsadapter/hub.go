@@ -11,44 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sio-dev/sio/runtime/clusteradapter"
-	"github.com/sio-dev/sio/runtime/socketio"
 )
-
-// hubSet holds one hub per server, made with the server's first adapter
-// and closed with its last.
-type hubSet struct {
-	mu   sync.Mutex
-	hubs map[*socketio.Server]*hub
-	refs map[*socketio.Server]int
-}
-
-func (s *hubSet) acquire(srv *socketio.Server, create func() *hub) *hub {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.refs == nil {
-		s.refs = map[*socketio.Server]int{}
-	}
-	h := s.hubs[srv]
-	if h == nil {
-		h = create()
-		s.hubs[srv] = h
-	}
-	s.refs[srv]++
-	return h
-}
-
-// release reports whether srv's last adapter has gone.
-func (s *hubSet) release(srv *socketio.Server) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.refs[srv]--
-	if s.refs[srv] > 0 {
-		return false
-	}
-	delete(s.refs, srv)
-	delete(s.hubs, srv)
-	return true
-}
 
 // hub is what the adapters of one server share: the stream's reader on a
 // connection of its own, the pub/sub connection, and whether Redis is
@@ -143,7 +106,7 @@ func (h *hub) add(a *Adapter) {
 	channels := []string{a.channel, a.privateChannel}
 	waits := make([]chan struct{}, len(channels))
 	h.mu.Lock()
-	h.byNsp[a.nsp.Name()] = a
+	h.byNsp[a.host.Name()] = a
 	for i, c := range channels {
 		h.byChannel[c] = a
 		waits[i] = make(chan struct{})
@@ -165,14 +128,14 @@ func (h *hub) add(a *Adapter) {
 		}
 	}
 	if err != nil {
-		h.warn("redisstreamsadapter: subscribing", "nsp", a.nsp.Name(), "err", err)
+		h.warn("redisstreamsadapter: subscribing", "nsp", a.host.Name(), "err", err)
 	}
 }
 
 // remove undoes add.
 func (h *hub) remove(a *Adapter) {
 	h.mu.Lock()
-	delete(h.byNsp, a.nsp.Name())
+	delete(h.byNsp, a.host.Name())
 	delete(h.byChannel, a.channel)
 	delete(h.byChannel, a.privateChannel)
 	h.mu.Unlock()

@@ -12,7 +12,7 @@ import (
 
 	"github.com/sio-dev/sio/runtime/clusteradapter"
 	"github.com/sio-dev/sio/runtime/internal/adapterwire"
-	"github.com/sio-dev/sio/runtime/socketio"
+	"github.com/sio-dev/sio/runtime/socketio/sioadapter"
 	"github.com/sio-dev/sio/runtime/socketio/siopacket"
 )
 
@@ -37,17 +37,17 @@ const (
 	maxMissedPages = 100
 )
 
-// Record implements socketio.SessionStore. It does nothing: a
+// Record implements sioadapter.SessionStore. It does nothing: a
 // broadcast's offset is the id of its stream entry, which the adapter
 // appends when it publishes the broadcast.
-func (a *Adapter) Record(*siopacket.Packet, socketio.BroadcastOptions) error { return nil }
+func (a *Adapter) Record(*siopacket.Packet, sioadapter.BroadcastOptions) error { return nil }
 
-// PersistSession implements socketio.SessionStore: the session is kept
+// PersistSession implements sioadapter.SessionStore: the session is kept
 // for MaxDisconnectionDuration. Data must be msgpack-serialisable; it
 // comes back as msgpack decodes it (maps, slices, numbers, strings).
-func (a *Adapter) PersistSession(s socketio.Session) {
-	r := a.nsp.Server().ConnectionStateRecovery()
-	if r == nil {
+func (a *Adapter) PersistSession(s sioadapter.Session) {
+	window := a.host.RecoveryWindow()
+	if window <= 0 {
 		return
 	}
 	b, err := marshalMsgpack(storedSession{SID: s.SID, PID: s.PID, Rooms: s.Rooms, Data: s.Data})
@@ -57,17 +57,17 @@ func (a *Adapter) PersistSession(s socketio.Session) {
 	}
 	ctx, cancel := context.WithTimeout(a.ctx, a.opts.RequestsTimeout)
 	defer cancel()
-	err = a.rdb.Set(ctx, a.opts.SessionKeyPrefix+s.PID, base64.StdEncoding.EncodeToString(b), r.MaxDisconnectionDuration).Err()
+	err = a.rdb.Set(ctx, a.opts.SessionKeyPrefix+s.PID, base64.StdEncoding.EncodeToString(b), window).Err()
 	if err != nil {
 		a.opts.Logger.Warn("redisstreamsadapter: saving a session", "sid", s.SID, "err", err)
 	}
 }
 
-// RestoreSession implements socketio.SessionStore: the session is taken
+// RestoreSession implements sioadapter.SessionStore: the session is taken
 // (GET and DEL in one transaction), if the stream still holds offset.
-func (a *Adapter) RestoreSession(pid, offset string) (socketio.Session, bool) {
+func (a *Adapter) RestoreSession(pid, offset string) (sioadapter.Session, bool) {
 	if !offsetPattern.MatchString(offset) {
-		return socketio.Session{}, false
+		return sioadapter.Session{}, false
 	}
 	ctx, cancel := context.WithTimeout(a.ctx, a.opts.RequestsTimeout)
 	defer cancel()
@@ -78,14 +78,14 @@ func (a *Adapter) RestoreSession(pid, offset string) (socketio.Session, bool) {
 		return nil
 	})
 	if err != nil || !a.offsetKept(ctx, offset) {
-		return socketio.Session{}, false
+		return sioadapter.Session{}, false
 	}
 	raw, err := base64.StdEncoding.DecodeString(get.Val())
 	var stored storedSession
 	if err != nil || adapterwire.UnmarshalMsgpack(raw, &stored) != nil || stored.SID == "" {
-		return socketio.Session{}, false
+		return sioadapter.Session{}, false
 	}
-	return socketio.Session{SID: stored.SID, PID: pid, Rooms: stored.Rooms, Data: stored.Data}, true
+	return sioadapter.Session{SID: stored.SID, PID: pid, Rooms: stored.Rooms, Data: stored.Data}, true
 }
 
 // offsetKept reports whether the stream still holds the entry offset: if
@@ -95,7 +95,7 @@ func (a *Adapter) offsetKept(ctx context.Context, offset string) bool {
 	return err == nil && len(found) > 0
 }
 
-// MissedSince implements socketio.SessionStore: the namespace's
+// MissedSince implements sioadapter.SessionStore: the namespace's
 // broadcasts after offset, from the stream, that reach a socket in rooms.
 func (a *Adapter) MissedSince(offset string, rooms []string) ([]*siopacket.Packet, error) {
 	if !offsetPattern.MatchString(offset) {
@@ -129,7 +129,7 @@ func (a *Adapter) MissedSince(offset string, rooms []string) ([]*siopacket.Packe
 // broadcast of this namespace that recovery keeps and that reaches a
 // socket in rooms.
 func (a *Adapter) missed(e redis.XMessage, rooms []string) *siopacket.Packet {
-	if nsp, _ := e.Values["nsp"].(string); nsp != a.nsp.Name() {
+	if nsp, _ := e.Values["nsp"].(string); nsp != a.host.Name() {
 		return nil
 	}
 	if typ, _ := e.Values["type"].(string); typ != strconv.Itoa(int(clusteradapter.Broadcast)) {
@@ -140,7 +140,7 @@ func (a *Adapter) missed(e redis.XMessage, rooms []string) *siopacket.Packet {
 		return nil
 	}
 	p, opts, err := m.DecodeBroadcast()
-	if err != nil || !socketio.Recordable(p, opts) || !opts.Reaches(rooms) {
+	if err != nil || !sioadapter.Recordable(p, opts) || !opts.Reaches(rooms) {
 		return nil
 	}
 	siopacket.AppendStringArg(p, e.ID)

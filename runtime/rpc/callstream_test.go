@@ -241,7 +241,16 @@ func TestStreamFlowControl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Wait until the sender stops: its count holds still for 200 ms (on a
+	// loaded machine filling the window may take longer than that).
+	for last, deadline := int64(-1), time.Now().Add(5*time.Second); time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		n := ss.sent.Load()
+		if n == last {
+			break
+		}
+		last = n
+	}
 	// A message costs its bytes (2 here) plus 32: the window holds 7710.
 	window := rpc.DefaultStreamWindow/34 + 1
 	t.Logf("the server sent %d messages before waiting (window %d)", ss.sent.Load(), window)

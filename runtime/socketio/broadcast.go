@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sio-dev/sio/runtime/socketio/sioadapter"
 	"github.com/sio-dev/sio/runtime/socketio/siopacket"
 )
 
@@ -17,7 +18,7 @@ type BroadcastOperator struct {
 	nsp    *Namespace
 	rooms  []string
 	except []string
-	flags  BroadcastFlags
+	flags  sioadapter.BroadcastFlags
 }
 
 // To adds rooms to reach.
@@ -60,8 +61,8 @@ func (b BroadcastOperator) Timeout(d time.Duration) BroadcastOperator {
 	return b
 }
 
-func (b BroadcastOperator) options() BroadcastOptions {
-	return BroadcastOptions{Rooms: b.rooms, Except: b.except, Flags: b.flags}
+func (b BroadcastOperator) options() sioadapter.BroadcastOptions {
+	return sioadapter.BroadcastOptions{Rooms: b.rooms, Except: b.except, Flags: b.flags}
 }
 
 // Emit sends an event to the selected sockets. The packet is encoded once;
@@ -93,9 +94,9 @@ func (b BroadcastOperator) broadcastTo(p *siopacket.Packet) error {
 
 // broadcast hands a packet to the adapter, recording it first for
 // connection state recovery when that is on.
-func (n *Namespace) broadcast(p *siopacket.Packet, opts BroadcastOptions) error {
-	if n.server.opts.ConnectionStateRecovery != nil && Recordable(p, opts) {
-		if store, ok := n.adapter.(SessionStore); ok {
+func (n *Namespace) broadcast(p *siopacket.Packet, opts sioadapter.BroadcastOptions) error {
+	if n.server.opts.ConnectionStateRecovery != nil && sioadapter.Recordable(p, opts) {
+		if store, ok := n.adapter.(sioadapter.SessionStore); ok {
 			if err := store.Record(p, opts); err != nil {
 				return err
 			}
@@ -121,7 +122,7 @@ func (b BroadcastOperator) EmitWithAck(ctx context.Context, event string, args .
 	if err != nil {
 		return nil, err
 	}
-	p.ID, p.HasID = b.nsp.NewAckID(), true
+	p.ID, p.HasID = b.nsp.newAckID(), true
 
 	servers := 1
 	if !b.flags.Local {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sio-dev/sio/runtime/engineio"
+	"github.com/sio-dev/sio/runtime/socketio/sioadapter"
 	"github.com/sio-dev/sio/runtime/socketio/siopacket"
 	"github.com/sio-dev/sio/runtime/socketio/sioparser"
 )
@@ -188,7 +189,7 @@ func (c *client) connect(name string, auth json.RawMessage) {
 	}
 	s := &Socket{id: c.newSocketID(name), nsp: nsp, client: c, handshake: c.handshake(auth)}
 	store, claim := c.recoveryClaim(nsp, auth)
-	var session Session
+	var session sioadapter.Session
 	recovered := false
 	if store != nil {
 		session, recovered = store.RestoreSession(claim.PID, claim.Offset)
@@ -285,8 +286,8 @@ func (c *client) connect(name string, auth json.RawMessage) {
 // fields "pid" and "offset", as socket.io-client sends them), with the
 // store to restore it from, if the server recovers connections; a nil
 // store otherwise.
-func (c *client) recoveryClaim(nsp *Namespace, auth json.RawMessage) (SessionStore, sessionClaim) {
-	store, ok := nsp.adapter.(SessionStore)
+func (c *client) recoveryClaim(nsp *Namespace, auth json.RawMessage) (sioadapter.SessionStore, sessionClaim) {
+	store, ok := nsp.adapter.(sioadapter.SessionStore)
 	if c.srv.opts.ConnectionStateRecovery == nil || !ok {
 		return nil, sessionClaim{}
 	}
@@ -363,7 +364,7 @@ func (c *client) handshake(auth json.RawMessage) Handshake {
 	now := time.Now()
 	h := Handshake{Time: now, Issued: now.UnixMilli(), Auth: auth}
 	if r != nil {
-		h.header = c.conn.Header
+		h.HeaderFunc = c.conn.Header
 		h.Address = r.RemoteAddr
 		h.XDomain = r.Header.Get("Origin") != ""
 		h.Secure = r.TLS != nil

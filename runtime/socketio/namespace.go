@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"sync"
 	"sync/atomic"
+
+	"github.com/sio-dev/sio/runtime/socketio/sioadapter"
 )
 
 // Middleware vets a socket joining a namespace. An error refuses it: the
@@ -17,7 +19,7 @@ type Middleware func(s *Socket) error
 type Namespace struct {
 	name    string
 	server  *Server
-	adapter Adapter
+	adapter sioadapter.Adapter
 	parent  *Namespace // for children of a dynamic namespace
 
 	// ackIDs numbers the acks of broadcasts.
@@ -39,14 +41,13 @@ type Namespace struct {
 
 func newNamespace(srv *Server, name string) *Namespace {
 	n := &Namespace{name: name, server: srv, sockets: map[string]*Socket{}}
-	n.adapter = srv.opts.Adapter(n)
+	n.adapter = srv.opts.Adapter((*adapterHost)(n))
 	return n
 }
 
-// NewAckID returns a fresh ack id for a broadcast with acks. Adapters use
-// it for such broadcasts arriving from other nodes, which number their
-// packets per node.
-func (n *Namespace) NewAckID() uint64 { return n.ackIDs.Add(1) }
+// newAckID returns a fresh ack id for a broadcast with acks; adapters
+// number with it those arriving from other nodes.
+func (n *Namespace) newAckID() uint64 { return n.ackIDs.Add(1) }
 
 // Name returns the namespace name, such as "/" or "/admin".
 func (n *Namespace) Name() string { return n.name }
@@ -55,7 +56,7 @@ func (n *Namespace) Name() string { return n.name }
 func (n *Namespace) Server() *Server { return n.server }
 
 // Adapter returns the namespace's adapter.
-func (n *Namespace) Adapter() Adapter { return n.adapter }
+func (n *Namespace) Adapter() sioadapter.Adapter { return n.adapter }
 
 // Use adds middleware, run in order for every socket joining. Middleware
 // of a dynamic namespace applies to the namespaces it creates.
@@ -107,9 +108,9 @@ func (n *Namespace) OnServerSideEmit(event string, h func(args Args, ack Ack)) {
 	n.mu.Unlock()
 }
 
-// DispatchServerSideEmit hands an event from another node to the handlers
-// registered with OnServerSideEmit. Multi-node adapters call it.
-func (n *Namespace) DispatchServerSideEmit(event string, args Args, ack Ack) {
+// dispatchServerSideEmit hands an event from another node to the handlers
+// registered with OnServerSideEmit.
+func (n *Namespace) dispatchServerSideEmit(event string, args Args, ack Ack) {
 	n.mu.RLock()
 	hs := n.onServerSide[event]
 	n.mu.RUnlock()

@@ -1,12 +1,14 @@
 package socketio
 
 import (
-	"github.com/sio-dev/sio/runtime/internal/siolog"
 	"io/fs"
 	"log/slog"
 	"time"
 
+	"github.com/sio-dev/sio/runtime/internal/siolog"
+
 	"github.com/sio-dev/sio/runtime/engineio"
+	"github.com/sio-dev/sio/runtime/socketio/sioadapter"
 	"github.com/sio-dev/sio/runtime/socketio/sioparser"
 )
 
@@ -25,11 +27,15 @@ type Options struct {
 	// Default 10.
 	MaxAttachments int
 
-	// Adapter creates each namespace's adapter. Default NewMemoryAdapter.
-	Adapter func(n *Namespace) Adapter
+	// Adapter creates each namespace's adapter. Default
+	// sioadapter.NewMemory, for one node; the Redis, Redis Streams and
+	// PostgreSQL adapters serve several.
+	Adapter sioadapter.Factory
 
 	// ConnectionStateRecovery, if set, lets clients that reconnect soon
-	// enough resume their session (the adapter must be a SessionStore).
+	// enough resume their session (the adapter must be a
+	// sioadapter.SessionStore, as the memory adapter and those of this
+	// module are).
 	ConnectionStateRecovery *RecoveryOptions
 
 	// MaxNamespacesPerConnection is the most namespaces one connection may
@@ -100,7 +106,7 @@ func (o *Options) withDefaults() Options {
 	}
 	c.Parser = customParser(c.Parser)
 	if c.Adapter == nil {
-		c.Adapter = func(n *Namespace) Adapter { return NewMemoryAdapter(n) }
+		c.Adapter = func(h sioadapter.Host) sioadapter.Adapter { return sioadapter.NewMemory(h) }
 	}
 	if c.Engine.Logger == nil {
 		// The Engine.IO layer logs where this one does (with its own

@@ -144,7 +144,7 @@ func (s *Server) Namespaces() []*Namespace {
 // was taken with Of.
 func (s *Server) OfFunc(match func(name string, auth json.RawMessage) bool) *Namespace {
 	parent := &Namespace{name: "(dynamic)", server: s, sockets: map[string]*Socket{}, match: match, children: map[string]*Namespace{}}
-	parent.adapter = s.opts.Adapter(parent)
+	parent.adapter = s.opts.Adapter((*adapterHost)(parent))
 	s.mu.Lock()
 	s.parents = append(s.parents, parent)
 	s.mu.Unlock()

@@ -4,19 +4,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/url"
 	"runtime/debug"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/sio-dev/sio/runtime/engineio"
 	"github.com/sio-dev/sio/runtime/internal/events"
+	"github.com/sio-dev/sio/runtime/socketio/sioadapter"
 	"github.com/sio-dev/sio/runtime/socketio/siopacket"
 )
 
@@ -40,45 +37,6 @@ type UnhandledHandler func(s *Socket, event string, args Args, ack Ack)
 // PacketMiddleware runs for every incoming event before its handlers. An
 // error stops the event and is passed to the socket's error handlers.
 type PacketMiddleware func(s *Socket, event string, args Args) error
-
-// Handshake describes the request that opened a socket's connection and
-// the auth payload it joined the namespace with.
-type Handshake struct {
-	Time    time.Time       // when the connection was opened
-	Address string          // the client's address
-	XDomain bool            // whether the request had an Origin header
-	Secure  bool            // whether the connection uses TLS
-	Issued  int64           // Time in milliseconds since the epoch
-	URL     string          // the request URI, query included
-	Auth    json.RawMessage // the CONNECT payload, "{}" when none
-
-	header func() http.Header
-}
-
-// Header returns the headers of the request that opened the connection.
-// For a socket of this node they are parsed from a compact copy on each
-// call, since most sockets never ask and every idle connection would hold
-// the map otherwise.
-func (h Handshake) Header() http.Header {
-	if h.header == nil {
-		return http.Header{}
-	}
-	return h.header()
-}
-
-// SetHeader sets the headers of a Handshake built by hand, such as an
-// adapter's description of a socket on another node.
-func (h *Handshake) SetHeader(header http.Header) {
-	h.header = func() http.Header { return header }
-}
-
-// Query parses the query of the request URI. It is parsed on each call
-// rather than kept, for the same reason as Header.
-func (h Handshake) Query() url.Values {
-	_, q, _ := strings.Cut(h.URL, "?")
-	v, _ := url.ParseQuery(q)
-	return v
-}
 
 // Socket is one client's membership of one namespace.
 //
@@ -126,7 +84,7 @@ type Socket struct {
 	left   bool
 	// live keeps the session while the socket is connected (set under
 	// joinMu once the socket is connected), if the adapter can.
-	live LiveSessionStore
+	live sioadapter.LiveSessionStore
 }
 
 // ID returns the socket id: unguessable, distinct from the Engine.IO
@@ -431,7 +389,7 @@ func (s *Socket) leave(rooms []string, save bool) (unsaved bool) {
 // keepLive starts keeping the session of a socket about to be connected
 // in store, if it can.
 func (s *Socket) keepLive() {
-	live, ok := s.nsp.adapter.(LiveSessionStore)
+	live, ok := s.nsp.adapter.(sioadapter.LiveSessionStore)
 	if !ok || s.pid == "" {
 		return
 	}
@@ -450,8 +408,8 @@ func (s *Socket) keepLiveLocked() {
 }
 
 // session is what recovery keeps of the socket.
-func (s *Socket) session() Session {
-	return Session{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.Data()}
+func (s *Socket) session() sioadapter.Session {
+	return sioadapter.Session{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.Data()}
 }
 
 // Rooms returns the socket's rooms, its own id room included.
@@ -515,7 +473,7 @@ func (s *Socket) onClose(reason DisconnectReason) {
 	s.left = true
 	live := s.live
 	s.joinMu.Unlock()
-	if store, ok := s.nsp.adapter.(SessionStore); ok && s.pid != "" && slices.Contains(recoverable, reason) {
+	if store, ok := s.nsp.adapter.(sioadapter.SessionStore); ok && s.pid != "" && slices.Contains(recoverable, reason) {
 		store.PersistSession(s.session())
 	} else if live != nil {
 		live.DropLiveSession(s.pid)

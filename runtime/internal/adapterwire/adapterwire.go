@@ -17,7 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sio-dev/sio/runtime/socketio"
+	"github.com/sio-dev/sio/runtime/socketio/sioadapter"
 	"github.com/sio-dev/sio/runtime/socketio/siopacket"
 )
 
@@ -99,7 +99,7 @@ func Anys(list []string) []any {
 }
 
 // ToOpts puts broadcast options on the wire.
-func ToOpts(o socketio.BroadcastOptions) *Opts {
+func ToOpts(o sioadapter.BroadcastOptions) *Opts {
 	w := &Opts{Rooms: Anys(o.Rooms), Except: Anys(o.Except)}
 	w.Flags.Volatile = o.Flags.Volatile
 	w.Flags.Local = o.Flags.Local
@@ -112,11 +112,11 @@ func ToOpts(o socketio.BroadcastOptions) *Opts {
 }
 
 // FromOpts reads broadcast options off the wire; nil selects everything.
-func FromOpts(w *Opts) socketio.BroadcastOptions {
+func FromOpts(w *Opts) sioadapter.BroadcastOptions {
 	if w == nil {
-		return socketio.BroadcastOptions{}
+		return sioadapter.BroadcastOptions{}
 	}
-	o := socketio.BroadcastOptions{Rooms: Strings(w.Rooms), Except: Strings(w.Except)}
+	o := sioadapter.BroadcastOptions{Rooms: Strings(w.Rooms), Except: Strings(w.Except)}
 	o.Flags.Volatile = w.Flags.Volatile
 	o.Flags.Timeout = time.Duration(w.Flags.Timeout) * time.Millisecond
 	o.Flags.NoCompress = w.Flags.Compress != nil && !*w.Flags.Compress
@@ -198,7 +198,7 @@ func PlainNumbers(v any) any {
 	return v
 }
 
-func toHandshake(h socketio.Handshake) Handshake {
+func toHandshake(h sioadapter.Handshake) Handshake {
 	w := Handshake{
 		Headers: map[string]any{}, Time: h.Time.UTC().Format(time.RFC1123), Address: h.Address,
 		XDomain: h.XDomain, Secure: h.Secure, Issued: h.Issued, URL: h.URL, Query: map[string]any{}, Auth: h.Auth,
@@ -215,9 +215,9 @@ func toHandshake(h socketio.Handshake) Handshake {
 	return w
 }
 
-func fromHandshake(w Handshake) socketio.Handshake {
+func fromHandshake(w Handshake) sioadapter.Handshake {
 	header := http.Header{}
-	h := socketio.Handshake{Address: w.Address, XDomain: w.XDomain, Secure: w.Secure,
+	h := sioadapter.Handshake{Address: w.Address, XDomain: w.XDomain, Secure: w.Secure,
 		Issued: w.Issued, URL: w.URL, Auth: w.Auth}
 	if w.Issued > 0 {
 		h.Time = time.UnixMilli(w.Issued)
@@ -232,13 +232,13 @@ func fromHandshake(w Handshake) socketio.Handshake {
 			}
 		}
 	}
-	h.SetHeader(header)
+	h.HeaderFunc = func() http.Header { return header }
 	// The query is the URL's, as the reference takes it; w.Query repeats it.
 	return h
 }
 
 // ToSockets describes local sockets as fetchSockets answers carry them.
-func ToSockets(infos []socketio.SocketInfo) []Socket {
+func ToSockets(infos []sioadapter.SocketInfo) []Socket {
 	sockets := make([]Socket, 0, len(infos))
 	for _, s := range infos {
 		data, _ := json.Marshal(s.Data)
@@ -248,16 +248,16 @@ func ToSockets(infos []socketio.SocketInfo) []Socket {
 }
 
 // FromSocket reads a socket of a fetchSockets answer.
-func FromSocket(s Socket) socketio.SocketInfo {
+func FromSocket(s Socket) sioadapter.SocketInfo {
 	var data any
 	_ = json.Unmarshal(s.Data, &data)
-	return socketio.SocketInfo{ID: s.ID, Handshake: fromHandshake(s.Handshake), Rooms: Strings(s.Rooms), Data: data}
+	return sioadapter.SocketInfo{ID: s.ID, Handshake: fromHandshake(s.Handshake), Rooms: Strings(s.Rooms), Data: data}
 }
 
 // SocketsOf reads the sockets of a fetch answer decoded as plain values
 // (JSON objects or msgpack maps).
-func SocketsOf(list []any) []socketio.SocketInfo {
-	out := make([]socketio.SocketInfo, 0, len(list))
+func SocketsOf(list []any) []sioadapter.SocketInfo {
+	out := make([]sioadapter.SocketInfo, 0, len(list))
 	for _, v := range list {
 		b, err := json.Marshal(v)
 		if err != nil {
@@ -273,10 +273,10 @@ func SocketsOf(list []any) []socketio.SocketInfo {
 
 // Args makes Args of plain values, binary as []byte, as another node's
 // answers and server-side emits arrive.
-func Args(values []any) (socketio.Args, bool) {
+func Args(values []any) (siopacket.Args, bool) {
 	data, atts, err := siopacket.AppendAckData(nil, nil, PlainNumbers(values).([]any))
 	if err != nil {
-		return socketio.Args{}, false
+		return siopacket.Args{}, false
 	}
 	args, err := siopacket.ParseArgs(data, atts)
 	return args, err == nil
@@ -284,7 +284,7 @@ func Args(values []any) (socketio.Args, bool) {
 
 // FirstValue is an ack's first argument as a plain value, binary as
 // []byte; nil if there is none.
-func FirstValue(args socketio.Args) any {
+func FirstValue(args siopacket.Args) any {
 	var v any
 	if args.Len() > 0 {
 		_ = args.Decode(0, &v)
@@ -316,7 +316,7 @@ func HasBinary(v any) bool {
 // AnswerOnce returns the Ack of a request from another node: the first
 // call sends its first argument (nil if none) back with send; later calls
 // do nothing, as the reference expects one answer per node.
-func AnswerOnce(send func(first any)) socketio.Ack {
+func AnswerOnce(send func(first any)) func(answer ...any) error {
 	var once sync.Once
 	return func(answer ...any) error {
 		once.Do(func() {

@@ -1,4 +1,4 @@
-package socketio
+package sioadapter
 
 // idSet is a set of strings (socket ids or room names) that stores one
 // element without allocating. Most sets in an adapter hold one element:
