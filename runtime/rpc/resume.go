@@ -24,11 +24,12 @@ import (
 const CallResumeEvent = "sio:call:resume"
 
 // CallOffsetEvent is broadcast, without arguments, to the own room of a
-// socket with per-call streams open when the server recovers sessions:
-// as a broadcast it carries an offset (its last argument), which the
-// client presents when it reconnects. Socket.IO recovers a session only
-// from an offset it still holds, and a client that only has streams would
-// otherwise have none.
+// socket with per-call streams open, and of one that has just subscribed
+// to a room stream, when the server recovers sessions: as a broadcast it
+// carries an offset (its last argument), which the client presents when
+// it reconnects. Socket.IO recovers a session only from an offset it
+// still holds, and a client that only has streams, or whose room has been
+// quiet since it subscribed, would otherwise have none.
 const CallOffsetEvent = "sio:call:offset"
 
 // resumeState is one stream's side of a resumption: the frames its side

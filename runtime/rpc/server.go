@@ -223,6 +223,13 @@ func NewServerStreamHandler[Req proto.Message](event string, fn func(context.Con
 		// this socket, and the client buffers any that beat the ack.
 		s.Join(key)
 		_ = ack(subscribeReply{Stream: key})
+		if s.Namespace().Server().ConnectionStateRecovery() != nil {
+			// A recovery offset now, as for per-call streams: Socket.IO
+			// recovers a session only from an offset the client holds, and a
+			// subscriber that loses its connection before the room's first
+			// broadcast would otherwise have none, and lose the subscription.
+			_ = s.Namespace().To(s.ID()).Emit(CallOffsetEvent)
+		}
 	}}
 }
 
