@@ -8,8 +8,10 @@ import (
 
 // Proxy forwards loopback TCP connections to a target and simulates
 // network trouble: Freeze drops all traffic silently (a dead network)
-// until Thaw, Cut closes every connection at once (a reset), and SetTarget sends new
-// connections elsewhere (a load balancer moving a client to another node).
+// until Thaw, Cut closes every connection at once (a reset), Strand
+// leaves them half-open (the client sees its connection go, the server
+// does not), and SetTarget sends new connections elsewhere (a load
+// balancer moving a client to another node).
 type Proxy struct {
 	ln net.Listener
 
@@ -18,7 +20,9 @@ type Proxy struct {
 	target string
 	conns  []net.Conn
 	frozen bool
-	wg     sync.WaitGroup
+	// stranded are the server sides of the connections Strand left open.
+	stranded map[net.Conn]bool
+	wg       sync.WaitGroup
 }
 
 // StartProxy listens on a free loopback port, forwarding to target, until
@@ -72,12 +76,13 @@ func (p *Proxy) accept() {
 }
 
 // pipe copies src to dst until either closes. While frozen it drops data
-// and passes no close on: the network has gone silent.
+// and passes no close on: the network has gone silent. From a stranded
+// server side it drops data, and to one it passes no close on.
 func (p *Proxy) pipe(dst, src net.Conn) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
-		if p.isFrozen() {
+		if p.isFrozen() || p.isStranded(src) {
 			if err != nil {
 				return
 			}
@@ -85,14 +90,51 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 		}
 		if n > 0 {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
+				if p.isStranded(src) {
+					continue // stranded meanwhile: go on draining the server
+				}
 				dst.Close()
 				return
 			}
 		}
 		if err != nil {
-			dst.Close()
+			if !p.isStranded(dst) {
+				dst.Close()
+			}
 			return
 		}
+	}
+}
+
+func (p *Proxy) isStranded(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stranded[c]
+}
+
+// Strand leaves every connection the proxy carries half-open, as a
+// network change does: the client side is reset, so the client sees its
+// connection go, while the server side stays open, what the server sends
+// read and dropped, so the server sees nothing until its ping timeout (or
+// a Cut, or the test's end).
+func (p *Proxy) Strand() {
+	p.mu.Lock()
+	if p.stranded == nil {
+		p.stranded = map[net.Conn]bool{}
+	}
+	var clients []net.Conn
+	for i := 0; i+1 < len(p.conns); i += 2 { // accept appends client, server
+		if !p.stranded[p.conns[i+1]] {
+			p.stranded[p.conns[i+1]] = true
+			clients = append(clients, p.conns[i])
+		}
+	}
+	p.mu.Unlock()
+	for _, c := range clients {
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+		c.Close()
 	}
 }
 

@@ -192,6 +192,7 @@ func (c *client) connect(name string, auth json.RawMessage) {
 	var session sioadapter.Session
 	recovered := false
 	if store != nil {
+		takeOver(c, nsp, claim.PID)
 		session, recovered = store.RestoreSession(claim.PID, claim.Offset)
 	}
 	if recovered {
@@ -273,6 +274,9 @@ func (c *client) connect(name string, auth json.RawMessage) {
 		_ = c.conn.Send(c.srv.packetMessages(p)...)
 	}
 	s.hold.release(c.conn, sent)
+	// Only now may a later claim of the session end the socket: one that
+	// ended it while connecting would race the steps above.
+	nsp.addPID(s)
 	c.srv.counters.connected.Add(1)
 	if s.recovered {
 		c.srv.counters.recovered.Add(1)
@@ -296,6 +300,34 @@ func (c *client) recoveryClaim(nsp *Namespace, auth json.RawMessage) (sioadapter
 		return nil, sessionClaim{}
 	}
 	return store, claim
+}
+
+// takeOver ends the socket of this node that holds session pid on
+// another connection, as a lost connection, and waits until it has left:
+// its session is then persisted, ready for the restore that follows, and
+// its handlers have seen a recoverable reason (rpc streams park). The pid
+// was sent to that client alone, so a claim of it means the client has
+// given the old connection up, though the server may not have seen it end
+// yet: a half-open TCP connection lingers until the ping timeout, and a
+// fast reconnection can overtake the close. The old connection, if that
+// socket was its last, is closed too; its other namespaces stay, each
+// session claimed on its own. The socket ends even if the restore then
+// fails (an offset no longer kept): its client has left it either way. A
+// pid held by no socket here changes nothing.
+func takeOver(c *client, nsp *Namespace, pid string) {
+	old := nsp.socketByPID(pid)
+	if old == nil || old.client == c {
+		return
+	}
+	// Two claims at once both land here: onClose runs once, and both wait
+	// for it; the store then gives the session to one of them.
+	old.onClose(ReasonTransportClose)
+	old.waitLeft()
+	c.srv.opts.Logger.Debug("socketio: session claimed from another connection", "sid", old.id, "nsp", nsp.name,
+		"old", old.client.conn.ID(), "new", c.conn.ID())
+	if len(old.client.socketList()) == 0 {
+		old.client.conn.Close()
+	}
 }
 
 // sessionClaim is what a client presents to resume its session.

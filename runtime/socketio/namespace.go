@@ -31,6 +31,7 @@ type Namespace struct {
 	// mu guards the fields below.
 	mu           sync.RWMutex
 	sockets      map[string]*Socket
+	byPID        map[string]*Socket // connected sockets by private session id, made on first use
 	middleware   []Middleware
 	onConnection []func(*Socket)
 	onRoomEvent  []func(RoomEvent)
@@ -165,10 +166,40 @@ func (n *Namespace) remove(s *Socket) {
 	if removed {
 		delete(n.sockets, s.id)
 	}
+	if s.pid != "" && n.byPID[s.pid] == s {
+		delete(n.byPID, s.pid)
+	}
 	n.mu.Unlock()
 	if removed {
 		n.server.counters.sockets.Add(-1)
 	}
+}
+
+// addPID makes s, once connected, the socket that holds its session
+// here, unless it has left meanwhile: remove, which runs after the socket
+// stops being connected, takes the lock too, so no closed socket stays.
+// (Lock order: the namespace's, then the socket's.)
+func (n *Namespace) addPID(s *Socket) {
+	if s.pid == "" {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !s.Connected() {
+		return
+	}
+	if n.byPID == nil {
+		n.byPID = map[string]*Socket{}
+	}
+	n.byPID[s.pid] = s
+}
+
+// socketByPID returns the connected socket of this node that holds the
+// session pid, or nil.
+func (n *Namespace) socketByPID(pid string) *Socket {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.byPID[pid]
 }
 
 func (n *Namespace) operator() BroadcastOperator { return BroadcastOperator{nsp: n} }

@@ -68,6 +68,10 @@ type Socket struct {
 	ctx            context.Context // made by the first Context call
 	endCtx         context.CancelCauseFunc
 	closeReason    DisconnectReason // once not connected
+	// leftDone is set once onClose has run to its end; gone, made by
+	// waitLeft, is closed then.
+	leftDone bool
+	gone     chan struct{}
 
 	handlers events.Handlers[EventHandler]
 	acks     events.Acks[Args]
@@ -460,6 +464,7 @@ func (s *Socket) onClose(reason DisconnectReason) {
 	s.closeReason = reason
 	disconnecting, endCtx := s.onDisconnectng, s.endCtx
 	s.mu.Unlock()
+	defer s.markLeft() // even if a handler panics: waitLeft must not hang
 	s.nsp.server.counters.disconnectedWith(reason)
 	if endCtx != nil {
 		endCtx(&DisconnectError{Reason: reason})
@@ -488,6 +493,32 @@ func (s *Socket) onClose(reason DisconnectReason) {
 	for _, h := range disconnect {
 		h(s, reason)
 	}
+}
+
+// markLeft records that onClose has finished.
+func (s *Socket) markLeft() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.leftDone = true
+	if s.gone != nil {
+		close(s.gone)
+	}
+}
+
+// waitLeft waits until the socket's onClose, begun by any goroutine, has
+// finished: its session persisted and its disconnect handlers run.
+func (s *Socket) waitLeft() {
+	s.mu.Lock()
+	if s.leftDone {
+		s.mu.Unlock()
+		return
+	}
+	if s.gone == nil {
+		s.gone = make(chan struct{})
+	}
+	gone := s.gone
+	s.mu.Unlock()
+	<-gone
 }
 
 // onPacket handles a packet for this socket, on the read goroutine.
