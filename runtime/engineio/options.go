@@ -1,12 +1,13 @@
 package engineio
 
 import (
-	"github.com/sio-dev/sio/runtime/internal/siolog"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/sio-dev/sio/runtime/internal/siolog"
 )
 
 // Transport names, as they appear in the "transport" query parameter.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sio-dev/sio/runtime/internal/siolog"
 	"log/slog"
 	"runtime"
 	"runtime/debug"
@@ -16,6 +15,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sio-dev/sio/runtime/internal/siolog"
 	"github.com/sio-dev/sio/runtime/internal/workers"
 	"github.com/sio-dev/sio/runtime/socketio"
 )

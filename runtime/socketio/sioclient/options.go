@@ -2,13 +2,13 @@ package sioclient
 
 import (
 	"crypto/tls"
-	"github.com/sio-dev/sio/runtime/internal/siolog"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"time"
 
+	"github.com/sio-dev/sio/runtime/internal/siolog"
 	"github.com/sio-dev/sio/runtime/socketio/sioparser"
 )
 
