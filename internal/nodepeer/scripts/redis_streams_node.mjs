@@ -5,10 +5,12 @@
 //
 // Sockets join the room named in their auth. Events (each answered in its
 // ack): "broadcast" (room, text) emits "hello" (text, bytes) to the room
-// cluster-wide; "broadcast-ack" (room) emits "ping" with acks and answers
-// the sorted responses; "fetch" answers every socket's id, rooms and data;
-// "count" answers the server count; "sse" asks the other nodes "who" and
-// answers their sorted answers. It answers "who" itself with "node got".
+// cluster-wide; "broadcast-big" (room, size) emits "big" (size bytes, a
+// text of size characters); "broadcast-ack" (room) emits "ping" with acks
+// and answers the sorted responses; "fetch" answers every socket's id,
+// rooms and data; "count" answers the server count; "sse" asks the other
+// nodes "who" and answers their sorted answers. It answers "who" itself
+// with "node got".
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 import { createAdapter } from "@socket.io/redis-streams-adapter";
@@ -33,6 +35,10 @@ io.use((socket, next) => {
 io.on("connection", (socket) => {
   socket.on("broadcast", (room, text, ack) => {
     io.to(room).emit("hello", text, Buffer.from([7, 8, 9]));
+    ack?.();
+  });
+  socket.on("broadcast-big", (room, size, ack) => {
+    io.to(room).emit("big", Buffer.alloc(size, 0x4e), "n".repeat(size));
     ack?.();
   });
   socket.on("broadcast-ack", async (room, ack) => {
