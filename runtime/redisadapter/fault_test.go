@@ -1,7 +1,6 @@
 package redisadapter
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -26,10 +25,7 @@ func TestFaultRedisGoesAwayAndComesBack(t *testing.T) {
 		r.Start(t)
 		// The subscriptions come back; what was queued meanwhile goes out
 		// first, then cross-node delivery resumes.
-		waitFor(t, func() bool {
-			n, _ := a.Srv.Of("/").Adapter().ServerCount(context.Background())
-			return n == 2
-		})
+		adaptertest.WaitFor(t, "two nodes", func() bool { return adaptertest.ServerCount(a.Node) == 2 })
 		_ = a.Srv.To("r").Emit("hello", "back")
 		adaptertest.Expect(t, ca1, `["back"]`)
 		// "while down" comes first if b had resubscribed when the queue

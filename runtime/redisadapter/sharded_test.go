@@ -125,10 +125,7 @@ func TestShardedOnRedisCluster(t *testing.T) {
 	if len(slots) < 3 {
 		t.Fatalf("the rooms' channels share slots: %v", slots)
 	}
-	waitFor(t, func() bool {
-		n, _ := a.Srv.Of("/").Adapter().ServerCount(context.Background())
-		return n == 2
-	})
+	adaptertest.WaitFor(t, "two nodes", func() bool { return adaptertest.ServerCount(a.Node) == 2 })
 	for _, room := range rooms {
 		waitFor(t, func() bool { return shardSubscribers(t, a.client, "socket.io#/#"+room+"#") == 1 })
 	}

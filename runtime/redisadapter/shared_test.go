@@ -155,10 +155,7 @@ func TestOutageQueuesWithoutBlocking(t *testing.T) {
 			waitFor(t, func() bool { return queueDown(a) })
 			r.Start(t)
 			started := time.Now()
-			waitFor(t, func() bool {
-				n, _ := b.Srv.Of("/").Adapter().ServerCount(context.Background())
-				return n == 2
-			})
+			adaptertest.WaitFor(t, "two nodes", func() bool { return adaptertest.ServerCount(b.Node) == 2 })
 			t.Logf("both nodes subscribed again %v after the restart", time.Since(started))
 			// What was queued reaches the other node, in order, once
 			// Redis is back.
@@ -186,10 +183,7 @@ func TestOutagePastTheBoundDropsAndCounts(t *testing.T) {
 			}
 			waitFor(t, func() bool { return dropped(a) == sent })
 			r.Start(t)
-			waitFor(t, func() bool {
-				n, _ := a.Srv.Of("/").Adapter().ServerCount(context.Background())
-				return n == 2
-			})
+			adaptertest.WaitFor(t, "two nodes", func() bool { return adaptertest.ServerCount(a.Node) == 2 })
 			_ = a.Srv.To("r").Emit("hello", "after")
 			adaptertest.Expect(t, cb1, `["after"]`)
 			if d := dropped(a); d != sent {
@@ -216,10 +210,7 @@ func TestOutagePastTheBoundDropsAndCounts(t *testing.T) {
 			}
 			waitFor(t, func() bool { return queueDown(a) })
 			r.Start(t)
-			waitFor(t, func() bool {
-				n, _ := b.Srv.Of("/").Adapter().ServerCount(context.Background())
-				return n == 2
-			})
+			adaptertest.WaitFor(t, "two nodes", func() bool { return adaptertest.ServerCount(b.Node) == 2 })
 			// Exactly what was not dropped arrives.
 			for range sent - int(d) {
 				select {
