@@ -55,13 +55,13 @@ type Adapter[B Broker] struct {
 
 // Mixed says how to run a Node peer on an adapter's broker.
 type Mixed[B Broker] struct {
-	// Script is the Node server in internal/nodepeer/scripts, run as
-	// `node Script <broker port> <http port>`, that prints "listening
-	// <port>" and serves the events MixedSetup serves.
-	Script string
-	// Port returns b's port, as Script takes it.
+	// Peer names the official adapter the Node node runs, as
+	// internal/nodepeer/scripts/cluster_node.mjs takes it: classic,
+	// pubsub, sharded, streams or postgres.
+	Peer string
+	// Port returns b's port, as cluster_node.mjs takes it.
 	Port func(b B) string
-	// Recovery turns connection state recovery on for the Go node.
+	// Recovery turns connection state recovery on, on both nodes.
 	Recovery bool
 	// ClientArgs are cluster_clients.mjs's options for this adapter:
 	// "large" (broadcasts past a size limit of the broker) and
@@ -74,7 +74,11 @@ type Mixed[B Broker] struct {
 // when the test ends.
 func (m *Mixed[B]) StartPeer(t *testing.T, b B) string {
 	t.Helper()
-	return "http://127.0.0.1:" + nodepeer.Start(t, "listening", m.Script, m.Port(b), "0").Port()
+	args := []string{m.Peer, m.Port(b), "0"}
+	if m.Recovery {
+		args = append(args, "recovery")
+	}
+	return "http://127.0.0.1:" + nodepeer.Start(t, "listening", "cluster_node.mjs", args...).Port()
 }
 
 // Fault says what an adapter guarantees while its broker fails.

@@ -12,8 +12,8 @@ import (
 	"github.com/sio-dev/sio/runtime/socketio"
 )
 
-// RunMixed runs a Go node and a Node socket.io node (ad.Mixed.Script) on
-// one broker; cluster_clients.mjs then connects official socket.io-client
+// RunMixed runs a Go node and a Node socket.io node (cluster_node.mjs,
+// on the official adapter ad.Mixed.Peer) on one broker; cluster_clients.mjs then connects official socket.io-client
 // sockets to both and checks that broadcasts (text and binary), rooms,
 // acks, fetchSockets and serverSideEmit cross both ways, and what
 // ad.Mixed.ClientArgs adds (large broadcasts, recovery across nodes).
@@ -30,8 +30,8 @@ func RunMixed[B Broker](t *testing.T, ad Adapter[B]) {
 	nodepeer.Run(t, 60*time.Second, "cluster_clients.mjs", append([]string{goNode.URL, nodeURL}, more...)...)
 }
 
-// MixedSetup serves, on a Go node, the events the Node peers of
-// RunMixed serve (see cluster_clients.mjs): "broadcast" (room, text)
+// MixedSetup serves, on a Go node, the events cluster_node.mjs serves on
+// a Node one, which cluster_clients.mjs asks of both: "broadcast" (room, text)
 // emits "hello" (text, bytes) to the room cluster-wide; "broadcast-big"
 // (room, size) emits "big" (size bytes, a text of size characters);
 // "broadcast-ack" (room) emits "ping" with acks and answers the sorted

@@ -74,8 +74,8 @@ var postgres = adaptertest.Adapter[*siotest.Postgres]{
 	// answer: well before the first heartbeat.
 	CountWithin: 2 * time.Second,
 	Mixed: &adaptertest.Mixed[*siotest.Postgres]{
-		Script: "postgres_node.mjs",
-		Port:   func(pg *siotest.Postgres) string { return pg.Port },
+		Peer: "postgres",
+		Port: func(pg *siotest.Postgres) string { return pg.Port },
 		// Over the NOTIFY limit, through the attachment table.
 		ClientArgs: func(*siotest.Postgres) []string { return []string{"large"} },
 	},

@@ -32,7 +32,7 @@ func testMixedCluster(t *testing.T, kind adapterKind) {
 			}
 		})
 	})
-	nodeURL := "http://127.0.0.1:" + nodepeer.Start(t, "listening", "redis_node.mjs", r.Port, "0", kind.name).Port()
+	nodeURL := "http://127.0.0.1:" + nodepeer.Start(t, "listening", "cluster_node.mjs", kind.name, r.Port, "0").Port()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

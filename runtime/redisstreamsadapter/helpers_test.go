@@ -54,7 +54,7 @@ var streams = adaptertest.Adapter[*siotest.Redis]{
 	// A node subscribes before it serves.
 	CountWithin: 0,
 	Mixed: &adaptertest.Mixed[*siotest.Redis]{
-		Script:   "redis_streams_node.mjs",
+		Peer:     "streams",
 		Port:     func(r *siotest.Redis) string { return r.Port },
 		Recovery: true,
 		ClientArgs: func(r *siotest.Redis) []string {
