@@ -97,7 +97,7 @@ func RunCluster[B Broker](t *testing.T, ad Adapter[B]) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := sortedFirsts(acks), idsOf(a1, b1, c1); !slices.Equal(got, want) {
+		if got, want := SortedFirsts(acks), IDsOf(a1, b1, c1); !slices.Equal(got, want) {
 			t.Errorf("acks from %v, want %v", got, want)
 		}
 		for _, ch := range []chan string{gotA, gotB, gotC} {
@@ -108,7 +108,7 @@ func RunCluster[B Broker](t *testing.T, ad Adapter[B]) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := sortedFirsts(acks), idsOf(a1, b1, c1, cOther); !slices.Equal(got, want) {
+		if got, want := SortedFirsts(acks), IDsOf(a1, b1, c1, cOther); !slices.Equal(got, want) {
 			t.Errorf("acks from %v, want %v", got, want)
 		}
 		for _, ch := range []chan string{gotA, gotB, gotC, gotOther} {
@@ -132,7 +132,7 @@ func RunCluster[B Broker](t *testing.T, ad Adapter[B]) {
 			}
 		}
 		slices.Sort(ids)
-		if want := idsOf(a1, b1, c1); !slices.Equal(ids, want) {
+		if want := IDsOf(a1, b1, c1); !slices.Equal(ids, want) {
 			t.Errorf("fetched %v, want %v", ids, want)
 		}
 		all, err := b.Srv.Of("/").FetchSockets(ctx)
@@ -146,7 +146,7 @@ func RunCluster[B Broker](t *testing.T, ad Adapter[B]) {
 			t.Fatal(err)
 		}
 		// The sender does not answer itself.
-		if got, want := sortedFirsts(answers), []string{`b got ["x"]`, `c got ["x"]`}; !slices.Equal(got, want) {
+		if got, want := SortedFirsts(answers), []string{`b got ["x"]`, `c got ["x"]`}; !slices.Equal(got, want) {
 			t.Errorf("answers %q, want %q", got, want)
 		}
 		if err := a.Srv.Of("/").ServerSideEmit(ctx, "who", "again"); err != nil {

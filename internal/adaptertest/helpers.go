@@ -231,9 +231,9 @@ func (tk *Ticker) End() []time.Time {
 	return tk.sentAt
 }
 
-// sortedFirsts returns the first argument of each ack, sorted (empty,
-// not nil, for none: it is sent as JSON).
-func sortedFirsts(acks []socketio.Args) []string {
+// SortedFirsts returns the first argument (a string) of each ack, sorted;
+// empty, not nil, for none, since it may be sent as JSON.
+func SortedFirsts(acks []socketio.Args) []string {
 	out := []string{}
 	for _, a := range acks {
 		var s string
@@ -244,8 +244,8 @@ func sortedFirsts(acks []socketio.Args) []string {
 	return out
 }
 
-// idsOf returns the sockets' ids, sorted.
-func idsOf(sockets ...*sioclient.Socket) []string {
+// IDsOf returns the sockets' ids, sorted.
+func IDsOf(sockets ...*sioclient.Socket) []string {
 	var out []string
 	for _, s := range sockets {
 		out = append(out, s.ID())

@@ -83,7 +83,7 @@ func MixedSetup(srv *socketio.Server) {
 					_ = ack(map[string]string{"error": err.Error()})
 					return
 				}
-				_ = ack(sortedFirsts(responses))
+				_ = ack(SortedFirsts(responses))
 			}()
 		})
 		s.On("count", func(_ *socketio.Socket, _ socketio.Args, ack socketio.Ack) {
@@ -122,7 +122,7 @@ func MixedSetup(srv *socketio.Server) {
 				_ = ack(map[string]string{"error": err.Error()})
 				return
 			}
-			_ = ack(sortedFirsts(answers))
+			_ = ack(SortedFirsts(answers))
 		})
 	})
 }

@@ -92,15 +92,7 @@ func testMixedCluster(t *testing.T, kind adapterKind) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var ids []string
-		for _, a := range responses {
-			var id string
-			_ = a.Decode(0, &id)
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		want := []string{onGo.ID(), onNode.ID()}
-		slices.Sort(want)
+		ids, want := adaptertest.SortedFirsts(responses), adaptertest.IDsOf(onGo, onNode)
 		if !slices.Equal(ids, want) {
 			t.Errorf("Go-initiated acks %v, want %v", ids, want)
 		}

@@ -76,16 +76,7 @@ func TestParsersAcrossNodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []string
-		for _, res := range responses {
-			var s string
-			_ = res.Decode(0, &s)
-			got = append(got, s)
-		}
-		want := []string{onMP.ID(), onText.ID()}
-		slices.Sort(got)
-		slices.Sort(want)
-		if !slices.Equal(got, want) {
+		if got, want := adaptertest.SortedFirsts(responses), adaptertest.IDsOf(onMP, onText); !slices.Equal(got, want) {
 			t.Errorf("acks %v, want %v", got, want)
 		}
 	})
