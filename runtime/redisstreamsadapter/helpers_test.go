@@ -69,7 +69,10 @@ var streams = adaptertest.Adapter[*siotest.Redis]{
 		},
 		Kept:      streamTicksOnceSent,
 		TickEvery: 5 * time.Millisecond,
-		// The first waits for the client's read timeout (1s).
+		// Broadcasts only enqueue their entries (they take milliseconds;
+		// TestQueueBoundedWhileRedisStopped bounds each): this is the
+		// bound of before the queue, when the first waited for the
+		// client's read timeout (1s).
 		PausedBroadcasts: 2500 * time.Millisecond,
 		Pause:            3 * time.Second,
 		HeardOnceCounted: true,
