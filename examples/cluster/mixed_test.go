@@ -19,11 +19,11 @@ import (
 )
 
 // TestMixedClusterTypedStreams: a Go node serving the chat and a Node
-// socket.io node (redis_node.mjs, which serves the WatchRoom subscription
-// by the wire mapping) on one Redis, with each Redis adapter (pub/sub,
-// sharded pub/sub, Streams), and on one PostgreSQL (postgres_node.mjs),
-// each adapter on both sides. Typed room-stream
-// messages published on either node reach the typed subscribers of both.
+// socket.io node (cluster_node.mjs, which serves the WatchRoom
+// subscription by the wire mapping) on one Redis, with each Redis adapter
+// (pub/sub, sharded pub/sub, Streams), and on one PostgreSQL, each adapter
+// on both sides. Typed room-stream messages published on either node
+// reach the typed subscribers of both.
 func TestMixedClusterTypedStreams(t *testing.T) {
 	nodepeer.Require(t)
 	for _, adapter := range []string{"pubsub", "sharded", "streams", "postgres"} {
@@ -34,11 +34,11 @@ func TestMixedClusterTypedStreams(t *testing.T) {
 			if adapter == "postgres" {
 				pg := siotest.StartPostgres(t)
 				goURL = startPostgresChatNode(t, pg.URL())
-				nodeURL = "http://127.0.0.1:" + nodepeer.Start(t, "listening", "postgres_node.mjs", pg.Port, "0").Port()
+				nodeURL = "http://127.0.0.1:" + nodepeer.Start(t, "listening", "cluster_node.mjs", "postgres", pg.Port, "0").Port()
 			} else {
 				r := siotest.StartRedis(t)
 				goURL, rdb = startChatNode(t, r.Addr(), false, adapter)
-				nodeURL = "http://127.0.0.1:" + nodepeer.Start(t, "listening", "redis_node.mjs", r.Port, "0", adapter).Port()
+				nodeURL = "http://127.0.0.1:" + nodepeer.Start(t, "listening", "cluster_node.mjs", adapter, r.Port, "0").Port()
 			}
 
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

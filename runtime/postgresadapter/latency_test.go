@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sio-dev/sio/internal/adaptertest"
 	"github.com/sio-dev/sio/internal/siotest"
 )
 
@@ -16,12 +17,12 @@ import (
 func TestCrossNodeLatency(t *testing.T) {
 	pg := siotest.StartPostgres(t)
 	a, b := startNode(t, pg, nodeOptions{}), startNode(t, pg, nodeOptions{})
-	onB := dial(t, b, "r")
-	got := collect(onB, "hello")
-	waitFor(t, "two nodes", func() bool { return serverCount(a) == 2 })
+	onB := adaptertest.Dial(t, b.Node, "r")
+	got := adaptertest.Collect(onB, "hello")
+	adaptertest.WaitFor(t, "two nodes", func() bool { return adaptertest.ServerCount(a.Node) == 2 })
 	timeOne := func(arg any) time.Duration {
 		start := time.Now()
-		_ = a.srv.Emit("hello", arg)
+		_ = a.Srv.Emit("hello", arg)
 		select {
 		case <-got:
 		case <-time.After(5 * time.Second):
@@ -45,7 +46,7 @@ func TestCrossNodeLatency(t *testing.T) {
 	const burst = 1000
 	start := time.Now()
 	for range burst {
-		_ = a.srv.Emit("hello", "burst")
+		_ = a.Srv.Emit("hello", "burst")
 	}
 	for range burst {
 		select {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sio-dev/sio/internal/adaptertest"
 	"github.com/sio-dev/sio/internal/siotest"
 )
 
@@ -24,22 +25,22 @@ func TestSilentListenerIsReplaced(t *testing.T) {
 	// The pool's connections that were frozen carry a broken stream,
 	// which pgxpool's Close waits on for seconds: reset them first.
 	t.Cleanup(proxy.Cut)
-	onB := dial(t, b, "r")
-	got := collect(onB, "hello")
-	waitFor(t, "two nodes", func() bool { return serverCount(a) == 2 })
-	_ = a.srv.Emit("hello", "before")
-	expect(t, got, `["before"]`)
+	onB := adaptertest.Dial(t, b.Node, "r")
+	got := adaptertest.Collect(onB, "hello")
+	adaptertest.WaitFor(t, "two nodes", func() bool { return adaptertest.ServerCount(a.Node) == 2 })
+	_ = a.Srv.Emit("hello", "before")
+	adaptertest.Expect(t, got, `["before"]`)
 
 	proxy.Freeze()
 	frozen := time.Now()
-	waitWithin(t, 5*time.Second, "the silent listener to be noticed", func() bool {
+	adaptertest.WaitWithin(t, 5*time.Second, "the silent listener to be noticed", func() bool {
 		return strings.Contains(logs.String(), "the listening connection failed")
 	})
 	noticed := time.Since(frozen)
 	proxy.Thaw()
 	thawed := time.Now()
-	waitFor(t, "broadcasts to b again", func() bool {
-		_ = a.srv.Emit("hello", "again")
+	adaptertest.WaitFor(t, "broadcasts to b again", func() bool {
+		_ = a.Srv.Emit("hello", "again")
 		select {
 		case <-got:
 			return true
@@ -57,16 +58,16 @@ func TestAttachmentsAreCleanedUp(t *testing.T) {
 	pg := siotest.StartPostgres(t)
 	a := startNode(t, pg, nodeOptions{adapter: &Options{CleanupInterval: 500 * time.Millisecond}})
 	b := startNode(t, pg, nodeOptions{})
-	onB := dial(t, b, "r")
-	got := collect(onB, "hello")
-	waitFor(t, "two nodes", func() bool { return serverCount(a) == 2 })
-	_ = a.srv.Emit("hello", []byte{1, 2, 3})
-	expect(t, got, `[1 2 3]`)
+	onB := adaptertest.Dial(t, b.Node, "r")
+	got := adaptertest.Collect(onB, "hello")
+	adaptertest.WaitFor(t, "two nodes", func() bool { return adaptertest.ServerCount(a.Node) == 2 })
+	_ = a.Srv.Emit("hello", []byte{1, 2, 3})
+	adaptertest.Expect(t, got, `[1 2 3]`)
 	if n := attachments(t, a); n != 1 {
 		t.Fatalf("%d attachment rows, want 1", n)
 	}
 	start := time.Now()
-	waitWithin(t, 3*time.Second, "the cleanup", func() bool { return attachments(t, a) == 0 })
+	adaptertest.WaitWithin(t, 3*time.Second, "the cleanup", func() bool { return attachments(t, a) == 0 })
 	t.Logf("the row was deleted %v after delivery", time.Since(start).Round(10*time.Millisecond))
 	var exists bool
 	if err := a.pool.QueryRow(context.Background(), "SELECT to_regclass('socket_io_attachments') IS NOT NULL").Scan(&exists); err != nil || !exists {
@@ -84,13 +85,13 @@ func TestNodeStartedBeforePostgres(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("starting a node without PostgreSQL took %v", d)
 	}
-	onB := dial(t, b, "r")
-	got := collect(onB, "hello")
-	_ = b.srv.Emit("hello", "local")
-	expect(t, got, `["local"]`)
+	onB := adaptertest.Dial(t, b.Node, "r")
+	got := adaptertest.Collect(onB, "hello")
+	_ = b.Srv.Emit("hello", "local")
+	adaptertest.Expect(t, got, `["local"]`)
 	pg.Start(t)
 	a := startNode(t, pg, nodeOptions{})
-	waitFor(t, "two nodes", func() bool { return serverCount(a) == 2 && serverCount(b) == 2 })
-	_ = a.srv.Emit("hello", "from a")
-	expect(t, got, `["from a"]`)
+	adaptertest.WaitFor(t, "two nodes", func() bool { return adaptertest.ServerCount(a.Node) == 2 && adaptertest.ServerCount(b.Node) == 2 })
+	_ = a.Srv.Emit("hello", "from a")
+	adaptertest.Expect(t, got, `["from a"]`)
 }

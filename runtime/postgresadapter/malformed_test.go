@@ -8,6 +8,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/sio-dev/sio/internal/adaptertest"
 	"github.com/sio-dev/sio/internal/siotest"
 	"github.com/sio-dev/sio/runtime/socketio"
 )
@@ -18,9 +19,9 @@ func TestMalformedInputIsDropped(t *testing.T) {
 	pg := siotest.StartPostgres(t)
 	logs := &siotest.SyncBuffer{}
 	a, b := startNode(t, pg, nodeOptions{}), startNode(t, pg, nodeOptions{logs: logs})
-	onB := dial(t, b, "r")
-	got := collect(onB, "hello")
-	waitFor(t, "two nodes", func() bool { return serverCount(a) == 2 })
+	onB := adaptertest.Dial(t, b.Node, "r")
+	got := adaptertest.Collect(onB, "hello")
+	adaptertest.WaitFor(t, "two nodes", func() bool { return adaptertest.ServerCount(a.Node) == 2 })
 	ctx := context.Background()
 	row := func(payload []byte) string {
 		var id string
@@ -38,7 +39,7 @@ func TestMalformedInputIsDropped(t *testing.T) {
 	}
 	// As node a: a made-up uid would count as a node until the heartbeat
 	// timeout, as it does for the reference.
-	uid := a.srv.Of("/").Adapter().(*Adapter).UID()
+	uid := a.Srv.Of("/").Adapter().(*Adapter).UID()
 	deep := bytes.Repeat([]byte{0x91}, 100_000) // [[[[…
 	opts := `"opts":{"rooms":[],"except":[]}`
 	bad := []string{
@@ -69,13 +70,13 @@ func TestMalformedInputIsDropped(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_ = a.srv.Emit("hello", "valid")
-	expect(t, got, `["valid"]`)
-	expectNothing(t, got)
+	_ = a.Srv.Emit("hello", "valid")
+	adaptertest.Expect(t, got, `["valid"]`)
+	adaptertest.ExpectNothing(t, got)
 	if !onB.Connected() {
 		t.Error("a malformed notification disconnected the client")
 	}
-	if n := serverCount(b); n != 2 {
+	if n := adaptertest.ServerCount(b.Node); n != 2 {
 		t.Errorf("b counts %d nodes", n)
 	}
 	if n := strings.Count(logs.String(), "notification dropped"); n < 8 {
@@ -92,14 +93,14 @@ func TestPanickingHandlerDoesNotStopTheListener(t *testing.T) {
 	b := startNode(t, pg, nodeOptions{logs: logs, setup: func(srv *socketio.Server) {
 		srv.Of("/").OnServerSideEmit("boom", func(socketio.Args, socketio.Ack) { panic("boom") })
 	}})
-	onB := dial(t, b, "r")
-	got := collect(onB, "hello")
-	waitFor(t, "two nodes", func() bool { return serverCount(a) == 2 })
-	if err := a.srv.Of("/").ServerSideEmit(context.Background(), "boom"); err != nil {
+	onB := adaptertest.Dial(t, b.Node, "r")
+	got := adaptertest.Collect(onB, "hello")
+	adaptertest.WaitFor(t, "two nodes", func() bool { return adaptertest.ServerCount(a.Node) == 2 })
+	if err := a.Srv.Of("/").ServerSideEmit(context.Background(), "boom"); err != nil {
 		t.Fatal(err)
 	}
-	_ = a.srv.Emit("hello", "after")
-	expect(t, got, `["after"]`)
+	_ = a.Srv.Emit("hello", "after")
+	adaptertest.Expect(t, got, `["after"]`)
 	if !strings.Contains(logs.String(), "a handler panicked") {
 		t.Errorf("the panic was not logged:\n%s", logs.String())
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sio-dev/sio/internal/adaptertest"
 	"github.com/sio-dev/sio/internal/nodepeer"
 	"github.com/sio-dev/sio/runtime/engineio"
 	"github.com/sio-dev/sio/runtime/socketio"
@@ -25,14 +26,13 @@ func TestMixedCluster(t *testing.T) {
 func testMixedCluster(t *testing.T, kind adapterKind) {
 	r := startRedis(t)
 	goNode := startNode(t, r, kind, func(srv *socketio.Server) {
-		clusterSetup(srv)
 		srv.Of("/").OnServerSideEmit("hello-nodes", func(args socketio.Args, ack socketio.Ack) {
 			if ack != nil {
 				_ = ack("go got " + args.String())
 			}
 		})
 	})
-	nodeURL := "http://127.0.0.1:" + nodepeer.Start(t, "listening", "redis_node.mjs", r.Port, "0", kind.name).Port()
+	nodeURL := "http://127.0.0.1:" + nodepeer.Start(t, "listening", "cluster_node.mjs", kind.name, r.Port, "0").Port()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -45,7 +45,7 @@ func testMixedCluster(t *testing.T, kind adapterKind) {
 		t.Cleanup(func() { s.Manager().Close() })
 		return s
 	}
-	onGo, onNode, outsider := connect(goNode.url, "r"), connect(nodeURL, "r"), connect(nodeURL, "other")
+	onGo, onNode, outsider := connect(goNode.URL, "r"), connect(nodeURL, "r"), connect(nodeURL, "other")
 	cGo, cNode, cOut := collectAll(onGo, "hello"), collectAll(onNode, "hello"), collectAll(outsider, "hello")
 	for _, s := range []*sioclient.Socket{onGo, onNode, outsider} {
 		s.On("ping", func(s *sioclient.Socket, _ sioclient.Args, ack sioclient.Ack) {
@@ -58,24 +58,24 @@ func testMixedCluster(t *testing.T, kind adapterKind) {
 	}
 
 	waitFor(t, func() bool {
-		n, _ := goNode.srv.Of("/").Adapter().ServerCount(ctx)
+		n, _ := goNode.Srv.Of("/").Adapter().ServerCount(ctx)
 		return n == 2
 	})
 	t.Run("go to node", func(t *testing.T) {
-		_ = goNode.srv.To("r").Emit("hello", "from go", []byte{1, 2})
+		_ = goNode.Srv.To("r").Emit("hello", "from go", []byte{1, 2})
 		want := `["from go",{"_placeholder":true,"num":0}] [1 2]`
-		expect(t, cGo, want)
-		expect(t, cNode, want)
-		expectNothing(t, cOut)
+		adaptertest.Expect(t, cGo, want)
+		adaptertest.Expect(t, cNode, want)
+		adaptertest.ExpectNothing(t, cOut)
 	})
 	t.Run("node to go", func(t *testing.T) {
 		if _, err := onNode.EmitWithAck(ctx, "broadcast", "r", "from node"); err != nil {
 			t.Fatal(err)
 		}
 		want := `["from node",{"_placeholder":true,"num":0}] [7 8 9]`
-		expect(t, cGo, want)
-		expect(t, cNode, want)
-		expectNothing(t, cOut)
+		adaptertest.Expect(t, cGo, want)
+		adaptertest.Expect(t, cNode, want)
+		adaptertest.ExpectNothing(t, cOut)
 	})
 	t.Run("emitter to go", func(t *testing.T) {
 		if kind.name != classic.name {
@@ -83,24 +83,16 @@ func testMixedCluster(t *testing.T, kind adapterKind) {
 		}
 		nodepeer.Run(t, 20*time.Second, "redis_emit.mjs", r.Port, "r", "from the emitter")
 		want := `["from the emitter",{"_placeholder":true,"num":0},{"nested":{"_placeholder":true,"num":1}}] [4 5 6] [1]`
-		expect(t, cGo, want)
-		expect(t, cNode, want)
-		expectNothing(t, cOut)
+		adaptertest.Expect(t, cGo, want)
+		adaptertest.Expect(t, cNode, want)
+		adaptertest.ExpectNothing(t, cOut)
 	})
 	t.Run("broadcast acks both ways", func(t *testing.T) {
-		responses, err := goNode.srv.To("r").EmitWithAck(ctx, "ping")
+		responses, err := goNode.Srv.To("r").EmitWithAck(ctx, "ping")
 		if err != nil {
 			t.Fatal(err)
 		}
-		var ids []string
-		for _, a := range responses {
-			var id string
-			_ = a.Decode(0, &id)
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		want := []string{onGo.ID(), onNode.ID()}
-		slices.Sort(want)
+		ids, want := adaptertest.SortedFirsts(responses), adaptertest.IDsOf(onGo, onNode)
 		if !slices.Equal(ids, want) {
 			t.Errorf("Go-initiated acks %v, want %v", ids, want)
 		}
@@ -114,7 +106,7 @@ func testMixedCluster(t *testing.T, kind adapterKind) {
 		}
 	})
 	t.Run("fetchSockets both ways", func(t *testing.T) {
-		infos, err := goNode.srv.Of("/").FetchSockets(ctx)
+		infos, err := goNode.Srv.Of("/").FetchSockets(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,13 +130,13 @@ func testMixedCluster(t *testing.T, kind adapterKind) {
 		}
 	})
 	t.Run("serverSideEmit", func(t *testing.T) {
-		answers, err := goNode.srv.Of("/").ServerSideEmitWithAck(ctx, "hello-nodes", "hi")
+		answers, err := goNode.Srv.Of("/").ServerSideEmitWithAck(ctx, "hello-nodes", "hi")
 		if err != nil || len(answers) != 1 || answers[0].String() != `["node got hi"]` {
 			t.Errorf("answers %v, %v", answers, err)
 		}
 	})
 	t.Run("remote join and disconnect", func(t *testing.T) {
-		goNode.srv.Of("/").In(onNode.ID()).SocketsJoin("joined-from-go")
+		goNode.Srv.Of("/").In(onNode.ID()).SocketsJoin("joined-from-go")
 		if kind.name == sharded.name {
 			// The broadcast takes the room's own channel, which the Node
 			// node subscribes to once the join has made the room there.
@@ -153,21 +145,13 @@ func testMixedCluster(t *testing.T, kind adapterKind) {
 				return n["socket.io#/#joined-from-go#"] == 1
 			})
 		}
-		_ = goNode.srv.To("joined-from-go").Emit("hello", "joined")
+		_ = goNode.Srv.To("joined-from-go").Emit("hello", "joined")
 		// With the classic adapter, the join request and the broadcast
 		// travel in order on Redis.
-		expect(t, cNode, `["joined"]`)
-		reasons := make(chan sioclient.Reason, 1)
-		outsider.OnDisconnect(func(_ *sioclient.Socket, r sioclient.Reason) { reasons <- r })
-		goNode.srv.Of("/").In("other").DisconnectSockets(false)
-		select {
-		case r := <-reasons:
-			if r != sioclient.ReasonServerDisconnect {
-				t.Errorf("reason %q", r)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("the Node node did not disconnect its socket")
-		}
+		adaptertest.Expect(t, cNode, `["joined"]`)
+		gone := adaptertest.WatchDisconnect(outsider)
+		goNode.Srv.Of("/").In("other").DisconnectSockets(false)
+		adaptertest.ExpectServerDisconnect(t, gone, "the Node node's socket")
 	})
 }
 

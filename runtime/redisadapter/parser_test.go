@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sio-dev/sio/internal/adaptertest"
 	"github.com/sio-dev/sio/runtime/engineio"
 	"github.com/sio-dev/sio/runtime/socketio"
 	"github.com/sio-dev/sio/runtime/socketio/sioclient"
@@ -25,7 +26,7 @@ func TestParsersAcrossNodes(t *testing.T) {
 		start := func(parser sioparser.Parser) (*socketio.Server, string) {
 			rdb := redis.NewClient(&redis.Options{Addr: r.Addr(), MaxRetries: 1, DialTimeout: time.Second})
 			srv := socketio.NewServer(&socketio.Options{Adapter: kind.new(rdb), Parser: parser})
-			clusterSetup(srv)
+			adaptertest.JoinFromAuth(srv)
 			hs := httptest.NewServer(srv)
 			t.Cleanup(func() {
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -50,7 +51,7 @@ func TestParsersAcrossNodes(t *testing.T) {
 		mp, mpURL := start(sioparser.MessagePack{})
 		text, textURL := start(nil)
 		onMP, onText := connect(mpURL, sioparser.MessagePack{}), connect(textURL, nil)
-		cMP, cText := collect(onMP, "hello"), collect(onText, "hello")
+		cMP, cText := adaptertest.Collect(onMP, "hello"), adaptertest.Collect(onText, "hello")
 		waitFor(t, func() bool {
 			n, err := mp.Of("/").Adapter().ServerCount(context.Background())
 			return err == nil && n == 2
@@ -59,32 +60,23 @@ func TestParsersAcrossNodes(t *testing.T) {
 		if err := mp.To("r").Emit("hello", []byte{1, 2, 3}); err != nil {
 			t.Fatal(err)
 		}
-		expect(t, cMP, "[1 2 3]")
-		expect(t, cText, "[1 2 3]")
+		adaptertest.Expect(t, cMP, "[1 2 3]")
+		adaptertest.Expect(t, cText, "[1 2 3]")
 		if err := text.To("r").Emit("hello", map[string]any{"n": 1.5, "s": "é"}); err != nil {
 			t.Fatal(err)
 		}
-		expect(t, cMP, `[{"n":1.5,"s":"é"}]`)
-		expect(t, cText, `[{"n":1.5,"s":"é"}]`)
+		adaptertest.Expect(t, cMP, `[{"n":1.5,"s":"é"}]`)
+		adaptertest.Expect(t, cText, `[{"n":1.5,"s":"é"}]`)
 
-		collect(onMP, "ping")
-		collect(onText, "ping")
+		adaptertest.Collect(onMP, "ping")
+		adaptertest.Collect(onText, "ping")
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		responses, err := text.To("r").EmitWithAck(ctx, "ping")
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []string
-		for _, res := range responses {
-			var s string
-			_ = res.Decode(0, &s)
-			got = append(got, s)
-		}
-		want := []string{"ack from " + onMP.ID(), "ack from " + onText.ID()}
-		slices.Sort(got)
-		slices.Sort(want)
-		if !slices.Equal(got, want) {
+		if got, want := adaptertest.SortedFirsts(responses), adaptertest.IDsOf(onMP, onText); !slices.Equal(got, want) {
 			t.Errorf("acks %v, want %v", got, want)
 		}
 	})

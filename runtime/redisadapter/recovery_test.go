@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sio-dev/sio/internal/adaptertest"
 	"github.com/sio-dev/sio/internal/nodepeer"
 	"github.com/sio-dev/sio/internal/siotest"
 	"github.com/sio-dev/sio/runtime/socketio"
@@ -44,13 +45,13 @@ func TestRecoveryAcrossNodes(t *testing.T) {
 					_ = args.Decode(0, &from)
 					_ = args.Decode(1, &n)
 					p := proxy.Load()
-					p.SetTarget(nodes[1].url[len("http://"):])
+					p.SetTarget(nodes[1].URL[len("http://"):])
 					p.Cut()
 					go func() {
 						time.Sleep(30 * time.Millisecond) // the client is away
 						for i := from; i < from+n; i++ {
 							// Alternate nodes: offsets must agree cluster-wide.
-							_ = nodes[i%2].srv.To("news").Emit("news", i)
+							_ = nodes[i%2].Srv.To("news").Emit("news", i)
 						}
 					}()
 				})
@@ -60,7 +61,7 @@ func TestRecoveryAcrossNodes(t *testing.T) {
 	for i, name := range []string{"a", "b"} {
 		nodes[i] = startRecoveryNode(t, r, setup(name))
 	}
-	proxy.Store(siotest.StartProxy(t, nodes[0].url[len("http://"):]))
+	proxy.Store(siotest.StartProxy(t, nodes[0].URL[len("http://"):]))
 	nodepeer.Run(t, 30*time.Second, "recovery_client.mjs", "http://"+proxy.Load().Addr())
 }
 
@@ -72,12 +73,12 @@ func startRecoveryNode(t *testing.T, r *redisServer, setup func(*socketio.Server
 		ConnectionStateRecovery: &socketio.RecoveryOptions{},
 	})
 	setup(srv)
-	n := &node{srv: srv, client: rdb}
+	n := &node{Node: &adaptertest.Node{Srv: srv}, client: rdb}
 	ln, err := netListen()
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.url = "http://" + ln.Addr().String()
+	n.URL = "http://" + ln.Addr().String()
 	hs := newHTTPServer(srv)
 	go func() { _ = hs.Serve(ln) }()
 	t.Cleanup(func() {

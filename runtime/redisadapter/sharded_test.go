@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sio-dev/sio/internal/adaptertest"
 	"github.com/sio-dev/sio/internal/siotest"
 	"github.com/sio-dev/sio/runtime/socketio"
 	"github.com/sio-dev/sio/runtime/socketio/sioclient"
@@ -31,26 +32,26 @@ func shardSubscribers(t *testing.T, rdb redis.UniversalClient, channel string) i
 // room has none.
 func TestShardedRoomChannels(t *testing.T) {
 	r := startRedis(t)
-	a, b := startNode(t, r, sharded, clusterSetup), startNode(t, r, sharded, clusterSetup)
-	a1 := dial(t, a, "r")
-	got := collect(a1, "hello")
+	a, b := startNode(t, r, sharded, nil), startNode(t, r, sharded, nil)
+	a1 := adaptertest.Dial(t, a.Node, "r")
+	got := adaptertest.Collect(a1, "hello")
 	waitFor(t, func() bool { return shardSubscribers(t, a.client, "socket.io#/#r#") == 1 })
 	if n := shardSubscribers(t, a.client, "socket.io#/#"+a1.ID()+"#"); n != 0 {
 		t.Errorf("a socket's own room has a channel with %d subscribers", n)
 	}
 	// b holds no socket in r, so it publishes on r's channel without
 	// listening to it.
-	_ = b.srv.To("r").Emit("hello", "to r")
-	expect(t, got, `["to r"]`)
-	_ = b.srv.To(a1.ID()).Emit("hello", "to the socket")
-	expect(t, got, `["to the socket"]`)
+	_ = b.Srv.To("r").Emit("hello", "to r")
+	adaptertest.Expect(t, got, `["to r"]`)
+	_ = b.Srv.To(a1.ID()).Emit("hello", "to the socket")
+	adaptertest.Expect(t, got, `["to the socket"]`)
 	// Once a join returns, the room's channel is live: a broadcast sent
 	// at once from the other node arrives, every time.
 	for i := range 20 {
 		room := "fresh-" + strconv.Itoa(i)
-		a.srv.Of("/").In(a1.ID()).Local().SocketsJoin(room)
-		_ = b.srv.To(room).Emit("hello", room)
-		expect(t, got, `["`+room+`"]`)
+		a.Srv.Of("/").In(a1.ID()).Local().SocketsJoin(room)
+		_ = b.Srv.To(room).Emit("hello", room)
+		adaptertest.Expect(t, got, `["`+room+`"]`)
 	}
 	a1.Manager().Close()
 	waitFor(t, func() bool { return shardSubscribers(t, a.client, "socket.io#/#r#") == 0 })
@@ -63,7 +64,6 @@ func TestShardedStaticModeAndBinary(t *testing.T) {
 	start := func() *node {
 		rdb := redis.NewClient(&redis.Options{Addr: r.Addr(), MaxRetries: 1, DialTimeout: time.Second})
 		return startNodeOn(t, rdb, NewSharded(rdb, &ShardedOptions{SubscriptionMode: Static, RequestsTimeout: 2 * time.Second}), func(srv *socketio.Server) {
-			clusterSetup(srv)
 			srv.Of("/").OnServerSideEmit("bytes", func(args socketio.Args, ack socketio.Ack) {
 				b, _ := args.Bytes(0)
 				_ = ack(append(slices.Clone(b), 9))
@@ -71,25 +71,25 @@ func TestShardedStaticModeAndBinary(t *testing.T) {
 		})
 	}
 	a, b := start(), start()
-	b1 := dial(t, b, "r")
+	b1 := adaptertest.Dial(t, b.Node, "r")
 	b1.On("ping", func(_ *sioclient.Socket, _ sioclient.Args, ack sioclient.Ack) { _ = ack([]byte{4, 2}) })
-	got := collect(b1, "hello")
-	_ = a.srv.To("r").Emit("hello", "static")
-	expect(t, got, `["static"]`)
+	got := adaptertest.Collect(b1, "hello")
+	_ = a.Srv.To("r").Emit("hello", "static")
+	adaptertest.Expect(t, got, `["static"]`)
 	if n := shardSubscribers(t, a.client, "socket.io#/#r#"); n != 0 {
 		t.Errorf("a room channel has %d subscribers in Static mode", n)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	acks, err := a.srv.To("r").EmitWithAck(ctx, "ping")
+	acks, err := a.Srv.To("r").EmitWithAck(ctx, "ping")
 	if err != nil || len(acks) != 1 {
 		t.Fatalf("acks %v, %v", acks, err)
 	}
 	if bs, ok := acks[0].Bytes(0); !ok || !slices.Equal(bs, []byte{4, 2}) {
 		t.Errorf("binary ack arrived as %s", acks[0])
 	}
-	answers, err := a.srv.Of("/").ServerSideEmitWithAck(ctx, "bytes", []byte{1, 2})
+	answers, err := a.Srv.Of("/").ServerSideEmitWithAck(ctx, "bytes", []byte{1, 2})
 	if err != nil || len(answers) != 1 {
 		t.Fatalf("answers %v, %v", answers, err)
 	}
@@ -105,7 +105,7 @@ func TestShardedOnRedisCluster(t *testing.T) {
 	rc := siotest.StartRedisCluster(t, 3)
 	start := func() *node {
 		rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: rc.Addrs(), MaxRetries: 3, DialTimeout: time.Second})
-		return startNodeOn(t, rdb, NewSharded(rdb, &ShardedOptions{RequestsTimeout: 2 * time.Second}), clusterSetup)
+		return startNodeOn(t, rdb, NewSharded(rdb, &ShardedOptions{RequestsTimeout: 2 * time.Second}), nil)
 	}
 	a, b := start(), start()
 	rooms := []string{"r1", "r2", "r3", "r4", "r5", "r6"}
@@ -118,34 +118,31 @@ func TestShardedOnRedisCluster(t *testing.T) {
 		if i%2 == 1 {
 			n = b
 		}
-		c := dial(t, n, room)
+		c := adaptertest.Dial(t, n.Node, room)
 		clients = append(clients, c)
-		got = append(got, collect(c, "hello"))
+		got = append(got, adaptertest.Collect(c, "hello"))
 	}
 	if len(slots) < 3 {
 		t.Fatalf("the rooms' channels share slots: %v", slots)
 	}
-	waitFor(t, func() bool {
-		n, _ := a.srv.Of("/").Adapter().ServerCount(context.Background())
-		return n == 2
-	})
+	adaptertest.WaitFor(t, "two nodes", func() bool { return adaptertest.ServerCount(a.Node) == 2 })
 	for _, room := range rooms {
 		waitFor(t, func() bool { return shardSubscribers(t, a.client, "socket.io#/#"+room+"#") == 1 })
 	}
 	for i, room := range rooms {
-		_ = a.srv.To(room).Emit("hello", room)
-		expect(t, got[i], `["`+room+`"]`)
+		_ = a.Srv.To(room).Emit("hello", room)
+		adaptertest.Expect(t, got[i], `["`+room+`"]`)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	acks, err := b.srv.Of("/").EmitWithAck(ctx, "hello", "all")
+	acks, err := b.Srv.Of("/").EmitWithAck(ctx, "hello", "all")
 	if err != nil || len(acks) != len(rooms) {
 		t.Fatalf("acks %d, %v", len(acks), err)
 	}
 	for _, ch := range got {
-		expect(t, ch, `["all"]`)
+		adaptertest.Expect(t, ch, `["all"]`)
 	}
-	infos, err := a.srv.Of("/").FetchSockets(ctx)
+	infos, err := a.Srv.Of("/").FetchSockets(ctx)
 	if err != nil || len(infos) != len(rooms) {
 		t.Fatalf("FetchSockets: %d, %v", len(infos), err)
 	}
@@ -168,7 +165,7 @@ func TestShardedOnRedisCluster(t *testing.T) {
 	r0.Start(t)
 	for i, room := range rooms {
 		waitFor(t, func() bool {
-			_ = a.srv.To(room).Emit("hello", "again")
+			_ = a.Srv.To(room).Emit("hello", "again")
 			select {
 			case <-got[i]:
 				return true
@@ -203,14 +200,14 @@ func TestShardedDynamicPrivateMode(t *testing.T) {
 	r := startRedis(t)
 	start := func() *node {
 		rdb := redis.NewClient(&redis.Options{Addr: r.Addr(), MaxRetries: 1, DialTimeout: time.Second})
-		return startNodeOn(t, rdb, NewSharded(rdb, &ShardedOptions{SubscriptionMode: DynamicPrivate, RequestsTimeout: 2 * time.Second}), clusterSetup)
+		return startNodeOn(t, rdb, NewSharded(rdb, &ShardedOptions{SubscriptionMode: DynamicPrivate, RequestsTimeout: 2 * time.Second}), nil)
 	}
 	a, b := start(), start()
-	a1 := dial(t, a, "")
-	got := collect(a1, "hello")
+	a1 := adaptertest.Dial(t, a.Node, "")
+	got := adaptertest.Collect(a1, "hello")
 	if n := shardSubscribers(t, a.client, "socket.io#/#"+a1.ID()+"#"); n != 1 {
 		t.Errorf("the socket's own channel has %d subscribers", n)
 	}
-	_ = b.srv.To(a1.ID()).Emit("hello", "private")
-	expect(t, got, `["private"]`)
+	_ = b.Srv.To(a1.ID()).Emit("hello", "private")
+	adaptertest.Expect(t, got, `["private"]`)
 }

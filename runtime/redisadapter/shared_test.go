@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sio-dev/sio/internal/adaptertest"
 	"github.com/sio-dev/sio/runtime/socketio/sioadapter"
 	"github.com/sio-dev/sio/runtime/socketio/sioclient"
 )
@@ -37,27 +38,27 @@ func redisClients(t *testing.T, addr string) int {
 func TestNamespacesShareConnections(t *testing.T) {
 	forEachAdapter(t, func(t *testing.T, kind adapterKind) {
 		r := startRedis(t)
-		a, b := startNode(t, r, kind, clusterSetup), startNode(t, r, kind, clusterSetup)
-		a1, b1 := dial(t, a, "r"), dial(t, b, "r")
-		cb1 := collect(b1, "hello")
+		a, b := startNode(t, r, kind, nil), startNode(t, r, kind, nil)
+		a1, b1 := adaptertest.Dial(t, a.Node, "r"), adaptertest.Dial(t, b.Node, "r")
+		cb1 := adaptertest.Collect(b1, "hello")
 		_ = a1
 		// Let the publishing pools settle at what one namespace uses.
-		_ = a.srv.To("r").Emit("hello", "one namespace")
-		expect(t, cb1, `["one namespace"]`)
+		_ = a.Srv.To("r").Emit("hello", "one namespace")
+		adaptertest.Expect(t, cb1, `["one namespace"]`)
 		clients, goroutines := redisClients(t, r.Addr()), runtime.NumGoroutine()
 
 		const namespaces = 300
 		for i := range namespaces {
-			a.srv.Of(fmt.Sprintf("/n%d", i))
-			b.srv.Of(fmt.Sprintf("/n%d", i))
+			a.Srv.Of(fmt.Sprintf("/n%d", i))
+			b.Srv.Of(fmt.Sprintf("/n%d", i))
 		}
 		// Every namespace is subscribed on both nodes: each counts two.
-		n, err := a.srv.Of(fmt.Sprintf("/n%d", namespaces-1)).Adapter().ServerCount(context.Background())
+		n, err := a.Srv.Of(fmt.Sprintf("/n%d", namespaces-1)).Adapter().ServerCount(context.Background())
 		if err != nil || n != 2 {
 			t.Fatalf("server count %d, %v; want 2", n, err)
 		}
-		_ = a.srv.To("r").Emit("hello", "many namespaces")
-		expect(t, cb1, `["many namespaces"]`)
+		_ = a.Srv.To("r").Emit("hello", "many namespaces")
+		adaptertest.Expect(t, cb1, `["many namespaces"]`)
 		after, afterG := redisClients(t, r.Addr()), runtime.NumGoroutine()
 		t.Logf("%d namespaces on two nodes: redis clients %d -> %d, goroutines %d -> %d", namespaces, clients, after, goroutines, afterG)
 		// The command pool may open one more for the count asked above;
@@ -85,7 +86,7 @@ func queueKind(name string, maxBytes int, maxAge time.Duration) []adapterKind {
 
 // queueDown reports whether n's publish queue has seen Redis fail.
 func queueDown(n *node) bool {
-	switch a := n.srv.Of("/").Adapter().(type) {
+	switch a := n.Srv.Of("/").Adapter().(type) {
 	case *Adapter:
 		return a.hub.pub.down.Load()
 	case *ShardedAdapter:
@@ -98,7 +99,7 @@ func queueDown(n *node) bool {
 // yet confirmed by Redis.
 func queuedBytes(n *node) int {
 	var p *publisher
-	switch a := n.srv.Of("/").Adapter().(type) {
+	switch a := n.Srv.Of("/").Adapter().(type) {
 	case *Adapter:
 		p = a.hub.pub
 	case *ShardedAdapter:
@@ -112,7 +113,7 @@ func queuedBytes(n *node) int {
 }
 
 func dropped(n *node) uint64 {
-	switch a := n.srv.Of("/").Adapter().(type) {
+	switch a := n.Srv.Of("/").Adapter().(type) {
 	case *Adapter:
 		return a.Dropped()
 	case *ShardedAdapter:
@@ -125,44 +126,41 @@ func TestOutageQueuesWithoutBlocking(t *testing.T) {
 	for _, kind := range queueKind("default", 0, 0) {
 		t.Run(kind.name, func(t *testing.T) {
 			r := startRedis(t)
-			a, b := startNode(t, r, kind, clusterSetup), startNode(t, r, kind, clusterSetup)
-			a1, b1 := dial(t, a, "r"), dial(t, b, "r")
+			a, b := startNode(t, r, kind, nil), startNode(t, r, kind, nil)
+			a1, b1 := adaptertest.Dial(t, a.Node, "r"), adaptertest.Dial(t, b.Node, "r")
 			ca1, cb1 := collectMany(a1, "hello"), collectMany(b1, "hello")
-			_ = a.srv.To("r").Emit("hello", "before")
-			expect(t, ca1, `["before"]`)
-			expect(t, cb1, `["before"]`)
+			_ = a.Srv.To("r").Emit("hello", "before")
+			adaptertest.Expect(t, ca1, `["before"]`)
+			adaptertest.Expect(t, cb1, `["before"]`)
 			r.Stop()
 			// Local delivery does not wait for Redis: the node's own
 			// client gets every broadcast at once.
 			const sent = 50
 			start := time.Now()
 			for i := range sent {
-				if err := a.srv.To("r").Emit("hello", i); err != nil {
+				if err := a.Srv.To("r").Emit("hello", i); err != nil {
 					t.Fatal(err)
 				}
 			}
 			for i := range sent {
-				expect(t, ca1, fmt.Sprintf("[%d]", i))
+				adaptertest.Expect(t, ca1, fmt.Sprintf("[%d]", i))
 			}
 			if took := time.Since(start); took > 2*time.Second {
 				t.Errorf("%d local broadcasts took %v while Redis was down", sent, took)
 			}
-			expectNothing(t, cb1)
+			adaptertest.ExpectNothing(t, cb1)
 			// An outage shorter than go-redis's own redialling is not
 			// one the queue sees: it must have failed before Redis
 			// returns.
 			waitFor(t, func() bool { return queueDown(a) })
 			r.Start(t)
 			started := time.Now()
-			waitFor(t, func() bool {
-				n, _ := b.srv.Of("/").Adapter().ServerCount(context.Background())
-				return n == 2
-			})
+			adaptertest.WaitFor(t, "two nodes", func() bool { return adaptertest.ServerCount(b.Node) == 2 })
 			t.Logf("both nodes subscribed again %v after the restart", time.Since(started))
 			// What was queued reaches the other node, in order, once
 			// Redis is back.
 			for i := range sent {
-				expect(t, cb1, fmt.Sprintf("[%d]", i))
+				adaptertest.Expect(t, cb1, fmt.Sprintf("[%d]", i))
 			}
 			if d := dropped(a); d != 0 {
 				t.Errorf("dropped %d, want 0", d)
@@ -175,22 +173,19 @@ func TestOutagePastTheBoundDropsAndCounts(t *testing.T) {
 	for _, kind := range queueKind("age", 0, 300*time.Millisecond) {
 		t.Run(kind.name, func(t *testing.T) {
 			r := startRedis(t)
-			a, b := startNode(t, r, kind, clusterSetup), startNode(t, r, kind, clusterSetup)
-			b1 := dial(t, b, "r")
+			a, b := startNode(t, r, kind, nil), startNode(t, r, kind, nil)
+			b1 := adaptertest.Dial(t, b.Node, "r")
 			cb1 := collectMany(b1, "hello")
 			r.Stop()
 			const sent = 20
 			for i := range sent {
-				_ = a.srv.To("r").Emit("hello", i)
+				_ = a.Srv.To("r").Emit("hello", i)
 			}
 			waitFor(t, func() bool { return dropped(a) == sent })
 			r.Start(t)
-			waitFor(t, func() bool {
-				n, _ := a.srv.Of("/").Adapter().ServerCount(context.Background())
-				return n == 2
-			})
-			_ = a.srv.To("r").Emit("hello", "after")
-			expect(t, cb1, `["after"]`)
+			adaptertest.WaitFor(t, "two nodes", func() bool { return adaptertest.ServerCount(a.Node) == 2 })
+			_ = a.Srv.To("r").Emit("hello", "after")
+			adaptertest.Expect(t, cb1, `["after"]`)
 			if d := dropped(a); d != sent {
 				t.Errorf("dropped %d, want exactly %d", d, sent)
 			}
@@ -199,15 +194,15 @@ func TestOutagePastTheBoundDropsAndCounts(t *testing.T) {
 	for _, kind := range queueKind("bytes", 2000, 0) {
 		t.Run(kind.name, func(t *testing.T) {
 			r := startRedis(t)
-			a, b := startNode(t, r, kind, clusterSetup), startNode(t, r, kind, clusterSetup)
-			b1 := dial(t, b, "r")
+			a, b := startNode(t, r, kind, nil), startNode(t, r, kind, nil)
+			b1 := adaptertest.Dial(t, b.Node, "r")
 			cb1 := collectMany(b1, "hello")
-			_ = a.srv.To("r").Emit("hello", "before")
-			expect(t, cb1, `["before"]`)
+			_ = a.Srv.To("r").Emit("hello", "before")
+			adaptertest.Expect(t, cb1, `["before"]`)
 			r.Stop()
 			const sent = 20
 			for i := range sent {
-				_ = a.srv.To("r").Emit("hello", fmt.Sprintf("%d %s", i, strings.Repeat("x", 500)))
+				_ = a.Srv.To("r").Emit("hello", fmt.Sprintf("%d %s", i, strings.Repeat("x", 500)))
 			}
 			d := dropped(a)
 			if d == 0 || d >= sent {
@@ -215,10 +210,7 @@ func TestOutagePastTheBoundDropsAndCounts(t *testing.T) {
 			}
 			waitFor(t, func() bool { return queueDown(a) })
 			r.Start(t)
-			waitFor(t, func() bool {
-				n, _ := b.srv.Of("/").Adapter().ServerCount(context.Background())
-				return n == 2
-			})
+			adaptertest.WaitFor(t, "two nodes", func() bool { return adaptertest.ServerCount(b.Node) == 2 })
 			// Exactly what was not dropped arrives.
 			for range sent - int(d) {
 				select {
@@ -231,8 +223,8 @@ func TestOutagePastTheBoundDropsAndCounts(t *testing.T) {
 			// queue is full until it has: a message sent then would be
 			// dropped, as the bound says. Once it is empty, none is.
 			waitFor(t, func() bool { return queuedBytes(a) == 0 })
-			_ = a.srv.To("r").Emit("hello", "after")
-			expect(t, cb1, `["after"]`)
+			_ = a.Srv.To("r").Emit("hello", "after")
+			adaptertest.Expect(t, cb1, `["after"]`)
 			if got := dropped(a); got != d {
 				t.Errorf("dropped %d after the outage, want still %d", got, d)
 			}

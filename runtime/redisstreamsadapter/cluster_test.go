@@ -1,147 +1,18 @@
 package redisstreamsadapter
 
 import (
-	"context"
-	"fmt"
-	"slices"
 	"testing"
-	"time"
 
-	"github.com/sio-dev/sio/internal/siotest"
-	"github.com/sio-dev/sio/runtime/socketio"
-	"github.com/sio-dev/sio/runtime/socketio/sioclient"
+	"github.com/sio-dev/sio/internal/adaptertest"
 )
 
 // Three Go nodes on one Redis: everything a cluster adapter does crosses
 // them.
-func TestGoCluster(t *testing.T) {
-	r := siotest.StartRedis(t)
-	answers := func(name string) func(*socketio.Server) {
-		return func(srv *socketio.Server) {
-			srv.Of("/").OnServerSideEmit("who", func(args socketio.Args, ack socketio.Ack) {
-				if ack != nil {
-					_ = ack(name + " got " + args.String())
-				}
-			})
-		}
-	}
-	a, b, c := startNode(t, r, nodeOptions{setup: answers("a")}), startNode(t, r, nodeOptions{setup: answers("b")}), startNode(t, r, nodeOptions{setup: answers("c")})
-	a1, b1, c1, cOther := dial(t, a, "r"), dial(t, b, "r"), dial(t, c, "r"), dial(t, c, "other")
-	gotA, gotB, gotC, gotOther := collect(a1, "hello"), collect(b1, "hello"), collect(c1, "hello"), collect(cOther, "hello")
-	waitFor(t, "three nodes", func() bool { return serverCount(a) == 3 && serverCount(c) == 3 })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+func TestCluster(t *testing.T) { adaptertest.RunCluster(t, streams) }
 
-	t.Run("broadcast", func(t *testing.T) {
-		_ = b.srv.Emit("hello", "all")
-		for _, ch := range []chan string{gotA, gotB, gotC, gotOther} {
-			expect(t, ch, `["all"]`)
-		}
-	})
-	t.Run("room and binary", func(t *testing.T) {
-		_ = a.srv.To("r").Emit("hello", []byte{1, 2, 3})
-		for _, ch := range []chan string{gotA, gotB, gotC} {
-			expect(t, ch, `[1 2 3]`)
-		}
-		expectNothing(t, gotOther)
-	})
-	t.Run("except", func(t *testing.T) {
-		_ = a.srv.Of("/").Except("r").Emit("hello", "not r")
-		expect(t, gotOther, `["not r"]`)
-		_ = c.srv.To("r").Except(b1.ID()).Emit("hello", "r but b1")
-		expect(t, gotA, `["r but b1"]`)
-		expect(t, gotC, `["r but b1"]`)
-		expectNothing(t, gotB)
-	})
-	t.Run("acks across nodes", func(t *testing.T) {
-		acks, err := b.srv.To("r").EmitWithAck(ctx, "hello", "ack?")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ids []string
-		for _, ack := range acks {
-			var id string
-			_ = ack.Decode(0, &id)
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		want := []string{a1.ID(), b1.ID(), c1.ID()}
-		slices.Sort(want)
-		if !slices.Equal(ids, want) {
-			t.Errorf("acks from %v, want %v", ids, want)
-		}
-		for _, ch := range []chan string{gotA, gotB, gotC} {
-			<-ch
-		}
-	})
-	t.Run("fetchSockets", func(t *testing.T) {
-		infos, err := a.srv.Of("/").In("r").FetchSockets(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ids []string
-		for _, info := range infos {
-			ids = append(ids, info.ID)
-			if fmt.Sprint(info.Data) != "map[room:r]" || !slices.Contains(info.Rooms, "r") {
-				t.Errorf("socket %s: data %v, rooms %v", info.ID, info.Data, info.Rooms)
-			}
-		}
-		slices.Sort(ids)
-		want := []string{a1.ID(), b1.ID(), c1.ID()}
-		slices.Sort(want)
-		if !slices.Equal(ids, want) {
-			t.Errorf("fetched %v, want %v", ids, want)
-		}
-	})
-	t.Run("serverSideEmit with answers", func(t *testing.T) {
-		answers, err := a.srv.Of("/").ServerSideEmitWithAck(ctx, "who", "x")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, ans := range answers {
-			var s string
-			_ = ans.Decode(0, &s)
-			got = append(got, s)
-		}
-		slices.Sort(got)
-		if want := []string{`b got ["x"]`, `c got ["x"]`}; !slices.Equal(got, want) {
-			t.Errorf("answers %q, want %q", got, want)
-		}
-	})
-	t.Run("socketsJoin and socketsLeave", func(t *testing.T) {
-		a.srv.Of("/").In("other").SocketsJoin("joined")
-		waitFor(t, "the remote join", func() bool { return slices.Contains(c.srv.Of("/").Adapter().SocketRooms(cOther.ID()), "joined") })
-		_ = b.srv.To("joined").Emit("hello", "to joined")
-		expect(t, gotOther, `["to joined"]`)
-		a.srv.Of("/").In("other").SocketsLeave("joined")
-		waitFor(t, "the remote leave", func() bool { return !slices.Contains(c.srv.Of("/").Adapter().SocketRooms(cOther.ID()), "joined") })
-	})
-	t.Run("disconnectSockets", func(t *testing.T) {
-		gone := make(chan sioclient.Reason, 1)
-		cOther.OnDisconnect(func(_ *sioclient.Socket, r sioclient.Reason) { gone <- r })
-		a.srv.Of("/").In("other").DisconnectSockets(false)
-		select {
-		case r := <-gone:
-			if r != sioclient.ReasonServerDisconnect {
-				t.Errorf("reason %q", r)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("the remote socket was not disconnected")
-		}
-		if !a1.Connected() || !c1.Connected() {
-			t.Error("sockets outside the room were disconnected")
-		}
-	})
-	t.Run("serverCount", func(t *testing.T) {
-		// A node counts from the moment its server exists: it subscribes
-		// before it serves.
-		d := startNode(t, r, nodeOptions{})
-		if n := serverCount(a); n != 4 {
-			t.Errorf("a counts %d nodes once a fourth has started", n)
-		}
-		d.close()
-		c.close()
-		waitFor(t, "two nodes", func() bool { return serverCount(a) == 2 && serverCount(b) == 2 })
-	})
-}
+// A Go node and a Node socket.io node on @socket.io/redis-streams-adapter
+// share one Redis; official socket.io-client sockets on both see
+// broadcasts (small and large), rooms, acks, fetchSockets and
+// serverSideEmit cross both ways, and a session begun on one node
+// recovers on the other.
+func TestMixedCluster(t *testing.T) { adaptertest.RunMixed(t, streams) }

@@ -3,25 +3,22 @@ package redisstreamsadapter
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
 
+	"github.com/sio-dev/sio/internal/adaptertest"
 	"github.com/sio-dev/sio/internal/siotest"
-	"github.com/sio-dev/sio/runtime/engineio"
 	"github.com/sio-dev/sio/runtime/socketio"
-	"github.com/sio-dev/sio/runtime/socketio/sioclient"
 )
 
-// node is one Go server of the cluster.
+// node is one Go server of the cluster, with its Redis client.
 type node struct {
-	srv   *socketio.Server
-	url   string
-	rdb   *redis.Client
-	close func()
+	*adaptertest.Node
+	rdb *redis.Client
 }
 
 // nodeOptions are what a test changes of a node.
@@ -44,112 +41,81 @@ func startNode(t *testing.T, r *siotest.Redis, o nodeOptions) *node {
 	if o.adapter != nil {
 		ao = *o.adapter
 	}
-	so := &socketio.Options{Adapter: New(rdb, &ao)}
-	if o.recovery {
-		so.ConnectionStateRecovery = &socketio.RecoveryOptions{MaxDisconnectionDuration: time.Minute}
-	}
-	srv := socketio.NewServer(so)
-	joinFromAuth(srv)
-	if o.setup != nil {
-		o.setup(srv)
-	}
-	hs := httptest.NewServer(srv)
-	n := &node{srv: srv, url: hs.URL, rdb: rdb}
-	closed := false
-	n.close = func() {
-		if closed {
-			return
-		}
-		closed = true
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		_ = srv.Close(ctx)
-		hs.Close()
-		_ = rdb.Close()
-	}
-	t.Cleanup(n.close)
-	return n
+	n := adaptertest.StartNode(t, New(rdb, &ao), adaptertest.NodeOptions{Recovery: o.recovery, Setup: o.setup}, func() { _ = rdb.Close() })
+	return &node{Node: n, rdb: rdb}
 }
 
-// joinFromAuth puts each socket in the room its auth names, in middleware,
-// so that the room is visible cluster-wide once the client is connected.
-func joinFromAuth(srv *socketio.Server) {
-	srv.Use(func(s *socketio.Socket) error {
-		var auth struct {
-			Room string `json:"room"`
-		}
-		_ = json.Unmarshal(s.Handshake().Auth, &auth)
-		if auth.Room != "" {
-			s.Join(auth.Room)
-		}
-		s.SetData(map[string]string{"room": auth.Room})
-		return nil
-	})
+// streams is the adapter as the shared suites see it.
+var streams = adaptertest.Adapter[*siotest.Redis]{
+	StartBroker: siotest.StartRedis,
+	StartNode: func(t *testing.T, r *siotest.Redis, o adaptertest.NodeOptions) *adaptertest.Node {
+		return startNode(t, r, nodeOptions{recovery: o.Recovery, setup: o.Setup}).Node
+	},
+	// A node subscribes before it serves.
+	CountWithin: 0,
+	Mixed: &adaptertest.Mixed[*siotest.Redis]{
+		Peer:     "streams",
+		Port:     func(r *siotest.Redis) string { return r.Port },
+		Recovery: true,
+		ClientArgs: func(r *siotest.Redis) []string {
+			return []string{"large", "recovery-redis=" + r.Port}
+		},
+	},
+	Fault: &adaptertest.Fault[*siotest.Redis]{
+		// With appendonly and fsync on every write, the stream survives
+		// a kill, and the nodes read on where they were.
+		StartBroker: func(t testing.TB) *siotest.Redis {
+			return siotest.StartRedisWith(t, "--appendonly", "yes", "--appendfsync", "always", "--dir", t.TempDir())
+		},
+		Kept:      streamTicksOnceSent,
+		TickEvery: 5 * time.Millisecond,
+		// Broadcasts only enqueue their entries (they take milliseconds;
+		// TestQueueBoundedWhileRedisStopped bounds each): this is the
+		// bound of before the queue, when the first waited for the
+		// client's read timeout (1s).
+		PausedBroadcasts: 2500 * time.Millisecond,
+		Pause:            3 * time.Second,
+		HeardOnceCounted: true,
+		IgnoreLeaks:      []goleak.Option{goleak.IgnoreAnyFunction("github.com/redis/go-redis/v9/internal/pool.(*ConnPool).reaper")},
+	},
 }
 
-func dial(t *testing.T, n *node, room string) *sioclient.Socket {
+// streamTicksOnceSent waits for from's append queue to empty (a
+// broadcast's entry is appended after it returns), then returns the
+// ticks the stream holds.
+func streamTicksOnceSent(t *testing.T, r *siotest.Redis, from *adaptertest.Node) []int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s, err := sioclient.Connect(ctx, n.url, &sioclient.Options{Transports: []string{engineio.TransportWebSocket}}, &sioclient.SocketOptions{Auth: map[string]string{"room": room}})
+	adaptertest.WaitFor(t, "the append queue empty", func() bool {
+		entries, _ := queuedBytes(from.Srv.Of("/").Adapter().(*Adapter))
+		return entries == 0
+	})
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr()})
+	defer rdb.Close()
+	return streamTicks(t, rdb)
+}
+
+// streamTicks returns the numbers of the ticks the stream holds, in order.
+func streamTicks(t *testing.T, rdb *redis.Client) []int {
+	t.Helper()
+	entries, err := rdb.XRange(context.Background(), "socket.io", "-", "+").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Manager().Close() })
-	return s
-}
-
-// collect records each event's arguments, and acks with the socket's id.
-func collect(s *sioclient.Socket, event string) chan string {
-	ch := make(chan string, 4096)
-	s.On(event, func(_ *sioclient.Socket, args sioclient.Args, ack sioclient.Ack) {
-		if b, ok := args.Bytes(0); ok {
-			ch <- fmt.Sprint(b)
-		} else {
-			ch <- args.String()
+	var out []int
+	for _, e := range entries {
+		if e.Values["type"] != "3" {
+			continue
 		}
-		if ack != nil {
-			_ = ack(s.ID())
+		var d struct {
+			Packet struct {
+				Data []json.RawMessage `json:"data"`
+			} `json:"packet"`
 		}
-	})
-	return ch
-}
-
-func expect(t *testing.T, ch chan string, want string) {
-	t.Helper()
-	select {
-	case got := <-ch:
-		if got != want {
-			t.Errorf("got %s, want %s", got, want)
+		if json.Unmarshal([]byte(e.Values["data"].(string)), &d) != nil || len(d.Packet.Data) != 2 || string(d.Packet.Data[0]) != `"tick"` {
+			continue
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatalf("nothing received, want %s", want)
+		n, _ := strconv.Atoi(string(d.Packet.Data[1]))
+		out = append(out, n)
 	}
-}
-
-func expectNothing(t *testing.T, ch chan string) {
-	t.Helper()
-	select {
-	case got := <-ch:
-		t.Errorf("unexpected %s", got)
-	case <-time.After(300 * time.Millisecond):
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func serverCount(n *node) int {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	c, _ := n.srv.Of("/").Adapter().ServerCount(ctx)
-	return c
+	return out
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/sio-dev/sio/internal/adaptertest"
 	"github.com/sio-dev/sio/internal/siotest"
 )
 
@@ -16,9 +17,9 @@ import (
 func TestMalformedInputIsDropped(t *testing.T) {
 	r := siotest.StartRedis(t)
 	a, b := startNode(t, r, nodeOptions{}), startNode(t, r, nodeOptions{})
-	onB := dial(t, b, "r")
-	got := collect(onB, "hello")
-	waitFor(t, "two nodes", func() bool { return serverCount(a) == 2 })
+	onB := adaptertest.Dial(t, b.Node, "r")
+	got := adaptertest.Collect(onB, "hello")
+	adaptertest.WaitFor(t, "two nodes", func() bool { return adaptertest.ServerCount(a.Node) == 2 })
 	ctx := context.Background()
 	opts := `"opts":{"rooms":[],"except":[]}`
 	entries := []map[string]any{
@@ -53,19 +54,19 @@ func TestMalformedInputIsDropped(t *testing.T) {
 		{"socket.io#/#", "garbage"},
 		{"socket.io#/#", badType},
 		{"socket.io#/#", badData},
-		{"socket.io#/#" + b.srv.Of("/").Adapter().(*Adapter).UID() + "#", badAnswer},
+		{"socket.io#/#" + b.Srv.Of("/").Adapter().(*Adapter).UID() + "#", badAnswer},
 	} {
 		if err := a.rdb.Publish(ctx, m.channel, m.payload).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_ = a.srv.Emit("hello", "valid")
-	expect(t, got, `["valid"]`)
-	expectNothing(t, got)
+	_ = a.Srv.Emit("hello", "valid")
+	adaptertest.Expect(t, got, `["valid"]`)
+	adaptertest.ExpectNothing(t, got)
 	if !onB.Connected() {
 		t.Error("a malformed entry disconnected the client")
 	}
-	if n := serverCount(b); n != 2 {
+	if n := adaptertest.ServerCount(b.Node); n != 2 {
 		t.Errorf("b counts %d nodes", n)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sio-dev/sio/internal/adaptertest"
 	"github.com/sio-dev/sio/internal/siotest"
 	"github.com/sio-dev/sio/runtime/socketio/sioclient"
 )
@@ -123,8 +124,8 @@ func TestQueueKeepsOrderUnderConcurrency(t *testing.T) {
 			r := siotest.StartRedis(t)
 			a, b := startNode(t, r, nodeOptions{recovery: recovery}), startNode(t, r, nodeOptions{recovery: recovery})
 			const emitters, each = 8, 200
-			local, remote := collectSeqs(dial(t, a, "r"), emitters), collectSeqs(dial(t, b, "r"), emitters)
-			waitFor(t, "two nodes", func() bool { return serverCount(a) == 2 })
+			local, remote := collectSeqs(adaptertest.Dial(t, a.Node, "r"), emitters), collectSeqs(adaptertest.Dial(t, b.Node, "r"), emitters)
+			adaptertest.WaitFor(t, "two nodes", func() bool { return adaptertest.ServerCount(a.Node) == 2 })
 			var counter xaddCounter
 			a.rdb.AddHook(&counter)
 
@@ -132,12 +133,12 @@ func TestQueueKeepsOrderUnderConcurrency(t *testing.T) {
 			for g := range emitters {
 				wg.Go(func() {
 					for n := range each {
-						_ = a.srv.To("r").Emit("seq", g, n)
+						_ = a.Srv.To("r").Emit("seq", g, n)
 					}
 				})
 			}
 			wg.Wait()
-			waitFor(t, "every broadcast on both nodes", func() bool {
+			adaptertest.WaitFor(t, "every broadcast on both nodes", func() bool {
 				return len(local.list()) == emitters*each && len(remote.list()) == emitters*each
 			})
 
@@ -198,19 +199,19 @@ func TestQueueBoundedWhileRedisStopped(t *testing.T) {
 	const maxBytes = 32 << 10
 	a := startNode(t, r, nodeOptions{adapter: &Options{RequestsTimeout: 2 * time.Second, BlockTime: time.Second, MaxQueueBytes: maxBytes}})
 	b := startNode(t, r, nodeOptions{})
-	local, remote := collectTicks(dial(t, a, "r")), collectTicks(dial(t, b, "r"))
-	waitFor(t, "two nodes", func() bool { return serverCount(a) == 2 })
-	_ = a.srv.Emit("tick", 1)
-	waitFor(t, "the first tick", func() bool { return remote.last() == 1 })
-	adapter := a.srv.Of("/").Adapter().(*Adapter)
+	local, remote := adaptertest.CollectTicks(adaptertest.Dial(t, a.Node, "r")), adaptertest.CollectTicks(adaptertest.Dial(t, b.Node, "r"))
+	adaptertest.WaitFor(t, "two nodes", func() bool { return adaptertest.ServerCount(a.Node) == 2 })
+	_ = a.Srv.Emit("tick", 1)
+	adaptertest.WaitFor(t, "the first tick", func() bool { return remote.Last() == 1 })
+	adapter := a.Srv.Of("/").Adapter().(*Adapter)
 	dropped := adapter.Dropped()
 
 	// The first broadcast after Redis stops is on its way when its reply
 	// fails to come: it is given up (it may still be appended, when Redis
 	// continues), and Redis is known to be down.
 	r.Pause()
-	_ = a.srv.Emit("tick", 2)
-	waitFor(t, "the entry under way given up", func() bool { return adapter.hub.isDown() && adapter.Dropped() == dropped+1 })
+	_ = a.Srv.Emit("tick", 2)
+	adaptertest.WaitFor(t, "the entry under way given up", func() bool { return adapter.hub.isDown() && adapter.Dropped() == dropped+1 })
 	dropped++
 	const n = 2000
 	payload := strings.Repeat("x", 1000)
@@ -218,14 +219,14 @@ func TestQueueBoundedWhileRedisStopped(t *testing.T) {
 	peak, slowest := 0, time.Duration(0)
 	for i := 3; i <= n+2; i++ {
 		t0 := time.Now()
-		_ = a.srv.Emit("tick", i, payload)
+		_ = a.Srv.Emit("tick", i, payload)
 		slowest = max(slowest, time.Since(t0))
 		if _, bytes := queuedBytes(adapter); bytes > peak {
 			peak = bytes
 		}
 	}
 	took := time.Since(start)
-	waitFor(t, "the local ticks", func() bool { return local.last() == n+2 })
+	adaptertest.WaitFor(t, "the local ticks", func() bool { return local.Last() == n+2 })
 	// None waits for Redis's reply (the client's read timeout is 1s).
 	if slowest > 300*time.Millisecond {
 		t.Errorf("a broadcast took %v while Redis was stopped", slowest)
@@ -251,8 +252,8 @@ func TestQueueBoundedWhileRedisStopped(t *testing.T) {
 
 	r.Resume()
 	resumed := time.Now()
-	waitFor(t, "the kept ticks on the other node", func() bool { return remote.last() >= kept[len(kept)-1] })
-	got := remote.list()
+	adaptertest.WaitFor(t, "the kept ticks on the other node", func() bool { return remote.Last() >= kept[len(kept)-1] })
+	got := remote.List()
 	if !slices.IsSorted(got) || len(slices.Compact(slices.Clone(got))) != len(got) {
 		t.Errorf("the other node's ticks are out of order or repeated: %v", got)
 	}
@@ -262,11 +263,11 @@ func TestQueueBoundedWhileRedisStopped(t *testing.T) {
 		}
 	}
 	i := n + 100
-	waitFor(t, "cross-node broadcasts again", func() bool {
+	adaptertest.WaitFor(t, "cross-node broadcasts again", func() bool {
 		i++
-		_ = a.srv.Emit("tick", i)
+		_ = a.Srv.Emit("tick", i)
 		time.Sleep(20 * time.Millisecond)
-		return remote.last() > n+100
+		return remote.Last() > n+100
 	})
 	if d := adapter.Dropped() - dropped; d != uint64(n-len(kept)) {
 		t.Errorf("%d dropped in all, want the %d that did not fit", d, n-len(kept))

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sio-dev/sio/internal/adaptertest"
 	"github.com/sio-dev/sio/internal/siotest"
 	"github.com/sio-dev/sio/runtime/engineio"
 	"github.com/sio-dev/sio/runtime/socketio/sioclient"
@@ -18,7 +19,7 @@ import (
 func TestRecoveryAcrossNodes(t *testing.T) {
 	r := siotest.StartRedis(t)
 	a, b := startNode(t, r, nodeOptions{recovery: true}), startNode(t, r, nodeOptions{recovery: true})
-	host := func(n *node) string { u, _ := url.Parse(n.url); return u.Host }
+	host := func(n *node) string { u, _ := url.Parse(n.URL); return u.Host }
 	proxy := siotest.StartProxy(t, host(a))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -29,27 +30,27 @@ func TestRecoveryAcrossNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Manager().Close() })
-	got := collect(c, "hello")
+	got := adaptertest.Collect(c, "hello")
 	id := c.ID()
 
-	_ = a.srv.To("r").Emit("hello", "one")
+	_ = a.Srv.To("r").Emit("hello", "one")
 	last, err := a.rdb.XRevRangeN(ctx, "socket.io", "+", "-", 1).Result()
 	if err != nil || len(last) != 1 {
 		t.Fatalf("the stream's last entry: %v, %v", last, err)
 	}
-	expect(t, got, `["one","`+last[0].ID+`"]`)
+	adaptertest.Expect(t, got, `["one","`+last[0].ID+`"]`)
 
 	// The client's attempts fail until the broadcast it misses is made.
 	proxy.SetTarget("127.0.0.1:" + siotest.FreePort(t))
 	proxy.Cut()
-	waitFor(t, "the session kept", func() bool {
+	adaptertest.WaitFor(t, "the session kept", func() bool {
 		keys, _ := a.rdb.Keys(ctx, "sio:session:*").Result()
 		return len(keys) == 1
 	})
-	_ = b.srv.To("r").Emit("hello", "missed")
-	_ = b.srv.Of("/").Except("r").Emit("hello", "not for r")
+	_ = b.Srv.To("r").Emit("hello", "missed")
+	_ = b.Srv.Of("/").Except("r").Emit("hello", "not for r")
 	proxy.SetTarget(host(b))
-	waitFor(t, "the recovered reconnection", func() bool { return c.Connected() && c.Recovered() })
+	adaptertest.WaitFor(t, "the recovered reconnection", func() bool { return c.Connected() && c.Recovered() })
 	if c.ID() != id {
 		t.Fatalf("recovered as %s, was %s", c.ID(), id)
 	}
@@ -61,9 +62,9 @@ func TestRecoveryAcrossNodes(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the missed broadcast did not arrive")
 	}
-	expectNothing(t, got)
-	_ = a.srv.To("r").Emit("hello", "after")
-	expect(t, got, `["after","`+mustLastID(t, a)+`"]`)
+	adaptertest.ExpectNothing(t, got)
+	_ = a.Srv.To("r").Emit("hello", "after")
+	adaptertest.Expect(t, got, `["after","`+mustLastID(t, a)+`"]`)
 }
 
 func mustLastID(t *testing.T, n *node) string {

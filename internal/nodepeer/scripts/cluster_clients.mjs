@@ -1,17 +1,21 @@
 // Official socket.io-client 4.8 sockets on a Go node and a Node node that
-// share a cluster over @socket.io/redis-streams-adapter (both serving the
-// events redis_streams_node.mjs describes). Usage: node
-// redis_streams_clients.mjs <goURL> <nodeURL> <redisPort>. Checks
-// broadcasts, rooms, acks, fetchSockets and serverSideEmit both ways, and
-// that a socket disconnected from one node recovers on the other, with the
-// broadcasts it missed; prints "ok <step>" per step, exits 1 on the first
-// failure.
+// share a cluster over one adapter (both serving the events that
+// internal/adaptertest's MixedSetup describes). Usage: node
+// cluster_clients.mjs <goURL> <nodeURL> [large] [recovery-redis=<port>].
+// Checks broadcasts (text and binary), rooms, acks, fetchSockets and
+// serverSideEmit both ways; with "large", broadcasts of 100 000 bytes and
+// characters both ways (over PostgreSQL's NOTIFY limit); with
+// "recovery-redis", that a socket disconnected from one node recovers on
+// the other, with the broadcasts it missed, its session kept in that
+// Redis. Prints "ok <step>" per step, exits 1 on the first failure.
 import { io } from "socket.io-client";
 import { createClient } from "redis";
 
-const [goURL, nodeURL, redisPort] = process.argv.slice(2);
-const redis = createClient({ url: `redis://127.0.0.1:${redisPort}` });
-await redis.connect();
+const [goURL, nodeURL, ...options] = process.argv.slice(2);
+const large = options.includes("large");
+const recoveryPort = options.find((o) => o.startsWith("recovery-redis="))?.split("=")[1];
+const redis = recoveryPort ? createClient({ url: `redis://127.0.0.1:${recoveryPort}` }) : null;
+await redis?.connect();
 
 function fail(msg) {
   console.error(`FAIL ${msg}`);
@@ -22,12 +26,15 @@ function check(cond, msg) {
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// connect opens a socket (unless asked not to) with the room in its auth.
-// Every socket records its "hello" events and answers "ping" with its id.
+// socket opens a socket (unless asked not to) with the room in its auth.
+// Every socket records its "hello" and "big" events and answers "ping"
+// with its id.
 function socket(url, room, { autoConnect = true } = {}) {
   const s = io(url, { auth: { room }, transports: ["websocket"], forceNew: true, reconnection: false, autoConnect });
   s.hellos = [];
+  s.bigs = [];
   s.on("hello", (...args) => s.hellos.push(args));
+  s.on("big", (...args) => s.bigs.push(args));
   s.on("ping", (ack) => ack(s.id));
   return s;
 }
@@ -53,7 +60,6 @@ const onGo = socket(goURL, "r");
 const onNode = socket(nodeURL, "r");
 const outsider = socket(nodeURL, "other");
 await Promise.all([onGo, onNode, outsider].map(connected));
-await until("two servers", () => true);
 check((await ack(onGo, "count")) === 2 && (await ack(onNode, "count")) === 2, "both nodes count two servers");
 console.log("ok count");
 
@@ -68,6 +74,23 @@ check(Buffer.from(binNode).equals(Buffer.from([7, 8, 9])), `binary from node arr
 await sleep(200);
 check(outsider.hellos.length === 0, `the outsider got ${JSON.stringify(outsider.hellos)}`);
 console.log("ok broadcasts and rooms");
+
+if (large) {
+  const size = 100_000;
+  for (const [from, fill, letter] of [[onGo, 0x47, "g"], [onNode, 0x4e, "n"]]) {
+    from.bigs.length = 0;
+    const other = from === onGo ? onNode : onGo;
+    other.bigs.length = 0;
+    await ack(from, "broadcast-big", "r", size);
+    await until(`the large broadcast on the other node`, () => other.bigs.length === 1);
+    const [b, text] = other.bigs[0];
+    check(Buffer.from(b).equals(Buffer.alloc(size, fill)), `large binary arrived as ${Buffer.from(b).length} bytes`);
+    check(text === letter.repeat(size), `large text arrived as ${String(text).length} characters`);
+  }
+  await sleep(200);
+  check(outsider.bigs.length === 0, "the outsider got a large broadcast");
+  console.log("ok large broadcasts");
+}
 
 const want = [onGo.id, onNode.id].sort();
 for (const [s, name] of [[onGo, "go"], [onNode, "node"]]) {
@@ -110,16 +133,20 @@ async function recoverOn(s, url, other, text) {
   await until(`the missed broadcast "${text}"`, () => texts(back).includes(text));
   return back;
 }
-const fromNode = await recoverOn(onNode, goURL, onGo, "missed on node");
-console.log("ok node session recovered on go");
-// Its rooms came back with it: a broadcast to r reaches it on the Go node.
-await ack(outsider, "broadcast", "r", "after recovery");
-await until("a broadcast after recovery", () => texts(fromNode).includes("after recovery"));
-const fromGo = await recoverOn(onGo, nodeURL, outsider, "missed on go");
-console.log("ok go session recovered on node");
-check(texts(fromGo).filter((t) => t === "missed on go").length === 1, "a missed broadcast arrived twice");
+let open = [onGo, onNode, outsider];
+if (redis) {
+  const fromNode = await recoverOn(onNode, goURL, onGo, "missed on node");
+  console.log("ok node session recovered on go");
+  // Its rooms came back with it: a broadcast to r reaches it on the Go node.
+  await ack(outsider, "broadcast", "r", "after recovery");
+  await until("a broadcast after recovery", () => texts(fromNode).includes("after recovery"));
+  const fromGo = await recoverOn(onGo, nodeURL, outsider, "missed on go");
+  console.log("ok go session recovered on node");
+  check(texts(fromGo).filter((t) => t === "missed on go").length === 1, "a missed broadcast arrived twice");
+  open = [fromNode, fromGo, outsider];
+}
 
-for (const s of [fromNode, fromGo, outsider]) s.disconnect();
-await redis.quit();
+for (const s of open) s.disconnect();
+await redis?.quit();
 console.log("done");
 process.exit(0);

@@ -1,6 +1,7 @@
-package redisstreamsadapter
+package adaptertest
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"strings"
@@ -8,13 +9,36 @@ import (
 	"time"
 
 	"github.com/sio-dev/sio/internal/nodepeer"
-	"github.com/sio-dev/sio/internal/siotest"
 	"github.com/sio-dev/sio/runtime/socketio"
 )
 
-// mixedSetup serves, on a Go node, the events redis_streams_node.mjs
-// serves on a Node one.
-func mixedSetup(srv *socketio.Server) {
+// RunMixed runs a Go node and a Node socket.io node (cluster_node.mjs,
+// on the official adapter ad.Mixed.Peer) on one broker; cluster_clients.mjs then connects official socket.io-client
+// sockets to both and checks that broadcasts (text and binary), rooms,
+// acks, fetchSockets and serverSideEmit cross both ways, and what
+// ad.Mixed.ClientArgs adds (large broadcasts, recovery across nodes).
+func RunMixed[B Broker](t *testing.T, ad Adapter[B]) {
+	nodepeer.Require(t)
+	br := ad.StartBroker(t)
+	goNode := ad.StartNode(t, br, NodeOptions{Recovery: ad.Mixed.Recovery, Setup: MixedSetup})
+	nodeURL := ad.Mixed.StartPeer(t, br)
+	WaitFor(t, "the Node node", func() bool { return ServerCount(goNode) == 2 })
+	var more []string
+	if ad.Mixed.ClientArgs != nil {
+		more = ad.Mixed.ClientArgs(br)
+	}
+	nodepeer.Run(t, 60*time.Second, "cluster_clients.mjs", append([]string{goNode.URL, nodeURL}, more...)...)
+}
+
+// MixedSetup serves, on a Go node, the events cluster_node.mjs serves on
+// a Node one, which cluster_clients.mjs asks of both: "broadcast" (room, text)
+// emits "hello" (text, bytes) to the room cluster-wide; "broadcast-big"
+// (room, size) emits "big" (size bytes, a text of size characters);
+// "broadcast-ack" (room) emits "ping" with acks and answers the sorted
+// responses; "count" answers the server count; "fetch" answers every
+// socket's id, rooms and data; "sse" asks the other nodes "who" and
+// answers their sorted answers. It answers "who" itself with "go got".
+func MixedSetup(srv *socketio.Server) {
 	nsp := srv.Of("/")
 	nsp.OnServerSideEmit("who", func(args socketio.Args, ack socketio.Ack) {
 		var text string
@@ -36,6 +60,16 @@ func mixedSetup(srv *socketio.Server) {
 				_ = ack()
 			}
 		})
+		s.On("broadcast-big", func(_ *socketio.Socket, args socketio.Args, ack socketio.Ack) {
+			var room string
+			var size int
+			_ = args.Decode(0, &room)
+			_ = args.Decode(1, &size)
+			_ = srv.To(room).Emit("big", bytes.Repeat([]byte{0x47}, size), strings.Repeat("g", size))
+			if ack != nil {
+				_ = ack()
+			}
+		})
 		s.On("broadcast-ack", func(_ *socketio.Socket, args socketio.Args, ack socketio.Ack) {
 			var room string
 			_ = args.Decode(0, &room)
@@ -49,14 +83,7 @@ func mixedSetup(srv *socketio.Server) {
 					_ = ack(map[string]string{"error": err.Error()})
 					return
 				}
-				ids := []string{}
-				for _, r := range responses {
-					var id string
-					_ = r.Decode(0, &id)
-					ids = append(ids, id)
-				}
-				slices.Sort(ids)
-				_ = ack(ids)
+				_ = ack(SortedFirsts(responses))
 			}()
 		})
 		s.On("count", func(_ *socketio.Socket, _ socketio.Args, ack socketio.Ack) {
@@ -95,27 +122,7 @@ func mixedSetup(srv *socketio.Server) {
 				_ = ack(map[string]string{"error": err.Error()})
 				return
 			}
-			got := []string{}
-			for _, a := range answers {
-				var s string
-				_ = a.Decode(0, &s)
-				got = append(got, s)
-			}
-			slices.Sort(got)
-			_ = ack(got)
+			_ = ack(SortedFirsts(answers))
 		})
 	})
-}
-
-// A Go node and a Node socket.io node on @socket.io/redis-streams-adapter
-// share one Redis; official socket.io-client sockets on both see
-// broadcasts, rooms, acks, fetchSockets and serverSideEmit cross both
-// ways, and a session begun on one node recovers on the other.
-func TestMixedCluster(t *testing.T) {
-	nodepeer.Require(t)
-	r := siotest.StartRedis(t)
-	goNode := startNode(t, r, nodeOptions{recovery: true, setup: mixedSetup})
-	nodeURL := "http://127.0.0.1:" + nodepeer.Start(t, "listening", "redis_streams_node.mjs", r.Port, "0").Port()
-	waitFor(t, "the Node node", func() bool { return serverCount(goNode) == 2 })
-	nodepeer.Run(t, 60*time.Second, "redis_streams_clients.mjs", goNode.url, nodeURL, r.Port)
 }
