@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sio-dev/sio/runtime/internal/siolog"
 	"log/slog"
 	"runtime"
 	"runtime/debug"
@@ -16,6 +15,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sio-dev/sio/runtime/internal/siolog"
 	"github.com/sio-dev/sio/runtime/internal/workers"
 	"github.com/sio-dev/sio/runtime/socketio"
 )
@@ -313,7 +313,13 @@ func (ns *nspState) handlerFor(h *Handler) socketio.EventHandler {
 				calls.markOffset(s, recovery.MaxDisconnectionDuration)
 			}
 		}
-		if !st.pool.Go(c) {
+		var started bool
+		if c.stream == nil {
+			started = calls.lane.run(c)
+		} else {
+			started = st.pool.Go(c)
+		}
+		if !started {
 			calls.done(c)
 			st.end()
 			h.cfg.logger.Warn("rpc: every worker is busy and the queue is full", "method", h.event, "socket", s.ID())
@@ -426,6 +432,8 @@ type socketCalls struct {
 	// markTimer gives it the next while it has streams (markOffset).
 	markedAt  time.Time
 	markTimer *time.Timer
+	// lane runs the socket's unary calls and subscriptions (lane.go).
+	lane lane
 }
 
 // connCtx is the context unary calls of the current connection derive from.
@@ -528,6 +536,12 @@ type serverState struct {
 	nspMu      sync.Mutex
 	namespaces map[weak.Pointer[socketio.Namespace]]*nspState
 
+	// laneMu guards lanes, the lanes with calls waiting, and watching,
+	// set while their watcher runs (lane.go).
+	laneMu   sync.Mutex
+	lanes    []*lane
+	watching bool
+
 	sockets sync.Map // *socketio.Socket -> *socketCalls, while connected
 	parked  sync.Map // parkKey -> *socketCalls: streams waiting for their session's recovery
 }
@@ -600,6 +614,7 @@ func (st *serverState) callsOf(s *socketio.Socket, limit int) *socketCalls {
 		return v.(*socketCalls)
 	}
 	calls := &socketCalls{state: st, limit: int64(limit)}
+	calls.lane.st = st
 	calls.streams, calls.endStreams = context.WithCancel(st.ctx)
 	cancel := calls.attach(s)
 	if v, loaded := st.sockets.LoadOrStore(s, calls); loaded {
