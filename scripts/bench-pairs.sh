@@ -10,8 +10,9 @@
 #
 #   bash scripts/bench-pairs.sh [A:B ...]   # default: rpcplain:rpc rpcplain:rpcmeta binfanout:rpcfanout
 #
-# SERVER_FLAGS are passed to the server (e.g. -cpuprofile is not: profile
-# with examples/benchserver directly).
+# SERVER_FLAGS are passed to the server; SERVER_BIN runs that server
+# binary instead of building the working tree's, to compare revisions
+# (each side's ratios still come from one run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PAIRS=${*:-rpcplain:rpc rpcplain:rpcmeta binfanout:rpcfanout}
@@ -19,7 +20,7 @@ DURATION=${DURATION:-5s}
 ROUNDS=${ROUNDS:-3}
 OUT=${OUT:-.tmp/bench-pairs}
 mkdir -p "$OUT"
-go build -o "$OUT/server" ./examples/benchserver
+if [ -n "${SERVER_BIN:-}" ]; then cp "$SERVER_BIN" "$OUT/server"; else go build -o "$OUT/server" ./examples/benchserver; fi
 go build -o "$OUT/siobench" ./cmd/siobench
 
 pin_server="taskset -c 1"
