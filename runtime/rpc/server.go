@@ -157,9 +157,12 @@ func (k methodKind) String() string {
 func (h *Handler) Event() string { return h.event }
 
 // NewUnaryHandler serves a unary method: the request arrives as a binary
-// attachment, fn runs on its own goroutine with a context that ends at the
-// caller's deadline or disconnection, and its response or error goes back
-// in the ack. A panic in fn becomes CodeInternal.
+// attachment, fn runs on a worker goroutine, not the connection's, with a
+// context that ends at the caller's deadline or disconnection, and its
+// response or error goes back in the ack. A panic in fn becomes
+// CodeInternal. (A socket's calls share a worker while each returns
+// within a millisecond; one that runs longer delays the others by at most
+// about two.)
 func NewUnaryHandler[Req, Res proto.Message](event string, fn func(context.Context, Req) (Res, error), opts ...HandlerOption) *Handler {
 	cfg := newHandlerConfig(opts)
 	call := UnaryFunc(func(ctx context.Context, req proto.Message) (proto.Message, error) {
