@@ -18,6 +18,8 @@
 //	            and CPU per call of the client process beside the server's (-pid)
 //	rpcmeta     rpc with the call metadata the generated clients send (an id and
 //	            a deadline), so the server tracks each call for cancels
+//	rpcplain    rpc's request bytes as a plain binary event ("echo") and ack, in
+//	            the same load shape: the baseline the typed calls are held to
 //	bidi        typed messages on bidirectional streams (one per client), echoed:
 //	            messages/s and per-message latency, beside rpc's unary calls
 //	polling     the latency scenario over HTTP long-polling: clients each with one
@@ -69,12 +71,12 @@ func main() {
 	var cfg config
 	flag.StringVar(&cfg.url, "url", "ws://127.0.0.1:4000", "server (ws://host:port, loopback only); for a cluster, its nodes separated by commas: clients are spread over them, a publisher is on the first")
 	flag.BoolVar(&cfg.raw, "raw", false, "the server is a bare WebSocket echo")
-	flag.StringVar(&cfg.scenario, "scenario", "throughput", "latency|throughput|binary|fanout|binfanout|rpcfanout|idle|rpc|rpcmeta|goclient|bidi|polling")
+	flag.StringVar(&cfg.scenario, "scenario", "throughput", "latency|throughput|binary|fanout|binfanout|rpcfanout|idle|rpc|rpcmeta|rpcplain|goclient|bidi|polling")
 	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "how long to measure")
 	flag.IntVar(&cfg.clients, "clients", 0, "connections (default per scenario)")
 	flag.IntVar(&cfg.inflight, "inflight", 0, "calls in flight per connection (default per scenario)")
 	flag.IntVar(&cfg.size, "size", 0, "payload bytes (default per scenario)")
-	pids := flag.String("pid", "", "server process, for memory per connection (idle) and CPU per call (goclient); for a cluster, its processes separated by commas")
+	pids := flag.String("pid", "", "server process, for memory per connection (idle), CPU per call (pipelined call scenarios, goclient) and per delivered message (fanouts); for a cluster, its processes separated by commas")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the load tool (the client side of goclient) here")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -147,6 +149,12 @@ func run(cfg config) (map[string]any, error) {
 		def(&cfg.inflight, 32)
 		r := rpcRequest()
 		r.meta = true
+		return calls(cfg, r, false)
+	case "rpcplain":
+		def(&cfg.clients, 50)
+		def(&cfg.inflight, 32)
+		r := rpcRequest()
+		r.event, r.want = "echo", nil
 		return calls(cfg, r, false)
 	case "goclient":
 		def(&cfg.clients, 50)
@@ -345,6 +353,7 @@ func closeAll(conns []*conn) {
 func pipelined(cfg config, conns []*conn, r *request) (map[string]any, error) {
 	var total atomic.Int64
 	var firstErr atomic.Value
+	cpuBefore := processCPU(cfg.pids)
 	start := time.Now()
 	deadline := start.Add(cfg.duration)
 	var wg sync.WaitGroup
@@ -450,13 +459,18 @@ func pipelined(cfg config, conns []*conn, r *request) (map[string]any, error) {
 	if err, _ := firstErr.Load().(error); err != nil {
 		return nil, err
 	}
+	cpu := processCPU(cfg.pids) - cpuBefore
 	size := max(len(r.text), len(r.binary))
-	return map[string]any{
+	res := map[string]any{
 		"calls":       total.Load(),
 		"per_second":  float64(total.Load()) / elapsed.Seconds(),
 		"mb_per_sec":  float64(total.Load()) * float64(size) / elapsed.Seconds() / 1e6,
 		"clients":     cfg.clients,
 		"in_flight":   cfg.inflight,
 		"elapsed_sec": elapsed.Seconds(),
-	}, nil
+	}
+	if len(cfg.pids) > 0 && total.Load() > 0 {
+		res["server_cpu_us_per_call"] = float64(cpu.Nanoseconds()) / 1e3 / float64(total.Load())
+	}
+	return res, nil
 }

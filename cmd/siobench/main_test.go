@@ -44,6 +44,7 @@ func TestEveryScenarioRuns(t *testing.T) {
 		{scenario: "throughput", clients: 3, inflight: 4},
 		{scenario: "binary", clients: 2, inflight: 2, size: 100 << 10},
 		{scenario: "rpc", clients: 2, inflight: 4},
+		{scenario: "rpcplain", clients: 2, inflight: 4},
 		{scenario: "bidi", clients: 2, inflight: 4},
 		{scenario: "fanout", clients: 20},
 		{scenario: "binfanout", clients: 20},

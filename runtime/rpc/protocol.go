@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
-	"strconv"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -85,7 +84,7 @@ func parseMeta(raw []byte) (callMeta, error) {
 				id, plain = bytes.CutSuffix(id, []byte(`"`))
 				plain = plain && isPlainID(id)
 			}
-			if n, err := strconv.ParseInt(string(digits), 10, 64); err == nil && plain {
+			if n, ok := parseDigits(digits); ok && plain {
 				m.setTimeout(float64(n))
 				if hasID {
 					m.id = string(id)
@@ -105,6 +104,23 @@ func parseMeta(raw []byte) (callMeta, error) {
 	m.id = w.ID
 	m.window = w.Window
 	return m, nil
+}
+
+// parseDigits reads a non-negative decimal of at most 18 digits (which
+// fits an int64), without the allocation strconv.ParseInt(string(b))
+// makes: its argument escapes into its error.
+func parseDigits(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
 
 // isPlainID reports whether id is a non-empty run of ASCII letters and

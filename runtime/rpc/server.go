@@ -157,9 +157,12 @@ func (k methodKind) String() string {
 func (h *Handler) Event() string { return h.event }
 
 // NewUnaryHandler serves a unary method: the request arrives as a binary
-// attachment, fn runs on its own goroutine with a context that ends at the
-// caller's deadline or disconnection, and its response or error goes back
-// in the ack. A panic in fn becomes CodeInternal.
+// attachment, fn runs on a worker goroutine, not the connection's, with a
+// context that ends at the caller's deadline or disconnection, and its
+// response or error goes back in the ack. A panic in fn becomes
+// CodeInternal. (A socket's calls share a worker while each returns
+// within a millisecond; one that runs longer delays the others by at most
+// about two.)
 func NewUnaryHandler[Req, Res proto.Message](event string, fn func(context.Context, Req) (Res, error), opts ...HandlerOption) *Handler {
 	cfg := newHandlerConfig(opts)
 	call := UnaryFunc(func(ctx context.Context, req proto.Message) (proto.Message, error) {
@@ -320,7 +323,13 @@ func (ns *nspState) handlerFor(h *Handler) socketio.EventHandler {
 				calls.markOffset(s, recovery.MaxDisconnectionDuration)
 			}
 		}
-		if !st.pool.Go(c) {
+		var started bool
+		if c.stream == nil {
+			started = calls.lane.run(c)
+		} else {
+			started = st.pool.Go(c)
+		}
+		if !started {
 			calls.done(c)
 			st.end()
 			h.cfg.logger.Warn("rpc: every worker is busy and the queue is full", "method", h.event, "socket", s.ID())
@@ -433,6 +442,8 @@ type socketCalls struct {
 	// markTimer gives it the next while it has streams (markOffset).
 	markedAt  time.Time
 	markTimer *time.Timer
+	// lane runs the socket's unary calls and subscriptions (lane.go).
+	lane lane
 }
 
 // connCtx is the context unary calls of the current connection derive from.
@@ -535,6 +546,12 @@ type serverState struct {
 	nspMu      sync.Mutex
 	namespaces map[weak.Pointer[socketio.Namespace]]*nspState
 
+	// laneMu guards lanes, the lanes with calls waiting, and watching,
+	// set while their watcher runs (lane.go).
+	laneMu   sync.Mutex
+	lanes    []*lane
+	watching bool
+
 	sockets sync.Map // *socketio.Socket -> *socketCalls, while connected
 	parked  sync.Map // parkKey -> *socketCalls: streams waiting for their session's recovery
 }
@@ -607,6 +624,7 @@ func (st *serverState) callsOf(s *socketio.Socket, limit int) *socketCalls {
 		return v.(*socketCalls)
 	}
 	calls := &socketCalls{state: st, limit: int64(limit)}
+	calls.lane.st = st
 	calls.streams, calls.endStreams = context.WithCancel(st.ctx)
 	cancel := calls.attach(s)
 	if v, loaded := st.sockets.LoadOrStore(s, calls); loaded {

@@ -126,6 +126,37 @@ func TestCancelEndsTheHandler(t *testing.T) {
 	}
 }
 
+// TestBlockedCallHoldsNoOtherBack: calls a socket sends while one of its
+// calls blocks are answered while it still blocks, both those sent right
+// after it (which may wait behind it for a moment) and those sent later.
+func TestBlockedCallHoldsNoOtherBack(t *testing.T) {
+	b := newBlockingServer(t)
+	s := b.dial(t)
+	blocked := rawCall(t, s, "wait", `{"timeoutMs":30000}`)
+	var quick []<-chan string
+	for range 8 {
+		quick = append(quick, rawCall(t, s, "quick", `{}`))
+	}
+	for i, r := range quick {
+		if code := recv(t, "a call sent after the blocked one", r); code != "" {
+			t.Fatalf("call %d: %q", i, code)
+		}
+	}
+	recv(t, "start", b.started)
+	if code := recv(t, "a call sent later", rawCall(t, s, "quick", `{}`)); code != "" {
+		t.Fatalf("a later call: %q", code)
+	}
+	select {
+	case code := <-blocked:
+		t.Fatalf("the blocked call was answered (%q) before its release", code)
+	default:
+	}
+	close(b.release)
+	if code := recv(t, "the released call", blocked); code != "" {
+		t.Fatalf("the released call: %q", code)
+	}
+}
+
 // TestCallsPerSocketAreBounded: past the limit a call is refused at once,
 // other sockets are unaffected, and a freed slot takes calls again.
 func TestCallsPerSocketAreBounded(t *testing.T) {

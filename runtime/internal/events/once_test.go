@@ -1,7 +1,9 @@
 package events
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -69,5 +71,40 @@ func TestConcurrentAckAndTimeout(t *testing.T) {
 			t.Fatalf("callback ran %d times", n)
 		}
 		mu.Unlock()
+	}
+}
+
+// TestAwaitAnswersNeverCross: Await's waiters are used again, so an answer
+// that comes after its caller gave up (the ack was taken before the
+// withdrawal) must not reach a later caller, nor may a withdrawn one.
+func TestAwaitAnswersNeverCross(t *testing.T) {
+	var acks Acks[string]
+	start := func(cb func(string, error)) (uint64, error) { id, _ := acks.Add(cb); return id, nil }
+	for i := range 200 {
+		ctx, cancel := context.WithCancel(context.Background())
+		late := make(chan func(string, error), 1)
+		go func() {
+			// Gives up while the answer is on its way: taken, not yet sent.
+			_, _ = Await(ctx, func(cb func(string, error)) (uint64, error) {
+				id, err := start(cb)
+				late <- acks.Take(id)
+				return id, err
+			}, acks.Drop, errTimeout)
+		}()
+		cb := <-late
+		cancel()
+		if i%2 == 0 {
+			time.Sleep(time.Millisecond) // the caller is gone
+		}
+		cb("stale", nil)
+		want := fmt.Sprint("answer ", i)
+		got, err := Await(context.Background(), func(cb func(string, error)) (uint64, error) {
+			id, err := start(cb)
+			go func() { acks.Take(id)(want, nil) }()
+			return id, err
+		}, acks.Drop, errTimeout)
+		if err != nil || got != want {
+			t.Fatalf("round %d: got %q, %v; want %q", i, got, err, want)
+		}
 	}
 }

@@ -37,6 +37,9 @@ type Pool struct {
 	queue   chan Task // buffered: waits for a busy worker; nil when unbounded
 	max     int64     // most workers at once; 0 for no bound
 	workers atomic.Int64
+	// queued counts the tasks in queue and the places reserved in it
+	// (Reserve), which together stay within its capacity.
+	queued atomic.Int64
 }
 
 // New returns an empty pool of at most max workers, with room for queue
@@ -62,27 +65,83 @@ func (p *Pool) Go(t Task) bool {
 	if p.spawn(t) {
 		return true
 	}
-	select {
-	case p.queue <- t:
-		// Busy workers take from the queue when their task is done; one
-		// that went idle meanwhile is woken to take it. (One that is just
-		// going idle misses the wake: it takes the task with the next
-		// hand-off, or when its idle timer fires.)
-		select {
-		case p.handoff <- drain{}:
-		default:
-		}
-		return true
-	default:
+	if !p.take() {
 		return false
 	}
+	p.enqueue(t)
+	return true
+}
+
+// take counts a place in the queue, if one is free.
+func (p *Pool) take() bool {
+	if p.queue == nil {
+		return false
+	}
+	if p.queued.Add(1) > int64(cap(p.queue)) {
+		p.queued.Add(-1)
+		return false
+	}
+	return true
+}
+
+// enqueue queues t in a place already counted, so the send never blocks.
+func (p *Pool) enqueue(t Task) {
+	p.queue <- t
+	// Busy workers take from the queue when their task is done; one that
+	// went idle meanwhile is woken to take it. (One that is just going
+	// idle misses the wake: it takes the task with the next hand-off, or
+	// when its idle timer fires.)
+	select {
+	case p.handoff <- drain{}:
+	default:
+	}
+}
+
+// Reserve takes a place in the queue for a task that the caller keeps
+// waiting itself, so that such tasks count against the same bound as
+// queued ones; it reports false when the queue is full. The place is
+// given back with Release, or used by GoReserved. A pool without a bound
+// has room for any number.
+func (p *Pool) Reserve() bool {
+	if p.queue == nil {
+		return p.max == 0
+	}
+	return p.take()
+}
+
+// Release gives back a place taken by Reserve.
+func (p *Pool) Release() {
+	if p.queue != nil {
+		p.queued.Add(-1)
+	}
+}
+
+// GoReserved is Go for a task holding a place taken by Reserve: it runs t
+// on an idle or a new worker, giving the place back, or queues t in it.
+func (p *Pool) GoReserved(t Task) {
+	if p.queue == nil {
+		p.Go(t)
+		return
+	}
+	select {
+	case p.handoff <- t:
+		p.queued.Add(-1)
+		return
+	default:
+	}
+	if p.spawn(t) {
+		p.queued.Add(-1)
+		return
+	}
+	p.enqueue(t)
 }
 
 // Workers returns how many workers the pool has now, busy or idle.
 func (p *Pool) Workers() int64 { return p.workers.Load() }
 
-// Queued returns how many tasks wait for a worker now.
-func (p *Pool) Queued() int { return len(p.queue) }
+// Queued returns how many tasks wait for a worker now, with the places
+// reserved for tasks waiting elsewhere (Reserve).
+func (p *Pool) Queued() int { return int(p.queued.Load()) }
 
 // drain is handed to an idle worker to make it take the queued tasks.
 type drain struct{}
@@ -167,6 +226,7 @@ func (p *Pool) drainQueue() uint64 {
 	for len(p.queue) > 0 {
 		select {
 		case t := <-p.queue:
+			p.queued.Add(-1)
 			t.Run()
 			n++
 		default:
