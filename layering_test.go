@@ -24,7 +24,7 @@ type layer struct {
 var layers = []layer{
 	{pkg: "runtime/engineio/eiopacket"},
 	{pkg: "runtime/internal/siolog"},
-	{pkg: "runtime/engineio", local: []string{"runtime/engineio/eiopacket", "runtime/internal/siolog"}, external: []string{"github.com/gorilla/websocket"}},
+	{pkg: "runtime/engineio", local: []string{"runtime/engineio/eiopacket", "runtime/internal/siolog"}, external: []string{"github.com/gorilla/websocket", "golang.org/x/sys/unix"}},
 	{pkg: "runtime/socketio/siopacket"},
 	{pkg: "runtime/internal/events"},
 	{pkg: "runtime/internal/workers"},

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -18,26 +19,33 @@ func idle(cfg config) (map[string]any, error) {
 	raiseFileLimit()
 	before := rssKiB(cfg.pids)
 	start := time.Now()
-	conns, err := dialAll(cfg, cfg.clients)
-	if err != nil {
-		return nil, err
-	}
-	connectSec := time.Since(start).Seconds()
+	// Each connection answers pings from the moment it is open: dialling
+	// many takes longer than a ping interval plus its timeout, and a
+	// server would rightly drop the first ones otherwise.
 	var wg sync.WaitGroup
-	stop := time.Now().Add(cfg.duration)
-	errs := make(chan error, len(conns))
-	for _, c := range conns {
+	var stopAt atomic.Int64 // the end of the hold (UnixNano), once known
+	errs := make(chan error, cfg.clients)
+	conns, err := dialAllWith(cfg, cfg.clients, func(c *conn) {
 		wg.Go(func() {
 			for {
-				_ = c.ws.SetReadDeadline(stop)
 				if _, _, err := c.readText(); err != nil {
-					if time.Now().Before(stop) {
+					if stop := stopAt.Load(); stop == 0 || time.Now().UnixNano() < stop {
 						errs <- err
 					}
 					return
 				}
 			}
 		})
+	})
+	if err != nil {
+		wg.Wait()
+		return nil, err
+	}
+	connectSec := time.Since(start).Seconds()
+	stop := time.Now().Add(cfg.duration)
+	stopAt.Store(stop.UnixNano())
+	for _, c := range conns {
+		_ = c.ws.SetReadDeadline(stop)
 	}
 	// Sample the server's memory through the hold; report the peak and the
 	// last sample, taken once heartbeats have run and the connect burst's

@@ -313,7 +313,11 @@ func (cfg config) node(i int) string {
 	return cfg.urls[i%len(cfg.urls)]
 }
 
-func dialAll(cfg config, n int) ([]*conn, error) {
+func dialAll(cfg config, n int) ([]*conn, error) { return dialAllWith(cfg, n, nil) }
+
+// dialAllWith is dialAll, calling onDial (if not nil) with each connection
+// as soon as it is open.
+func dialAllWith(cfg config, n int, onDial func(*conn)) ([]*conn, error) {
 	conns := make([]*conn, n)
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
@@ -328,6 +332,9 @@ func dialAll(cfg config, n int) ([]*conn, error) {
 				return
 			}
 			conns[i] = c
+			if onDial != nil {
+				onDial(c)
+			}
 		})
 	}
 	wg.Wait()

@@ -52,8 +52,11 @@ func New(opts ...rpc.HandlerOption) (*socketio.Server, error) { return NewWith(n
 func NewWith(sopts *socketio.Options, opts ...rpc.HandlerOption) (*socketio.Server, error) {
 	srv := socketio.NewServer(sopts)
 	nsp := srv.Of("/")
-	srv.OnConnection(func(s *socketio.Socket) {
-		s.On("echo", func(_ *socketio.Socket, args socketio.Args, ack socketio.Ack) {
+	// The handlers are the namespace's, not each socket's (Socket.On): the
+	// same for every socket, and nothing held per connection, which is what
+	// the idle scenario measures.
+	handlers := map[string]socketio.EventHandler{
+		"echo": func(_ *socketio.Socket, args socketio.Args, ack socketio.Ack) {
 			if ack == nil {
 				return
 			}
@@ -62,17 +65,17 @@ func NewWith(sopts *socketio.Options, opts ...rpc.HandlerOption) (*socketio.Serv
 				return
 			}
 			_ = ack(args.Raw(0))
-		})
-		s.On("join", func(s *socketio.Socket, args socketio.Args, ack socketio.Ack) {
+		},
+		"join": func(s *socketio.Socket, args socketio.Args, ack socketio.Ack) {
 			var room string
 			_ = args.Decode(0, &room)
 			s.Join(room)
 			if ack != nil {
 				_ = ack()
 			}
-		})
+		},
 		// The broadcast is encoded once for all the room's members.
-		s.On("fanout", func(_ *socketio.Socket, args socketio.Args, ack socketio.Ack) {
+		"fanout": func(_ *socketio.Socket, args socketio.Args, ack socketio.Ack) {
 			var room string
 			_ = args.Decode(0, &room)
 			if b, ok := args.Bytes(1); ok {
@@ -83,27 +86,32 @@ func NewWith(sopts *socketio.Options, opts ...rpc.HandlerOption) (*socketio.Serv
 			if ack != nil {
 				_ = ack()
 			}
-		})
-	})
+		},
+	}
+	for event, h := range handlers {
+		if _, err := nsp.Handle(event, h); err != nil {
+			return nil, err
+		}
+	}
 	if err := chatv1sio.RegisterChatServiceServer(srv, chat{}, opts...); err != nil {
 		return nil, err
 	}
 	// rpc-fanout(room, n, t) publishes a WatchRoom message to room's
 	// subscribers (a typed room stream) and acks: the typed counterpart of
 	// fanout. The message carries n as its id and t as its text.
-	srv.Of(chatv1sio.ChatServiceNamespace).OnConnection(func(s *socketio.Socket) {
-		s.On("rpc-fanout", func(_ *socketio.Socket, args socketio.Args, ack socketio.Ack) {
-			var room, t string
-			var n uint64
-			_ = args.Decode(0, &room)
-			_ = args.Decode(1, &n)
-			_ = args.Decode(2, &t)
-			_ = chatv1sio.PublishChatServiceWatchRoom(srv, room, &chatv1.WatchRoomResponse{Message: &chatv1.ChatMessage{Id: n, Text: t}})
-			if ack != nil {
-				_ = ack()
-			}
-		})
-	})
+	if _, err := srv.Of(chatv1sio.ChatServiceNamespace).Handle("rpc-fanout", func(_ *socketio.Socket, args socketio.Args, ack socketio.Ack) {
+		var room, t string
+		var n uint64
+		_ = args.Decode(0, &room)
+		_ = args.Decode(1, &n)
+		_ = args.Decode(2, &t)
+		_ = chatv1sio.PublishChatServiceWatchRoom(srv, room, &chatv1.WatchRoomResponse{Message: &chatv1.ChatMessage{Id: n, Text: t}})
+		if ack != nil {
+			_ = ack()
+		}
+	}); err != nil {
+		return nil, err
+	}
 	return srv, rpc.Register(srv.Of(chatv1sio.ChatServiceNamespace), rpc.NewBidiStreamHandler(BidiEchoEvent, bidiEcho))
 }
 

@@ -300,6 +300,6 @@ func (w *batchWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// Frames are read through a reader of our own, which gorilla adopts
 	// (the upgrader's ReadBufferSize is 0), so that the read loop can see
 	// what is buffered.
-	w.conn.reader = bufio.NewReaderSize(w.conn, readBufferSize)
+	w.conn.reader = newReader(w.conn)
 	return w.conn, bufio.NewReadWriter(w.conn.reader, rw.Writer), nil
 }

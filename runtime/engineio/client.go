@@ -189,7 +189,7 @@ func (d *dialer) newConn(h handshakeData, transport string, recv Receiver) (*Con
 		isClient:  true,
 		recv:      recv,
 		transport: transport,
-		limits: connLimits{
+		limits: &connLimits{
 			pingInterval: time.Duration(h.PingInterval) * time.Millisecond,
 			pingTimeout:  time.Duration(h.PingTimeout) * time.Millisecond,
 			maxPending:   d.opts.MaxPendingBytes,

@@ -82,9 +82,9 @@ const pollCloseTimeout = 30 * time.Second
 type Conn struct {
 	id        string
 	isClient  bool
-	srv       *Server    // nil on the client side
-	handshake *handshake // what the handshake request was (server side)
-	limits    connLimits
+	srv       *Server     // nil on the client side
+	handshake *handshake  // what the handshake request was (server side)
+	limits    *connLimits // shared by a server's sessions
 	// eio3 marks a session of protocol revision 3 (AllowEIO3): the client
 	// pings, and the transports frame binary that revision's way.
 	eio3 bool
@@ -103,7 +103,6 @@ type Conn struct {
 	counted     bool        // a server session, counted in its server's Stats
 	closeErr    error
 	transport   string
-	onUpgrade   []func() // run once the session has upgraded
 	out         outQueue
 	hb          heartbeat
 	writing     bool // a writer is running, or the read loop will write (deferral.pending)
@@ -201,7 +200,9 @@ func (c *Conn) Transport() string {
 func (c *Conn) OnUpgrade(f func()) {
 	c.mu.Lock()
 	if c.transport != TransportWebSocket {
-		c.onUpgrade = append(c.onUpgrade, f)
+		if c.poll != nil { // a client session never runs them
+			c.poll.onUpgrade = append(c.poll.onUpgrade, f)
+		}
 		c.mu.Unlock()
 		return
 	}

@@ -76,7 +76,7 @@ type testServer struct {
 	conns chan *recorder
 }
 
-func newTestServer(t *testing.T, echo bool, opts *Options) *testServer {
+func newTestServer(t testing.TB, echo bool, opts *Options) *testServer {
 	t.Helper()
 	ts := &testServer{conns: make(chan *recorder, 1024)}
 	ts.Server = NewServer(HandlerFunc(func(c *Conn) Receiver {
@@ -98,7 +98,7 @@ func newTestServer(t *testing.T, echo bool, opts *Options) *testServer {
 }
 
 // session waits for the next session the server opened.
-func (ts *testServer) session(t *testing.T) *recorder {
+func (ts *testServer) session(t testing.TB) *recorder {
 	t.Helper()
 	select {
 	case r := <-ts.conns:
@@ -189,7 +189,7 @@ func waitTransport(t *testing.T, c *Conn, want string) {
 }
 
 // waitFor polls cond until it holds, failing the test after 5 seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !cond() {

@@ -30,6 +30,9 @@ type serverPolling struct {
 	probeNoop bool
 	// base64 is a revision 3 client that asked for binary as base64.
 	base64 bool
+	// onUpgrade is what Conn.OnUpgrade registered, to run once the
+	// session has upgraded.
+	onUpgrade []func()
 }
 
 // pollHoldMargin is how much longer than pingInterval a GET may be parked.

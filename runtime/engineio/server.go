@@ -42,6 +42,7 @@ type Server struct {
 	opts     Options
 	handler  Handler
 	upgrader websocket.Upgrader
+	limits   connLimits // every session's, from opts
 
 	// mu guards the session table and the closed flag.
 	mu       sync.Mutex
@@ -62,6 +63,13 @@ func NewServer(h Handler, opts *Options) *Server {
 		opts:     opts.withDefaults(),
 		handler:  h,
 		sessions: make(map[string]*Conn),
+	}
+	s.limits = connLimits{
+		pingInterval: s.opts.PingInterval,
+		pingTimeout:  s.opts.PingTimeout,
+		maxPending:   s.opts.MaxPendingBytes,
+		writeTimeout: s.opts.WriteTimeout,
+		maxPayload:   s.opts.MaxHTTPBufferSize,
 	}
 	s.upgrader = websocket.Upgrader{
 		// 0: gorilla reads through the batchConn's reader (batchWriter.Hijack).
@@ -235,15 +243,9 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 		srv:       s,
 		handshake: keepHandshake(r),
 		transport: transport,
-		limits: connLimits{
-			pingInterval: s.opts.PingInterval,
-			pingTimeout:  s.opts.PingTimeout,
-			maxPending:   s.opts.MaxPendingBytes,
-			writeTimeout: s.opts.WriteTimeout,
-			maxPayload:   s.opts.MaxHTTPBufferSize,
-		},
-		eio3:    eio3,
-		counted: true,
+		limits:    &s.limits,
+		eio3:      eio3,
+		counted:   true,
 	}
 	s.counters.sessions(transport).Add(1)
 	var wst *wsTransport
@@ -251,6 +253,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 		c.poll = &serverPolling{wake: make(chan struct{}, 1), base64: eio3 && base64}
 	} else {
 		wst = &wsTransport{conn: ws, batch: batch, v3: eio3, base64: eio3 && base64}
+		wst.initIdle(c)
 		c.push = wst
 		c.writing = true // the open packet goes first, written below
 	}
@@ -303,22 +306,42 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 // body, and not the context, whose chain reaches back into the HTTP
 // server's per-connection state. Every idle connection holds one, so it is
 // compact: the header block as one string rather than a map of slices,
-// which is several times larger; Request parses it when asked.
+// which is several times larger, and the URL as the request URI it was
+// parsed from; request parses them when asked.
 type handshake struct {
 	method, proto, host, remoteAddr, requestURI string
 	header                                      string // "Key: value\r\n" lines, then "\r\n"
-	url                                         *url.URL
-	tls                                         *tls.ConnectionState
+	// url is the request's URL when it is not what requestURI parses to
+	// (a handler before ours rewrote it); nil otherwise.
+	url *url.URL
+	tls *tls.ConnectionState
 }
 
 func keepHandshake(r *http.Request) *handshake {
 	var header strings.Builder
 	_ = r.Header.Write(&header)
 	header.WriteString("\r\n")
-	return &handshake{
+	h := &handshake{
 		method: r.Method, proto: r.Proto, host: r.Host, remoteAddr: r.RemoteAddr, requestURI: r.RequestURI,
-		header: strings.Clone(header.String()), url: r.URL, tls: r.TLS, // no builder slack
+		header: strings.Clone(header.String()), tls: r.TLS, // no builder slack
 	}
+	if u, err := url.ParseRequestURI(r.RequestURI); err != nil || r.URL == nil || *u != *r.URL {
+		h.url = r.URL
+	}
+	return h
+}
+
+// requestURL returns the handshake request's URL, a fresh copy.
+func (h *handshake) requestURL() *url.URL {
+	if h.url != nil {
+		u := *h.url
+		return &u
+	}
+	u, err := url.ParseRequestURI(h.requestURI)
+	if err != nil {
+		return &url.URL{}
+	}
+	return u
 }
 
 // parseHeader parses the kept header block.
@@ -336,7 +359,7 @@ func (h *handshake) request() *http.Request {
 	major, minor, _ := http.ParseHTTPVersion(h.proto)
 	return &http.Request{
 		Method:     h.method,
-		URL:        h.url,
+		URL:        h.requestURL(),
 		Proto:      h.proto,
 		ProtoMajor: major,
 		ProtoMinor: minor,

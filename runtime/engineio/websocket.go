@@ -23,6 +23,9 @@ type wsTransport struct {
 	// v3 frames binary the protocol revision 3 way, as base64 text
 	// frames if base64 (the client asked with b64).
 	v3, base64 bool
+	// idle parks the server side's read goroutine while the connection is
+	// quiet (park.go).
+	idle idleReader
 }
 
 // write implements pushTransport.
@@ -53,29 +56,45 @@ func (t *wsTransport) sayGoodbye(*Conn) {
 }
 
 // stop implements pushTransport.
-func (t *wsTransport) stop() { _ = t.conn.Close() }
+func (t *wsTransport) stop() {
+	t.stopIdle()
+	_ = t.conn.Close()
+}
 
 // readLoop reads frames from ws until the session ends. It runs on the
 // goroutine that owns the connection after the upgrade.
 //
 // The first message opens the session above (a Socket.IO CONNECT:
 // middleware, handlers, rooms) and grows this goroutine's stack, which a
-// parked goroutine keeps. The rest is read on a fresh goroutine, so that a
+// parked goroutine keeps. Then the connection is parked if it can be
+// (park.go); if not, the rest is read on a fresh goroutine, so that a
 // connection that then idles holds a minimal stack.
 func (c *Conn) readLoop(t *wsTransport) {
 	t.awaitInput()
-	if ended := c.readMessage(t); ended {
+	ended, _ := c.readMessage(t)
+	if ended {
 		return
 	}
 	c.dropDeferLimit()
+	if t.shouldPark() && t.park() {
+		return
+	}
 	go c.readRest(t)
 }
 
-// readRest is readLoop after the first message.
+// readRest is readLoop after the first message, and what a parked
+// connection runs when it wakes.
 func (c *Conn) readRest(t *wsTransport) {
 	for {
 		t.awaitInput()
-		if ended := c.readMessage(t); ended {
+		ended, heartbeat := c.readMessage(t)
+		switch {
+		case ended:
+			return
+		case !heartbeat:
+			t.markActive()
+		case t.shouldPark() && !t.idle.active.Swap(false) && t.park():
+			// Nothing but heartbeats since the last one: quiet.
 			return
 		}
 	}
@@ -93,19 +112,19 @@ func (t *wsTransport) awaitInput() {
 }
 
 // readMessage reads and handles one message. It reports whether the
-// session ended.
-func (c *Conn) readMessage(t *wsTransport) (ended bool) {
+// session ended, and whether the message was a heartbeat (a ping or pong).
+func (c *Conn) readMessage(t *wsTransport) (ended, heartbeat bool) {
 	ws := t.conn
 	mt, r, err := ws.NextReader()
 	if err != nil {
 		c.closeAfterReadError(ws, err)
-		return true
+		return true, false
 	}
 	buf := getMsgBuf()
 	defer buf.release()
 	if err := buf.readFrom(r); err != nil {
 		c.closeAfterReadError(ws, err)
-		return true
+		return true, false
 	}
 	c.mu.Lock()
 	c.deferral.delivering = true
@@ -119,10 +138,11 @@ func (c *Conn) readMessage(t *wsTransport) (ended bool) {
 		c.closeNow(ReasonParseError, err)
 		ended = true
 	} else {
+		heartbeat = p.Type == eiopacket.Ping || p.Type == eiopacket.Pong
 		ended = c.onPacket(p)
 	}
 	c.writeDeferred()
-	return ended
+	return ended, heartbeat
 }
 
 // decode decodes a text frame, or a revision 3 binary one.
@@ -273,6 +293,7 @@ func (c *Conn) serveProbe(ws *websocket.Conn, bc *batchConn, base64 bool) {
 			timeout.Stop()
 			c.poll.probe, c.poll.probeNoop = nil, false
 			t := &wsTransport{conn: ws, batch: bc, v3: c.eio3, base64: c.eio3 && base64}
+			t.initIdle(c)
 			c.transport, c.push = TransportWebSocket, t
 			if c.counted {
 				n := &c.srv.counters
@@ -288,8 +309,8 @@ func (c *Conn) serveProbe(ws *websocket.Conn, bc *batchConn, base64 bool) {
 			case c.state == stateClosing:
 				finish = !c.writing
 			}
-			upgraded := c.onUpgrade
-			c.onUpgrade = nil
+			upgraded := c.poll.onUpgrade
+			c.poll.onUpgrade = nil
 			c.mu.Unlock()
 			go c.readLoop(t) // as in handshake: free the HTTP server's state
 			if finish {

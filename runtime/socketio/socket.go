@@ -56,18 +56,12 @@ type Socket struct {
 	lastEvent string
 
 	// mu guards the handler tables, the ack table and the socket state.
-	mu             sync.Mutex
-	connected      bool
-	anyIn          []AnyHandler
-	anyOut         []AnyHandler
-	middleware     []PacketMiddleware
-	onDisconnect   []func(*Socket, DisconnectReason)
-	onDisconnectng []func(*Socket, DisconnectReason)
-	onError        []func(*Socket, error)
-	unhandled      []UnhandledHandler
-	ctx            context.Context // made by the first Context call
-	endCtx         context.CancelCauseFunc
-	closeReason    DisconnectReason // once not connected
+	mu          sync.Mutex
+	connected   bool
+	hooks       *socketHooks    // nil until a hook is registered
+	ctx         context.Context // made by the first Context call
+	endCtx      context.CancelCauseFunc
+	closeReason DisconnectReason // once not connected
 	// leftDone is set once onClose has run to its end; gone, made by
 	// waitLeft, is closed then.
 	leftDone bool
@@ -89,6 +83,37 @@ type Socket struct {
 	// live keeps the session while the socket is connected (set under
 	// joinMu once the socket is connected), if the adapter can.
 	live sioadapter.LiveSessionStore
+}
+
+// socketHooks are a socket's handler lists other than its event handlers,
+// made when the first is registered: most sockets have none, and every
+// idle connection would hold seven empty slices otherwise. Lists are only
+// appended to, under the socket's mu; readers copy them under it.
+type socketHooks struct {
+	anyIn, anyOut                 []AnyHandler
+	middleware                    []PacketMiddleware
+	onDisconnect, onDisconnecting []func(*Socket, DisconnectReason)
+	onError                       []func(*Socket, error)
+	unhandled                     []UnhandledHandler
+}
+
+// hooksLocked returns the socket's hooks, made if need be.
+func (s *Socket) hooksLocked() *socketHooks {
+	if s.hooks == nil {
+		s.hooks = &socketHooks{}
+	}
+	return s.hooks
+}
+
+// noHooks stands for the hooks of a socket that has none; never changed.
+var noHooks socketHooks
+
+// hooksOrNoneLocked returns the socket's hooks, to read only.
+func (s *Socket) hooksOrNoneLocked() *socketHooks {
+	if s.hooks == nil {
+		return &noHooks
+	}
+	return s.hooks
 }
 
 // ID returns the socket id: unguessable, distinct from the Engine.IO
@@ -160,35 +185,40 @@ func (s *Socket) Off(event string) { s.handlers.Off(event) }
 // OnAny registers h for every incoming event, called before its handlers.
 func (s *Socket) OnAny(h AnyHandler) {
 	s.mu.Lock()
-	s.anyIn = append(s.anyIn, h)
+	hk := s.hooksLocked()
+	hk.anyIn = append(hk.anyIn, h)
 	s.mu.Unlock()
 }
 
 // OnUnhandled registers h for events that have no handler.
 func (s *Socket) OnUnhandled(h UnhandledHandler) {
 	s.mu.Lock()
-	s.unhandled = append(s.unhandled, h)
+	hk := s.hooksLocked()
+	hk.unhandled = append(hk.unhandled, h)
 	s.mu.Unlock()
 }
 
 // OnAnyOutgoing registers h for every event this socket emits.
 func (s *Socket) OnAnyOutgoing(h AnyHandler) {
 	s.mu.Lock()
-	s.anyOut = append(s.anyOut, h)
+	hk := s.hooksLocked()
+	hk.anyOut = append(hk.anyOut, h)
 	s.mu.Unlock()
 }
 
 // Use adds packet middleware, run in order for every incoming event.
 func (s *Socket) Use(m PacketMiddleware) {
 	s.mu.Lock()
-	s.middleware = append(s.middleware, m)
+	hk := s.hooksLocked()
+	hk.middleware = append(hk.middleware, m)
 	s.mu.Unlock()
 }
 
 // OnError registers h for errors returned by packet middleware.
 func (s *Socket) OnError(h func(*Socket, error)) {
 	s.mu.Lock()
-	s.onError = append(s.onError, h)
+	hk := s.hooksLocked()
+	hk.onError = append(hk.onError, h)
 	s.mu.Unlock()
 }
 
@@ -196,14 +226,16 @@ func (s *Socket) OnError(h func(*Socket, error)) {
 // rooms are still visible.
 func (s *Socket) OnDisconnecting(h func(*Socket, DisconnectReason)) {
 	s.mu.Lock()
-	s.onDisconnectng = append(s.onDisconnectng, h)
+	hk := s.hooksLocked()
+	hk.onDisconnecting = append(hk.onDisconnecting, h)
 	s.mu.Unlock()
 }
 
 // OnDisconnect registers h to run once the socket has left.
 func (s *Socket) OnDisconnect(h func(*Socket, DisconnectReason)) {
 	s.mu.Lock()
-	s.onDisconnect = append(s.onDisconnect, h)
+	hk := s.hooksLocked()
+	hk.onDisconnect = append(hk.onDisconnect, h)
 	s.mu.Unlock()
 }
 
@@ -262,7 +294,7 @@ func (s *Socket) emit(event string, args []any, ackID *uint64, volatile bool) er
 		p.ID, p.HasID = *ackID, true
 	}
 	s.mu.Lock()
-	connected, out := s.connected, s.anyOut
+	connected, out := s.connected, s.hooksOrNoneLocked().anyOut
 	s.mu.Unlock()
 	if !connected {
 		return ErrDisconnected
@@ -462,7 +494,7 @@ func (s *Socket) onClose(reason DisconnectReason) {
 	}
 	s.connected = false
 	s.closeReason = reason
-	disconnecting, endCtx := s.onDisconnectng, s.endCtx
+	disconnecting, endCtx := s.hooksOrNoneLocked().onDisconnecting, s.endCtx
 	s.mu.Unlock()
 	defer s.markLeft() // even if a handler panics: waitLeft must not hang
 	s.nsp.server.counters.disconnectedWith(reason)
@@ -488,7 +520,7 @@ func (s *Socket) onClose(reason DisconnectReason) {
 	s.client.remove(s)
 	s.acks.Fail(ErrDisconnected, true)
 	s.mu.Lock()
-	disconnect := s.onDisconnect
+	disconnect := s.hooksOrNoneLocked().onDisconnect
 	s.mu.Unlock()
 	for _, h := range disconnect {
 		h(s, reason)
@@ -546,14 +578,15 @@ func (s *Socket) onEvent(p *siopacket.Packet) {
 		ack = s.ackFunc(p.ID)
 	}
 	s.mu.Lock()
-	anyIn, mws, unhandled := s.anyIn, s.middleware, s.unhandled
+	hooks := s.hooksOrNoneLocked()
+	anyIn, mws, unhandled := hooks.anyIn, hooks.middleware, hooks.unhandled
 	s.mu.Unlock()
 	hs := s.handlers.Take(event)
 
 	for _, m := range mws {
 		if err := m(s, event, args); err != nil {
 			s.mu.Lock()
-			onErr := s.onError
+			onErr := s.hooksOrNoneLocked().onError
 			s.mu.Unlock()
 			for _, h := range onErr {
 				h(s, err)
