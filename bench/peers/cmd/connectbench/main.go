@@ -35,6 +35,7 @@ type config struct {
 	duration time.Duration
 	pid      int
 	grpc     bool
+	gzip     bool
 }
 
 func main() {
@@ -45,6 +46,7 @@ func main() {
 	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "how long to measure")
 	flag.IntVar(&cfg.pid, "pid", 0, "server process, for its CPU time per call")
 	flag.BoolVar(&cfg.grpc, "grpc", false, "speak gRPC instead of the Connect protocol")
+	flag.BoolVar(&cfg.gzip, "gzip", false, "accept gzipped replies, as connect-go's clients do by default (its handlers then compress every reply, however small)")
 	flag.Parse()
 	if u, err := url.Parse(cfg.url); err != nil || u.Scheme != "http" || !loopback(u.Hostname()) {
 		fmt.Fprintln(os.Stderr, "connectbench: only http:// loopback servers may be loaded")
@@ -69,12 +71,19 @@ func run(cfg config) (map[string]any, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.duration+30*time.Second)
 	defer cancel()
 	var opts []connect.ClientOption
-	protocol := "connect"
+	protocol, scenario := "connect", "connect"
 	if cfg.grpc {
 		opts = append(opts, connect.WithGRPC())
 		protocol = "grpc"
 	}
-	req := connect.NewRequest(&chatv1.SendMessageRequest{Room: "lobby", User: "bench", Text: "hello"})
+	if cfg.gzip {
+		scenario += "-gzip"
+	} else {
+		// Unregistering gzip takes it out of Accept-Encoding, so that
+		// two-byte replies are not compressed.
+		opts = append(opts, connect.WithAcceptCompression("gzip", nil, nil))
+	}
+	msg := &chatv1.SendMessageRequest{Room: "lobby", User: "bench", Text: "hello"}
 	// One transport per client: HTTP/2 multiplexes a transport's calls on
 	// one connection, so this makes -clients connections, each opened by a
 	// first call before the clock starts.
@@ -89,7 +98,7 @@ func run(cfg config) (map[string]any, error) {
 		t := &http.Transport{Protocols: connectchat.H2C()}
 		transports = append(transports, t)
 		clients[i] = connectchat.NewClient(&http.Client{Transport: t}, cfg.url, opts...)
-		if err := call(ctx, clients[i], req); err != nil {
+		if err := call(ctx, clients[i], msg); err != nil {
 			return nil, fmt.Errorf("client %d: %w", i, err)
 		}
 	}
@@ -104,7 +113,7 @@ func run(cfg config) (map[string]any, error) {
 		for range cfg.inflight {
 			wg.Go(func() {
 				for time.Now().Before(deadline) {
-					if err := call(ctx, c, req); err != nil {
+					if err := call(ctx, c, msg); err != nil {
 						firstErr.CompareAndSwap(nil, err)
 						return
 					}
@@ -124,7 +133,7 @@ func run(cfg config) (map[string]any, error) {
 		return nil, errors.New("connectbench: no call completed")
 	}
 	res := map[string]any{
-		"scenario":               "connect",
+		"scenario":               scenario,
 		"protocol":               protocol,
 		"clients":                cfg.clients,
 		"in_flight":              cfg.inflight,
@@ -140,9 +149,10 @@ func run(cfg config) (map[string]any, error) {
 }
 
 // call makes one SendMessage call and checks its reply, as siobench's
-// goclient scenario does: the id is the length of "hello".
-func call(ctx context.Context, c *connect.Client[chatv1.SendMessageRequest, chatv1.SendMessageResponse], req *connect.Request[chatv1.SendMessageRequest]) error {
-	res, err := c.CallUnary(ctx, req)
+// goclient scenario does: the id is the length of "hello". A request is
+// made per call (its headers are the call's own), its message shared.
+func call(ctx context.Context, c *connect.Client[chatv1.SendMessageRequest, chatv1.SendMessageResponse], msg *chatv1.SendMessageRequest) error {
+	res, err := c.CallUnary(ctx, connect.NewRequest(msg))
 	if err != nil {
 		return err
 	}
