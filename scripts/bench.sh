@@ -93,6 +93,9 @@ for target in $TARGETS; do
     *) echo "bench: unknown target $target" >&2; exit 2 ;;
   esac
   echo "== $target" >&2
+  # The machine may be shared: each server's rows are read beside the load
+  # average when it started.
+  printf '{"target":"load","of":"%s","loadavg":"%s"}\n' "$target" "$(cut -d' ' -f1 /proc/loadavg)" >>"$OUT/results.jsonl"
   if [ "$target" = connect ]; then
     # Typed unary calls in the shape of siobench's goclient scenario:
     # replies not compressed, then as connect-go's defaults have it (the

@@ -30,7 +30,7 @@ func Markdown(r *Results, o Options) (string, error) {
 		return "", errMissing
 	}
 	var b strings.Builder
-	b.WriteString(describe(r.Meta()))
+	b.WriteString(describe(r.Meta(), r.loads()))
 	b.WriteString("\n\n| scenario | " + Ours.Name)
 	for _, p := range Peers {
 		b.WriteString(" | " + p.Name)
@@ -109,8 +109,19 @@ func idleNote(row Row) string {
 	return note + ")"
 }
 
+// loads lists the one-minute load average as each server's turn began.
+func (r *Results) loads() []string {
+	var ls []string
+	for _, row := range r.Rows {
+		if row.str("target") == "load" {
+			ls = append(ls, row.str("of")+" "+row.str("loadavg"))
+		}
+	}
+	return ls
+}
+
 // describe is the sentence above the tables: when and how the run was made.
-func describe(meta Row) string {
+func describe(meta Row, loads []string) string {
 	var parts []string
 	if d := meta.str("date"); d != "" {
 		parts = append(parts, "Run of "+d)
@@ -133,6 +144,9 @@ func describe(meta Row) string {
 	}
 	if l := meta.str("loadavg"); l != "" {
 		s += "; load average at the start " + l
+	}
+	if len(loads) > 0 {
+		s += ", as each server's turn began " + strings.Join(loads, ", ")
 	}
 	return s + ". Ratios are within this run; every reply was checked."
 }
