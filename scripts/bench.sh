@@ -128,5 +128,6 @@ done
 "$OUT/benchreport" -results "$OUT/results.jsonl" -out "$OUT/report" -loaded "$LOADED_CLIENTS"
 if [ -n "${UPDATE:-}" ]; then
   "$OUT/benchreport" -results "$OUT/results.jsonl" -out docs/bench -doc PERFORMANCE.md -loaded "$LOADED_CLIENTS" >/dev/null
+  cp "$OUT/results.jsonl" docs/bench/results.jsonl # the figures the committed tables and charts come from
   echo "bench: PERFORMANCE.md's latest run and docs/bench/*.svg rewritten" >&2
 fi
