@@ -6,6 +6,7 @@ replace github.com/sio-dev/sio => ../..
 
 require (
 	connectrpc.com/connect v1.21.1
+	github.com/gorilla/websocket v1.5.3
 	github.com/sio-dev/sio v0.0.0-00010101000000-000000000000
 	github.com/zishang520/socket.io/servers/socket/v3 v3.0.6
 )
@@ -14,7 +15,6 @@ require (
 	github.com/andybalholm/brotli v1.2.4 // indirect
 	github.com/dunglas/httpsfv v1.1.1 // indirect
 	github.com/gookit/color v1.6.1 // indirect
-	github.com/gorilla/websocket v1.5.3 // indirect
 	github.com/klauspost/compress v1.20.0 // indirect
 	github.com/quic-go/qpack v0.6.0 // indirect
 	github.com/quic-go/quic-go v0.62.0 // indirect
