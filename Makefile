@@ -38,12 +38,12 @@ FUZZ_TARGETS = \
 	./runtime/postgresadapter:FuzzDecodeNotification \
 	./runtime/postgresadapter:FuzzDecodeAttachment
 
-.PHONY: demo test lint gotest fuzz attack bench generate checkgenerate bundle checkbundle nodeclient conformance
+.PHONY: demo test lint gotest fuzz attack bench peers generate checkgenerate bundle checkbundle nodeclient conformance
 
 demo:
 	$(GO) run ./examples/chat
 
-test: node_modules/.installed lint checkgenerate checkbundle gotest fuzz
+test: node_modules/.installed lint checkgenerate checkbundle gotest fuzz peers
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -114,3 +114,9 @@ conformance:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./runtime/...
+
+# peers checks bench/peers, the benchmark's peers in a module of their own
+# (./... at the root does not reach it): vet, and the table and chart
+# writer's tests on a fixed sample. It runs no benchmark.
+peers:
+	cd bench/peers && $(GO) vet ./... && $(GO) test -count=1 ./...

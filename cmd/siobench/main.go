@@ -76,7 +76,7 @@ func main() {
 	flag.IntVar(&cfg.clients, "clients", 0, "connections (default per scenario)")
 	flag.IntVar(&cfg.inflight, "inflight", 0, "calls in flight per connection (default per scenario)")
 	flag.IntVar(&cfg.size, "size", 0, "payload bytes (default per scenario)")
-	pids := flag.String("pid", "", "server process, for memory per connection (idle), CPU per call (pipelined call scenarios, goclient) and per delivered message (fanouts); for a cluster, its processes separated by commas")
+	pids := flag.String("pid", "", "server process, for memory per connection (idle), CPU per delivered message (fanout) and CPU per call (the others); for a cluster, its processes separated by commas")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the load tool (the client side of goclient) here")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -104,15 +104,36 @@ func main() {
 			os.Exit(2)
 		}
 	}
+	cpuBefore := processCPU(cfg.pids)
 	res, err := run(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "siobench:", err)
 		os.Exit(1)
 	}
+	// Server CPU per call, for the scenarios that do not measure it
+	// themselves: over the whole run, connecting included (a few
+	// milliseconds against seconds of calls). On a shared machine it moves
+	// less than rates do.
+	if calls := asCount(res["calls"]); len(cfg.pids) > 0 && calls > 0 && res["server_cpu_us_per_call"] == nil {
+		res["server_cpu_us_per_call"] = float64((processCPU(cfg.pids) - cpuBefore).Microseconds()) / calls
+	}
 	res["scenario"] = cfg.scenario
 	res["nodes"] = len(cfg.urls)
 	out, _ := json.Marshal(res)
 	fmt.Println(string(out))
+}
+
+// asCount is a result's count as a float, 0 if it has none.
+func asCount(v any) float64 {
+	switch n := v.(type) {
+	case int:
+		return float64(n)
+	case int64:
+		return float64(n)
+	case float64:
+		return n
+	}
+	return 0
 }
 
 func def(v *int, d int) {
