@@ -6,7 +6,7 @@
 // Scenarios:
 //
 //	latency     one client, one call at a time: ack round trip p50/p99/p999
-//	throughput  many clients, many calls in flight: acks per second
+//	throughput  many clients, many calls in flight: acks per second, and their round trips p50/p99/p999
 //	binary      64 KiB binary acks: MB/s
 //	fanout      a room of many clients, a publisher: delivered messages/s and latency
 //	binfanout   fanout of protobuf bytes in binary attachments
@@ -308,15 +308,23 @@ func calls(cfg config, r *request, withLatency bool) (map[string]any, error) {
 		"elapsed_sec": elapsed.Seconds(),
 	}
 	if withLatency {
-		slices.Sort(latencies)
-		for _, q := range []struct {
-			name string
-			p    float64
-		}{{"p50_us", 0.50}, {"p99_us", 0.99}, {"p999_us", 0.999}} {
-			res[q.name] = float64(percentile(latencies, q.p).Microseconds())
-		}
+		addPercentiles(res, latencies)
 	}
 	return res, nil
+}
+
+// addPercentiles records the p50, p99 and p99.9 of latencies in res.
+func addPercentiles(res map[string]any, latencies []time.Duration) {
+	if len(latencies) == 0 {
+		return
+	}
+	slices.Sort(latencies)
+	for _, q := range []struct {
+		name string
+		p    float64
+	}{{"p50_us", 0.50}, {"p99_us", 0.99}, {"p999_us", 0.999}} {
+		res[q.name] = float64(percentile(latencies, q.p).Microseconds())
+	}
 }
 
 func percentile(sorted []time.Duration, p float64) time.Duration {
@@ -381,6 +389,10 @@ func closeAll(conns []*conn) {
 func pipelined(cfg config, conns []*conn, r *request) (map[string]any, error) {
 	var total atomic.Int64
 	var firstErr atomic.Value
+	// Every call's round trip, from the write of its batch to its ack:
+	// latency under this load, beside the rate.
+	var latMu sync.Mutex
+	var latencies []time.Duration
 	cpuBefore := processCPU(cfg.pids)
 	start := time.Now()
 	deadline := start.Add(cfg.duration)
@@ -390,8 +402,8 @@ func pipelined(cfg config, conns []*conn, r *request) (map[string]any, error) {
 		for range cfg.inflight {
 			slots <- struct{}{}
 		}
-		var mu sync.Mutex // guards outstanding, next and stopped
-		outstanding := map[uint64]bool{}
+		var mu sync.Mutex                         // guards outstanding, next and stopped
+		outstanding := map[uint64]time.Duration{} // call id -> when its batch began, since start
 		var next uint64
 		stopped := false
 		wg.Go(func() { // writer
@@ -424,9 +436,10 @@ func pipelined(cfg config, conns []*conn, r *request) (map[string]any, error) {
 					return
 				}
 				c.batch.begin()
+				sentAt := time.Since(start)
 				mu.Lock()
 				for range n {
-					outstanding[next] = true
+					outstanding[next] = sentAt
 					if err := c.send(r, next); err != nil {
 						firstErr.CompareAndSwap(nil, err)
 					}
@@ -442,6 +455,12 @@ func pipelined(cfg config, conns []*conn, r *request) (map[string]any, error) {
 		wg.Go(func() { // reader
 			defer close(slots)
 			var seen uint64
+			var mine []time.Duration
+			defer func() {
+				latMu.Lock()
+				latencies = append(latencies, mine...)
+				latMu.Unlock()
+			}()
 			// Set once: the writer moves it to now to end the reader.
 			_ = c.ws.SetReadDeadline(deadline.Add(5 * time.Second))
 			for {
@@ -460,7 +479,7 @@ func pipelined(cfg config, conns []*conn, r *request) (map[string]any, error) {
 				}
 				seen++
 				mu.Lock()
-				ok := outstanding[id]
+				sentAt, ok := outstanding[id]
 				delete(outstanding, id)
 				left = len(outstanding)
 				done = stopped
@@ -470,6 +489,7 @@ func pipelined(cfg config, conns []*conn, r *request) (map[string]any, error) {
 					return
 				}
 				total.Add(1)
+				mine = append(mine, time.Since(start)-sentAt)
 				if done && left == 0 {
 					return
 				}
@@ -500,5 +520,6 @@ func pipelined(cfg config, conns []*conn, r *request) (map[string]any, error) {
 	if len(cfg.pids) > 0 && total.Load() > 0 {
 		res["server_cpu_us_per_call"] = float64(cpu.Nanoseconds()) / 1e3 / float64(total.Load())
 	}
+	addPercentiles(res, latencies)
 	return res, nil
 }

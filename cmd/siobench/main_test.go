@@ -69,6 +69,13 @@ func TestEveryScenarioRuns(t *testing.T) {
 			if n := asInt(count); n == 0 {
 				t.Fatalf("nothing counted: %v", res)
 			}
+			switch cfg.scenario {
+			case "latency", "throughput", "binary", "rpc", "rpcplain", "polling":
+				// Round trips under the scenario's load, beside its rate.
+				if p50, p999 := res["p50_us"], res["p999_us"]; p50 == nil || p999 == nil || p999.(float64) < p50.(float64) {
+					t.Fatalf("no round-trip percentiles: %v", res)
+				}
+			}
 		})
 	}
 }
