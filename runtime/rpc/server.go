@@ -292,6 +292,15 @@ func (ns *nspState) handlerFor(h *Handler) socketio.EventHandler {
 		}
 		calls := st.callsOf(s, ns.limit)
 		c := &call{h: h, calls: calls, data: data, meta: meta, ack: ack}
+		if meta.id != "" && !h.kind.perCall() {
+			// The id is free again once the caller has its answer: it is
+			// forgotten before the answer goes, not after, when the worker
+			// winds the call down (a caller may reuse it at once).
+			c.ack = func(args ...any) error {
+				calls.forget(c)
+				return ack(args...)
+			}
+		}
 		if meta.hasTimeout {
 			// The deadline counts from the call's arrival, so time spent
 			// waiting for a worker is not given to the handler again.
@@ -486,6 +495,12 @@ func (sc *socketCalls) add(c *call) addResult {
 // done counts c out.
 func (sc *socketCalls) done(c *call) {
 	sc.n.Add(-1)
+	sc.forget(c)
+}
+
+// forget frees c's id: a cancel no longer finds it, and a new call may
+// take it.
+func (sc *socketCalls) forget(c *call) {
 	if c.meta.id == "" {
 		return
 	}
