@@ -52,6 +52,18 @@ func TestMixedClusterTypedStreams(t *testing.T) {
 				return s
 			}
 			onGo, onNode := connect(goURL), connect(nodeURL)
+			// The Node node hears the Go node on the chat's namespace (its
+			// adapter subscribes, or listens, after it starts serving).
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				args, err := onNode.EmitWithAck(ctx, "count")
+				var n int
+				if err == nil && args.Decode(0, &n) == nil && n == 2 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the Node node counts %d nodes on the chat's namespace, want 2 (%v)", n, err)
+				}
+			}
 			watch := func(s *sioclient.Socket) *rpc.Stream[*chatv1.WatchRoomResponse] {
 				st, err := chatv1sio.NewChatServiceClient(rpc.NewClientConn(s)).WatchRoom(ctx, &chatv1.WatchRoomRequest{Room: "lobby"})
 				if err != nil {

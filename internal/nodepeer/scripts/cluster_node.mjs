@@ -92,6 +92,9 @@ io.of("/chat").on("connection", (socket) => {
     socket.nsp.to(key).emit("sio:stream", key, bytes);
     ack?.();
   });
+  // The nodes this namespace's adapter knows: with heartbeats, those it has
+  // heard, so 2 means it listens to the other node already.
+  socket.on("count", async (ack) => ack(await socket.nsp.adapter.serverCount()));
 });
 io.on("connection", (socket) => {
   socket.on("broadcast", (room, text, ack) => {
