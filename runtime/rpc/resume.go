@@ -282,10 +282,14 @@ func (sc *socketCalls) markOffset(s *socketio.Socket, maxAge time.Duration) {
 			sc.markTimer = time.AfterFunc(every, tick)
 			s := sc.socket.Load()
 			sc.mu.Unlock()
-			_ = s.Namespace().To(s.ID()).Emit(CallOffsetEvent)
+			giveOffset(s)
 		}
 		sc.markTimer = time.AfterFunc(every, tick)
 	}
 	sc.mu.Unlock()
-	_ = s.Namespace().To(s.ID()).Emit(CallOffsetEvent)
+	giveOffset(s)
 }
+
+// giveOffset broadcasts CallOffsetEvent to s's own room: as a recorded
+// broadcast it reaches s with a fresh recovery offset.
+func giveOffset(s *socketio.Socket) { _ = s.Namespace().To(s.ID()).Emit(CallOffsetEvent) }

@@ -231,7 +231,7 @@ func NewServerStreamHandler[Req proto.Message](event string, fn func(context.Con
 			// recovers a session only from an offset the client holds, and a
 			// subscriber that loses its connection before the room's first
 			// broadcast would otherwise have none, and lose the subscription.
-			_ = s.Namespace().To(s.ID()).Emit(CallOffsetEvent)
+			giveOffset(s)
 		}
 	}}
 }
