@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/vmihailenco/msgpack/v5"
+
 	"github.com/sio-dev/sio/runtime/clusteradapter"
 	"github.com/sio-dev/sio/runtime/internal/adapterwire"
 )
@@ -56,6 +58,21 @@ func FuzzDecodeAttachment(f *testing.F) {
 		}
 		f.Add(b)
 	}
+	// An answer whose data repeats its packet key, each a map: it once
+	// panicked the decoder.
+	repeated, err := msgpack.Marshal(struct {
+		UID  string                     `msgpack:"uid"`
+		Nsp  string                     `msgpack:"nsp"`
+		Type clusteradapter.MessageType `msgpack:"type"`
+		Data msgpack.RawMessage         `msgpack:"data"`
+	}{"u", "/", clusteradapter.BroadcastAck, []byte{0x82, 0xa6, 'p', 'a', 'c', 'k', 'e', 't', 0x81, 0xa1, 'x', 1, 0xa6, 'p', 'a', 'c', 'k', 'e', 't', 0x81, 0xa1, 'y', 2}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	if _, err := decodeAttachment(repeated); err == nil {
+		f.Fatal("an attachment that repeats a key decoded")
+	}
+	f.Add(repeated)
 	f.Add(bytes.Repeat([]byte{0x91}, 1000))
 	f.Add([]byte{0xdf, 0xff, 0xff, 0xff, 0xff})
 	f.Add([]byte("garbage"))

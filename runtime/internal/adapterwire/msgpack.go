@@ -2,6 +2,7 @@ package adapterwire
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -23,10 +24,21 @@ var ErrMsgpackMalformed = errors.New("adapterwire: msgpack malformed, truncated 
 
 // UnmarshalMsgpack decodes the msgpack value at the start of b into v,
 // after CheckMsgpack has found it sound.
-func UnmarshalMsgpack(b []byte, v any) error {
+//
+// Sound msgpack can still panic the decoder: a map that repeats a key
+// whose value decodes into an interface field (the second value is
+// decoded into the map the first one left there, which reflect cannot
+// address). A node that reads such bytes refuses them as malformed
+// instead of going down.
+func UnmarshalMsgpack(b []byte, v any) (err error) {
 	if err := CheckMsgpack(b, MaxMsgpackDepth); err != nil {
 		return err
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: the decoder failed: %v", ErrMsgpackMalformed, r)
+		}
+	}()
 	return msgpack.Unmarshal(b, v)
 }
 

@@ -2,6 +2,7 @@ package adapterwire
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -43,5 +44,22 @@ func TestCheckMsgpackRefusesWhatItCannotHold(t *testing.T) {
 	}
 	if err := CheckMsgpack(nested, 10); err == nil {
 		t.Error("10 levels, limit 10: accepted")
+	}
+}
+
+// TestUnmarshalMsgpackRefusesARepeatedKey: a map that names a key twice,
+// whose values are maps decoded into an interface field, panics the
+// decoder (a fuzzer found it in an attachment row); it is refused instead.
+func TestUnmarshalMsgpackRefusesARepeatedKey(t *testing.T) {
+	var v struct {
+		A any `msgpack:"a"`
+	}
+	// {"a": {"x": 1}, "a": {"y": 2}}
+	b := []byte{0x82, 0xa1, 'a', 0x81, 0xa1, 'x', 1, 0xa1, 'a', 0x81, 0xa1, 'y', 2}
+	if err := CheckMsgpack(b, MaxMsgpackDepth); err != nil {
+		t.Fatalf("the bytes are sound msgpack, yet: %v", err)
+	}
+	if err := UnmarshalMsgpack(b, &v); !errors.Is(err, ErrMsgpackMalformed) {
+		t.Fatalf("got %v, want ErrMsgpackMalformed", err)
 	}
 }
