@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -25,13 +26,26 @@ type conn struct {
 
 var errBadReply = errors.New("siobench: wrong reply")
 
+// writeBufferSize fits the largest message a scenario sends (64 KiB of
+// binary) and its frame header.
+const writeBufferSize = 64<<10 + 64
+
+var writeBuffers = &sync.Pool{}
+
 // dialer spreads connections over several loopback source addresses, so
 // that more than one port range of connections can be opened; the
 // connection it makes is recorded in *bc.
 func dialer(i int, bc **batchedConn) *websocket.Dialer {
 	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%16))}
 	return &websocket.Dialer{
-		ReadBufferSize:   4096,
+		ReadBufferSize: 4096,
+		// A message up to writeBufferSize goes out as one frame, as
+		// browsers and Node's ws send it; with gorilla's default of 4 KiB
+		// a 64 KiB attachment went as 16 continuation frames, which cost
+		// every server a read per fragment. The buffers are pooled, taken
+		// only while a message is written, so idle connections hold none.
+		WriteBufferSize:  writeBufferSize,
+		WriteBufferPool:  writeBuffers,
 		HandshakeTimeout: 10 * time.Second,
 		NetDial: func(network, addr string) (net.Conn, error) {
 			d := net.Dialer{LocalAddr: local, Timeout: 10 * time.Second}
