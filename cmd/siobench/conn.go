@@ -17,11 +17,11 @@ import (
 // WebSocket frames by hand (or raw frames to an echo server), so that the
 // tool costs as little as possible. A conn is used by one goroutine.
 type conn struct {
-	ws    *websocket.Conn
+	ws    frames
 	raw   bool
-	nsp   string // "" for the main namespace, else "/name,"
-	batch *batchedConn
-	pings int // pings answered
+	nsp   string       // "" for the main namespace, else "/name,"
+	batch *batchedConn // nil for a leanConn
+	pings int          // pings answered
 }
 
 var errBadReply = errors.New("siobench: wrong reply")
@@ -62,22 +62,41 @@ func dialer(i int, bc **batchedConn) *websocket.Dialer {
 // dial opens a connection: for Socket.IO, up to the CONNECT reply of the
 // namespace nsp ("/" or "/name").
 func dial(base string, raw bool, i int, nsp string) (*conn, error) {
-	url := base + "/socket.io/?EIO=4&transport=websocket"
-	if raw {
-		url = base + "/"
-	}
 	var bc *batchedConn
-	ws, _, err := dialer(i, &bc).Dial(url, http.Header{})
+	ws, _, err := dialer(i, &bc).Dial(endpoint(base, raw), http.Header{})
 	if err != nil {
 		return nil, err
 	}
-	c := &conn{ws: ws, raw: raw, batch: bc}
+	return open(&conn{ws: &reusingConn{Conn: ws}, raw: raw, batch: bc}, nsp)
+}
+
+// dialReceiver is dial on a leanConn, for connections that mostly read.
+func dialReceiver(base string, raw bool, i int, nsp string) (*conn, error) {
+	ws, err := dialLean(endpoint(base, raw), i)
+	if err != nil {
+		return nil, err
+	}
+	return open(&conn{ws: ws, raw: raw}, nsp)
+}
+
+// endpoint is the WebSocket URL of the server at base.
+func endpoint(base string, raw bool) string {
+	if raw {
+		return base + "/"
+	}
+	return base + "/socket.io/?EIO=4&transport=websocket"
+}
+
+// open takes a new connection up to the CONNECT reply of nsp; it closes
+// the connection if that fails.
+func open(c *conn, nsp string) (*conn, error) {
 	if nsp != "/" && nsp != "" {
 		c.nsp = nsp + ","
 	}
-	if raw {
+	if c.raw {
 		return c, nil
 	}
+	ws := c.ws
 	if _, open, err := ws.ReadMessage(); err != nil || len(open) == 0 || open[0] != '0' {
 		ws.Close()
 		return nil, fmt.Errorf("siobench: bad open packet %q: %v", open, err)

@@ -62,7 +62,7 @@ func fanout(cfg config) (map[string]any, error) { return fanoutWith(cfg, plainFa
 
 func fanoutWith(cfg config, kind fanoutKind) (map[string]any, error) {
 	cfg.nsp = kind.nsp
-	receivers, err := dialAll(cfg, cfg.clients)
+	receivers, err := dialReceivers(cfg, cfg.clients)
 	if err != nil {
 		return nil, err
 	}

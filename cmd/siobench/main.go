@@ -104,7 +104,7 @@ func main() {
 			os.Exit(2)
 		}
 	}
-	cpuBefore := processCPU(cfg.pids)
+	cpuBefore, selfBefore, started := processCPU(cfg.pids), selfCPU(), time.Now()
 	res, err := run(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "siobench:", err)
@@ -116,6 +116,14 @@ func main() {
 	// less than rates do.
 	if calls := asCount(res["calls"]); len(cfg.pids) > 0 && calls > 0 && res["server_cpu_us_per_call"] == nil {
 		res["server_cpu_us_per_call"] = float64((processCPU(cfg.pids) - cpuBefore).Microseconds()) / calls
+	}
+	// How busy each side was, in cores, over the whole run: a side near
+	// 1.0 (on its one pinned core) was what limited the rate.
+	if wall := time.Since(started).Seconds(); wall > 0 {
+		res["load_cores_busy"] = (selfCPU() - selfBefore).Seconds() / wall
+		if len(cfg.pids) > 0 {
+			res["server_cores_busy"] = (processCPU(cfg.pids) - cpuBefore).Seconds() / wall
+		}
 	}
 	res["scenario"] = cfg.scenario
 	res["nodes"] = len(cfg.urls)
@@ -141,6 +149,12 @@ func def(v *int, d int) {
 		*v = d
 	}
 }
+
+// fanoutInflight is how many broadcasts the fan-out publisher keeps
+// outstanding by default: enough that a server able to batch its writes
+// is what saturates (with 4, neither side was busy: the publisher waited
+// on each round of a thousand deliveries).
+const fanoutInflight = 128
 
 func run(cfg config) (map[string]any, error) {
 	switch cfg.scenario {
@@ -187,15 +201,15 @@ func run(cfg config) (map[string]any, error) {
 		return bidi(cfg)
 	case "fanout":
 		def(&cfg.clients, 1000)
-		def(&cfg.inflight, 4)
+		def(&cfg.inflight, fanoutInflight)
 		return fanout(cfg)
 	case "binfanout":
 		def(&cfg.clients, 1000)
-		def(&cfg.inflight, 4)
+		def(&cfg.inflight, fanoutInflight)
 		return fanoutWith(cfg, binaryFanout)
 	case "rpcfanout":
 		def(&cfg.clients, 1000)
-		def(&cfg.inflight, 4)
+		def(&cfg.inflight, fanoutInflight)
 		return fanoutWith(cfg, typedFanout)
 	case "idle":
 		def(&cfg.clients, 10000)
@@ -342,11 +356,21 @@ func (cfg config) node(i int) string {
 	return cfg.urls[i%len(cfg.urls)]
 }
 
-func dialAll(cfg config, n int) ([]*conn, error) { return dialAllWith(cfg, n, nil) }
+func dialAll(cfg config, n int) ([]*conn, error) { return dialMany(cfg, n, dial, nil) }
 
 // dialAllWith is dialAll, calling onDial (if not nil) with each connection
 // as soon as it is open.
 func dialAllWith(cfg config, n int, onDial func(*conn)) ([]*conn, error) {
+	return dialMany(cfg, n, dial, onDial)
+}
+
+// dialReceivers is dialAll with leanConns, for connections that mostly
+// read (fan-out receivers).
+func dialReceivers(cfg config, n int) ([]*conn, error) { return dialMany(cfg, n, dialReceiver, nil) }
+
+// dialMany opens n connections with open, 64 at a time, calling onDial
+// (if not nil) with each as soon as it is open.
+func dialMany(cfg config, n int, open func(base string, raw bool, i int, nsp string) (*conn, error), onDial func(*conn)) ([]*conn, error) {
 	conns := make([]*conn, n)
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
@@ -355,7 +379,7 @@ func dialAllWith(cfg config, n int, onDial func(*conn)) ([]*conn, error) {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			c, err := dial(cfg.node(i), cfg.raw, i, cfg.nsp)
+			c, err := open(cfg.node(i), cfg.raw, i, cfg.nsp)
 			if err != nil {
 				firstErr.CompareAndSwap(nil, err)
 				return
