@@ -47,6 +47,7 @@ func main() {
 	reusePort := flag.Bool("reuseport", false, "listen with SO_REUSEPORT, so that several processes share addr")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile here until SIGINT or SIGTERM")
 	memProfile := flag.String("memprofile", "", "write a heap profile here on SIGINT or SIGTERM")
+	memProfileRate := flag.Int("memprofilerate", 0, "with -memprofile, sample one allocation per this many bytes (1: every allocation, exact sizes per connection; 0: the runtime's default)")
 	execTrace := flag.String("exectrace", "", "write an execution trace (go tool trace) here until SIGINT or SIGTERM")
 	withMetrics := flag.Bool("metrics", false, "turn on Prometheus metrics (served at /metrics), to measure their cost")
 	withTrace := flag.Float64("trace", 0, "trace ChatService's calls with OpenTelemetry, sampling this fraction of them (1: all; spans batched and dropped), to measure the cost")
@@ -56,6 +57,9 @@ func main() {
 	adapter := flag.String("adapter", "pubsub", "with -redis: pubsub (redisadapter.New), sharded (redisadapter.NewSharded) or streams (redisstreamsadapter.New)")
 	flag.Parse()
 	if *cpuProfile != "" || *memProfile != "" || *execTrace != "" {
+		if *memProfileRate > 0 {
+			runtime.MemProfileRate = *memProfileRate
+		}
 		profileUntilSignal(*cpuProfile, *memProfile, *execTrace)
 	}
 	if *raw {
