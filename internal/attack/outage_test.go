@@ -117,10 +117,14 @@ func TestBrokerOutage(t *testing.T) {
 	}
 	gap := local.longestGap(total)
 	t.Logf("Redis killed %v into %d ticks at one per %v, down for %v", killedAt.Round(time.Millisecond), total, interval, outage)
-	figure(t, "broker outage: longest pause at the node's own client", float64(gap.Milliseconds()), "ms", 250)
+	// A node that waited for the broker would pause its own client for the
+	// whole outage; the bound is a third of it, far above what scheduling
+	// on a loaded machine adds (250 ms was once exceeded at load 22).
+	maxGap := outage / 3
+	figure(t, "broker outage: longest pause at the node's own client", float64(gap.Milliseconds()), "ms", float64(maxGap.Milliseconds()))
 	figure(t, "broker outage: ticks lost at the node's own client", float64(local.missing(total)), "messages", 0)
 	figure(t, "broker outage: ticks lost at the other node's client", float64(remote.missing(total)), "messages", 0)
-	if gap > 250*time.Millisecond {
+	if gap > maxGap {
 		t.Errorf("the node's own client waited %v between two ticks while Redis was down; local delivery must not wait for the broker", gap)
 	}
 	if n := local.missing(total); n > 0 {
