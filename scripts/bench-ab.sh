@@ -54,7 +54,7 @@ for round in $(seq "$ROUNDS"); do
       node -e '
         const r = JSON.parse(process.argv[1]);
         const cpu = (process.argv[3] - process.argv[2]) / process.argv[4];
-        const calls = r.calls;
+        const calls = r.calls ?? r.delivered; // fan-out scenarios count delivered messages
         console.log([process.argv[5], process.argv[6], r.per_second.toFixed(0), (cpu / calls * 1e6).toFixed(2), process.argv[7]].join("\t"));
       ' "$line" "$before" "$after" "$ticks" "$side" "$scenario" "$round" >>"$OUT/results.tsv"
     done

@@ -63,26 +63,31 @@ func (h *adapterHost) Send(p *siopacket.Packet, ids []string, flags sioadapter.B
 		return 0, err
 	}
 	sent := 0
-	for _, id := range ids {
-		s := h.nsp().socket(id)
-		if s == nil {
-			continue
-		}
-		if onAck == nil {
-			s.sendEncoded(msgs, flags.Volatile)
-			sent++
-			continue
-		}
-		s.expectAck(p.ID, func(args Args, err error) {
-			if err == nil {
-				onAck(args)
+	// The sockets are looked up a batch at a time under one read lock:
+	// a lock per recipient was a tenth of a fan-out's cost.
+	var batch [256]*Socket
+	for len(ids) > 0 {
+		k := min(len(ids), len(batch))
+		found := h.nsp().socketsOf(batch[:0], ids[:k])
+		ids = ids[k:]
+		for _, s := range found {
+			if onAck == nil {
+				s.sendEncoded(msgs, flags.Volatile)
+				sent++
+				continue
 			}
-		})
-		if s.sendEncoded(msgs, flags.Volatile) {
-			sent++
-		} else {
-			s.dropAck(p.ID)
+			s.expectAck(p.ID, func(args Args, err error) {
+				if err == nil {
+					onAck(args)
+				}
+			})
+			if s.sendEncoded(msgs, flags.Volatile) {
+				sent++
+			} else {
+				s.dropAck(p.ID)
+			}
 		}
+		clear(found)
 	}
 	if onAck == nil {
 		n := &h.server.counters

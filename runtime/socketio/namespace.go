@@ -153,6 +153,19 @@ func (n *Namespace) socket(id string) *Socket {
 	return n.sockets[id]
 }
 
+// socketsOf appends to dst the sockets of ids that are connected here,
+// looked up under one read lock.
+func (n *Namespace) socketsOf(dst []*Socket, ids []string) []*Socket {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	for _, id := range ids {
+		if s := n.sockets[id]; s != nil {
+			dst = append(dst, s)
+		}
+	}
+	return dst
+}
+
 func (n *Namespace) add(s *Socket) {
 	n.mu.Lock()
 	n.sockets[s.id] = s
