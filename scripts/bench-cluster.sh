@@ -88,7 +88,9 @@ for adapter in $ADAPTERS; do
       before=$(cpu_ticks "${nodes[@]}")
       redis_before=$(cpu_ticks "$redis_pid")
       url=$(IFS=,; echo "${urls[*]}")
-      if res=$("$OUT/siobench" -url "$url" -scenario fanout -clients "$CLIENTS" -duration "$DURATION"); then
+      # 4 broadcasts in flight, as PERFORMANCE.md's cluster figures were
+      # measured (siobench's own default is higher, to saturate one server).
+      if res=$("$OUT/siobench" -url "$url" -scenario fanout -inflight "${INFLIGHT:-4}" -clients "$CLIENTS" -duration "$DURATION"); then
         after=$(cpu_ticks "${nodes[@]}")
         redis_after=$(cpu_ticks "$redis_pid")
         echo "$res" | sed "s/^{/{\"target\":\"$target\",\"adapter\":\"$adapter\",\"node_cpu_s\":$(((after - before) * 100 / hz))e-2,\"redis_cpu_s\":$(((redis_after - redis_before) * 100 / hz))e-2,/" >>"$OUT/results.jsonl"
