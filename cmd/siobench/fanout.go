@@ -62,6 +62,7 @@ func fanout(cfg config) (map[string]any, error) { return fanoutWith(cfg, plainFa
 
 func fanoutWith(cfg config, kind fanoutKind) (map[string]any, error) {
 	cfg.nsp = kind.nsp
+	raiseFileLimit() // a large room's receivers are all in this process
 	receivers, err := dialAll(cfg, cfg.clients)
 	if err != nil {
 		return nil, err
@@ -151,9 +152,10 @@ func fanoutWith(cfg config, kind fanoutKind) (map[string]any, error) {
 		outstanding--
 	}
 	publishTime := time.Since(start)
-	// Wait (bounded) for the last deliveries.
+	// Wait (bounded) for the last deliveries; a receiver that has already
+	// failed will not get them.
 	want := n * int64(cfg.clients)
-	for wait := time.Now().Add(10 * time.Second); delivered.Load() < want && time.Now().Before(wait); {
+	for wait := time.Now().Add(10 * time.Second); delivered.Load() < want && firstErr.Load() == nil && time.Now().Before(wait); {
 		time.Sleep(10 * time.Millisecond)
 	}
 	elapsed := time.Since(start)
