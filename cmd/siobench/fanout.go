@@ -126,7 +126,7 @@ func fanoutWith(cfg config, kind fanoutKind) (map[string]any, error) {
 		})
 	}
 
-	cpuBefore := processCPU(cfg.pids)
+	cpuBefore, writesBefore := processCPU(cfg.pids), processWrites(cfg.pids)
 	start := time.Now()
 	deadline := start.Add(cfg.duration)
 	outstanding := 0
@@ -159,7 +159,7 @@ func fanoutWith(cfg config, kind fanoutKind) (map[string]any, error) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	elapsed := time.Since(start)
-	cpu := processCPU(cfg.pids) - cpuBefore
+	cpu, writes := processCPU(cfg.pids)-cpuBefore, processWrites(cfg.pids)-writesBefore
 	close(stop)
 	closeAll(receivers)
 	wg.Wait()
@@ -181,6 +181,9 @@ func fanoutWith(cfg config, kind fanoutKind) (map[string]any, error) {
 	}
 	if len(cfg.pids) > 0 && want > 0 {
 		res["server_cpu_us_per_delivered"] = float64(cpu.Nanoseconds()) / 1e3 / float64(want)
+		// How many frames share a write: what a broadcast's cost per
+		// message mostly depends on (the publisher's acks are counted too).
+		res["server_writes_per_delivered"] = float64(writes) / float64(want)
 	}
 	return res, nil
 }
