@@ -18,7 +18,7 @@
 # (bench/peers/cmd/growthreport) to $OUT/report. Everything listens on
 # 127.0.0.1; every load run is bounded by DURATION (idle ones by IDLE_HOLD).
 #
-#   bash scripts/bench-growth.sh             # all four curves, ~8 minutes
+#   bash scripts/bench-growth.sh             # all four curves, about 7 minutes
 #   QUICK=1 bash scripts/bench-growth.sh     # a smoke run of about a minute
 #   UPDATE=1 bash scripts/bench-growth.sh    # also rewrite PERFORMANCE.md's "How costs grow" tables and docs/bench/growth-*.svg
 #   CURVES="roomsize rooms" bash scripts/bench-growth.sh   # some of: roomsize rooms namespaces memory
@@ -92,6 +92,10 @@ record_failure() { # record_failure <curve> <size> <why>
   printf '{"curve":"%s","x":%s,"failed":true,"error":"%s"}\n' "$1" "$2" "$why" >>"$OUT/results.jsonl"
 }
 
+record_skip() { # record_skip <curve> <size> <why>: a size the machine cannot measure
+  printf '{"curve":"%s","x":%s,"skipped":"%s"}\n' "$1" "$2" "$3" >>"$OUT/results.jsonl"
+}
+
 point() { # point <curve> <size> <siobench flags...>: one load run on a fresh server
   local curve=$1 size=$2 out; shift 2
   echo "== $curve $size" >&2
@@ -109,7 +113,7 @@ roomsize_curve() {
   local sizes=() n capped=""
   for n in $ROOM_SIZES; do
     if [ "$n" -gt "$ROOM_MAX" ]; then
-      record_failure roomsize "$n" "not measured: one server process may open at most $FD_LIMIT files (ulimit -Hn), so a room on one process has at most about $ROOM_MAX members"
+      record_skip roomsize "$n" "one server process may open at most $FD_LIMIT files (ulimit -Hn), so a room on one process has at most about $ROOM_MAX members"
       capped=1
     else
       sizes+=("$n")
@@ -148,7 +152,7 @@ memory_curve() {
       local held end peak rate
       held=$(sed -n 's/^go: held \([0-9]*\) idle.*/\1/p' "$log")
       end=$(sed -n 's/^server memory per connection: \([-0-9.]*\) KiB at the end.*/\1/p' "$log")
-      peak=$(sed -n 's/.*KiB at the end of the hold, \([-0-9.]*\) KiB at peak.*/\1/p' "$log")
+      peak=$(sed -n 's/^server memory per connection: .* KiB at the end of the hold, \([-0-9.]*\) KiB at peak.*/\1/p' "$log")
       rate=$(sed -n 's/^connections opened per second: \([0-9]*\).*/\1/p' "$log")
       record memory "$n" "{\"servers\":$servers,\"connections\":$held,\"kib_per_connection\":$end,\"peak_kib_per_connection\":$peak,\"connect_per_second\":$rate}"
     else
@@ -160,7 +164,7 @@ memory_curve() {
 }
 
 : >"$OUT/results.jsonl"
-knobs="DURATION=$DURATION ROOM_RECEIVERS=$ROOM_RECEIVERS NSP_CLIENTS=$NSP_CLIENTS IDLE_HOLD=$IDLE_HOLD IDLE_PER_PROCESS=$IDLE_PER_PROCESS$([ -n "$QUICK" ] && echo ' QUICK=1')"
+knobs="DURATION=$DURATION ROOM_RECEIVERS=$ROOM_RECEIVERS NSP_CLIENTS=$NSP_CLIENTS IDLE_HOLD=$IDLE_HOLD IDLE_PER_PROCESS=$IDLE_PER_PROCESS${QUICK:+ QUICK=1}"
 printf '{"curve":"meta","date":"%s","knobs":"%s","loadavg":"%s","cpus":%s,"fd_limit":%s}\n' \
   "$(date -u +%Y-%m-%dT%H:%MZ)" "$knobs" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc)" "$FD_LIMIT" >>"$OUT/results.jsonl"
 for curve in $CURVES; do

@@ -72,12 +72,12 @@ var Curves = []Curve{
 	{
 		ID: "roomsize", File: "growth-roomsize.svg", Title: "Fan-out: server CPU per delivered message by room size", X: "members",
 		Cost:   Column{"server_cpu_us_per_delivered", "server CPU per delivered message (µs)", 3},
-		Others: []Column{{"per_second", "delivered msgs/s", 0}, {"p50_us", "delivery latency p50 (µs)", 0}, {"published", "broadcasts", 0}},
+		Others: []Column{{"per_second", "delivered msgs/s", 0}, {"p50_us", "delivery latency p50 (µs)", 0}, {"published", "broadcasts", 0}, {"server_writes_per_delivered", "server writes per delivered message", 2}},
 	},
 	{
 		ID: "rooms", File: "growth-rooms.svg", Title: "Fan-out over many rooms: server CPU per delivered message by number of rooms", X: "rooms",
 		Cost:   Column{"server_cpu_us_per_delivered", "server CPU per delivered message (µs)", 3},
-		Others: []Column{{"per_second", "delivered msgs/s", 0}, {"p50_us", "delivery latency p50 (µs)", 0}},
+		Others: []Column{{"per_second", "delivered msgs/s", 0}, {"p50_us", "delivery latency p50 (µs)", 0}, {"server_writes_per_delivered", "server writes per delivered message", 2}},
 	},
 	{
 		ID: "namespaces", File: "growth-namespaces.svg", Title: "Pipelined acks: server CPU per ack by number of namespaces", X: "namespaces",
@@ -87,7 +87,7 @@ var Curves = []Curve{
 	{
 		ID: "memory", File: "growth-memory.svg", Title: "Idle connections: server memory per connection by connections held", X: "connections",
 		Cost:   Column{"kib_per_connection", "server RSS per connection, end of hold (KiB)", 1},
-		Others: []Column{{"servers", "server processes", 0}, {"peak_kib_per_connection", "at peak (KiB)", 1}, {"connect_per_second", "connections opened/s", 0}},
+		Others: []Column{{"servers", "server processes", 0}, {"peak_kib_per_connection", "server RSS per connection at peak (KiB)", 1}, {"connect_per_second", "connections opened/s", 0}},
 	},
 }
 
@@ -135,6 +135,11 @@ func (c Curve) Table(rows []Row) string {
 	base := c.base(pts)
 	for _, p := range pts {
 		cells := []string{fmtInt(p.num("x"))}
+		if why := p.str("skipped"); why != "" {
+			cells = append(cells, "not measured: "+strings.ReplaceAll(why, "|", "/"))
+			fmt.Fprintf(&b, "| %s |\n", strings.Join(cells, " | "))
+			continue
+		}
 		if p["failed"] == true {
 			cells = append(cells, "failed: "+strings.ReplaceAll(p.str("error"), "|", "/"))
 			fmt.Fprintf(&b, "| %s |\n", strings.Join(cells, " | "))

@@ -9,6 +9,7 @@ const sample = `{"curve":"meta","date":"2026-12-04T19:00Z","knobs":"DURATION=5s"
 {"curve":"roomsize","x":100,"per_second":2000,"p50_us":300,"published":20,"server_cpu_us_per_delivered":1.5}
 {"curve":"roomsize","x":10,"per_second":1000,"p50_us":200,"published":100,"server_cpu_us_per_delivered":3}
 {"curve":"roomsize","x":1000,"failed":true,"error":"dial: too many open files"}
+{"curve":"roomsize","x":100000,"skipped":"one process may open 20000 files"}
 `
 
 // TestTableRatios: rows come out by size, each cost as a ratio to the
@@ -20,10 +21,10 @@ func TestTableRatios(t *testing.T) {
 	}
 	table := Curves[0].Table(rows)
 	lines := strings.Split(strings.TrimSpace(table), "\n")
-	if len(lines) != 5 {
+	if len(lines) != 6 {
 		t.Fatalf("table:\n%s", table)
 	}
-	for i, want := range []string{"| 10 | 1 000 | 200 | 100 | 3.000 | 1.00× |", "| 100 | 2 000 | 300 | 20 | 1.500 | 0.50× |", "| 1 000 | failed: dial: too many open files |"} {
+	for i, want := range []string{"| 10 | 1 000 | 200 | 100 | – | 3.000 | 1.00× |", "| 100 | 2 000 | 300 | 20 | – | 1.500 | 0.50× |", "| 1 000 | failed: dial: too many open files |", "| 100 000 | not measured: one process may open 20000 files |"} {
 		if lines[2+i] != want {
 			t.Errorf("row %d: %q, want %q", i, lines[2+i], want)
 		}
