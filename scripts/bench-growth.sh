@@ -156,8 +156,11 @@ memory_curve() {
       rate=$(sed -n 's/^connections opened per second: \([0-9]*\).*/\1/p' "$log")
       record memory "$n" "{\"servers\":$servers,\"connections\":$held,\"kib_per_connection\":$end,\"peak_kib_per_connection\":$peak,\"connect_per_second\":$rate}"
     else
-      echo "growth: memory $n failed: $(tail -n 1 "$log")" >&2
-      record_failure memory "$n" "$(tail -n 1 "$log")"
+      # The first error a load process printed says why, not the last line.
+      local why
+      why=$(grep -m 1 '^siobench:' "$log" || tail -n 1 "$log")
+      echo "growth: memory $n failed: $why" >&2
+      record_failure memory "$n" "$why"
       break # a larger run would fail too, and load the machine for nothing
     fi
   done
