@@ -37,7 +37,9 @@ func (c Curve) Chart(rows []Row) string {
 		hi = lo + 1
 	}
 	x := func(v float64) float64 {
-		return plotLeft + 20 + (math.Log10(v)-lo)/(hi-lo)*(plotRight-plotLeft-40)
+		// Inset from the axes, so that the end points' labels clear the
+		// axis figures.
+		return plotLeft + 60 + (math.Log10(v)-lo)/(hi-lo)*(plotRight-plotLeft-110)
 	}
 	top := niceCeil(1.2 * slicesMax(ys))
 	y := func(v float64) float64 { return plotBottom - v/top*(plotBottom-plotTop) }
