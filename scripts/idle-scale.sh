@@ -57,6 +57,9 @@ rss() { # total resident KiB of the server processes
 }
 before=$(rss)
 per=$(((N + SERVERS - 1) / SERVERS))
+# An earlier run with more processes left more result files: the summary
+# below reads every one there is.
+rm -f "$OUT"/scale-load-*.json
 loads=()
 for i in $(seq "$SERVERS"); do
   "$OUT/siobench" -url "ws://127.0.0.1:$PORT" -scenario idle -clients "$per" -duration "$HOLD" >"$OUT/scale-load-$i.json" &

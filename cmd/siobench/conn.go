@@ -19,9 +19,9 @@ import (
 type conn struct {
 	ws    frames
 	raw   bool
-	nsp   string       // "" for the main namespace, else "/name,"
-	batch *batchedConn // nil for a leanConn
-	pings int          // pings answered
+	nsp   string // "" for the main namespace, else "/name,"
+	batch *batchedConn
+	pings int // pings answered
 }
 
 var errBadReply = errors.New("siobench: wrong reply")
@@ -76,7 +76,7 @@ func dialReceiver(base string, raw bool, i int, nsp string) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return open(&conn{ws: ws, raw: raw}, nsp)
+	return open(&conn{ws: ws, raw: raw, batch: ws.nc}, nsp)
 }
 
 // endpoint is the WebSocket URL of the server at base.

@@ -121,6 +121,25 @@ func cpuOf(pid int) time.Duration {
 	return time.Duration(user+sys) * time.Second / clockTicks
 }
 
+// processWrites is how many write system calls processes pids have made
+// (syscw of /proc/<pid>/io), 0 where it cannot be read.
+func processWrites(pids []int) int64 {
+	var sum int64
+	for _, pid := range pids {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/io")
+		if err != nil {
+			continue
+		}
+		for line := range strings.Lines(string(b)) {
+			if v, ok := strings.CutPrefix(line, "syscw: "); ok {
+				n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				sum += n
+			}
+		}
+	}
+	return sum
+}
+
 // clockTicks is the kernel's USER_HZ, in which /proc reports CPU time: 100
 // on every Linux architecture Go supports.
 const clockTicks = 100

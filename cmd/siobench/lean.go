@@ -36,7 +36,7 @@ type frames interface {
 // the servers measured here send each message as one frame, and a
 // fragment fails the run rather than being misread.
 type leanConn struct {
-	nc   net.Conn
+	nc   *batchedConn // writes may be gathered, as for gorilla's conns
 	buf  []byte
 	r, w int    // buf[r:w] is read but not yet returned
 	out  []byte // the frame being written
@@ -62,7 +62,7 @@ func dialLean(rawURL string, i int) (*leanConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &leanConn{nc: nc, buf: make([]byte, leanBufferSize)}
+	c := &leanConn{nc: &batchedConn{Conn: nc}, buf: make([]byte, leanBufferSize)}
 	if err := c.handshake(u); err != nil {
 		nc.Close()
 		return nil, err

@@ -24,6 +24,11 @@
 //	            messages/s and per-message latency, beside rpc's unary calls
 //	polling     the latency scenario over HTTP long-polling: clients each with one
 //	            call in flight, POSTed, its ack read from the GET kept open
+//	namespaces  throughput with the clients spread over -namespaces namespaces
+//	            (/ns-0, /ns-1, ...): acks/s and server CPU per ack
+//	rooms       fanout to -rooms rooms, every receiver in all of them, the
+//	            publisher's broadcasts going to the rooms in turn: each one
+//	            reaches the same receivers, so only the number of rooms differs
 //
 // The server must answer the events of examples/benchserver. Every run is
 // bounded by -duration, and addresses must be on loopback.
@@ -65,17 +70,21 @@ type config struct {
 	size     int
 	pids     []int // the server's processes, for memory and CPU figures
 	nsp      string
+	nsps     int // namespaces scenario: how many namespaces the clients are spread over
+	rooms    int // rooms scenario: how many rooms every receiver joins
 }
 
 func main() {
 	var cfg config
 	flag.StringVar(&cfg.url, "url", "ws://127.0.0.1:4000", "server (ws://host:port, loopback only); for a cluster, its nodes separated by commas: clients are spread over them, a publisher is on the first")
 	flag.BoolVar(&cfg.raw, "raw", false, "the server is a bare WebSocket echo")
-	flag.StringVar(&cfg.scenario, "scenario", "throughput", "latency|throughput|binary|fanout|binfanout|rpcfanout|idle|rpc|rpcmeta|rpcplain|goclient|bidi|polling")
+	flag.StringVar(&cfg.scenario, "scenario", "throughput", "latency|throughput|binary|fanout|binfanout|rpcfanout|idle|rpc|rpcmeta|rpcplain|goclient|bidi|polling|namespaces|rooms")
 	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "how long to measure")
 	flag.IntVar(&cfg.clients, "clients", 0, "connections (default per scenario)")
 	flag.IntVar(&cfg.inflight, "inflight", 0, "calls in flight per connection (default per scenario)")
 	flag.IntVar(&cfg.size, "size", 0, "payload bytes (default per scenario)")
+	flag.IntVar(&cfg.nsps, "namespaces", 0, "namespaces scenario: namespaces to spread the clients over (default 1)")
+	flag.IntVar(&cfg.rooms, "rooms", 0, "rooms scenario: rooms every receiver joins and the publisher broadcasts to in turn (default 1)")
 	pids := flag.String("pid", "", "server process, for memory per connection (idle), CPU per delivered message (fanout) and CPU per call (the others); for a cluster, its processes separated by commas")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the load tool (the client side of goclient) here")
 	flag.Parse()
@@ -157,6 +166,9 @@ func def(v *int, d int) {
 const fanoutInflight = 128
 
 func run(cfg config) (map[string]any, error) {
+	if cfg.scenario != "namespaces" {
+		cfg.nsps = 0 // the other scenarios keep their own namespace
+	}
 	switch cfg.scenario {
 	case "latency":
 		def(&cfg.clients, 1)
@@ -214,6 +226,17 @@ func run(cfg config) (map[string]any, error) {
 	case "idle":
 		def(&cfg.clients, 10000)
 		return idle(cfg)
+	case "namespaces":
+		def(&cfg.clients, 64)
+		def(&cfg.inflight, 32)
+		def(&cfg.size, 16)
+		def(&cfg.nsps, 1)
+		return spreadOverNamespaces(cfg)
+	case "rooms":
+		def(&cfg.clients, 10)
+		def(&cfg.inflight, fanoutInflight)
+		def(&cfg.rooms, 1)
+		return overRooms(cfg)
 	case "polling":
 		if cfg.raw {
 			return nil, fmt.Errorf("a raw echo does not speak long-polling")
@@ -356,6 +379,15 @@ func (cfg config) node(i int) string {
 	return cfg.urls[i%len(cfg.urls)]
 }
 
+// namespace returns the namespace client i joins: /ns-<i mod nsps> when
+// the clients are spread over numbered namespaces, else nsp.
+func (cfg config) namespace(i int) string {
+	if cfg.nsps > 0 {
+		return "/ns-" + strconv.Itoa(i%cfg.nsps)
+	}
+	return cfg.nsp
+}
+
 func dialAll(cfg config, n int) ([]*conn, error) { return dialMany(cfg, n, dial, nil) }
 
 // dialAllWith is dialAll, calling onDial (if not nil) with each connection
@@ -379,7 +411,7 @@ func dialMany(cfg config, n int, open func(base string, raw bool, i int, nsp str
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			c, err := open(cfg.node(i), cfg.raw, i, cfg.nsp)
+			c, err := open(cfg.node(i), cfg.raw, i, cfg.namespace(i))
 			if err != nil {
 				firstErr.CompareAndSwap(nil, err)
 				return
