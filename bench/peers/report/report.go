@@ -119,6 +119,10 @@ type Metric struct {
 	LowerBetter bool
 	// Peak, if set, is a key whose figure is given in parentheses.
 	Peak string
+	// Busy gives, in parentheses, how many cores the server and the load
+	// tool kept busy over the run (each is pinned to one): the side near
+	// 1.0 is what limited the rate.
+	Busy bool
 }
 
 // SocketIO are the lines of the Socket.IO table, given the loaded
@@ -135,14 +139,14 @@ func SocketIO(loaded int) []Metric {
 		{Label: "ack round trip p50 over HTTP long-polling, 10 clients", Short: "long-polling p50", Scenario: "polling", Key: "p50_us", Unit: " µs", LowerBetter: true},
 		{Label: "acks/s over HTTP long-polling, 10 clients", Short: "long-polling acks/s", Scenario: "polling", Key: "per_second"},
 		{Label: "server CPU per long-polling ack", Short: "CPU per long-polling ack", Scenario: "polling", Key: "server_cpu_us_per_call", Unit: " µs", Decimals: 1, LowerBetter: true},
-		{Label: "acks/s (50 clients × 32 in flight, 16 B)", Short: "acks/s, 50 × 32", Scenario: "throughput", Key: "per_second"},
+		{Label: "acks/s (50 clients × 32 in flight, 16 B)", Short: "acks/s, 50 × 32", Scenario: "throughput", Key: "per_second", Busy: true},
 		{Label: "server CPU per ack, 50 × 32", Short: "CPU per ack, 50 × 32", Scenario: "throughput", Key: "server_cpu_us_per_call", Unit: " µs", Decimals: 2, LowerBetter: true},
 		{Label: "ack round trip p50, 50 × 32 in flight", Short: "p50 latency, 50 × 32", Scenario: "throughput", Key: "p50_us", Unit: " µs", LowerBetter: true},
 		{Label: "ack round trip p99, 50 × 32 in flight", Short: "p99 latency, 50 × 32", Scenario: "throughput", Key: "p99_us", Unit: " µs", LowerBetter: true},
 		{Label: "ack round trip p99.9, 50 × 32 in flight", Short: "p99.9 latency, 50 × 32", Scenario: "throughput", Key: "p999_us", Unit: " µs", LowerBetter: true},
-		{Label: "64 KiB binary acks (8 × 4 in flight)", Short: "64 KiB binary acks", Scenario: "binary", Key: "mb_per_sec", Unit: " MB/s"},
+		{Label: "64 KiB binary acks (8 × 4 in flight)", Short: "64 KiB binary acks", Scenario: "binary", Key: "mb_per_sec", Unit: " MB/s", Busy: true},
 		{Label: "server CPU per 64 KiB binary ack", Short: "CPU per 64 KiB ack", Scenario: "binary", Key: "server_cpu_us_per_call", Unit: " µs", Decimals: 1, LowerBetter: true},
-		{Label: "room fan-out, 1000 receivers: delivered msgs/s", Short: "fan-out msgs/s", Scenario: "fanout", Key: "per_second"},
+		{Label: "room fan-out, 1000 receivers: delivered msgs/s", Short: "fan-out msgs/s", Scenario: "fanout", Key: "per_second", Busy: true},
 		{Label: "room fan-out delivery latency p50", Short: "fan-out p50 latency", Scenario: "fanout", Key: "p50_us", Unit: " ms", Scale: 1e-3, Decimals: 1, LowerBetter: true},
 		{Label: "server CPU per delivered fan-out message", Short: "CPU per fan-out delivery", Scenario: "fanout", Key: "server_cpu_us_per_delivered", Unit: " µs", Decimals: 2, LowerBetter: true},
 		{Label: "server RSS per idle WebSocket connection", Short: "RSS per idle connection", Scenario: "idle", Key: "kib_per_connection", Unit: " KiB", Decimals: 1, LowerBetter: true, Peak: "peak_kib_per_connection"},

@@ -57,7 +57,7 @@ func TestMarkdown(t *testing.T) {
 	// from the sample.
 	for _, want := range []string{
 		"Run of 2026-01-02T03:04Z by `bash scripts/bench.sh`, DURATION=5s IDLE=10000 IDLE_HOLD=30s; load average at the start 0.50 0.40 0.30, as each server's turn began go 0.50, node 1.10.",
-		"| acks/s (50 clients × 32 in flight, 16 B) | 1 299 936 | 131 520 | 363 210 | 25 000 | 9.88× | 3.58× | 52.0× |",
+		"| acks/s (50 clients × 32 in flight, 16 B) | 1 299 936 (busy: server 0.95, tool 0.60) | 131 520 | 363 210 | 25 000 | 9.88× | 3.58× | 52.0× |",
 		"| ack round trip p50, 10 clients, 1 call each at a time | 48 µs | 107 µs | 52 µs | 220 µs | 0.45× | 0.92× | 0.22× |",
 		"| acks/s over HTTP long-polling, 10 clients | 34 574 | 23 006 | – | failed | 1.50× | – | – |",
 		"| server RSS per idle WebSocket connection (10 000, held 30 s, 10 000 pings answered) | 8.4 KiB | 8.2 KiB (10.0 at peak) | – | 40.0 KiB (44.0 at peak) | 1.02× | – | 0.21× |",

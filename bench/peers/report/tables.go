@@ -94,7 +94,22 @@ func cell(r *Results, target string, m Metric, v value) string {
 			s += " (" + fmtNum(p.v, m.Decimals) + " at peak)"
 		}
 	}
+	if m.Busy && v.ok() {
+		srv, tool := r.value(target, m, "server_cores_busy"), r.value(target, m, "load_cores_busy")
+		if srv.ok() && tool.ok() {
+			s += fmt.Sprintf(" (busy: server %.2f, tool %.2f)", srv.v/scaleOf(m), tool.v/scaleOf(m))
+		}
+	}
 	return s
+}
+
+// scaleOf is the factor value applied to m's figures, undone for the
+// figures beside them.
+func scaleOf(m Metric) float64 {
+	if m.Scale == 0 {
+		return 1
+	}
+	return m.Scale
 }
 
 // idleNote says how many connections the idle scenario held, for how long.
