@@ -84,16 +84,19 @@ run_tool() { # run_tool <target> <scenario> <clients> <command...>: appends its 
 printf '{"target":"meta","date":"%s","duration":"%s","idle":%s,"idle_hold":"%s","quick":%s,"loadavg":"%s","cpus":%s,"targets":"%s"}\n' \
   "$(date -u +%Y-%m-%dT%H:%MZ)" "$DURATION" "$IDLE" "$IDLE_HOLD" "$([ -n "$QUICK" ] && echo true || echo false)" \
   "$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc)" "$TARGETS" >>"$OUT/results.jsonl"
-for target in $TARGETS; do
-  port=$PORT_BASE
-  case $target in
+start_target() { # start_target <target>: a fresh server of target; sets port and PID
+  case $1 in
     go)      port=$((PORT_BASE + 0)); start go "$port" "$OUT/benchserver" -addr "127.0.0.1:$port" ;;
     node)    port=$((PORT_BASE + 1)); start node "$port" node internal/nodepeer/scripts/bench_server.mjs "$port" ;;
     raw)     port=$((PORT_BASE + 2)); start raw "$port" "$OUT/benchserver" -raw -addr "127.0.0.1:$port" ;;
     zishang) port=$((PORT_BASE + 3)); start zishang "$port" "$OUT/zishangserver" -addr "127.0.0.1:$port" ;;
     connect) port=$((PORT_BASE + 4)); start connect "$port" "$OUT/connectserver" -addr "127.0.0.1:$port" ;;
-    *) echo "bench: unknown target $target" >&2; exit 2 ;;
+    *) echo "bench: unknown target $1" >&2; exit 2 ;;
   esac
+}
+
+for target in $TARGETS; do
+  start_target "$target"
   echo "== $target" >&2
   # The machine may be shared: each server's rows are read beside the load
   # average when it started.
@@ -112,7 +115,6 @@ for target in $TARGETS; do
     if [ "$target" != raw ]; then
       load "$target" "$port" polling
       load "$target" "$port" fanout
-      load "$target" "$port" idle -clients "$IDLE" -duration "$IDLE_HOLD"
     fi
     if [ "$target" = go ]; then
       load go "$port" rpc
@@ -120,6 +122,14 @@ for target in $TARGETS; do
       load go "$port" bidi
       load go "$port" binfanout
       load go "$port" rpcfanout
+    fi
+    if [ "$target" != raw ]; then
+      # Idle memory on a fresh process: after the other scenarios, RSS
+      # growth from a baseline they had inflated read low for Go and
+      # below zero for Node (their garbage freed during the hold).
+      kill "$PID"; wait "$PID" 2>/dev/null || true
+      start_target "$target"
+      load "$target" "$port" idle -clients "$IDLE" -duration "$IDLE_HOLD"
     fi
   fi
   kill "$PID"; wait "$PID" 2>/dev/null || true
