@@ -48,7 +48,7 @@ func dialer(i int, bc **batchedConn) *websocket.Dialer {
 		WriteBufferPool:  writeBuffers,
 		HandshakeTimeout: 10 * time.Second,
 		NetDial: func(network, addr string) (net.Conn, error) {
-			d := net.Dialer{LocalAddr: local, Timeout: 10 * time.Second}
+			d := net.Dialer{LocalAddr: local, Timeout: 10 * time.Second, Control: deferPortChoice}
 			nc, err := d.Dial(network, addr)
 			if err != nil {
 				return nil, err

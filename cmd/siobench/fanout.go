@@ -82,7 +82,7 @@ func fanoutWith(cfg config, kind fanoutKind) (map[string]any, error) {
 	var delivered atomic.Int64
 	var mu sync.Mutex
 	var latencies []time.Duration
-	var firstErr atomic.Value
+	var firstErr firstError
 	var published atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -96,12 +96,12 @@ func fanoutWith(cfg config, kind fanoutKind) (map[string]any, error) {
 					select {
 					case <-stop:
 					default:
-						firstErr.CompareAndSwap(nil, err)
+						firstErr.set(err)
 					}
 					break
 				}
 				if n != want {
-					firstErr.CompareAndSwap(nil, fmt.Errorf("%w: got message %d, want %d", errBadReply, n, want))
+					firstErr.set(fmt.Errorf("%w: got message %d, want %d", errBadReply, n, want))
 					break
 				}
 				want++
@@ -155,7 +155,7 @@ func fanoutWith(cfg config, kind fanoutKind) (map[string]any, error) {
 	// Wait (bounded) for the last deliveries; a receiver that has already
 	// failed will not get them.
 	want := n * int64(cfg.clients)
-	for wait := time.Now().Add(10 * time.Second); delivered.Load() < want && firstErr.Load() == nil && time.Now().Before(wait); {
+	for wait := time.Now().Add(10 * time.Second); delivered.Load() < want && firstErr.get() == nil && time.Now().Before(wait); {
 		time.Sleep(10 * time.Millisecond)
 	}
 	elapsed := time.Since(start)
@@ -163,7 +163,7 @@ func fanoutWith(cfg config, kind fanoutKind) (map[string]any, error) {
 	close(stop)
 	closeAll(receivers)
 	wg.Wait()
-	if err, _ := firstErr.Load().(error); err != nil {
+	if err := firstErr.get(); err != nil {
 		return nil, err
 	}
 	if got := delivered.Load(); got != want {

@@ -45,7 +45,7 @@ func goClient(cfg config) (map[string]any, error) {
 	req := &chatv1.SendMessageRequest{Room: "lobby", User: "bench", Text: "hello"}
 
 	var calls atomic.Int64
-	var firstErr atomic.Value
+	var firstErr firstError
 	selfBefore, serverBefore := selfCPU(), processCPU(cfg.pids)
 	start := time.Now()
 	deadline := start.Add(cfg.duration)
@@ -56,11 +56,11 @@ func goClient(cfg config) (map[string]any, error) {
 				for time.Now().Before(deadline) {
 					res, err := c.SendMessage(ctx, req)
 					if err != nil {
-						firstErr.CompareAndSwap(nil, err)
+						firstErr.set(err)
 						return
 					}
 					if res.GetId() != 5 {
-						firstErr.CompareAndSwap(nil, fmt.Errorf("%w: id %d", errBadReply, res.GetId()))
+						firstErr.set(fmt.Errorf("%w: id %d", errBadReply, res.GetId()))
 						return
 					}
 					calls.Add(1)
@@ -71,7 +71,7 @@ func goClient(cfg config) (map[string]any, error) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	selfAfter, serverAfter := selfCPU(), processCPU(cfg.pids)
-	if err, _ := firstErr.Load().(error); err != nil {
+	if err := firstErr.get(); err != nil {
 		return nil, err
 	}
 	n := calls.Load()

@@ -57,7 +57,7 @@ func dialLean(rawURL string, i int) (*leanConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%16))}, Timeout: 10 * time.Second}
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%16))}, Timeout: 10 * time.Second, Control: deferPortChoice}
 	nc, err := d.Dial("tcp", u.Host)
 	if err != nil {
 		return nil, err

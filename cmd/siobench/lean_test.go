@@ -116,3 +116,19 @@ func TestLeanConnRefusesAWrongHandshake(t *testing.T) {
 		t.Fatal("dialed a server that refused the upgrade")
 	}
 }
+
+// TestFirstErrorKeepsTheFirstOfAnyType: errors of different types from
+// different goroutines are taken in turn; the first stays.
+func TestFirstErrorKeepsTheFirstOfAnyType(t *testing.T) {
+	var f firstError
+	if f.get() != nil {
+		t.Fatal("an error before any was set")
+	}
+	first := errors.New("first")
+	f.set(first)
+	f.set(&websocket.CloseError{Code: 1000})
+	f.set(errFragmented)
+	if got := f.get(); got != first {
+		t.Fatalf("got %v, want the first error", got)
+	}
+}

@@ -277,7 +277,7 @@ func calls(cfg config, r *request, withLatency bool) (map[string]any, error) {
 	var total atomic.Int64
 	var mu sync.Mutex
 	var latencies []time.Duration
-	var firstErr atomic.Value
+	var firstErr firstError
 	start := time.Now()
 	deadline := start.Add(cfg.duration)
 	var wg sync.WaitGroup
@@ -291,7 +291,7 @@ func calls(cfg config, r *request, withLatency bool) (map[string]any, error) {
 			var mine []time.Duration
 			for range cfg.inflight {
 				if err := c.send(r, next); err != nil {
-					firstErr.CompareAndSwap(nil, err)
+					firstErr.set(err)
 					return
 				}
 				sent[next] = time.Now()
@@ -301,7 +301,7 @@ func calls(cfg config, r *request, withLatency bool) (map[string]any, error) {
 				_ = c.ws.SetReadDeadline(deadline.Add(5 * time.Second))
 				id, err := c.recv(r)
 				if err != nil {
-					firstErr.CompareAndSwap(nil, err)
+					firstErr.set(err)
 					return
 				}
 				if c.raw {
@@ -309,7 +309,7 @@ func calls(cfg config, r *request, withLatency bool) (map[string]any, error) {
 				}
 				t0, ok := sent[id]
 				if !ok {
-					firstErr.CompareAndSwap(nil, fmt.Errorf("%w: unknown ack id %d", errBadReply, id))
+					firstErr.set(fmt.Errorf("%w: unknown ack id %d", errBadReply, id))
 					return
 				}
 				delete(sent, id)
@@ -319,7 +319,7 @@ func calls(cfg config, r *request, withLatency bool) (map[string]any, error) {
 				}
 				if time.Now().Before(deadline) {
 					if err := c.send(r, next); err != nil {
-						firstErr.CompareAndSwap(nil, err)
+						firstErr.set(err)
 						return
 					}
 					sent[next] = time.Now()
@@ -333,7 +333,7 @@ func calls(cfg config, r *request, withLatency bool) (map[string]any, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	if err, _ := firstErr.Load().(error); err != nil {
+	if err := firstErr.get(); err != nil {
 		return nil, err
 	}
 	res := map[string]any{
@@ -405,7 +405,7 @@ func dialReceivers(cfg config, n int) ([]*conn, error) { return dialMany(cfg, n,
 func dialMany(cfg config, n int, open func(base string, raw bool, i int, nsp string) (*conn, error), onDial func(*conn)) ([]*conn, error) {
 	conns := make([]*conn, n)
 	var wg sync.WaitGroup
-	var firstErr atomic.Value
+	var firstErr firstError
 	sem := make(chan struct{}, 64)
 	for i := range n {
 		wg.Go(func() {
@@ -413,7 +413,7 @@ func dialMany(cfg config, n int, open func(base string, raw bool, i int, nsp str
 			defer func() { <-sem }()
 			c, err := open(cfg.node(i), cfg.raw, i, cfg.namespace(i))
 			if err != nil {
-				firstErr.CompareAndSwap(nil, err)
+				firstErr.set(err)
 				return
 			}
 			conns[i] = c
@@ -423,7 +423,7 @@ func dialMany(cfg config, n int, open func(base string, raw bool, i int, nsp str
 		})
 	}
 	wg.Wait()
-	if err, _ := firstErr.Load().(error); err != nil {
+	if err := firstErr.get(); err != nil {
 		closeAll(conns)
 		return nil, err
 	}
@@ -444,7 +444,7 @@ func closeAll(conns []*conn) {
 // system call per call, so the server is what is measured.
 func pipelined(cfg config, conns []*conn, r *request) (map[string]any, error) {
 	var total atomic.Int64
-	var firstErr atomic.Value
+	var firstErr firstError
 	// Every call's round trip, from the write of its batch to its ack:
 	// latency under this load, beside the rate.
 	var latMu sync.Mutex
@@ -497,13 +497,13 @@ func pipelined(cfg config, conns []*conn, r *request) (map[string]any, error) {
 				for range n {
 					outstanding[next] = sentAt
 					if err := c.send(r, next); err != nil {
-						firstErr.CompareAndSwap(nil, err)
+						firstErr.set(err)
 					}
 					next++
 				}
 				mu.Unlock()
 				if err := c.batch.flush(); err != nil {
-					firstErr.CompareAndSwap(nil, err)
+					firstErr.set(err)
 					return
 				}
 			}
@@ -526,7 +526,7 @@ func pipelined(cfg config, conns []*conn, r *request) (map[string]any, error) {
 				mu.Unlock()
 				if err != nil {
 					if !done || left > 0 {
-						firstErr.CompareAndSwap(nil, fmt.Errorf("%d calls unanswered: %w", left, err))
+						firstErr.set(fmt.Errorf("%d calls unanswered: %w", left, err))
 					}
 					return
 				}
@@ -541,7 +541,7 @@ func pipelined(cfg config, conns []*conn, r *request) (map[string]any, error) {
 				done = stopped
 				mu.Unlock()
 				if !ok {
-					firstErr.CompareAndSwap(nil, fmt.Errorf("%w: unknown ack id %d", errBadReply, id))
+					firstErr.set(fmt.Errorf("%w: unknown ack id %d", errBadReply, id))
 					return
 				}
 				total.Add(1)
@@ -560,7 +560,7 @@ func pipelined(cfg config, conns []*conn, r *request) (map[string]any, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	if err, _ := firstErr.Load().(error); err != nil {
+	if err := firstErr.get(); err != nil {
 		return nil, err
 	}
 	cpu := processCPU(cfg.pids) - cpuBefore
@@ -578,4 +578,20 @@ func pipelined(cfg config, conns []*conn, r *request) (map[string]any, error) {
 	}
 	addPercentiles(res, latencies)
 	return res, nil
+}
+
+// firstError keeps the first error any of a run's goroutines reports.
+// (atomic.Value would not do: offered a second error of another type, it
+// panics, which a run with 400 000 connections did on its dial errors.)
+type firstError struct{ p atomic.Pointer[error] }
+
+// set records err unless an error was recorded before.
+func (f *firstError) set(err error) { f.p.CompareAndSwap(nil, &err) }
+
+// get returns the first error recorded, or nil.
+func (f *firstError) get() error {
+	if p := f.p.Load(); p != nil {
+		return *p
+	}
+	return nil
 }

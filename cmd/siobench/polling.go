@@ -169,13 +169,13 @@ func polling(cfg config) (map[string]any, error) {
 	base := "http" + strings.TrimPrefix(cfg.url, "ws")
 
 	conns := make([]*pollingConn, cfg.clients)
-	var firstErr atomic.Value
+	var firstErr firstError
 	var wg sync.WaitGroup
 	for i := range conns {
 		wg.Go(func() {
 			c, err := dialPolling(ctx, client, base)
 			if err != nil {
-				firstErr.CompareAndSwap(nil, err)
+				firstErr.set(err)
 				return
 			}
 			conns[i] = c
@@ -189,7 +189,7 @@ func polling(cfg config) (map[string]any, error) {
 			}
 		}
 	}()
-	if err, _ := firstErr.Load().(error); err != nil {
+	if err := firstErr.get(); err != nil {
 		return nil, err
 	}
 
@@ -210,11 +210,11 @@ func polling(cfg config) (map[string]any, error) {
 				call := fmt.Appendf(nil, `42%d["echo",%s]`, id, arg)
 				t0 := time.Now()
 				if err := c.post(ctx, call); err != nil {
-					firstErr.CompareAndSwap(nil, err)
+					firstErr.set(err)
 					return
 				}
 				if err := c.awaitAck(id, arg, deadline.Add(5*time.Second)); err != nil {
-					firstErr.CompareAndSwap(nil, err)
+					firstErr.set(err)
 					return
 				}
 				mine = append(mine, time.Since(t0))
@@ -223,7 +223,7 @@ func polling(cfg config) (map[string]any, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	if err, _ := firstErr.Load().(error); err != nil {
+	if err := firstErr.get(); err != nil {
 		return nil, err
 	}
 	slices.Sort(latencies)

@@ -39,7 +39,7 @@ func bidi(cfg config) (map[string]any, error) {
 	defer closeAll(conns)
 	msg, _ := proto.Marshal(&chatv1.SendMessageRequest{Room: "lobby", User: "bench", Text: "hello"})
 	var total atomic.Int64
-	var firstErr atomic.Value
+	var firstErr firstError
 	var mu sync.Mutex
 	var latencies []time.Duration
 	start := time.Now()
@@ -49,7 +49,7 @@ func bidi(cfg config) (map[string]any, error) {
 		wg.Go(func() {
 			mine, err := c.runStream(msg, cfg.inflight, deadline)
 			if err != nil {
-				firstErr.CompareAndSwap(nil, err)
+				firstErr.set(err)
 			}
 			total.Add(int64(len(mine)))
 			mu.Lock()
@@ -59,7 +59,7 @@ func bidi(cfg config) (map[string]any, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	if err, _ := firstErr.Load().(error); err != nil {
+	if err := firstErr.get(); err != nil {
 		return nil, err
 	}
 	slices.Sort(latencies)
