@@ -25,8 +25,8 @@ const (
 func (c Curve) Chart(rows []Row) string {
 	var xs, ys []float64
 	for _, p := range c.points(rows) {
-		if v := p.num(c.Cost.Key); v > 0 {
-			xs, ys = append(xs, p.num("x")), append(ys, v)
+		if v := p.Num(c.Cost.Key); v > 0 {
+			xs, ys = append(xs, p.Num("x")), append(ys, v)
 		}
 	}
 	if len(xs) == 0 {

@@ -6,51 +6,21 @@
 package growth
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/sio-dev/sio/bench/peers/report"
 )
 
 // Row is one result line: a load tool's JSON output plus "curve" and "x".
-type Row map[string]any
+type Row = report.Row
 
 // Read parses JSON lines; blank lines are skipped.
-func Read(r io.Reader) ([]Row, error) {
-	var rows []Row
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
-		}
-		var row Row
-		if err := json.Unmarshal(line, &row); err != nil {
-			return nil, fmt.Errorf("line %d: %w", n, err)
-		}
-		rows = append(rows, row)
-	}
-	return rows, sc.Err()
-}
-
-func (row Row) str(key string) string {
-	s, _ := row[key].(string)
-	return s
-}
-
-// num is the figure under key, NaN if the row has none.
-func (row Row) num(key string) float64 {
-	if v, ok := row[key].(float64); ok {
-		return v
-	}
-	return math.NaN()
-}
+func Read(r io.Reader) ([]Row, error) { return report.ReadRows(r) }
 
 // Column is one figure of a curve's table.
 type Column struct {
@@ -96,22 +66,22 @@ var Curves = []Curve{
 func (c Curve) points(rows []Row) []Row {
 	bySize := map[float64]Row{}
 	for _, r := range rows {
-		if r.str("curve") == c.ID && !math.IsNaN(r.num("x")) {
-			bySize[r.num("x")] = r
+		if r.Str("curve") == c.ID && !math.IsNaN(r.Num("x")) {
+			bySize[r.Num("x")] = r
 		}
 	}
 	var out []Row
 	for _, r := range bySize {
 		out = append(out, r)
 	}
-	slices.SortFunc(out, func(a, b Row) int { return int(a.num("x") - b.num("x")) })
+	slices.SortFunc(out, func(a, b Row) int { return int(a.Num("x") - b.Num("x")) })
 	return out
 }
 
 // base is the cost at the smallest size that has one, NaN if none has.
 func (c Curve) base(pts []Row) float64 {
 	for _, p := range pts {
-		if v := p.num(c.Cost.Key); v > 0 {
+		if v := p.Num(c.Cost.Key); v > 0 {
 			return v
 		}
 	}
@@ -130,25 +100,25 @@ func (c Curve) Table(rows []Row) string {
 	for _, col := range c.Others {
 		head = append(head, col.Label)
 	}
-	head = append(head, c.Cost.Label, "cost / cost at "+fmtInt(pts[0].num("x")))
+	head = append(head, c.Cost.Label, "cost / cost at "+fmtInt(pts[0].Num("x")))
 	fmt.Fprintf(&b, "| %s |\n|%s\n", strings.Join(head, " | "), strings.Repeat("---|", len(head)))
 	base := c.base(pts)
 	for _, p := range pts {
-		cells := []string{fmtInt(p.num("x"))}
-		if why := p.str("skipped"); why != "" {
+		cells := []string{fmtInt(p.Num("x"))}
+		if why := p.Str("skipped"); why != "" {
 			cells = append(cells, "not measured: "+strings.ReplaceAll(why, "|", "/"))
 			fmt.Fprintf(&b, "| %s |\n", strings.Join(cells, " | "))
 			continue
 		}
 		if p["failed"] == true {
-			cells = append(cells, "failed: "+strings.ReplaceAll(p.str("error"), "|", "/"))
+			cells = append(cells, "failed: "+strings.ReplaceAll(p.Str("error"), "|", "/"))
 			fmt.Fprintf(&b, "| %s |\n", strings.Join(cells, " | "))
 			continue
 		}
 		for _, col := range c.Others {
-			cells = append(cells, fmtNum(p.num(col.Key), col.Digits))
+			cells = append(cells, fmtNum(p.Num(col.Key), col.Digits))
 		}
-		cost := p.num(c.Cost.Key)
+		cost := p.Num(c.Cost.Key)
 		cells = append(cells, fmtNum(cost, c.Cost.Digits), fmtRatio(cost/base))
 		fmt.Fprintf(&b, "| %s |\n", strings.Join(cells, " | "))
 	}
@@ -160,9 +130,9 @@ func (c Curve) Table(rows []Row) string {
 func Markdown(rows []Row, chartDir string) string {
 	var b strings.Builder
 	for _, r := range rows {
-		if r.str("curve") == "meta" {
+		if r.Str("curve") == "meta" {
 			fmt.Fprintf(&b, "Run of %s by `bash scripts/bench-growth.sh` (%s), server pinned to core 1 and load to core 0 (idle connections: neither, as `scripts/idle-scale.sh` runs them); load average at the start %s; file limit per process %s. Every reply was checked.\n\n",
-				r.str("date"), r.str("knobs"), r.str("loadavg"), fmtInt(r.num("fd_limit")))
+				r.Str("date"), r.Str("knobs"), r.Str("loadavg"), fmtInt(r.Num("fd_limit")))
 		}
 	}
 	for _, c := range Curves {
@@ -178,11 +148,7 @@ func Markdown(rows []Row, chartDir string) string {
 // ReplaceSection puts content between begin and end in doc, which must
 // hold each marker once, in that order.
 func ReplaceSection(doc, begin, end, content string) (string, error) {
-	i, j := strings.Index(doc, begin), strings.Index(doc, end)
-	if i < 0 || j < i || strings.Count(doc, begin) != 1 || strings.Count(doc, end) != 1 {
-		return "", fmt.Errorf("growth: the document needs %s and %s, once each, in that order", begin, end)
-	}
-	return doc[:i+len(begin)] + "\n" + strings.TrimSpace(content) + "\n" + doc[j:], nil
+	return report.ReplaceBetween(doc, begin, end, content)
 }
 
 func fmtInt(v float64) string {

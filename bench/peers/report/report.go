@@ -26,7 +26,16 @@ type Results struct {
 
 // Read parses JSON lines; blank lines are skipped.
 func Read(r io.Reader) (*Results, error) {
-	res := &Results{}
+	rows, err := ReadRows(r)
+	if err != nil {
+		return nil, err
+	}
+	return &Results{Rows: rows}, nil
+}
+
+// ReadRows parses JSON lines into rows; blank lines are skipped.
+func ReadRows(r io.Reader) ([]Row, error) {
+	var rows []Row
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for n := 1; sc.Scan(); n++ {
@@ -38,9 +47,9 @@ func Read(r io.Reader) (*Results, error) {
 		if err := json.Unmarshal(line, &row); err != nil {
 			return nil, fmt.Errorf("line %d: %w", n, err)
 		}
-		res.Rows = append(res.Rows, row)
+		rows = append(rows, row)
 	}
-	return res, sc.Err()
+	return rows, sc.Err()
 }
 
 // find returns the row of target and scenario, where scenario may name a
@@ -49,10 +58,10 @@ func Read(r io.Reader) (*Results, error) {
 func (r *Results) find(target, scenario string) Row {
 	name, clients, _ := strings.Cut(scenario, "@")
 	for _, row := range r.Rows {
-		if row.str("target") != target || row.str("scenario") != name {
+		if row.Str("target") != target || row.Str("scenario") != name {
 			continue
 		}
-		if clients != "" && strconv.Itoa(int(row.num("clients"))) != clients {
+		if clients != "" && strconv.Itoa(int(row.Num("clients"))) != clients {
 			continue
 		}
 		return row
@@ -63,19 +72,21 @@ func (r *Results) find(target, scenario string) Row {
 // Meta is the run's description, the row of target "meta".
 func (r *Results) Meta() Row {
 	for _, row := range r.Rows {
-		if row.str("target") == "meta" {
+		if row.Str("target") == "meta" {
 			return row
 		}
 	}
 	return Row{}
 }
 
-func (row Row) str(key string) string {
+// Str is the text under key, "" if the row has none.
+func (row Row) Str(key string) string {
 	s, _ := row[key].(string)
 	return s
 }
 
-func (row Row) num(key string) float64 {
+// Num is the figure under key, NaN if the row has none.
+func (row Row) Num(key string) float64 {
 	v, ok := row[key].(float64)
 	if !ok {
 		return math.NaN()
@@ -184,7 +195,7 @@ func (r *Results) value(target string, m Metric, key string) value {
 	if scale == 0 {
 		scale = 1
 	}
-	return value{v: row.num(key) * scale}
+	return value{v: row.Num(key) * scale}
 }
 
 // typed returns a typed metric's figure: ours from the goclient scenario,

@@ -72,7 +72,7 @@ func Markdown(r *Results, o Options) (string, error) {
 	fmt.Fprintf(&b, "| typed unary calls/s as raw frames, pipelined (`siobench -scenario rpc`, 50 × 32) | %s |\n", fmtValue(per("rpc"), count))
 	bidi := r.find(Ours.ID, "bidi")
 	fmt.Fprintf(&b, "| typed messages/s on bidirectional streams (50 × 32), p50 / p99 | %s, %s / %s |\n", fmtValue(per("bidi"), count),
-		fmtValue(value{v: bidi.num("p50_us")}, Metric{Unit: " µs"}), fmtValue(value{v: bidi.num("p99_us")}, Metric{Unit: " µs"}))
+		fmtValue(value{v: bidi.Num("p50_us")}, Metric{Unit: " µs"}), fmtValue(value{v: bidi.Num("p99_us")}, Metric{Unit: " µs"}))
 	rf, bf := per("rpcfanout"), per("binfanout")
 	fmt.Fprintf(&b, "| typed room stream fan-out, 1000 receivers: msgs/s (plain binary broadcast of the same bytes) | %s (%s, %s) |\n",
 		fmtValue(rf, count), fmtValue(bf, count), fmtRatio(Ratio(rf.v, bf.v)))
@@ -114,11 +114,11 @@ func scaleOf(m Metric) float64 {
 
 // idleNote says how many connections the idle scenario held, for how long.
 func idleNote(row Row) string {
-	if row == nil || math.IsNaN(row.num("connections")) {
+	if row == nil || math.IsNaN(row.Num("connections")) {
 		return ""
 	}
-	note := " (" + fmtNum(row.num("connections"), 0) + ", held " + fmtNum(row.num("held_sec"), 0) + " s"
-	if p := row.num("pings_answered"); p > 0 {
+	note := " (" + fmtNum(row.Num("connections"), 0) + ", held " + fmtNum(row.Num("held_sec"), 0) + " s"
+	if p := row.Num("pings_answered"); p > 0 {
 		note += ", " + fmtNum(p, 0) + " pings answered"
 	}
 	return note + ")"
@@ -128,8 +128,8 @@ func idleNote(row Row) string {
 func (r *Results) loads() []string {
 	var ls []string
 	for _, row := range r.Rows {
-		if row.str("target") == "load" {
-			ls = append(ls, row.str("of")+" "+row.str("loadavg"))
+		if row.Str("target") == "load" {
+			ls = append(ls, row.Str("of")+" "+row.Str("loadavg"))
 		}
 	}
 	return ls
@@ -138,7 +138,7 @@ func (r *Results) loads() []string {
 // describe is the sentence above the tables: when and how the run was made.
 func describe(meta Row, loads []string) string {
 	var parts []string
-	if d := meta.str("date"); d != "" {
+	if d := meta.Str("date"); d != "" {
 		parts = append(parts, "Run of "+d)
 	} else {
 		parts = append(parts, "Run")
@@ -157,7 +157,7 @@ func describe(meta Row, loads []string) string {
 	if len(env) > 0 {
 		s += ", " + strings.Join(env, " ")
 	}
-	if l := meta.str("loadavg"); l != "" {
+	if l := meta.Str("loadavg"); l != "" {
 		s += "; load average at the start " + l
 	}
 	if len(loads) > 0 {
@@ -169,9 +169,15 @@ func describe(meta Row, loads []string) string {
 // ReplaceSection returns doc with what lies between Begin and End replaced
 // by content; both markers must be there, once, in that order.
 func ReplaceSection(doc, content string) (string, error) {
-	i, j := strings.Index(doc, Begin), strings.Index(doc, End)
-	if i < 0 || j < i || strings.Count(doc, Begin) != 1 || strings.Count(doc, End) != 1 {
-		return "", fmt.Errorf("report: the document needs %s and %s, once each, in that order", Begin, End)
+	return ReplaceBetween(doc, Begin, End, content)
+}
+
+// ReplaceBetween returns doc with what lies between the markers begin and
+// end replaced by content; both must be there, once, in that order.
+func ReplaceBetween(doc, begin, end, content string) (string, error) {
+	i, j := strings.Index(doc, begin), strings.Index(doc, end)
+	if i < 0 || j < i || strings.Count(doc, begin) != 1 || strings.Count(doc, end) != 1 {
+		return "", fmt.Errorf("the document needs %s and %s, once each, in that order", begin, end)
 	}
-	return doc[:i+len(Begin)] + "\n" + strings.TrimSpace(content) + "\n" + doc[j:], nil
+	return doc[:i+len(begin)] + "\n" + strings.TrimSpace(content) + "\n" + doc[j:], nil
 }
