@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -29,7 +28,7 @@ func TestBatchedFramesStayWhole(t *testing.T) {
 	var pinger, wg sync.WaitGroup
 	pinger.Go(func() {
 		for range 200 {
-			_ = r.conn.webSocket().conn.WriteControl(websocket.PingMessage, []byte("p"), time.Now().Add(time.Second))
+			r.conn.webSocket().writeControl(opPing, []byte("p"))
 		}
 	})
 	// Read while sending: 8 MB unread would fill the socket buffers and

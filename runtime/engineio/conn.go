@@ -105,7 +105,8 @@ type Conn struct {
 	transport   string
 	out         outQueue
 	hb          heartbeat
-	writing     bool // a writer is running, or the read loop will write (deferral.pending)
+	timer       sessionTimer // the one deadline, on the shared heaps
+	writing     bool         // a writer is running, or the read loop will write (deferral.pending)
 	deferral    writeDeferral
 	// push is the transport that writes queued packets as they come: a
 	// WebSocket (wsTransport), or a client's long-polling (clientPolling).
@@ -314,7 +315,7 @@ func (c *Conn) closeGracefully(reason CloseReason) {
 		if left := time.Until(c.heartbeatDeadlineLocked()); left < d {
 			d = max(left, 0)
 		}
-		c.hb.timer.Reset(d)
+		c.setTimer(time.Now().Add(d))
 		c.kickLocked()
 		c.mu.Unlock()
 		return
@@ -347,7 +348,7 @@ func (c *Conn) closeNow(reason CloseReason, err error) {
 	}
 	c.state = stateClosed
 	c.closeReason, c.closeErr = reason, err
-	c.hb.timer.Stop()
+	c.stopTimer()
 	push := c.push
 	var probe *websocket.Conn
 	lingers := false

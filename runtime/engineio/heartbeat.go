@@ -9,7 +9,8 @@ import (
 // The heartbeat: the server pings every pingInterval and waits pingTimeout
 // for the pong; the side that is pinged (a client, or a server speaking
 // revision 3, whose clients ping) expects a ping within the sum. One timer
-// per session carries it, and the close deadline once the session closes.
+// deadline per session carries it (timers.go), and the close deadline once
+// the session closes.
 
 // peerPings reports whether the other side sends the pings and this one
 // answers them: a client, or a server speaking revision 3.
@@ -17,9 +18,8 @@ func (c *Conn) peerPings() bool { return c.isClient || c.eio3 }
 
 // heartbeat is a session's heartbeat timer, under the session's mu.
 type heartbeat struct {
-	timer     *time.Timer // heartbeat, and the close deadline while closing
-	due       time.Time   // when timer is meant to fire; it may run late
-	awaitPong bool        // server side: a ping is out, the pong not yet back
+	due       time.Time // when the session's timer is meant to fire; it may run late
+	awaitPong bool      // server side: a ping is out, the pong not yet back
 }
 
 // startHeartbeat arms the heartbeat timer: the server pings every
@@ -30,16 +30,17 @@ func (c *Conn) startHeartbeat() {
 	if c.peerPings() {
 		d += c.limits.pingTimeout
 	}
-	c.mu.Lock() // the timer's callback may run before AfterFunc returns
+	c.mu.Lock() // the timer's callback may run before setTimer returns
 	defer c.mu.Unlock()
+	c.initTimer()
 	c.hb.due = time.Now().Add(d)
-	c.hb.timer = time.AfterFunc(d, c.onTimer)
+	c.setTimer(c.hb.due)
 }
 
 // resetTimerLocked re-arms the heartbeat timer to fire d after from.
 func (c *Conn) resetTimerLocked(from time.Time, d time.Duration) {
 	c.hb.due = from.Add(d)
-	c.hb.timer.Reset(time.Until(c.hb.due))
+	c.setTimer(c.hb.due)
 }
 
 // heartbeatDeadlineLocked is when the server-side heartbeat fails if no

@@ -93,7 +93,7 @@ func (t *wsTransport) park() bool {
 	if id.state.Load() == readerStopped {
 		return true
 	}
-	release(t.batch.reader)
+	t.releaseReader()
 	id.state.Store(readerParked)
 	var armErr error
 	err = rc.Control(func(fd uintptr) {
@@ -102,7 +102,7 @@ func (t *wsTransport) park() bool {
 	})
 	if err != nil || armErr != nil {
 		idlePoller.forget(t, int(id.fd))
-		restore(t.batch.reader, t.batch)
+		t.restoreReader()
 		id.state.Store(readerRunning)
 		return false
 	}
@@ -120,7 +120,7 @@ func (t *wsTransport) wake() {
 		id.mu.Unlock()
 		return
 	}
-	restore(t.batch.reader, t.batch)
+	t.restoreReader()
 	id.state.Store(readerRunning)
 	id.mu.Unlock()
 	go id.owner.readRest(t)
@@ -141,13 +141,40 @@ func (t *wsTransport) stopIdle() {
 	id.mu.Unlock()
 }
 
-// Read buffers of parked connections. A parked connection keeps its
-// *bufio.Reader (gorilla holds that pointer) but not the buffer in it:
-// release moves the reader's contents, buffer included, into a spare
-// Reader kept in readerPool, and restore moves a spare's back. spareReaders
-// keeps the emptied spares, so parking and waking allocate nothing once
-// the pools are warm.
+// Read buffers of parked connections. A connection that reads its frames
+// itself gives its *bufio.Reader to readerPool while parked, and takes one
+// back when it wakes. One whose frames gorilla reads keeps the Reader
+// (gorilla holds that pointer) but not the buffer in it: release moves the
+// reader's contents, buffer included, into a spare Reader kept in
+// readerPool, and restore moves a spare's back. spareReaders keeps the
+// emptied spares, so parking and waking allocate nothing once the pools
+// are warm.
 var readerPool, spareReaders sync.Pool
+
+// releaseReader gives up the read buffer of a connection being parked.
+func (t *wsTransport) releaseReader() {
+	if t.conn == nil {
+		t.batch.reader.Reset(nil)
+		readerPool.Put(t.batch.reader)
+		t.batch.reader = nil
+		return
+	}
+	release(t.batch.reader)
+}
+
+// restoreReader gives a waking connection a read buffer again.
+func (t *wsTransport) restoreReader() {
+	if t.conn == nil {
+		r := new(bufio.Reader)
+		if spare, _ := readerPool.Get().(*bufio.Reader); spare != nil {
+			r = spare
+		}
+		restoreInto(r, t.batch)
+		t.batch.reader = r
+		return
+	}
+	restore(t.batch.reader, t.batch)
+}
 
 // newReader returns a reader of readBufferSize over conn, with a pooled
 // buffer when there is one.
@@ -174,7 +201,13 @@ func restore(r *bufio.Reader, conn io.Reader) {
 		*r = *spare
 		*spare = bufio.Reader{}
 		spareReaders.Put(spare)
-	} else {
+	}
+	restoreInto(r, conn)
+}
+
+// restoreInto points r at conn, with a new buffer if it has none.
+func restoreInto(r *bufio.Reader, conn io.Reader) {
+	if r.Size() == 0 {
 		*r = *bufio.NewReaderSize(conn, readBufferSize)
 	}
 	r.Reset(conn)

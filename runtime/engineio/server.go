@@ -252,7 +252,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	if ws == nil {
 		c.poll = &serverPolling{wake: make(chan struct{}, 1), base64: eio3 && base64}
 	} else {
-		wst = &wsTransport{conn: ws, batch: batch, v3: eio3, base64: eio3 && base64}
+		wst = newWSTransport(ws, batch, eio3, base64)
 		wst.initIdle(c)
 		c.push = wst
 		c.writing = true // the open packet goes first, written below
@@ -263,7 +263,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	c.startHeartbeat()
 	if !s.register(c) {
 		s.counters.sessions(transport).Add(-1)
-		c.hb.timer.Stop()
+		c.stopTimer()
 		c.recvMu.Unlock()
 		if ws != nil {
 			_ = ws.Close()

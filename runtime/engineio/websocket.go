@@ -3,6 +3,7 @@ package engineio
 import (
 	"errors"
 	"io"
+	"net"
 	"sync"
 	"time"
 
@@ -16,6 +17,8 @@ var writeBufPool = &sync.Pool{}
 
 // wsTransport is a session's WebSocket: one frame per packet.
 type wsTransport struct {
+	// conn is gorilla's connection, nil once the transport reads and
+	// writes its frames itself (wsread.go).
 	conn *websocket.Conn
 	// batch is the connection under conn: it gathers a batch's frames
 	// into one write.
@@ -26,6 +29,25 @@ type wsTransport struct {
 	// idle parks the server side's read goroutine while the connection is
 	// quiet (park.go).
 	idle idleReader
+}
+
+// newWSTransport makes the transport of a session moving onto ws over bc
+// (nil on the client side). A server transport that frames its messages
+// itself lets go of ws (wsread.go).
+func newWSTransport(ws *websocket.Conn, bc *batchConn, v3, base64 bool) *wsTransport {
+	t := &wsTransport{conn: ws, batch: bc, v3: v3, base64: v3 && base64}
+	if ownFrameReader(bc) {
+		t.conn = nil
+	}
+	return t
+}
+
+// netConn returns the connection under the WebSocket.
+func (t *wsTransport) netConn() net.Conn {
+	if t.conn != nil {
+		return t.conn.NetConn()
+	}
+	return t.batch
 }
 
 // write implements pushTransport.
@@ -52,13 +74,13 @@ func (t *wsTransport) write(c *Conn, packets []outPacket) error {
 // code, as the reference's WebSocket layer sends when its server closes a
 // session.
 func (t *wsTransport) sayGoodbye(*Conn) {
-	_ = t.conn.WriteControl(websocket.CloseMessage, []byte{}, time.Now().Add(time.Second))
+	t.writeControl(opClose, []byte{})
 }
 
 // stop implements pushTransport.
 func (t *wsTransport) stop() {
 	t.stopIdle()
-	_ = t.conn.Close()
+	_ = t.netConn().Close()
 }
 
 // readLoop reads frames from ws until the session ends. It runs on the
@@ -114,16 +136,11 @@ func (t *wsTransport) awaitInput() {
 // readMessage reads and handles one message. It reports whether the
 // session ended, and whether the message was a heartbeat (a ping or pong).
 func (c *Conn) readMessage(t *wsTransport) (ended, heartbeat bool) {
-	ws := t.conn
-	mt, r, err := ws.NextReader()
-	if err != nil {
-		c.closeAfterReadError(ws, err)
-		return true, false
-	}
 	buf := getMsgBuf()
 	defer buf.release()
-	if err := buf.readFrom(r); err != nil {
-		c.closeAfterReadError(ws, err)
+	mt, err := t.readMessage(buf, c.limits.maxPayload)
+	if err != nil {
+		c.closeAfterReadError(t, err)
 		return true, false
 	}
 	c.mu.Lock()
@@ -132,7 +149,7 @@ func (c *Conn) readMessage(t *wsTransport) (ended, heartbeat bool) {
 	if mt == websocket.BinaryMessage && !t.v3 {
 		c.deliver(buf.bytes(), true)
 	} else if p, err := t.decode(mt, buf.bytes()); errors.Is(err, eiopacket.ErrInvalidUTF8) {
-		c.closeInvalidText(ws, err)
+		c.closeInvalidText(t, err)
 		ended = true
 	} else if err != nil {
 		c.closeNow(ReasonParseError, err)
@@ -143,6 +160,19 @@ func (c *Conn) readMessage(t *wsTransport) (ended, heartbeat bool) {
 	}
 	c.writeDeferred()
 	return ended, heartbeat
+}
+
+// readMessage reads the next data message into buf, at most limit bytes,
+// and returns its opcode.
+func (t *wsTransport) readMessage(buf *msgBuf, limit int64) (int, error) {
+	if t.conn == nil {
+		return t.readFrames(buf, limit)
+	}
+	mt, r, err := t.conn.NextReader()
+	if err != nil {
+		return 0, err
+	}
+	return mt, buf.readFrom(r)
 }
 
 // decode decodes a text frame, or a revision 3 binary one.
@@ -161,18 +191,17 @@ func (t *wsTransport) decode(mt int, data []byte) (eiopacket.Packet, error) {
 // WebSocket layer sends. gorilla/websocket checks UTF-8 only in close
 // frames, so the check is ours (eiopacket.DecodeText). Like the reference,
 // the session ends with "transport error".
-func (c *Conn) closeInvalidText(ws *websocket.Conn, err error) {
-	msg := websocket.FormatCloseMessage(websocket.CloseInvalidFramePayloadData, "invalid UTF-8 sequence")
-	_ = ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+func (c *Conn) closeInvalidText(t *wsTransport, err error) {
+	t.writeControl(opClose, websocket.FormatCloseMessage(websocket.CloseInvalidFramePayloadData, "invalid UTF-8 sequence"))
 	c.closeNow(ReasonTransportError, err)
 }
 
 // closeAfterReadError ends the session after a failed read. If this side
 // was already closing, the peer is just answering our close frame, and the
 // reason given when closing began stands.
-func (c *Conn) closeAfterReadError(ws *websocket.Conn, err error) {
-	if errors.Is(err, websocket.ErrReadLimit) {
-		drainAfterClose(ws)
+func (c *Conn) closeAfterReadError(t *wsTransport, err error) {
+	if errors.Is(err, errReadLimit) {
+		drainAfterClose(t.netConn())
 	}
 	c.closeAfterFailure(classifyReadError(err))
 }
@@ -186,8 +215,7 @@ const overLimitDrain = 500 * time.Millisecond
 // hangs up or overLimitDrain passes, so that the connection ends with a
 // close handshake, as with the reference, rather than a reset for unread
 // data.
-func drainAfterClose(ws *websocket.Conn) {
-	conn := ws.NetConn()
+func drainAfterClose(conn net.Conn) {
 	_ = conn.SetReadDeadline(time.Now().Add(overLimitDrain))
 	_, _ = io.Copy(io.Discard, conn)
 }
@@ -292,7 +320,7 @@ func (c *Conn) serveProbe(ws *websocket.Conn, bc *batchConn, base64 bool) {
 			}
 			timeout.Stop()
 			c.poll.probe, c.poll.probeNoop = nil, false
-			t := &wsTransport{conn: ws, batch: bc, v3: c.eio3, base64: c.eio3 && base64}
+			t := newWSTransport(ws, bc, c.eio3, base64)
 			t.initIdle(c)
 			c.transport, c.push = TransportWebSocket, t
 			if c.counted {
