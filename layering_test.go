@@ -28,6 +28,7 @@ var layers = []layer{
 	{pkg: "runtime/socketio/siopacket"},
 	{pkg: "runtime/internal/events"},
 	{pkg: "runtime/internal/workers"},
+	{pkg: "runtime/internal/pubqueue"},
 	{pkg: "runtime/socketio/sioparser", local: []string{"runtime/engineio", "runtime/socketio/siopacket"}},
 	// Adapters see a namespace through sioadapter.Host alone.
 	{pkg: "runtime/socketio/sioadapter", local: []string{"runtime/socketio/siopacket"}},
