@@ -28,6 +28,7 @@ var layers = []layer{
 	{pkg: "runtime/socketio/siopacket"},
 	{pkg: "runtime/internal/events"},
 	{pkg: "runtime/internal/workers"},
+	{pkg: "runtime/internal/pubqueue"},
 	{pkg: "runtime/socketio/sioparser", local: []string{"runtime/engineio", "runtime/socketio/siopacket"}},
 	// Adapters see a namespace through sioadapter.Host alone.
 	{pkg: "runtime/socketio/sioadapter", local: []string{"runtime/socketio/siopacket"}},
@@ -36,8 +37,8 @@ var layers = []layer{
 	{pkg: "runtime/internal/adapterwire", local: []string{"runtime/socketio/sioadapter", "runtime/socketio/siopacket"}, external: []string{"github.com/vmihailenco/msgpack/v5"}},
 	// The cluster protocol knows no broker; its transports bring one.
 	{pkg: "runtime/clusteradapter", local: []string{"runtime/socketio/sioadapter", "runtime/socketio/siopacket", "runtime/internal/adapterwire", "runtime/internal/siolog"}},
-	{pkg: "runtime/redisadapter", local: []string{"runtime/socketio/sioadapter", "runtime/socketio/siopacket", "runtime/clusteradapter", "runtime/internal/adapterwire", "runtime/internal/siolog"}, external: []string{"github.com/redis/go-redis/v9", "github.com/vmihailenco/msgpack/v5"}},
-	{pkg: "runtime/redisstreamsadapter", local: []string{"runtime/socketio/sioadapter", "runtime/socketio/siopacket", "runtime/clusteradapter", "runtime/internal/adapterwire", "runtime/internal/siolog"}, external: []string{"github.com/redis/go-redis/v9", "github.com/vmihailenco/msgpack/v5"}},
+	{pkg: "runtime/redisadapter", local: []string{"runtime/socketio/sioadapter", "runtime/socketio/siopacket", "runtime/clusteradapter", "runtime/internal/adapterwire", "runtime/internal/siolog", "runtime/internal/pubqueue"}, external: []string{"github.com/redis/go-redis/v9", "github.com/vmihailenco/msgpack/v5"}},
+	{pkg: "runtime/redisstreamsadapter", local: []string{"runtime/socketio/sioadapter", "runtime/socketio/siopacket", "runtime/clusteradapter", "runtime/internal/adapterwire", "runtime/internal/siolog", "runtime/internal/pubqueue"}, external: []string{"github.com/redis/go-redis/v9", "github.com/vmihailenco/msgpack/v5"}},
 	{pkg: "runtime/postgresadapter", local: []string{"runtime/socketio/sioadapter", "runtime/socketio/siopacket", "runtime/clusteradapter", "runtime/internal/adapterwire", "runtime/internal/siolog"}, external: []string{"github.com/jackc/pgx/v5", "github.com/vmihailenco/msgpack/v5"}},
 	{pkg: "runtime/rpc", local: []string{"runtime/socketio", "runtime/socketio/sioclient", "runtime/socketio/siopacket", "runtime/internal/workers", "runtime/internal/siolog"}, external: []string{"google.golang.org/protobuf"}},
 	// Prometheus, OpenTelemetry and the Admin UI's bcrypt are optional: only these packages import them.

@@ -3,12 +3,11 @@ package redisstreamsadapter
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sio-dev/sio/runtime/internal/pubqueue"
 )
 
 // Defaults of the append queue.
@@ -30,44 +29,26 @@ var errQueueFull = errors.New("redisstreamsadapter: the append queue is full")
 var errNotAppended = errors.New("redisstreamsadapter: the entry was not appended")
 
 // publisher appends a server's stream entries, in the order they were
-// queued, from one goroutine: whatever is queued while one round trip is
-// under way goes out in the next, as one pipeline. Appends that want the
-// entry's id wait for it; the others return at once. While Redis is
-// unreachable it keeps what does not wait, up to maxBytes and for at
-// most maxAge, and appends it once Redis answers again; what is past the
-// bound is dropped, counted and logged. An entry whose reply is lost (a
-// timeout, a broken connection) is not appended again, since Redis may
-// have taken it: it counts as dropped, and reaches the other nodes at
-// most once.
+// queued, from one goroutine (its queue's): whatever is queued while one
+// round trip is under way goes out in the next, as one pipeline. Appends
+// that want the entry's id wait for it; the others return at once. While
+// Redis is unreachable it keeps what does not wait, up to maxBytes and
+// for at most maxAge, and appends it once Redis answers again; what is
+// past the bound is dropped, counted and logged. An entry whose reply is
+// lost (a timeout, a broken connection) is not appended again, since
+// Redis may have taken it: it counts as dropped, and reaches the other
+// nodes at most once.
 type publisher struct {
-	rdb      redis.UniversalClient
-	h        *hub // for whether Redis is down
-	maxBytes int
-	maxAge   time.Duration
-	timeout  time.Duration // the longest one round trip may take
-	log      *slog.Logger
-	ctx      context.Context // ends when close gives up on the queue
-	cancel   context.CancelFunc
-
-	dropped *atomic.Uint64 // the hub's count of what did not reach Redis
-
-	// mu guards queue, bytes, closing and lastLog.
-	mu      sync.Mutex
-	queue   []queuedEntry // oldest first; the head is being appended
-	bytes   int
-	closing bool
-	lastLog time.Time // when drops were last logged
-
-	wake chan struct{} // one token: the queue has something
-	stop chan struct{} // closed to make run give up
-	done chan struct{} // closed when run returns
+	rdb     redis.UniversalClient
+	h       *hub          // for whether Redis is down
+	timeout time.Duration // the longest one round trip may take
+	q       *pubqueue.Queue[queuedEntry]
 }
 
 // queuedEntry is one XADD to make.
 type queuedEntry struct {
 	values map[string]any
 	size   int
-	at     time.Time
 	// reply, if not nil, receives the entry's id or why it has none;
 	// it has room for that one value.
 	reply chan appendResult
@@ -79,14 +60,23 @@ type appendResult struct {
 }
 
 func newPublisher(h *hub) *publisher {
-	p := &publisher{
-		rdb: h.rdb, h: h, maxBytes: h.opts.MaxQueueBytes, maxAge: h.opts.MaxQueueAge, timeout: h.opts.RequestsTimeout,
-		log: h.log, dropped: &h.dropped,
-		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-	}
-	p.ctx, p.cancel = context.WithCancel(context.Background()) //sio:root-context: the queue outlives every caller
-	go p.run()
+	p := &publisher{rdb: h.rdb, h: h, timeout: h.opts.RequestsTimeout}
+	p.q = pubqueue.New(pubqueue.Config[queuedEntry]{
+		MaxBytes: h.opts.MaxQueueBytes, MaxAge: h.opts.MaxQueueAge, Batch: appendBatch,
+		Size:    func(e queuedEntry) int { return e.size },
+		Send:    p.flush,
+		Expired: func(e queuedEntry) { e.tell(appendResult{err: errNotAppended}) },
+		// The hub's count of what did not reach Redis.
+		Dropped: &h.dropped, Logger: h.log, DropMessage: "redisstreamsadapter: stream entries for other nodes dropped",
+	})
 	return p
+}
+
+// tell gives the caller waiting for e, if any, its result.
+func (e queuedEntry) tell(r appendResult) {
+	if e.reply != nil {
+		e.reply <- r
+	}
 }
 
 // entrySize is what values cost the queue.
@@ -104,12 +94,12 @@ func entrySize(values map[string]any) int {
 // enqueue queues values and returns at once; an error means they will
 // not be appended.
 func (p *publisher) enqueue(values map[string]any) error {
-	return p.add(queuedEntry{values: values, size: entrySize(values), at: time.Now()})
+	return p.add(queuedEntry{values: values, size: entrySize(values)})
 }
 
 // append queues values and waits for their entry's id, until ctx ends.
 func (p *publisher) append(ctx context.Context, values map[string]any) (string, error) {
-	e := queuedEntry{values: values, size: entrySize(values), at: time.Now(), reply: make(chan appendResult, 1)}
+	e := queuedEntry{values: values, size: entrySize(values), reply: make(chan appendResult, 1)}
 	if err := p.add(e); err != nil {
 		return "", err
 	}
@@ -125,89 +115,41 @@ func (p *publisher) append(ctx context.Context, values map[string]any) (string, 
 }
 
 func (p *publisher) add(e queuedEntry) error {
-	p.mu.Lock()
-	if p.closing || p.bytes+e.size > p.maxBytes {
-		closing := p.closing
-		p.mu.Unlock()
-		if closing {
-			p.drop(1, "closed")
-			return errNotAppended
-		}
-		p.drop(1, "queue full")
+	switch err := p.q.Add(e); err {
+	case nil:
+		return nil
+	case pubqueue.ErrClosed:
+		p.q.Drop(1, "closed")
+		return errNotAppended
+	default:
+		p.q.Drop(1, "queue full")
 		return errQueueFull
 	}
-	p.queue = append(p.queue, e)
-	p.bytes += e.size
-	p.mu.Unlock()
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
-	return nil
 }
 
 // queued returns how many entries and bytes the queue holds.
-func (p *publisher) queued() (int, int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.queue), p.bytes
-}
+func (p *publisher) queued() (int, int) { return p.q.Len() }
 
-// drop counts n lost entries and logs, at most every few seconds.
-func (p *publisher) drop(n int, why string) {
-	total := p.dropped.Add(uint64(n))
-	p.mu.Lock()
-	now := time.Now()
-	logIt := now.Sub(p.lastLog) > 5*time.Second
-	if logIt {
-		p.lastLog = now
-	}
-	p.mu.Unlock()
-	if logIt {
-		p.log.Warn("redisstreamsadapter: stream entries for other nodes dropped", "reason", why, "dropped", n, "total", total)
-	}
-}
-
-// run appends the queue until close.
-func (p *publisher) run() {
-	defer close(p.done)
-	for {
-		p.expire()
-		p.mu.Lock()
-		batch := p.queue[:min(len(p.queue), appendBatch):min(len(p.queue), appendBatch)]
-		closing := p.closing
-		p.mu.Unlock()
-		if len(batch) == 0 {
-			if closing {
-				return
-			}
-			select {
-			case <-p.wake:
-			case <-p.stop:
-				return
-			}
-			continue
+// flush is the queue's Send: it appends batch in one round trip, unless
+// Redis is known to be down.
+func (p *publisher) flush(ctx context.Context, batch []queuedEntry) (int, time.Duration, bool) {
+	if p.h.isDown() {
+		if p.q.Closing() {
+			// Close appends nothing while Redis is down.
+			return 0, 0, true
 		}
-		if p.h.isDown() {
-			if closing {
-				return
-			}
-			// Those waiting for an id are told at once, as they are
-			// while Redis is known to be down; the others wait for it.
-			p.failWaiting()
-			if !p.sleep(50 * time.Millisecond) {
-				return
-			}
-			continue
-		}
-		p.appendBatch(batch)
-		p.pop(len(batch))
+		// Those waiting for an id are told at once, as they are while
+		// Redis is known to be down; the others wait for it.
+		p.failWaiting()
+		return 0, 50 * time.Millisecond, false
 	}
+	p.appendBatch(ctx, batch)
+	return len(batch), 0, false
 }
 
 // appendBatch appends batch in one round trip and tells those waiting.
-func (p *publisher) appendBatch(batch []queuedEntry) {
-	ctx, cancel := context.WithTimeout(p.ctx, p.timeout)
+func (p *publisher) appendBatch(ctx context.Context, batch []queuedEntry) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	pipe := p.rdb.Pipeline()
 	cmds := make([]*redis.StringCmd, len(batch))
@@ -231,9 +173,7 @@ func (p *publisher) appendBatch(batch []queuedEntry) {
 				failed = err
 			}
 		}
-		if batch[i].reply != nil {
-			batch[i].reply <- appendResult{id: id, err: err}
-		}
+		batch[i].tell(appendResult{id: id, err: err})
 	}
 	if lost > 0 {
 		why := "Redis refused them"
@@ -241,113 +181,32 @@ func (p *publisher) appendBatch(batch []queuedEntry) {
 			why = "Redis did not answer"
 			p.h.failed(failed)
 		} else {
-			p.log.Warn("redisstreamsadapter: appending to the stream", "stream", o.StreamName, "err", refused)
+			p.h.log.Warn("redisstreamsadapter: appending to the stream", "stream", o.StreamName, "err", refused)
 		}
-		p.drop(lost, why)
+		p.q.Drop(lost, why)
 	}
-}
-
-// pop removes the n entries at the head of the queue.
-func (p *publisher) pop(n int) {
-	p.mu.Lock()
-	for _, e := range p.queue[:n] {
-		p.bytes -= e.size
-	}
-	clear(p.queue[:n])
-	p.queue = p.queue[n:]
-	if len(p.queue) == 0 {
-		p.queue = nil // let the array go
-	}
-	p.mu.Unlock()
-}
-
-// expire drops the entries older than maxAge.
-func (p *publisher) expire() {
-	threshold := time.Now().Add(-p.maxAge)
-	p.mu.Lock()
-	n := 0
-	for n < len(p.queue) && p.queue[n].at.Before(threshold) {
-		n++
-	}
-	expired := p.queue[:n:n]
-	p.mu.Unlock()
-	if n == 0 {
-		return
-	}
-	for _, e := range expired {
-		if e.reply != nil {
-			e.reply <- appendResult{err: errNotAppended}
-		}
-	}
-	p.pop(n)
-	p.drop(n, "older than the queue's bound")
 }
 
 // failWaiting removes the entries whose callers wait for an id, and
 // tells them Redis is down.
 func (p *publisher) failWaiting() {
-	p.mu.Lock()
-	kept := p.queue[:0]
-	n := 0
-	for _, e := range p.queue {
-		if e.reply == nil {
-			kept = append(kept, e)
-			continue
-		}
-		e.reply <- appendResult{err: errBrokerDown}
-		p.bytes -= e.size
-		n++
+	removed := p.q.RemoveIf(func(e queuedEntry) bool { return e.reply != nil })
+	for _, e := range removed {
+		e.tell(appendResult{err: errBrokerDown})
 	}
-	clear(p.queue[len(kept):])
-	p.queue = kept
-	p.mu.Unlock()
-	if n > 0 {
-		p.drop(n, "Redis is unreachable")
-	}
-}
-
-// sleep waits d, or less when stopped; it reports whether it was not.
-func (p *publisher) sleep(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-p.stop:
-		return false
+	if len(removed) > 0 {
+		p.q.Drop(len(removed), "Redis is unreachable")
 	}
 }
 
 // close appends what is queued, for at most flush (not at all while
 // Redis is down), then stops; what is left counts as dropped.
 func (p *publisher) close(flush time.Duration) {
-	p.mu.Lock()
-	p.closing = true
-	p.mu.Unlock()
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
-	t := time.NewTimer(flush)
-	defer t.Stop()
-	select {
-	case <-p.done:
-	case <-t.C:
-		close(p.stop)
-		p.cancel()
-		<-p.done
-	}
-	p.cancel()
-	p.mu.Lock()
-	left := p.queue
-	p.queue, p.bytes = nil, 0
-	p.mu.Unlock()
+	left := p.q.Close(flush)
 	for _, e := range left {
-		if e.reply != nil {
-			e.reply <- appendResult{err: errNotAppended}
-		}
+		e.tell(appendResult{err: errNotAppended})
 	}
 	if len(left) > 0 {
-		p.drop(len(left), "closed before Redis took them")
+		p.q.Drop(len(left), "closed before Redis took them")
 	}
 }

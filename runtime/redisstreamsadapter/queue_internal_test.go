@@ -8,11 +8,8 @@ func queuedBytes(a *Adapter) (int, int) { return a.hub.pub.queued() }
 // queuedTicks returns the numbers of the "tick" broadcasts a's append
 // queue holds, in its order.
 func queuedTicks(a *Adapter) []int {
-	p := a.hub.pub
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	var out []int
-	for _, e := range p.queue {
+	for _, e := range a.hub.pub.q.Items() {
 		data, _ := e.values["data"].(string)
 		var d struct {
 			Packet struct {
