@@ -79,16 +79,19 @@ const pollCloseTimeout = 30 * time.Second
 //
 // All methods are safe for concurrent use. Messages are queued and written by
 // at most one goroutine per connection; the caller of Send never does I/O.
+//
+// Every idle connection holds one, so flags sit together rather than each
+// padded to a word of its own.
 type Conn struct {
-	id        string
-	isClient  bool
+	id       string
+	isClient bool
+	// eio3 marks a session of protocol revision 3 (AllowEIO3): the client
+	// pings, and the transports frame binary that revision's way.
+	eio3      bool
 	srv       *Server     // nil on the client side
 	handshake *handshake  // what the handshake request was (server side)
 	limits    *connLimits // shared by a server's sessions
-	// eio3 marks a session of protocol revision 3 (AllowEIO3): the client
-	// pings, and the transports frame binary that revision's way.
-	eio3 bool
-	recv Receiver
+	recv      Receiver
 
 	// recvMu serialises calls into recv, so that OnMessage calls never
 	// overlap and none comes after OnClose.
@@ -99,14 +102,14 @@ type Conn struct {
 	// and the heartbeat. It is never held during network I/O.
 	mu          sync.Mutex
 	state       connState
-	closeReason CloseReason // set when state leaves stateOpen
 	counted     bool        // a server session, counted in its server's Stats
+	writing     bool        // a writer is running, or the read loop will write (deferral.pending)
+	closeReason CloseReason // set when state leaves stateOpen
 	closeErr    error
 	transport   string
 	out         outQueue
 	hb          heartbeat
 	timer       sessionTimer // the one deadline, on the shared heaps
-	writing     bool         // a writer is running, or the read loop will write (deferral.pending)
 	deferral    writeDeferral
 	// push is the transport that writes queued packets as they come: a
 	// WebSocket (wsTransport), or a client's long-polling (clientPolling).
@@ -162,7 +165,7 @@ func (c *Conn) RemoteAddr() string {
 	if c.handshake == nil {
 		return ""
 	}
-	return c.handshake.remoteAddr
+	return c.handshake.remoteAddr()
 }
 
 // Request returns the handshake request on the server side, nil on the
@@ -175,6 +178,21 @@ func (c *Conn) Request() *http.Request {
 		return nil
 	}
 	return c.handshake.request()
+}
+
+// RequestURI returns the handshake request's URI as its URL encodes it
+// (URL.RequestURI: path and query), "" on the client side. It is the kept
+// copy when that is the same, so that a caller keeping it holds no string
+// of its own.
+func (c *Conn) RequestURI() string {
+	if c.handshake == nil {
+		return ""
+	}
+	kept := c.handshake.requestURI()
+	if uri := c.handshake.requestURL().RequestURI(); uri != kept {
+		return uri
+	}
+	return kept
 }
 
 // Header returns the headers of the handshake request on the server side

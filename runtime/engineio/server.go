@@ -121,6 +121,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, codeBadRequest, "")
 		return
 	}
+	// The constant, not the query's string: that is a slice of the
+	// request line, which a session would otherwise keep alive.
+	transport = TransportPolling
+	if isUpgrade {
+		transport = TransportWebSocket
+	}
 	sid := q.Get("sid")
 	if sid == "" {
 		s.handshake(w, r, transport, eio3, q.Has("b64"))
@@ -305,31 +311,58 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 // handshake is what a session keeps of its handshake request: not the
 // body, and not the context, whose chain reaches back into the HTTP
 // server's per-connection state. Every idle connection holds one, so it is
-// compact: the header block as one string rather than a map of slices,
-// which is several times larger, and the URL as the request URI it was
-// parsed from; request parses them when asked.
+// compact: its strings in one block, the header block as text rather than
+// a map of slices, which is several times larger, and the URL as the
+// request URI it was parsed from; request parses them when asked.
 type handshake struct {
-	method, proto, host, remoteAddr, requestURI string
-	header                                      string // "Key: value\r\n" lines, then "\r\n"
-	// url is the request's URL when it is not what requestURI parses to
-	// (a handler before ours rewrote it); nil otherwise.
+	// block is the method, request URI, protocol, host and remote address,
+	// then the header block ("Key: value\r\n" lines, then "\r\n"); ends
+	// are where each of the first five ends in it.
+	block string
+	ends  [5]uint32
+	// url is the request's URL when it is not what the request URI parses
+	// to (a handler before ours rewrote it); nil otherwise.
 	url *url.URL
 	tls *tls.ConnectionState
 }
 
+// The fields of a handshake's block, by their index in ends.
+const (
+	hsMethod = iota
+	hsRequestURI
+	hsProto
+	hsHost
+	hsRemoteAddr
+)
+
 func keepHandshake(r *http.Request) *handshake {
-	var header strings.Builder
-	_ = r.Header.Write(&header)
-	header.WriteString("\r\n")
-	h := &handshake{
-		method: r.Method, proto: r.Proto, host: r.Host, remoteAddr: r.RemoteAddr, requestURI: r.RequestURI,
-		header: strings.Clone(header.String()), tls: r.TLS, // no builder slack
+	var b strings.Builder
+	h := &handshake{tls: r.TLS}
+	for i, field := range [...]string{r.Method, r.RequestURI, r.Proto, r.Host, r.RemoteAddr} {
+		b.WriteString(field)
+		h.ends[i] = uint32(b.Len())
 	}
+	_ = r.Header.Write(&b)
+	b.WriteString("\r\n")
+	h.block = strings.Clone(b.String()) // no builder slack
 	if u, err := url.ParseRequestURI(r.RequestURI); err != nil || r.URL == nil || *u != *r.URL {
 		h.url = r.URL
 	}
 	return h
 }
+
+// field returns one of the block's first five strings.
+func (h *handshake) field(i int) string {
+	start := uint32(0)
+	if i > 0 {
+		start = h.ends[i-1]
+	}
+	return h.block[start:h.ends[i]]
+}
+
+func (h *handshake) remoteAddr() string { return h.field(hsRemoteAddr) }
+func (h *handshake) requestURI() string { return h.field(hsRequestURI) }
+func (h *handshake) header() string     { return h.block[h.ends[hsRemoteAddr]:] }
 
 // requestURL returns the handshake request's URL, a fresh copy.
 func (h *handshake) requestURL() *url.URL {
@@ -337,7 +370,7 @@ func (h *handshake) requestURL() *url.URL {
 		u := *h.url
 		return &u
 	}
-	u, err := url.ParseRequestURI(h.requestURI)
+	u, err := url.ParseRequestURI(h.requestURI())
 	if err != nil {
 		return &url.URL{}
 	}
@@ -346,7 +379,8 @@ func (h *handshake) requestURL() *url.URL {
 
 // parseHeader parses the kept header block.
 func (h *handshake) parseHeader() http.Header {
-	tp := textproto.NewReader(bufio.NewReaderSize(strings.NewReader(h.header), len(h.header)))
+	block := h.header()
+	tp := textproto.NewReader(bufio.NewReaderSize(strings.NewReader(block), len(block)))
 	header, err := tp.ReadMIMEHeader()
 	if err != nil || header == nil {
 		return http.Header{}
@@ -356,17 +390,18 @@ func (h *handshake) parseHeader() http.Header {
 
 // request rebuilds the handshake request.
 func (h *handshake) request() *http.Request {
-	major, minor, _ := http.ParseHTTPVersion(h.proto)
+	proto := h.field(hsProto)
+	major, minor, _ := http.ParseHTTPVersion(proto)
 	return &http.Request{
-		Method:     h.method,
+		Method:     h.field(hsMethod),
 		URL:        h.requestURL(),
-		Proto:      h.proto,
+		Proto:      proto,
 		ProtoMajor: major,
 		ProtoMinor: minor,
 		Header:     h.parseHeader(),
-		Host:       h.host,
-		RemoteAddr: h.remoteAddr,
-		RequestURI: h.requestURI,
+		Host:       h.field(hsHost),
+		RemoteAddr: h.remoteAddr(),
+		RequestURI: h.requestURI(),
 		TLS:        h.tls,
 		Body:       http.NoBody,
 	}

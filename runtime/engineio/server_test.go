@@ -650,8 +650,15 @@ func TestRequestKeepsHandshakeHeaders(t *testing.T) {
 	if got := r.Header.Get("Cookie"); got != "a=1; b=2" {
 		t.Errorf("Cookie = %q", got)
 	}
-	if r.URL.Query().Get("room") != "a b" || r.Method != "GET" || r.ProtoMajor != 1 || r.RemoteAddr == "" || r.Host == "" {
+	if r.URL.Query().Get("room") != "a b" || r.Method != "GET" || r.Proto != "HTTP/1.1" || r.ProtoMajor != 1 ||
+		!strings.HasPrefix(r.RemoteAddr, "127.0.0.1:") || r.Host != req.URL.Host {
 		t.Errorf("request = %s %s %s (%d) from %q to %q", r.Method, r.URL, r.Proto, r.ProtoMajor, r.RemoteAddr, r.Host)
+	}
+	if want := "/engine.io/?EIO=4&transport=polling&room=a%20b"; r.RequestURI != want || conn.RequestURI() != want {
+		t.Errorf("request URI %q, RequestURI() %q, want %q", r.RequestURI, conn.RequestURI(), want)
+	}
+	if conn.RemoteAddr() != r.RemoteAddr {
+		t.Errorf("RemoteAddr() = %q, the request's %q", conn.RemoteAddr(), r.RemoteAddr)
 	}
 }
 

@@ -1,6 +1,7 @@
 package engineio
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -64,12 +65,12 @@ func ownFrameReader(bc *batchConn) bool {
 // the connection's error when it ends, and a protocol error otherwise.
 func (t *wsTransport) readFrames(buf *msgBuf, limit int64) (int, error) {
 	r := t.batch.reader
-	var hdr [8]byte
 	b := buf.b[:0]
 	msgOpcode := -1 // the message's, once its first frame is read
 	var size int64
 	for {
-		if _, err := io.ReadFull(r, hdr[:2]); err != nil {
+		hdr, err := take(r, 2)
+		if err != nil {
 			return 0, err
 		}
 		fin, opcode := hdr[0]&0x80 != 0, int(hdr[0]&0x0f)
@@ -79,24 +80,24 @@ func (t *wsTransport) readFrames(buf *msgBuf, limit int64) (int, error) {
 		}
 		switch n {
 		case 126:
-			if _, err := io.ReadFull(r, hdr[:2]); err != nil {
+			if hdr, err = take(r, 2); err != nil {
 				return 0, err
 			}
-			n = int64(binary.BigEndian.Uint16(hdr[:2]))
+			n = int64(binary.BigEndian.Uint16(hdr))
 		case 127:
-			if _, err := io.ReadFull(r, hdr[:8]); err != nil {
+			if hdr, err = take(r, 8); err != nil {
 				return 0, err
 			}
-			u := binary.BigEndian.Uint64(hdr[:8])
+			u := binary.BigEndian.Uint64(hdr)
 			if u > math.MaxInt64 {
 				return 0, errReadLimit
 			}
 			n = int64(u)
 		}
-		var key [4]byte
-		if _, err := io.ReadFull(r, key[:]); err != nil {
+		if hdr, err = take(r, 4); err != nil {
 			return 0, err
 		}
+		key := [4]byte(hdr)
 		if opcode >= opClose {
 			if err := t.controlFrame(opcode, n, key); err != nil {
 				return 0, err
@@ -111,7 +112,6 @@ func (t *wsTransport) readFrames(buf *msgBuf, limit int64) (int, error) {
 			return 0, errReadLimit
 		}
 		start := len(b)
-		var err error
 		b, err = readPayload(r, b, n)
 		buf.b = b // keeps what it grew to, for the next message
 		if err != nil {
@@ -122,6 +122,22 @@ func (t *wsTransport) readFrames(buf *msgBuf, limit int64) (int, error) {
 			return msgOpcode, nil
 		}
 	}
+}
+
+// take reads n bytes (at most the reader's size) and returns them in the
+// reader's buffer, valid until its next read. It spares a frame header,
+// read a few bytes at a time, a heap allocation per message: a buffer
+// passed to an io.Reader escapes.
+func take(r *bufio.Reader, n int) ([]byte, error) {
+	p, err := r.Peek(n)
+	if err != nil {
+		if err == io.EOF && len(p) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	_, _ = r.Discard(n)
+	return p, nil
 }
 
 // frameProblems checks a frame's first two header bytes (n is the 7-bit
@@ -193,10 +209,11 @@ func readPayload(r io.Reader, b []byte, n int64) ([]byte, error) {
 // that ends the read: a *websocket.CloseError after a close frame.
 func (t *wsTransport) controlFrame(opcode int, n int64, key [4]byte) error {
 	var payload [maxControlPayload]byte
-	p := payload[:n]
-	if _, err := io.ReadFull(t.batch.reader, p); err != nil {
+	in, err := take(t.batch.reader, int(n))
+	if err != nil {
 		return err
 	}
+	p := payload[:copy(payload[:], in)]
 	maskBytes(p, key)
 	switch opcode {
 	case opPing:

@@ -262,7 +262,7 @@ func FuzzOwnFrameReader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const limit = 256
 		bc := &batchConn{Conn: discardConn{}, ownFrames: true}
-		bc.reader = bufio.NewReaderSize(bytes.NewReader(data), 64)
+		bc.reader = bufio.NewReaderSize(bytes.NewReader(data), readBufferSize)
 		tr := &wsTransport{batch: bc}
 		buf := &msgBuf{}
 		for {

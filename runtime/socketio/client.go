@@ -226,7 +226,7 @@ func (c *client) connect(name string, auth json.RawMessage) {
 	}
 	// From here on what reaches the socket waits until its CONNECT (and
 	// the broadcasts it missed) are sent.
-	s.hold.start()
+	s.hold.Store(newHoldQueue())
 	s.connected = true
 	c.mu.Lock()
 	c.sockets = append(c.sockets, s)
@@ -247,7 +247,7 @@ func (c *client) connect(name string, auth json.RawMessage) {
 			c.srv.opts.Logger.Warn("socketio: session not recovered: its missed broadcasts cannot be read", "sid", s.id, "nsp", name, "err", err)
 			nsp.adapter.DelAll(s.id)
 			nsp.remove(s)
-			s.hold.clear()
+			s.hold.Load().clear()
 			s.id, s.pid, s.recovered, s.data = c.newSocketID(name), newPrivateID(), false, nil
 			nsp.add(s)
 			s.Join(s.id)
@@ -273,7 +273,9 @@ func (c *client) connect(name string, auth json.RawMessage) {
 		sent[packetOffset(p)] = true
 		_ = c.conn.Send(c.srv.packetMessages(p)...)
 	}
-	s.hold.release(c.conn, sent)
+	if q := s.hold.Load(); q.release(c.conn, sent) {
+		s.hold.Store(nil) // every send goes straight through from now on
+	}
 	// Only now may a later claim of the session end the socket: one that
 	// ended it while connecting would race the steps above.
 	nsp.addPID(s)
@@ -400,7 +402,7 @@ func (c *client) handshake(auth json.RawMessage) Handshake {
 		h.Address = r.RemoteAddr
 		h.XDomain = r.Header.Get("Origin") != ""
 		h.Secure = r.TLS != nil
-		h.URL = r.URL.RequestURI()
+		h.URL = c.conn.RequestURI()
 	}
 	return h
 }

@@ -41,12 +41,11 @@ type holdQueue struct {
 	resentUntil time.Time
 }
 
-// start makes sends wait in the queue.
-func (q *holdQueue) start() {
-	q.mu.Lock()
-	q.holding = true
+// newHoldQueue returns a queue in which sends wait.
+func newHoldQueue() *holdQueue {
+	q := &holdQueue{holding: true}
 	q.active.Store(true)
-	q.mu.Unlock()
+	return q
 }
 
 // intercept holds msgs, encoded by parser, or drops them as already sent,
@@ -88,8 +87,9 @@ func (q *holdQueue) resentLocked(msgs []engineio.Message) bool {
 
 // release sends what was held, in order, except broadcasts whose offset
 // is in resent (sent as missed broadcasts), then lets sends through,
-// still dropping those broadcasts for resentWindow.
-func (q *holdQueue) release(conn *engineio.Conn, resent map[string]bool) {
+// still dropping those broadcasts for resentWindow. It reports whether the
+// queue is done with: nothing to drop.
+func (q *holdQueue) release(conn *engineio.Conn, resent map[string]bool) (done bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.holding = false
@@ -103,7 +103,9 @@ func (q *holdQueue) release(conn *engineio.Conn, resent map[string]bool) {
 	if len(q.resent) == 0 {
 		q.resent = nil
 		q.active.Store(false)
+		return true
 	}
+	return false
 }
 
 // clear forgets what was held, and goes on holding.

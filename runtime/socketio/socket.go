@@ -47,30 +47,34 @@ type PacketMiddleware func(s *Socket, event string, args Args) error
 type Socket struct {
 	id        string
 	pid       string // private session id, with connection state recovery
-	recovered bool
 	nsp       *Namespace
 	client    *client
 	handshake Handshake
 	// lastEvent is the name of the last event received, handed back by
 	// the parser when the next has the same name. Read loop only.
 	lastEvent string
+	// recovered is set while connecting, before anyone else sees the
+	// socket. (The flags sit together: every idle connection holds a
+	// Socket, and padding after each would take it a size class up.)
+	recovered bool
 
 	// mu guards the handler tables, the ack table and the socket state.
-	mu          sync.Mutex
-	connected   bool
+	mu        sync.Mutex
+	connected bool
+	// leftDone is set once onClose has run to its end; gone, made by
+	// waitLeft, is closed then.
+	leftDone    bool
 	hooks       *socketHooks    // nil until a hook is registered
 	ctx         context.Context // made by the first Context call
 	endCtx      context.CancelCauseFunc
 	closeReason DisconnectReason // once not connected
-	// leftDone is set once onClose has run to its end; gone, made by
-	// waitLeft, is closed then.
-	leftDone bool
-	gone     chan struct{}
+	gone        chan struct{}
 
 	handlers events.Handlers[EventHandler]
 	acks     events.Acks[Args]
-	// hold keeps what is sent to the socket while it is being connected.
-	hold holdQueue
+	// hold keeps what is sent to the socket while it is being connected;
+	// nil before and once it has let everything through.
+	hold atomic.Pointer[holdQueue]
 
 	dataMu sync.Mutex
 	data   any
@@ -320,7 +324,7 @@ func (s *Socket) emit(event string, args []any, ackID *uint64, volatile bool) er
 // sendFrames queues a packet's text frame and attachments on the
 // connection.
 func (s *Socket) sendFrames(text []byte, attachments [][]byte) bool {
-	if s.hold.active.Load() {
+	if q := s.hold.Load(); q != nil && q.active.Load() {
 		return s.sendEncoded(messages(text, attachments, false), false)
 	}
 	switch len(attachments) {
@@ -334,7 +338,7 @@ func (s *Socket) sendFrames(text []byte, attachments [][]byte) bool {
 
 // sendEncoded queues an encoded packet on the connection.
 func (s *Socket) sendEncoded(msgs []engineio.Message, volatile bool) bool {
-	if s.hold.intercept(msgs, s.client.srv.opts.Parser) {
+	if q := s.hold.Load(); q != nil && q.intercept(msgs, s.client.srv.opts.Parser) {
 		return true
 	}
 	if volatile {

@@ -14,9 +14,13 @@ import (
 type Memory struct {
 	host Host
 
-	// mu guards rooms and sids, the two views of membership.
+	// mu guards rooms and sids, the two views of membership. A socket's
+	// own room (the one named after its id) is only in sids: every socket
+	// has one, and a second map entry per socket was most of what an idle
+	// connection's membership cost. rooms holds the other members of a
+	// room named after a socket, if any join it.
 	mu    sync.RWMutex
-	rooms map[string]idSet // room -> socket ids
+	rooms map[string]idSet // room -> socket ids, but the socket the room is named after
 	sids  map[string]idSet // socket id -> rooms
 
 	recovery *memoryStore // nil unless the host recovers connections
@@ -71,20 +75,23 @@ func (a *Memory) MissedSince(offset string, rooms []string) ([]*siopacket.Packet
 func (a *Memory) AddAll(id string, rooms []string) {
 	var events []RoomEvent
 	a.mu.Lock()
-	mine := a.sids[id]
 	for _, r := range rooms {
-		if !mine.add(r) {
+		mine := a.sids[id]
+		if mine.contains(r) {
 			continue
 		}
-		members, exists := a.rooms[r]
-		if !exists {
+		if !a.existsLocked(r) { // before the add, which may change a shared map
 			events = append(events, RoomEvent{Kind: RoomCreated, Room: r})
 		}
-		members.add(id)
-		a.rooms[r] = members
+		mine.add(r)
+		a.sids[id] = mine
+		if r != id {
+			members := a.rooms[r]
+			members.add(id)
+			a.rooms[r] = members
+		}
 		events = append(events, RoomEvent{Kind: RoomJoined, Room: r, ID: id})
 	}
-	a.sids[id] = mine
 	a.mu.Unlock()
 	a.roomsChanged(events)
 }
@@ -107,16 +114,50 @@ func (a *Memory) delLocked(id, room string, events []RoomEvent) []RoomEvent {
 	} else {
 		a.sids[id] = mine
 	}
-	members := a.rooms[room]
-	members.remove(id)
+	if room != id {
+		members := a.rooms[room]
+		members.remove(id)
+		if members.len() == 0 {
+			delete(a.rooms, room)
+		} else {
+			a.rooms[room] = members
+		}
+	}
 	events = append(events, RoomEvent{Kind: RoomLeft, Room: room, ID: id})
-	if members.len() == 0 {
-		delete(a.rooms, room)
+	if !a.existsLocked(room) {
 		events = append(events, RoomEvent{Kind: RoomDeleted, Room: room})
-	} else {
-		a.rooms[room] = members
 	}
 	return events
+}
+
+// ownMemberLocked reports whether the socket a room is named after is in
+// it.
+func (a *Memory) ownMemberLocked(room string) bool {
+	mine, ok := a.sids[room]
+	return ok && mine.contains(room)
+}
+
+// existsLocked reports whether room has a member.
+func (a *Memory) existsLocked(room string) bool {
+	return a.rooms[room].len() > 0 || a.ownMemberLocked(room)
+}
+
+// inRoomLocked reports whether socket id is in room.
+func (a *Memory) inRoomLocked(id, room string) bool {
+	if id == room {
+		return a.ownMemberLocked(room)
+	}
+	return a.rooms[room].contains(id)
+}
+
+// membersLocked yields the members of room.
+func (a *Memory) membersLocked(room string) func(yield func(string) bool) {
+	return func(yield func(string) bool) {
+		if a.ownMemberLocked(room) && !yield(room) {
+			return
+		}
+		a.rooms[room].all(yield)
+	}
 }
 
 // DelAll implements Adapter.
@@ -155,7 +196,7 @@ func (a *Memory) selectIDs(opts BroadcastOptions) []string {
 	defer a.mu.RUnlock()
 	excluded := func(id string) bool {
 		for _, r := range opts.Except {
-			if a.rooms[r].contains(id) {
+			if a.inRoomLocked(id, r) {
 				return true
 			}
 		}
@@ -172,9 +213,9 @@ func (a *Memory) selectIDs(opts BroadcastOptions) []string {
 		return ids
 	}
 	if len(opts.Rooms) == 1 {
-		members := a.rooms[opts.Rooms[0]]
-		ids = make([]string, 0, members.len())
-		for id := range members.all {
+		room := opts.Rooms[0]
+		ids = make([]string, 0, a.rooms[room].len()+1)
+		for id := range a.membersLocked(room) {
 			if !excluded(id) {
 				ids = append(ids, id)
 			}
@@ -183,7 +224,7 @@ func (a *Memory) selectIDs(opts BroadcastOptions) []string {
 	}
 	seen := map[string]struct{}{}
 	for _, r := range opts.Rooms {
-		for id := range a.rooms[r].all {
+		for id := range a.membersLocked(r) {
 			if _, dup := seen[id]; dup || excluded(id) {
 				continue
 			}

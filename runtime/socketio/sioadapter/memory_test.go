@@ -167,3 +167,57 @@ func TestSharedIsOnePerServer(t *testing.T) {
 		t.Fatal("a released value was handed out again")
 	}
 }
+
+// TestMemoryRoomNamedAfterASocket covers the own room, which the adapter
+// keeps implicitly: other sockets may join a room named after a socket,
+// the socket may leave its own room and come back, and membership, room
+// events and selection stay what they would be for any room.
+func TestMemoryRoomNamedAfterASocket(t *testing.T) {
+	h := &recordingHost{}
+	a := NewMemory(h)
+	a.AddAll("a", []string{"a", "red", "blue"})
+	a.AddAll("b", []string{"b", "a"})
+	reach := func(opts BroadcastOptions) []string {
+		h.sent = nil
+		if err := a.Broadcast(&siopacket.Packet{}, opts); err != nil {
+			t.Fatal(err)
+		}
+		return h.sent[0]
+	}
+	if got := reach(BroadcastOptions{Rooms: []string{"a"}}); !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("room a reaches %v, want [a b]", got)
+	}
+	if got := reach(BroadcastOptions{Except: []string{"a"}}); len(got) != 0 {
+		t.Errorf("everyone but room a reaches %v, want nobody", got)
+	}
+	if got := a.SocketRooms("b"); !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("b is in %v, want [a b]", got)
+	}
+
+	h.events = nil
+	a.Del("a", "a") // a leaves its own room; b is still in it
+	a.Del("a", "a") // nothing to leave
+	if got := reach(BroadcastOptions{Rooms: []string{"a"}}); !slices.Equal(got, []string{"b"}) {
+		t.Errorf("room a reaches %v after a left it, want [b]", got)
+	}
+	if got := reach(BroadcastOptions{Rooms: []string{"red"}, Except: []string{"a"}}); !slices.Equal(got, []string{"a"}) {
+		t.Errorf("red but room a reaches %v, want [a]", got)
+	}
+	a.Del("b", "a")
+	a.AddAll("a", []string{"a"}) // back into its own room, which is new again
+	want := []RoomEvent{
+		{Kind: RoomLeft, Room: "a", ID: "a"},
+		{Kind: RoomLeft, Room: "a", ID: "b"},
+		{Kind: RoomDeleted, Room: "a"},
+		{Kind: RoomCreated, Room: "a"},
+		{Kind: RoomJoined, Room: "a", ID: "a"},
+	}
+	if !slices.Equal(h.events, want) {
+		t.Errorf("events %+v\nwant %+v", h.events, want)
+	}
+	a.DelAll("a")
+	a.DelAll("b")
+	if len(a.rooms) != 0 || len(a.sids) != 0 {
+		t.Errorf("left behind: rooms %v, sids %v", a.rooms, a.sids)
+	}
+}
