@@ -132,9 +132,35 @@ func EncodeAck(nsp string, id uint64, args []any) (text []byte, attachments [][]
 	if len(atts) > 0 {
 		p.Type = BinaryAck
 	}
-	// Type, attachment count and dash, namespace and comma, id.
-	header := 1 + 21 + len(nsp) + 1 + 20
-	return AppendText(make([]byte, 0, header+len(data)), &p), atts, nil
+	return AppendText(make([]byte, 0, textHeaderLen(&p)+len(data)), &p), atts, nil
+}
+
+// textHeaderLen is the length of what AppendText writes before p's data:
+// the type, the attachment count and its dash, the namespace and its
+// comma, the id. An ack is queued for the connection in the buffer made
+// for it, so a guess of the longest header would be held per ack.
+func textHeaderLen(p *Packet) int {
+	n := 1
+	if p.Type.IsBinary() {
+		n += decimalLen(uint64(len(p.Attachments))) + 1
+	}
+	if p.Namespace != "" && p.Namespace != "/" {
+		n += len(p.Namespace) + 1
+	}
+	if p.HasID {
+		n += decimalLen(p.ID)
+	}
+	return n
+}
+
+// decimalLen is the number of digits of v in base 10.
+func decimalLen(v uint64) int {
+	n := 1
+	for v >= 10 {
+		v /= 10
+		n++
+	}
+	return n
 }
 
 // Len returns the number of arguments.

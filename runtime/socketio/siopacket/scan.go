@@ -2,6 +2,7 @@ package siopacket
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 )
 
@@ -249,7 +250,11 @@ func splitArray(data []byte) ([]json.RawMessage, bool) {
 		return nil, false
 	}
 	i = skipSpace(data, i+1)
-	var elems []json.RawMessage
+	// Gathered on the stack and copied out once: one allocation of the
+	// exact size, where growing the slice took two for an event's usual
+	// name and argument.
+	var gathered [8]json.RawMessage
+	elems := gathered[:0]
 	for i < len(data) && data[i] != ']' {
 		end := skipValue(data, i)
 		if end == i {
@@ -261,7 +266,10 @@ func splitArray(data []byte) ([]json.RawMessage, bool) {
 			i = skipSpace(data, i+1)
 		}
 	}
-	return elems, true
+	if len(elems) == 0 {
+		return nil, true
+	}
+	return slices.Clone(elems), true
 }
 
 // plainString returns the text of a JSON string without escapes.
