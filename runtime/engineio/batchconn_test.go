@@ -152,11 +152,12 @@ func TestDeflateServerWithoutClientOffer(t *testing.T) {
 	}
 }
 
-// TestMaskBytes checks the word-at-a-time masking against the byte-wise
-// definition (RFC 6455 section 5.3), for every length around a word.
+// TestMaskBytes checks the unrolled masking against the byte-wise
+// definition (RFC 6455 section 5.3), for every length around a word and
+// around the 64-byte rounds.
 func TestMaskBytes(t *testing.T) {
 	key := [4]byte{0x12, 0x34, 0x56, 0x78}
-	for n := range 40 {
+	for n := range 300 {
 		data := make([]byte, n)
 		for i := range data {
 			data[i] = byte(i * 37)

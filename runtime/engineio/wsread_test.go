@@ -285,3 +285,13 @@ type discardConn struct{ net.Conn }
 
 func (discardConn) Write(p []byte) (int, error)      { return len(p), nil }
 func (discardConn) SetWriteDeadline(time.Time) error { return nil }
+
+// BenchmarkMaskBytes64K masks a 64 KiB payload, as a binary attachment
+// from a client is unmasked.
+func BenchmarkMaskBytes64K(b *testing.B) {
+	buf := make([]byte, 64<<10)
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		maskBytes(buf, [4]byte{1, 2, 3, 4})
+	}
+}
