@@ -62,6 +62,13 @@ func main() {
 		s.On("flood", func(*socketio.Socket, socketio.Args, socketio.Ack) {
 			go flood(s)
 		})
+		// "echo" acks its first argument: a well-behaved client's round
+		// trip, measured while others attack.
+		s.On("echo", func(_ *socketio.Socket, args socketio.Args, ack socketio.Ack) {
+			if ack != nil {
+				_ = ack(args.Raw(0))
+			}
+		})
 	})
 	if *statsAddr != "" {
 		go serveStats(*statsAddr, srv)
