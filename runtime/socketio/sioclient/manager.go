@@ -360,6 +360,23 @@ func (m *Manager) encode(p *siopacket.Packet) ([]engineio.Message, error) {
 	return m.opts.Parser.Encode(p)
 }
 
+// encodeEvent appends the messages of an event to msgs, in the manager's
+// format.
+func (m *Manager) encodeEvent(msgs []engineio.Message, nsp, event string, args []any, ackID *uint64) ([]engineio.Message, error) {
+	if m.opts.Parser == nil {
+		return encodeEvent(msgs, nsp, event, args, ackID)
+	}
+	p, err := siopacket.NewEvent(nsp, event, args)
+	if err != nil {
+		return msgs, err
+	}
+	if ackID != nil {
+		p.ID, p.HasID = *ackID, true
+	}
+	out, err := m.opts.Parser.Encode(&p)
+	return append(msgs, out...), err
+}
+
 // send queues an encoded packet on the connection.
 func (m *Manager) send(msgs []engineio.Message, volatile bool) bool {
 	m.mu.Lock()

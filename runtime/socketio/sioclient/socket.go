@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -340,21 +341,18 @@ func (s *Socket) emitMode(event string, args []any, ackID *uint64, mode sendMode
 	if isReserved(event) {
 		return fmt.Errorf("%w: %q", ErrReserved, event)
 	}
-	p, err := siopacket.NewEvent(s.nsp, event, args)
-	if err != nil {
-		return err
-	}
-	if ackID != nil {
-		p.ID, p.HasID = *ackID, true
-	}
-	msgs, err := s.m.encode(&p)
+	// An event and its attachments fit here, on the stack, as the
+	// connection copies what it queues; only a buffered event is copied
+	// out.
+	var frames [4]engineio.Message
+	msgs, err := s.m.encodeEvent(frames[:0], s.nsp, event, args, ackID)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	if !s.connected {
 		if mode == sendBuffered {
-			s.buffer = append(s.buffer, msgs)
+			s.buffer = append(s.buffer, slices.Clone(msgs))
 		}
 		s.mu.Unlock()
 		if mode == sendNow {
@@ -372,7 +370,7 @@ func (s *Socket) emitMode(event string, args []any, ackID *uint64, mode sendMode
 	if mode == sendBuffered {
 		// The connection went away under us: keep it for the next one.
 		s.mu.Lock()
-		s.buffer = append(s.buffer, msgs)
+		s.buffer = append(s.buffer, slices.Clone(msgs))
 		s.mu.Unlock()
 	}
 	return nil
@@ -564,6 +562,49 @@ func withSession(auth json.RawMessage, pid, offset string) json.RawMessage {
 	fields["offset"], _ = json.Marshal(offset)
 	b, _ := json.Marshal(fields)
 	return b
+}
+
+// eventScratch is what an event is encoded in before its frame is copied
+// out at its size.
+type eventScratch struct {
+	data []byte
+	atts [][]byte
+}
+
+var eventScratchPool = sync.Pool{New: func() any { return &eventScratch{data: make([]byte, 0, 512)} }}
+
+// maxScratch bounds the buffer an eventScratch keeps for the next event.
+const maxScratch = 64 << 10
+
+// encodeEvent appends to msgs the messages of an EVENT (BINARY_EVENT if
+// args hold []byte) for nsp, with the ack id if ackID is not nil. It is
+// siopacket.NewEvent then encode, in one copy of the payload where those
+// made two and four allocations more.
+func encodeEvent(msgs []engineio.Message, nsp, event string, args []any, ackID *uint64) ([]engineio.Message, error) {
+	sc := eventScratchPool.Get().(*eventScratch)
+	defer eventScratchPool.Put(sc)
+	data, atts, err := siopacket.AppendEventData(sc.data[:0], sc.atts[:0], event, args)
+	if err != nil {
+		return msgs, err
+	}
+	p := siopacket.Packet{Type: siopacket.Event, Namespace: nsp, Data: data, Attachments: atts}
+	if len(atts) > 0 {
+		p.Type = siopacket.BinaryEvent
+	}
+	if ackID != nil {
+		p.ID, p.HasID = *ackID, true
+	}
+	size := 24 + len(nsp) + len(data)
+	msgs = append(msgs, engineio.Message{Data: siopacket.AppendText(make([]byte, 0, size), &p)})
+	for _, a := range atts {
+		msgs = append(msgs, engineio.Message{Data: a, Binary: true})
+	}
+	clear(atts) // the pool must not keep the caller's bytes alive
+	if cap(data) <= maxScratch {
+		sc.data = data[:0]
+	}
+	sc.atts = atts[:0]
+	return msgs, nil
 }
 
 // encode turns a packet into the Engine.IO messages that carry it.
