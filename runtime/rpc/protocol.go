@@ -78,10 +78,21 @@ func parseMeta(raw []byte) (callMeta, error) {
 	}
 	if rest, ok := bytes.CutPrefix(raw, []byte(`{"timeoutMs":`)); ok {
 		if body, ok := bytes.CutSuffix(rest, []byte("}")); ok {
-			digits, id, hasID := bytes.Cut(body, []byte(`,"id":"`))
+			// The timeout's digits, then the id if any. (Scanned by hand:
+			// bytes.Cut, which searches, was a third of the time the
+			// server spends on a call before handing it to a worker.)
+			n := 0
+			for n < len(body) && body[n] >= '0' && body[n] <= '9' {
+				n++
+			}
+			digits, id := body[:n], body[n:]
+			hasID := len(id) > 0
 			plain := true
 			if hasID {
-				id, plain = bytes.CutSuffix(id, []byte(`"`))
+				id, plain = bytes.CutPrefix(id, []byte(`,"id":"`))
+				if plain {
+					id, plain = bytes.CutSuffix(id, []byte(`"`))
+				}
 				plain = plain && isPlainID(id)
 			}
 			if n, ok := parseDigits(digits); ok && plain {
