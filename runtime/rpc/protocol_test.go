@@ -4,6 +4,9 @@ import (
 	"maps"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 func TestParseMeta(t *testing.T) {
@@ -44,5 +47,17 @@ func TestParseMeta(t *testing.T) {
 		if got.timeout != tc.want.timeout || got.hasTimeout != tc.want.hasTimeout || got.id != tc.want.id || !maps.Equal(got.headers, tc.want.headers) {
 			t.Errorf("parseMeta(%s) = %+v, want %+v", tc.raw, got, tc.want)
 		}
+	}
+}
+
+func TestMessageMakerMakesNewMessages(t *testing.T) {
+	newValue := messageMaker[*wrapperspb.StringValue]()
+	a, b := newValue(), newValue()
+	if a == b || !proto.Equal(a, newMessage[*wrapperspb.StringValue]()) {
+		t.Fatalf("messageMaker made %v and %v, want two new empty messages", a, b)
+	}
+	a.Value = "x"
+	if b.Value != "" {
+		t.Fatal("messageMaker's messages share their fields")
 	}
 }

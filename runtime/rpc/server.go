@@ -171,8 +171,9 @@ func NewUnaryHandler[Req, Res proto.Message](event string, fn func(context.Conte
 	for i := len(cfg.unary) - 1; i >= 0; i-- {
 		run = cfg.unary[i](run)
 	}
+	newReq := messageMaker[Req]()
 	return &Handler{event: event, cfg: cfg, serve: func(ctx context.Context, c *call) {
-		req := newMessage[Req]()
+		req := newReq()
 		if err := proto.Unmarshal(c.data, req); err != nil {
 			c.answer(Errorf(CodeInvalidArgument, "request does not decode: %v", err))
 			return
@@ -210,8 +211,9 @@ func NewServerStreamHandler[Req proto.Message](event string, fn func(context.Con
 	for i := len(cfg.subscribe) - 1; i >= 0; i-- {
 		sub = cfg.subscribe[i](sub)
 	}
+	newReq := messageMaker[Req]()
 	return &Handler{event: event, kind: kindRoomStream, cfg: cfg, serve: func(ctx context.Context, c *call) {
-		req := newMessage[Req]()
+		req := newReq()
 		if err := proto.Unmarshal(c.data, req); err != nil {
 			c.answer(Errorf(CodeInvalidArgument, "request does not decode: %v", err))
 			return
