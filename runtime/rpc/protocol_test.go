@@ -50,14 +50,15 @@ func TestParseMeta(t *testing.T) {
 	}
 }
 
-func TestMessageMakerMakesNewMessages(t *testing.T) {
+func TestNewMessagesAreEmptyAndApart(t *testing.T) {
+	slow := (*wrapperspb.StringValue)(nil).ProtoReflect().New().Interface()
 	newValue := messageMaker[*wrapperspb.StringValue]()
-	a, b := newValue(), newValue()
-	if a == b || !proto.Equal(a, newMessage[*wrapperspb.StringValue]()) {
-		t.Fatalf("messageMaker made %v and %v, want two new empty messages", a, b)
+	a, b, c := newValue(), newValue(), newMessage[*wrapperspb.StringValue]()
+	if a == b || a == c || !proto.Equal(a, slow) || !proto.Equal(c, slow) {
+		t.Fatalf("made %v, %v and %v, want new empty messages like %v", a, b, c, slow)
 	}
 	a.Value = "x"
-	if b.Value != "" {
-		t.Fatal("messageMaker's messages share their fields")
+	if b.Value != "" || c.Value != "" {
+		t.Fatal("new messages share their fields")
 	}
 }
