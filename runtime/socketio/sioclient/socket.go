@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sio-dev/sio/runtime/engineio"
 	"github.com/sio-dev/sio/runtime/internal/events"
@@ -581,6 +583,9 @@ const maxScratch = 64 << 10
 // siopacket.NewEvent then encode, in one copy of the payload where those
 // made two and four allocations more.
 func encodeEvent(msgs []engineio.Message, nsp, event string, args []any, ackID *uint64) ([]engineio.Message, error) {
+	if out, ok := encodePlainEvent(msgs, nsp, event, args, ackID); ok {
+		return out, nil
+	}
 	sc := eventScratchPool.Get().(*eventScratch)
 	defer eventScratchPool.Put(sc)
 	data, atts, err := siopacket.AppendEventData(sc.data[:0], sc.atts[:0], event, args)
@@ -605,6 +610,92 @@ func encodeEvent(msgs []engineio.Message, nsp, event string, args []any, ackID *
 	}
 	sc.atts = atts[:0]
 	return msgs, nil
+}
+
+// encodePlainEvent is encodeEvent for the events typed calls make: a name
+// that JSON needs no escapes for, and arguments that are all non-nil
+// []byte or non-empty json.RawMessage. It writes the frame directly,
+// without the reflection of siopacket's encoder, which was most of what an
+// emit cost; it reports false, doing nothing, for any other event, or one
+// whose frame would not be valid UTF-8 (which the general path repairs).
+func encodePlainEvent(msgs []engineio.Message, nsp, event string, args []any, ackID *uint64) ([]engineio.Message, bool) {
+	if !plainJSONString(event) {
+		return msgs, false
+	}
+	binaries, size := 0, len(event)+4
+	for _, a := range args {
+		switch a := a.(type) {
+		case []byte:
+			if a == nil {
+				return msgs, false
+			}
+			binaries++
+			size += len(`,{"_placeholder":true,"num":}`) + 4
+		case json.RawMessage:
+			if len(a) == 0 {
+				return msgs, false
+			}
+			size += 1 + len(a)
+		default:
+			return msgs, false
+		}
+	}
+	// The header, as siopacket.AppendText writes it.
+	frame := make([]byte, 0, 24+len(nsp)+size)
+	if binaries > 0 {
+		frame = append(frame, '0'+byte(siopacket.BinaryEvent))
+		frame = strconv.AppendInt(frame, int64(binaries), 10)
+		frame = append(frame, '-')
+	} else {
+		frame = append(frame, '0'+byte(siopacket.Event))
+	}
+	if nsp != "" && nsp != "/" {
+		frame = append(frame, nsp...)
+		frame = append(frame, ',')
+	}
+	if ackID != nil {
+		frame = strconv.AppendUint(frame, *ackID, 10)
+	}
+	// The payload, as siopacket.AppendEventData writes it.
+	frame = append(frame, `["`...)
+	frame = append(frame, event...)
+	frame = append(frame, '"')
+	n := 0
+	for _, a := range args {
+		switch a := a.(type) {
+		case []byte:
+			frame = append(frame, `,{"_placeholder":true,"num":`...)
+			frame = strconv.AppendInt(frame, int64(n), 10)
+			frame = append(frame, '}')
+			n++
+		case json.RawMessage:
+			frame = append(frame, ',')
+			frame = append(frame, a...)
+		}
+	}
+	frame = append(frame, ']')
+	if !utf8.Valid(frame) {
+		return msgs, false
+	}
+	msgs = append(msgs, engineio.Message{Data: frame})
+	for _, a := range args {
+		if b, ok := a.([]byte); ok {
+			msgs = append(msgs, engineio.Message{Data: b, Binary: true})
+		}
+	}
+	return msgs, true
+}
+
+// plainJSONString reports whether s is written in JSON as it is, between
+// quotes: encoding/json escapes control characters, quotes, backslashes,
+// <, > and &, and siopacket leaves non-ASCII strings to it.
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // encode turns a packet into the Engine.IO messages that carry it.
