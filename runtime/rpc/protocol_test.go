@@ -4,6 +4,9 @@ import (
 	"maps"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 func TestParseMeta(t *testing.T) {
@@ -44,5 +47,18 @@ func TestParseMeta(t *testing.T) {
 		if got.timeout != tc.want.timeout || got.hasTimeout != tc.want.hasTimeout || got.id != tc.want.id || !maps.Equal(got.headers, tc.want.headers) {
 			t.Errorf("parseMeta(%s) = %+v, want %+v", tc.raw, got, tc.want)
 		}
+	}
+}
+
+func TestNewMessagesAreEmptyAndApart(t *testing.T) {
+	slow := (*wrapperspb.StringValue)(nil).ProtoReflect().New().Interface()
+	newValue := messageMaker[*wrapperspb.StringValue]()
+	a, b, c := newValue(), newValue(), newMessage[*wrapperspb.StringValue]()
+	if a == b || a == c || !proto.Equal(a, slow) || !proto.Equal(c, slow) {
+		t.Fatalf("made %v, %v and %v, want new empty messages like %v", a, b, c, slow)
+	}
+	a.Value = "x"
+	if b.Value != "" || c.Value != "" {
+		t.Fatal("new messages share their fields")
 	}
 }

@@ -128,8 +128,8 @@ func newHandlerConfig(opts []HandlerOption) *handlerConfig {
 type Handler struct {
 	event string
 	kind  methodKind
-	// serve answers a unary call or a subscription in its ack.
-	serve func(ctx context.Context, s *socketio.Socket, req []byte, meta callMeta, ack socketio.Ack)
+	// serve answers a unary call or a subscription (c.reply).
+	serve func(ctx context.Context, c *call)
 	// serveStream runs a per-call stream; its error, or nil, ends it.
 	serveStream func(ctx context.Context, st *serverStream, req []byte) error
 	cfg         *handlerConfig
@@ -165,36 +165,37 @@ func (h *Handler) Event() string { return h.event }
 // about two.)
 func NewUnaryHandler[Req, Res proto.Message](event string, fn func(context.Context, Req) (Res, error), opts ...HandlerOption) *Handler {
 	cfg := newHandlerConfig(opts)
-	call := UnaryFunc(func(ctx context.Context, req proto.Message) (proto.Message, error) {
+	run := UnaryFunc(func(ctx context.Context, req proto.Message) (proto.Message, error) {
 		return fn(ctx, req.(Req))
 	})
 	for i := len(cfg.unary) - 1; i >= 0; i-- {
-		call = cfg.unary[i](call)
+		run = cfg.unary[i](run)
 	}
-	return &Handler{event: event, cfg: cfg, serve: func(ctx context.Context, s *socketio.Socket, data []byte, _ callMeta, ack socketio.Ack) {
-		req := newMessage[Req]()
-		if err := proto.Unmarshal(data, req); err != nil {
-			_ = ack(statusOf(Errorf(CodeInvalidArgument, "request does not decode: %v", err)))
+	newReq := messageMaker[Req]()
+	return &Handler{event: event, cfg: cfg, serve: func(ctx context.Context, c *call) {
+		req := newReq()
+		if err := proto.Unmarshal(c.data, req); err != nil {
+			c.answer(Errorf(CodeInvalidArgument, "request does not decode: %v", err))
 			return
 		}
-		res, err := call(ctx, req)
+		res, err := run(ctx, req)
 		if err != nil {
-			_ = ack(statusOf(err))
+			c.answer(err)
 			return
 		}
 		b, err := marshalArg(res)
 		if err != nil {
-			_ = ack(statusOf(err))
+			c.answer(err)
 			return
 		}
-		if limit := maxResponseBytes(s); limit > 0 && int64(len(b)) > limit {
+		if limit := maxResponseBytes(c.socket()); limit > 0 && int64(len(b)) > limit {
 			// Sent, it would break the client's connection (its limit is
 			// the server's, as the reference client has none of its own).
-			cfg.logger.Warn("rpc: response too big to send", "method", event, "socket", s.ID(), "bytes", len(b), "limit", limit)
-			_ = ack(statusOf(Errorf(CodeResourceExhausted, "the response is %d bytes, over the limit of %d", len(b), limit)))
+			cfg.logger.Warn("rpc: response too big to send", "method", event, "socket", c.socket().ID(), "bytes", len(b), "limit", limit)
+			c.answer(Errorf(CodeResourceExhausted, "the response is %d bytes, over the limit of %d", len(b), limit))
 			return
 		}
-		_ = ack(b)
+		c.reply(b)
 	}}
 }
 
@@ -210,22 +211,24 @@ func NewServerStreamHandler[Req proto.Message](event string, fn func(context.Con
 	for i := len(cfg.subscribe) - 1; i >= 0; i-- {
 		sub = cfg.subscribe[i](sub)
 	}
-	return &Handler{event: event, kind: kindRoomStream, cfg: cfg, serve: func(ctx context.Context, s *socketio.Socket, data []byte, _ callMeta, ack socketio.Ack) {
-		req := newMessage[Req]()
-		if err := proto.Unmarshal(data, req); err != nil {
-			_ = ack(statusOf(Errorf(CodeInvalidArgument, "request does not decode: %v", err)))
+	newReq := messageMaker[Req]()
+	return &Handler{event: event, kind: kindRoomStream, cfg: cfg, serve: func(ctx context.Context, c *call) {
+		req := newReq()
+		if err := proto.Unmarshal(c.data, req); err != nil {
+			c.answer(Errorf(CodeInvalidArgument, "request does not decode: %v", err))
 			return
 		}
 		room, err := sub(ctx, req)
 		if err != nil {
-			_ = ack(statusOf(err))
+			c.answer(err)
 			return
 		}
 		key := StreamKey(event, room)
 		// Join before answering: a message published from now on reaches
 		// this socket, and the client buffers any that beat the ack.
+		s := c.socket()
 		s.Join(key)
-		_ = ack(subscribeReply{Stream: key})
+		c.reply(subscribeReply{Stream: key})
 		if s.Namespace().Server().ConnectionStateRecovery() != nil {
 			// A recovery offset now, as for per-call streams: Socket.IO
 			// recovers a session only from an offset the client holds, and a
@@ -292,15 +295,6 @@ func (ns *nspState) handlerFor(h *Handler) socketio.EventHandler {
 		}
 		calls := st.callsOf(s, ns.limit)
 		c := &call{h: h, calls: calls, data: data, meta: meta, ack: ack}
-		if meta.id != "" && !h.kind.perCall() {
-			// The id is free again once the caller has its answer: it is
-			// forgotten before the answer goes, not after, when the worker
-			// winds the call down (a caller may reuse it at once).
-			c.ack = func(args ...any) error {
-				calls.forget(c)
-				return ack(args...)
-			}
-		}
 		if meta.hasTimeout {
 			// The deadline counts from the call's arrival, so time spent
 			// waiting for a worker is not given to the handler again.
@@ -350,7 +344,7 @@ func (ns *nspState) handlerFor(h *Handler) socketio.EventHandler {
 // call is one call handed to a worker: its inputs and, allocated with
 // them, the handler's context.
 //
-// It is allocated for every call, so it is kept small (176 bytes): the
+// It is allocated for every call, so it is kept small (192 bytes): the
 // socket is its calls', the CallInfo is made from its fields on demand.
 type call struct {
 	h      *Handler
@@ -360,6 +354,9 @@ type call struct {
 	ack    socketio.Ack
 	ctx    callContext   // with the call's deadline, if it has one
 	stream *serverStream // for per-call streams
+	// replyArgs is the ack's argument list, kept here rather than
+	// allocated by each answer.
+	replyArgs [1]any
 }
 
 // socket is the caller's socket.
@@ -372,12 +369,27 @@ func (c *call) answer(err error) {
 		c.stream.end(err)
 		return
 	}
-	_ = c.ack(statusOf(err))
+	c.reply(statusOf(err))
+}
+
+// reply answers a unary call or a subscription with v. Its id, if it has
+// one, is free again once the caller has its answer: it is forgotten
+// before the answer goes, not after, when the worker winds the call down
+// (a caller may reuse it at once). The call then drops its id, so that
+// done does not look for it again.
+func (c *call) reply(v any) {
+	if c.meta.id != "" {
+		c.calls.forget(c)
+		c.meta.id = ""
+	}
+	c.replyArgs[0] = v
+	_ = c.ack(c.replyArgs[:]...)
+	c.replyArgs[0] = nil
 }
 
 // Run serves the call on a worker.
 func (c *call) Run() {
-	h, meta, ack := c.h, c.meta, c.ack
+	h := c.h
 	// One deferred function does all the ending (a handful of defers cost
 	// more per call than the bookkeeping they run): a panic is answered,
 	// then the context ends and the call is counted out.
@@ -417,7 +429,7 @@ func (c *call) Run() {
 		c.stream.end(err)
 		return
 	}
-	h.serve(cc, c.socket(), c.data, meta, ack)
+	h.serve(cc, c)
 }
 
 // socketCalls are one socket's calls in flight: bounded in number, and

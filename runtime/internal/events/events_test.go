@@ -2,6 +2,7 @@ package events
 
 import (
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -79,5 +80,53 @@ func TestAcks(t *testing.T) {
 	}
 	if _, ok := a.Add(func(int, error) {}); ok {
 		t.Error("Add after a closing Fail succeeded")
+	}
+}
+
+// TestAcksOutOfOrder keeps some acks pending while many more come and go,
+// past the ring's growth, then answers them in a shuffled order: each
+// callback runs once, for its own id, and Fail runs those left.
+func TestAcksOutOfOrder(t *testing.T) {
+	var a Acks[int]
+	const n = 5 * maxAckRing
+	got := make([]int, n)
+	ids := make([]uint64, n)
+	for i := range n {
+		ids[i], _ = a.Add(func(v int, err error) {
+			if err != nil {
+				v = 1000
+			}
+			got[i] += v
+		})
+		// All but every seventh come back soon.
+		if j := i - 3; j >= 0 && j%7 != 0 {
+			if cb := a.Take(ids[j]); cb != nil {
+				cb(1, nil)
+			}
+		}
+	}
+	a.Set(ids[7], func(_ int, err error) { got[7] += 100 }) // replaces the pending one
+	for _, i := range rand.New(rand.NewPCG(1, 2)).Perm(n) {
+		if i%2 == 0 {
+			if cb := a.Take(ids[i]); cb != nil {
+				cb(1, nil)
+			}
+		}
+	}
+	if a.Take(uint64(n+10)) != nil {
+		t.Error("Take found an id never given")
+	}
+	a.Fail(errors.New("gone"), false)
+	for i, v := range got {
+		want := 1
+		switch {
+		case i == 7:
+			want = 100
+		case i%7 == 0 && i%2 == 1, i >= n-3 && i%2 == 1:
+			want = 1000
+		}
+		if v != want {
+			t.Fatalf("ack %d: callbacks added up to %d, want %d", i, v, want)
+		}
 	}
 }

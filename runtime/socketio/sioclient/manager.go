@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sio-dev/sio/runtime/engineio"
@@ -63,11 +64,12 @@ type Manager struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	// mu guards everything below.
+	// mu guards everything below. conn and gen change under it, and are
+	// read without it by every emit and every message received.
 	mu        sync.Mutex
 	state     managerState
-	conn      *engineio.Conn
-	gen       int // counts connections, so that a stale one's callbacks are ignored
+	conn      atomic.Pointer[engineio.Conn]
+	gen       atomic.Int64 // counts connections, so that a stale one's callbacks are ignored
 	connDone  chan struct{}
 	sockets   map[string]*Socket
 	backoff   backoff
@@ -152,11 +154,7 @@ func (m *Manager) OnReconnectFailed(h func()) {
 }
 
 // Engine returns the current Engine.IO connection, nil if there is none.
-func (m *Manager) Engine() *engineio.Conn {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.conn
-}
+func (m *Manager) Engine() *engineio.Conn { return m.conn.Load() }
 
 // Close disconnects every socket, closes the connection, stops
 // reconnecting, and waits for the manager's goroutines to end.
@@ -176,7 +174,7 @@ func (m *Manager) Close() error {
 	if m.timer != nil {
 		m.timer.Stop()
 	}
-	conn, done := m.conn, m.connDone
+	conn, done := m.conn.Load(), m.connDone
 	m.mu.Unlock()
 	m.cancel()
 	if conn != nil {
@@ -210,8 +208,7 @@ func (m *Manager) open() {
 func (m *Manager) startDialLocked(attempt bool) {
 	m.state = stateConnecting
 	m.skip = false
-	m.gen++
-	gen := m.gen
+	gen := m.gen.Add(1)
 	link := &link{m: m, gen: gen}
 	opts := &engineio.DialOptions{
 		Path:           m.opts.Path,
@@ -232,9 +229,9 @@ func (m *Manager) startDialLocked(attempt bool) {
 	}()
 }
 
-func (m *Manager) onDialed(gen int, conn *engineio.Conn, err error, attempt bool) {
+func (m *Manager) onDialed(gen int64, conn *engineio.Conn, err error, attempt bool) {
 	m.mu.Lock()
-	if gen != m.gen || m.state != stateConnecting {
+	if gen != m.gen.Load() || m.state != stateConnecting {
 		m.mu.Unlock()
 		if conn != nil {
 			conn.Close()
@@ -262,7 +259,8 @@ func (m *Manager) onDialed(gen int, conn *engineio.Conn, err error, attempt bool
 		m.mu.Unlock()
 		return
 	}
-	m.state, m.conn, m.connDone = stateOpen, conn, make(chan struct{})
+	m.state, m.connDone = stateOpen, make(chan struct{})
+	m.conn.Store(conn)
 	m.reconnect = false
 	n := m.backoff.attempts
 	m.backoff.reset()
@@ -340,9 +338,9 @@ func (m *Manager) socketLeft() {
 	if m.timer != nil {
 		m.timer.Stop()
 	}
-	conn := m.conn
+	conn := m.conn.Load()
 	if m.state == stateConnecting {
-		m.gen++ // forget the dial in flight
+		m.gen.Add(1) // forget the dial in flight
 		m.state = stateIdle
 	}
 	m.mu.Unlock()
@@ -360,11 +358,26 @@ func (m *Manager) encode(p *siopacket.Packet) ([]engineio.Message, error) {
 	return m.opts.Parser.Encode(p)
 }
 
+// encodeEvent appends the messages of an event to msgs, in the manager's
+// format.
+func (m *Manager) encodeEvent(msgs []engineio.Message, nsp, event string, args []any, ackID *uint64) ([]engineio.Message, error) {
+	if m.opts.Parser == nil {
+		return encodeEvent(msgs, nsp, event, args, ackID)
+	}
+	p, err := siopacket.NewEvent(nsp, event, args)
+	if err != nil {
+		return msgs, err
+	}
+	if ackID != nil {
+		p.ID, p.HasID = *ackID, true
+	}
+	out, err := m.opts.Parser.Encode(&p)
+	return append(msgs, out...), err
+}
+
 // send queues an encoded packet on the connection.
 func (m *Manager) send(msgs []engineio.Message, volatile bool) bool {
-	m.mu.Lock()
-	conn := m.conn
-	m.mu.Unlock()
+	conn := m.conn.Load()
 	if conn == nil {
 		return false
 	}
@@ -378,9 +391,7 @@ func (m *Manager) send(msgs []engineio.Message, volatile bool) bool {
 // and the server accepts each of its messages: ErrNotConnected or
 // ErrTooLarge otherwise.
 func (m *Manager) sendChecked(msgs []engineio.Message) error {
-	m.mu.Lock()
-	conn := m.conn
-	m.mu.Unlock()
+	conn := m.conn.Load()
 	if conn == nil {
 		return ErrNotConnected
 	}
@@ -420,18 +431,14 @@ func checkSize(conn *engineio.Conn, msg engineio.Message, limit int64) error {
 // link is the engineio.Receiver of one connection.
 type link struct {
 	m   *Manager
-	gen int
+	gen int64
 	// reasm (the default format) and dec (a custom one, made on the first
 	// message) are used by the read goroutine only.
 	reasm siopacket.Reassembler
 	dec   sioparser.Decoder
 }
 
-func (l *link) current() bool {
-	l.m.mu.Lock()
-	defer l.m.mu.Unlock()
-	return l.gen == l.m.gen
-}
+func (l *link) current() bool { return l.gen == l.m.gen.Load() }
 
 // OnMessage implements engineio.Receiver.
 func (l *link) OnMessage(data []byte, binary bool) {
@@ -507,13 +514,13 @@ func (l *link) OnClose(reason engineio.CloseReason, _ error) {
 func (l *link) close(reason Reason) {
 	m := l.m
 	m.mu.Lock()
-	if l.gen != m.gen {
+	if l.gen != m.gen.Load() {
 		m.mu.Unlock()
 		return
 	}
-	m.gen++ // later callbacks of this connection are stale
-	conn, done := m.conn, m.connDone
-	m.conn, m.connDone = nil, nil
+	m.gen.Add(1) // later callbacks of this connection are stale
+	conn, done := m.conn.Swap(nil), m.connDone
+	m.connDone = nil
 	if m.state == stateOpen {
 		m.state = stateIdle
 	}
