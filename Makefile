@@ -28,6 +28,7 @@ FUZZ_TARGETS = \
 	./runtime/socketio/siopacket:FuzzDecodeMsgpack \
 	./runtime/socketio/siopacket:FuzzMsgpackFromJSON \
 	./runtime/engineio:FuzzClientPolling:20000x \
+	./runtime/engineio:FuzzOwnFrameReader \
 	./runtime/socketio:FuzzServerPolling:30000x \
 	./runtime/socketio:FuzzServerPollingV3:20000x \
 	./runtime/socketio:FuzzServerPollingMessagePack:30000x \
