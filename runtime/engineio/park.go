@@ -112,7 +112,9 @@ func (t *wsTransport) park() bool {
 
 // wake runs on the poller when a parked connection's socket is readable
 // (or hung up): it gives the connection its reader back and a read
-// goroutine.
+// goroutine. What wakes a parked connection is nearly always the pong to
+// its ping: that one is read and handled here, and the connection stays
+// parked, without a goroutine, its stack or a read buffer.
 func (t *wsTransport) wake() {
 	id := &t.idle
 	id.mu.Lock()
@@ -120,10 +122,31 @@ func (t *wsTransport) wake() {
 		id.mu.Unlock()
 		return
 	}
-	t.restoreReader()
-	id.state.Store(readerRunning)
+	if !t.v3 && takePong(int(id.fd)) {
+		// The socket is open: stopIdle, which comes before its close,
+		// waits for id.mu.
+		err := idlePoller.arm(t, int(id.fd), true)
+		if err != nil {
+			t.resume()
+		}
+		id.mu.Unlock()
+		inlinePongs.Add(1)
+		id.owner.onPong()
+		return
+	}
+	t.resume()
 	id.mu.Unlock()
-	go id.owner.readRest(t)
+}
+
+// inlinePongs counts the pongs wake handled itself, for tests.
+var inlinePongs atomic.Uint64
+
+// resume gives a parked connection its reader back and a read goroutine;
+// id.mu is held.
+func (t *wsTransport) resume() {
+	t.restoreReader()
+	t.idle.state.Store(readerRunning)
+	go t.idle.owner.readRest(t)
 }
 
 // stopIdle takes a parked connection out of the poller before its socket

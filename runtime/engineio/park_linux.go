@@ -165,3 +165,21 @@ func (p *poller) fail(err error) {
 		t.wake()
 	}
 }
+
+// pongFrameLen is the length of a client's pong on a WebSocket: a final
+// text frame, masked, of the one byte "3".
+const pongFrameLen = 2 + 4 + 1
+
+// takePong reads the socket's waiting bytes if they are exactly one pong
+// frame, and reports whether it did. Anything else (more bytes, fewer, a
+// hang-up) stays in the socket for the read goroutine. fd is non-blocking,
+// as the Go runtime keeps every socket.
+func takePong(fd int) bool {
+	var b [pongFrameLen + 1]byte
+	n, _, err := unix.Recvfrom(fd, b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	if err != nil || n != pongFrameLen || b[0] != 0x81 || b[1] != 0x81 || b[6]^b[2] != '3' {
+		return false
+	}
+	n, err = unix.Read(fd, b[:pongFrameLen])
+	return err == nil && n == pongFrameLen
+}

@@ -20,3 +20,6 @@ func (poller) arm(*wsTransport, int, bool) error { return errNoPoller }
 func (poller) forget(*wsTransport, int)          {}
 
 var errNoPoller = errors.New("engineio: no readiness poller on this platform")
+
+// takePong reports false: without a poller nothing is parked.
+func takePong(int) bool { return false }
