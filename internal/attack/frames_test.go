@@ -65,6 +65,22 @@ func frameHeader(b0 byte, n uint64) []byte {
 	return append(h, 0, 0, 0, 0) // a zero key leaves the payload as it is
 }
 
+// writeUntil writes b again and again, as fast as the target reads it,
+// until stop is closed or the connection fails.
+func (s *rawSocket) writeUntil(stop <-chan struct{}, b []byte) {
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		_ = s.SetWriteDeadline(time.Now().Add(time.Second))
+		if _, err := s.Write(b); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			return
+		}
+	}
+}
+
 // closeCode reads frames until a close frame and returns its status, or
 // 0 if the connection ended without one.
 func (s *rawSocket) closeCode(timeout time.Duration) int {
@@ -152,32 +168,11 @@ func TestHostileFrames(t *testing.T) {
 		for range 100 {
 			burst = append(burst, frameHeader(0x00, 0)...)
 		}
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			_ = s.SetWriteDeadline(time.Now().Add(time.Second))
-			if _, err := s.Write(burst); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-				return
-			}
-		}
+		s.writeUntil(stop, burst)
 	})
 	// Pings with the largest payload, never reading the pongs.
 	attack("ping flood", func(s *rawSocket) {
-		ping := append(frameHeader(0x89, 125), strings.Repeat("p", 125)...)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			_ = s.SetWriteDeadline(time.Now().Add(time.Second))
-			if _, err := s.Write(ping); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-				return
-			}
-		}
+		s.writeUntil(stop, append(frameHeader(0x89, 125), strings.Repeat("p", 125)...))
 	})
 	var refused sync.Map // what each refused connection got
 	refuse := func(name string, frames []byte, want int) {

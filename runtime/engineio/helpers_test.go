@@ -109,6 +109,9 @@ func (ts *testServer) session(t testing.TB) *recorder {
 	}
 }
 
+// addr is the server's host:port.
+func (ts *testServer) addr() string { return strings.TrimPrefix(ts.http.URL, "http://") }
+
 func (ts *testServer) url(query string) string {
 	return ts.http.URL + "/engine.io/?" + query
 }

@@ -1,9 +1,7 @@
 package engineio
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"net"
 	"net/http/httptest"
 	"runtime"
@@ -170,25 +168,7 @@ func liveBytes() (uint64, int) {
 // openIdleWebSocket opens a WebSocket session by hand on a bare TCP
 // connection, sends one message and returns the connection.
 func openIdleWebSocket(b *testing.B, addr string) net.Conn {
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		b.Fatal(err)
-	}
-	_, _ = io.WriteString(c, "GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: "+addr+
-		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-	// The response headers, then the open packet, a JSON object.
-	buf := make([]byte, 1024)
-	got := 0
-	for {
-		k, err := c.Read(buf[got:])
-		if err != nil {
-			b.Fatal(err)
-		}
-		got += k
-		if i := bytes.Index(buf[:got], []byte("\r\n\r\n")); i >= 0 && bytes.HasSuffix(buf[:got], []byte("}")) {
-			break
-		}
-	}
+	c, _ := rawWebSocket(b, addr, false)
 	// "4x", masked with a zero key.
 	_, _ = c.Write([]byte{0x81, 0x82, 0, 0, 0, 0, '4', 'x'})
 	return c

@@ -62,17 +62,15 @@ func closeFrame(code uint16, text string) wsFrame {
 	return wsFrame{b0: 0x88, payload: append(binary.BigEndian.AppendUint16(nil, code), text...), masked: true}
 }
 
-// rawWebSocket opens a WebSocket session on a bare TCP connection, offering
-// permessage-deflate if deflate, and reads the handshake response and the
-// open packet's frame.
-func rawWebSocket(t *testing.T, ts *testServer, deflate bool) (net.Conn, *bufio.Reader) {
+// rawWebSocket opens a WebSocket session on a bare TCP connection to the
+// server at addr, offering permessage-deflate if deflate, and reads the
+// handshake response and the open packet's frame. The caller closes it.
+func rawWebSocket(t testing.TB, addr string, deflate bool) (net.Conn, *bufio.Reader) {
 	t.Helper()
-	addr := strings.TrimPrefix(ts.http.URL, "http://")
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = c.Close() })
 	ext := ""
 	if deflate {
 		ext = "Sec-WebSocket-Extensions: permessage-deflate\r\n"
@@ -96,7 +94,7 @@ func rawWebSocket(t *testing.T, ts *testServer, deflate bool) (net.Conn, *bufio.
 
 // readServerFrame reads one unmasked frame and returns its first header
 // byte and payload.
-func readServerFrame(t *testing.T, r *bufio.Reader) (byte, []byte) {
+func readServerFrame(t testing.TB, r *bufio.Reader) (byte, []byte) {
 	t.Helper()
 	var hdr [8]byte
 	if _, err := io.ReadFull(r, hdr[:2]); err != nil {
@@ -129,7 +127,8 @@ type frameExchange struct {
 // The last frame is followed by a close frame, so that every sequence ends.
 func exchange(t *testing.T, ts *testServer, deflate bool, frames []wsFrame) frameExchange {
 	t.Helper()
-	c, r := rawWebSocket(t, ts, deflate)
+	c, r := rawWebSocket(t, ts.addr(), deflate)
+	defer c.Close()
 	rec := ts.session(t)
 	var out []byte
 	for _, f := range append(frames, closeFrame(1000, "")) {
@@ -222,7 +221,8 @@ func TestOwnFrameReaderAnswersAsGorilla(t *testing.T) {
 func TestOwnFrameReaderIsUsed(t *testing.T) {
 	for _, deflate := range []bool{false, true} {
 		ts := newTestServer(t, false, &Options{PerMessageDeflate: deflate})
-		rawWebSocket(t, ts, deflate)
+		c, _ := rawWebSocket(t, ts.addr(), deflate)
+		t.Cleanup(func() { _ = c.Close() })
 		if own := ts.session(t).conn.webSocket().conn == nil; own == deflate {
 			t.Errorf("compression %v: transport reads its own frames: %v", deflate, own)
 		}
