@@ -31,9 +31,8 @@ type wsTransport struct {
 	idle idleReader
 }
 
-// newWSTransport makes the transport of a session moving onto ws over bc
-// (nil on the client side). A server transport that frames its messages
-// itself lets go of ws (wsread.go).
+// newWSTransport makes the transport of a server session moving onto ws
+// over bc. One that frames its messages itself lets go of ws (wsread.go).
 func newWSTransport(ws *websocket.Conn, bc *batchConn, v3, base64 bool) *wsTransport {
 	t := &wsTransport{conn: ws, batch: bc, v3: v3, base64: v3 && base64}
 	if ownFrameReader(bc) {
